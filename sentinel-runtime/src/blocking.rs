@@ -1,0 +1,136 @@
+//! A small pool of threads that run guards for `async fn`s, so the executor thread is
+//! never blocked on the sidecar and no async runtime is required.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context as TaskContext, Poll, Waker};
+use std::time::Duration;
+
+use once_cell::sync::Lazy;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The pool never grows past this; further jobs queue.
+const MAX_THREADS: usize = 256;
+/// An idle thread exits after this long without work.
+const IDLE_EXIT: Duration = Duration::from_secs(10);
+
+struct Pool {
+    state: Mutex<State>,
+    work: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Job>,
+    threads: usize,
+    idle: usize,
+}
+
+static POOL: Lazy<Pool> = Lazy::new(|| Pool {
+    state: Mutex::new(State::default()),
+    work: Condvar::new(),
+});
+
+fn spawn(job: Job) {
+    let mut state = POOL.state.lock().unwrap_or_else(|e| e.into_inner());
+    state.queue.push_back(job);
+    // Every queued job needs a thread that will take it: an idle one, or a new one.
+    if state.idle >= state.queue.len() || state.threads >= MAX_THREADS {
+        POOL.work.notify_one();
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("sentinel-guard".into())
+        .spawn(worker);
+    if spawned.is_ok() {
+        state.threads += 1;
+    } else {
+        // No thread to be had: an existing one (if any) takes the job when it is free.
+        POOL.work.notify_one();
+    }
+}
+
+fn worker() {
+    let mut state = POOL.state.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if let Some(job) = state.queue.pop_front() {
+            drop(state);
+            job();
+            state = POOL.state.lock().unwrap_or_else(|e| e.into_inner());
+            continue;
+        }
+        state.idle += 1;
+        let (next, timeout) = POOL
+            .work
+            .wait_timeout(state, IDLE_EXIT)
+            .unwrap_or_else(|e| e.into_inner());
+        state = next;
+        state.idle -= 1;
+        if timeout.timed_out() && state.queue.is_empty() {
+            state.threads -= 1;
+            return;
+        }
+    }
+}
+
+/// Runs `f` on the pool; the returned future resolves to its result without blocking the
+/// thread that polls it. Nothing runs until the first poll.
+pub(crate) fn run<T, F>(f: F) -> Blocking<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    Blocking {
+        job: Some(f),
+        slot: Arc::new(Mutex::new(Slot { value: None, waker: None })),
+    }
+}
+
+struct Slot<T> {
+    value: Option<T>,
+    waker: Option<Waker>,
+}
+
+/// The future of [`run`].
+pub(crate) struct Blocking<T, F> {
+    job: Option<F>,
+    slot: Arc<Mutex<Slot<T>>>,
+}
+
+impl<T, F> Unpin for Blocking<T, F> {}
+
+impl<T, F> Future for Blocking<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<T> {
+        {
+            let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(value) = slot.value.take() {
+                return Poll::Ready(value);
+            }
+            slot.waker = Some(cx.waker().clone());
+        }
+        if let Some(job) = self.job.take() {
+            let slot = Arc::clone(&self.slot);
+            spawn(Box::new(move || {
+                let value = job();
+                let waker = {
+                    let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+                    slot.value = Some(value);
+                    slot.waker.take()
+                };
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }));
+        }
+        Poll::Pending
+    }
+}

@@ -1,0 +1,417 @@
+//! [`SentinelClient`]: asks the sidecar, and fails safe whenever it cannot get a
+//! trustworthy answer.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Once};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::action::Action;
+use crate::context::Context;
+use crate::decision::GuardDecision;
+use crate::http::UreqTransport;
+use crate::transport::{HttpRequest, HttpResponse, RedactedHeaders, Transport, TransportError};
+
+/// What the client does when it cannot get a trustworthy answer from the sidecar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FailMode {
+    /// Deny: the synthetic decision is `BLOCK`. The default, and the only safe choice for
+    /// actions that matter.
+    #[default]
+    Closed,
+    /// Allow: the synthetic decision is `ALLOW`, marked as a fallback. Choose it only for
+    /// actions whose being blocked costs more than their happening unchecked.
+    Open,
+}
+
+/// The default whole-request deadline.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default cap on a response body.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default number of idle keep-alive connections kept to the sidecar.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+
+/// How many times a 429/503 answer is tried again at most (the deadline usually ends the
+/// retries first).
+const MAX_ATTEMPTS: u32 = 8;
+/// The first backoff after a 429/503 without `Retry-After`; doubles each time.
+const FIRST_BACKOFF: Duration = Duration::from_millis(25);
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The client of a Sentinel sidecar. Cheap to clone: clones share one connection pool.
+///
+/// ```no_run
+/// use sentinel_runtime::{Action, Context, SentinelClient};
+/// use serde_json::json;
+///
+/// let client = SentinelClient::builder("http://localhost:4000").build()?;
+/// let decision = client.guard(
+///     &Action::payment(json!({"amount": 100, "from": "acct_ops", "to": "vendor_42"})),
+///     &Context::new("run-42"),
+///     "fintech.payments",
+/// );
+/// if decision.allowed() {
+///     // move the money
+/// }
+/// # Ok::<(), sentinel_runtime::BuildError>(())
+/// ```
+#[derive(Clone)]
+pub struct SentinelClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    endpoint: String,
+    guard_url: String,
+    fail_mode: FailMode,
+    timeout: Duration,
+    body_limit: usize,
+    headers: Vec<(String, String)>,
+    transport: Arc<dyn Transport>,
+}
+
+impl SentinelClient {
+    /// Starts configuring a client for the sidecar at `endpoint`, such as
+    /// `http://localhost:4000`.
+    pub fn builder(endpoint: impl Into<String>) -> SentinelClientBuilder {
+        SentinelClientBuilder {
+            endpoint: endpoint.into(),
+            fail_mode: FailMode::Closed,
+            timeout: DEFAULT_TIMEOUT,
+            body_limit: DEFAULT_BODY_LIMIT,
+            pool_size: DEFAULT_POOL_SIZE,
+            headers: Vec::new(),
+            transport: None,
+        }
+    }
+
+    /// Asks the sidecar whether `action` may happen under `policy`.
+    ///
+    /// Never fails and never panics: anything but a well-formed decision in a 2xx answer
+    /// within the deadline becomes the [fallback](GuardDecision::fallback) decision of the
+    /// client's [`FailMode`].
+    pub fn guard(&self, action: &Action, context: &Context, policy: &str) -> GuardDecision {
+        // A request the sidecar would refuse is the caller's error, not the sidecar's
+        // absence: it is denied whatever the fail mode.
+        if let Some(why) = action.shape_error() {
+            return GuardDecision::fallback(FailMode::Closed, why);
+        }
+        let body = match serde_json::to_vec(&GuardRequest { action, context, policy }) {
+            Ok(body) => body,
+            Err(e) => return GuardDecision::fallback(FailMode::Closed, format!("request could not be serialized: {e}")),
+        };
+        match self.exchange("POST", &self.inner.guard_url, body) {
+            Ok(response) => self.decision_from(response),
+            Err(why) => self.fail_safe(why),
+        }
+    }
+
+    /// The fail-safe decision of this client's fail mode for `what_went_wrong`.
+    pub fn fail_safe(&self, what_went_wrong: impl Into<String>) -> GuardDecision {
+        let decision = GuardDecision::fallback(self.inner.fail_mode, what_went_wrong);
+        if self.inner.fail_mode == FailMode::Open {
+            log::warn!(target: "sentinel", "{}", decision.reason().unwrap_or_default());
+        }
+        decision
+    }
+
+    /// The sidecar's base URL, trailing slashes trimmed.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.endpoint
+    }
+
+    /// The fail mode.
+    pub fn fail_mode(&self) -> FailMode {
+        self.inner.fail_mode
+    }
+
+    /// The whole-request deadline.
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// How many connections the transport has opened, if it counts them (the default one
+    /// does).
+    pub fn connections_opened(&self) -> Option<u64> {
+        self.inner.transport.connections_opened()
+    }
+
+    fn decision_from(&self, response: HttpResponse) -> GuardDecision {
+        if !(200..300).contains(&response.status) {
+            return self.fail_safe(describe_status(&response));
+        }
+        match GuardDecision::from_json(&response.body) {
+            Ok(decision) => decision,
+            Err(e) => self.fail_safe(format!("malformed decision: {e}")),
+        }
+    }
+
+    /// Sends one request within the client's deadline, retrying answers the sidecar gave
+    /// before evaluating anything (429, 503). Returns the last response, whatever its
+    /// status, or why there was none.
+    pub(crate) fn exchange(&self, method: &'static str, url: &str, body: Vec<u8>) -> Result<HttpResponse, String> {
+        let deadline = Instant::now() + self.inner.timeout;
+        let mut request = HttpRequest {
+            method,
+            url: url.to_owned(),
+            headers: self.inner.headers.clone(),
+            body,
+            timeout: self.inner.timeout,
+            body_limit: self.inner.body_limit,
+        };
+        for attempt in 1..=MAX_ATTEMPTS {
+            request.timeout = deadline.saturating_duration_since(Instant::now());
+            if request.timeout.is_zero() {
+                return Err(TransportError::Timeout.to_string());
+            }
+            let response = self.send_caught(&request).map_err(|e| e.to_string())?;
+            if !matches!(response.status, 429 | 503) || attempt == MAX_ATTEMPTS {
+                return Ok(response);
+            }
+            let wait = retry_after(&response).unwrap_or_else(|| backoff(attempt));
+            if Instant::now() + wait >= deadline {
+                return Ok(response);
+            }
+            std::thread::sleep(wait);
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    fn send_caught(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        catch_unwind(AssertUnwindSafe(|| self.inner.transport.send(request))).unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic".into());
+            Err(TransportError::Other(format!("transport panicked: {message}")))
+        })
+    }
+}
+
+impl fmt::Debug for SentinelClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentinelClient")
+            .field("endpoint", &self.inner.endpoint)
+            .field("fail_mode", &self.inner.fail_mode)
+            .field("timeout", &self.inner.timeout)
+            .field("body_limit", &self.inner.body_limit)
+            .field("headers", &RedactedHeaders(&self.inner.headers))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+struct GuardRequest<'a> {
+    action: &'a Action,
+    context: &'a Context,
+    policy: &'a str,
+}
+
+/// `HTTP 400: unknown policy pack: no.such.pack`, using the sidecar's `error` text when
+/// the body has one.
+fn describe_status(response: &HttpResponse) -> String {
+    let error = serde_json::from_slice::<serde_json::Value>(&response.body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(|e| truncate(e, 200)));
+    match error {
+        Some(error) => format!("HTTP {}: {error}", response.status),
+        None => format!("HTTP {}", response.status),
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// `Retry-After` in whole seconds (the HTTP-date form is not worth honouring within a
+/// deadline of seconds; the backoff applies instead).
+fn retry_after(response: &HttpResponse) -> Option<Duration> {
+    let seconds: u64 = response.header("retry-after")?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+fn backoff(attempt: u32) -> Duration {
+    FIRST_BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(MAX_BACKOFF)
+}
+
+/// Configures a [`SentinelClient`]; made by [`SentinelClient::builder`].
+#[must_use = "a builder does nothing until .build()"]
+pub struct SentinelClientBuilder {
+    endpoint: String,
+    fail_mode: FailMode,
+    timeout: Duration,
+    body_limit: usize,
+    pool_size: usize,
+    headers: Vec<(String, String)>,
+    transport: Option<Arc<dyn Transport>>,
+}
+
+impl fmt::Debug for SentinelClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentinelClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("fail_mode", &self.fail_mode)
+            .field("timeout", &self.timeout)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SentinelClientBuilder {
+    /// What to do without a trustworthy answer. [`FailMode::Closed`] unless you say so.
+    pub fn fail_mode(mut self, fail_mode: FailMode) -> Self {
+        self.fail_mode = fail_mode;
+        self
+    }
+
+    /// The whole-request deadline of one guard, retries included: connect, send, headers
+    /// and body. Default 5 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest response body read; a longer one fails safe. Default 1 MiB.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// How many idle keep-alive connections to keep; size it to the number of threads that
+    /// guard at once. Default 16.
+    pub fn pool_size(mut self, connections: usize) -> Self {
+        self.pool_size = connections;
+        self
+    }
+
+    /// Sends this header with every request, such as a gateway's auth token. Its value
+    /// never appears in `Debug` output, logs or errors.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Replaces the HTTP transport, for tests or a custom stack.
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    pub fn build(self) -> Result<SentinelClient, BuildError> {
+        let endpoint = self.endpoint.trim().trim_end_matches('/').to_owned();
+        check_endpoint(&endpoint, self.transport.is_some())?;
+        if self.timeout.is_zero() {
+            return Err(BuildError::InvalidTimeout);
+        }
+        let mut headers = Vec::with_capacity(self.headers.len() + 1);
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+        for (name, value) in self.headers {
+            check_header(&name, &value)?;
+            headers.push((name, value));
+        }
+        if self.fail_mode == FailMode::Open {
+            static WARN_ONCE: Once = Once::new();
+            WARN_ONCE.call_once(|| {
+                log::warn!(
+                    target: "sentinel",
+                    "a Sentinel client fails OPEN: when the sidecar cannot be reached, actions are ALLOWED unchecked"
+                );
+            });
+        }
+        let transport = match self.transport {
+            Some(transport) => transport,
+            None => Arc::new(UreqTransport::new(self.pool_size)),
+        };
+        Ok(SentinelClient {
+            inner: Arc::new(Inner {
+                guard_url: format!("{endpoint}/v1/guard"),
+                endpoint,
+                fail_mode: self.fail_mode,
+                timeout: self.timeout,
+                body_limit: self.body_limit,
+                headers,
+                transport,
+            }),
+        })
+    }
+}
+
+fn check_endpoint(endpoint: &str, custom_transport: bool) -> Result<(), BuildError> {
+    let invalid = |reason: &str| BuildError::InvalidEndpoint {
+        endpoint: endpoint.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let uri: ureq::http::Uri = endpoint.parse().map_err(|e: ureq::http::uri::InvalidUri| invalid(&e.to_string()))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") if custom_transport => {}
+        Some("https") => return Err(BuildError::TlsNotEnabled),
+        Some(other) => return Err(invalid(&format!("scheme must be http or https, not {other}"))),
+        None => return Err(invalid("expected an absolute URL such as http://localhost:4000")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid("no host"));
+    }
+    if uri.query().is_some() {
+        return Err(invalid("an endpoint has no query string"));
+    }
+    Ok(())
+}
+
+fn check_header(name: &str, value: &str) -> Result<(), BuildError> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(BuildError::InvalidHeader { name: name.to_owned() });
+    }
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(BuildError::InvalidHeader { name: name.to_owned() });
+    }
+    Ok(())
+}
+
+/// Why a client could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The endpoint is not an absolute `http://` URL.
+    InvalidEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An `https://` endpoint, but this build has no TLS.
+    TlsNotEnabled,
+    /// A header whose name is not an HTTP token or whose value holds a line break. (The
+    /// value is never printed.)
+    InvalidHeader {
+        /// The header's name.
+        name: String,
+    },
+    /// A zero timeout would deny every action.
+    InvalidTimeout,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::InvalidEndpoint { endpoint, reason } => {
+                write!(f, "invalid Sentinel endpoint {endpoint:?}: {reason}")
+            }
+            BuildError::TlsNotEnabled => f.write_str(
+                "https:// endpoints need TLS, which this build of sentinel does not include; enable the `tls` feature",
+            ),
+            BuildError::InvalidHeader { name } => write!(f, "invalid header {name:?} (name must be an HTTP token, value must not contain line breaks)"),
+            BuildError::InvalidTimeout => f.write_str("the timeout must be greater than zero"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}

@@ -1,0 +1,121 @@
+//! [`Denied`]: what a guarded function returns instead of running its body.
+
+use std::fmt;
+
+use crate::decision::{GuardDecision, Verdict};
+
+/// The error a `#[guarded]` function returns when the sidecar did not allow the call (or
+/// could not be asked and the client fails closed). It carries the whole decision.
+///
+/// Convert it into your own error type with `From<Denied>`; `anyhow::Error` and
+/// `Box<dyn Error + Send + Sync>` accept it as it is.
+///
+/// ```
+/// use sentinel_runtime::{Denied, FailMode, GuardDecision, Verdict};
+///
+/// let denied = Denied::new(GuardDecision::fallback(FailMode::Closed, "connection refused"), "payment", "fintech.payments");
+/// assert_eq!(denied.verdict(), Verdict::Block);
+/// assert!(denied.is_fallback());
+/// assert!(denied.to_string().starts_with("sentinel BLOCK payment under fintech.payments: "));
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Denied {
+    inner: Box<Inner>,
+}
+
+#[derive(Clone, PartialEq)]
+struct Inner {
+    decision: GuardDecision,
+    kind: String,
+    policy: String,
+}
+
+impl Denied {
+    /// A denial of an action of type `kind` under `policy`.
+    pub fn new(decision: GuardDecision, kind: impl Into<String>, policy: impl Into<String>) -> Self {
+        Denied {
+            inner: Box::new(Inner {
+                decision,
+                kind: kind.into(),
+                policy: policy.into(),
+            }),
+        }
+    }
+
+    /// The whole decision.
+    pub fn decision(&self) -> &GuardDecision {
+        &self.inner.decision
+    }
+
+    /// Takes the decision out.
+    pub fn into_decision(self) -> GuardDecision {
+        self.inner.decision
+    }
+
+    /// `BLOCK`, `ESCALATE`, or (only for a fail-open fallback that something still refused)
+    /// `ALLOW`.
+    pub fn verdict(&self) -> Verdict {
+        self.inner.decision.verdict()
+    }
+
+    /// The reason given, or an empty string.
+    pub fn reason(&self) -> &str {
+        self.inner.decision.reason().unwrap_or_default()
+    }
+
+    /// The signed record of the decision; empty for a fallback.
+    pub fn record_id(&self) -> &str {
+        self.inner.decision.record_id()
+    }
+
+    /// The escalation a human can resolve, for `ESCALATE`.
+    pub fn escalation_id(&self) -> Option<&str> {
+        self.inner.decision.escalation_id()
+    }
+
+    /// `true` when the action is held for a human.
+    pub fn is_escalated(&self) -> bool {
+        self.verdict() == Verdict::Escalate
+    }
+
+    /// `true` when the client made the decision up (the sidecar could not be asked).
+    pub fn is_fallback(&self) -> bool {
+        self.inner.decision.is_fallback()
+    }
+
+    /// The action type that was denied.
+    pub fn kind(&self) -> &str {
+        &self.inner.kind
+    }
+
+    /// The policy it was checked under.
+    pub fn policy(&self) -> &str {
+        &self.inner.policy
+    }
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sentinel {} {} under {}", self.verdict(), self.inner.kind, self.inner.policy)?;
+        match self.inner.decision.reason() {
+            Some(reason) => write!(f, ": {reason}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Denied")
+            .field("verdict", &self.verdict())
+            .field("kind", &self.inner.kind)
+            .field("policy", &self.inner.policy)
+            .field("reason", &self.inner.decision.reason())
+            .field("record_id", &self.record_id())
+            .field("escalation_id", &self.escalation_id())
+            .field("fallback", &self.is_fallback())
+            .finish()
+    }
+}
+
+impl std::error::Error for Denied {}

@@ -1,0 +1,250 @@
+//! The default [`Transport`]: HTTP/1.1 over `ureq`, configured so that none of its defaults
+//! can turn into a false ALLOW, a hang or a spurious BLOCK.
+//!
+//! - a whole-request deadline (ureq has none by default);
+//! - redirects are responses, not followed (a 3xx then fails safe);
+//! - 4xx/5xx are responses, so the sidecar's error text reaches the reason;
+//! - no proxy from the environment (a proxy variable must not reroute a loopback sidecar);
+//! - names resolved through a small cache, so a guard on a warm connection spawns no
+//!   resolver thread;
+//! - a request that fails on a pooled connection the server had already closed, before any
+//!   response byte, is sent once more on a fresh connection.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{ConnectionDetails, Connector, DefaultConnector, NextTimeout};
+use ureq::Agent;
+
+use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
+
+/// How long a resolved address is reused before the name is looked up again.
+const DNS_TTL: Duration = Duration::from_secs(30);
+
+/// The default transport: a `ureq` agent with a keep-alive pool shared by every thread
+/// that uses the client.
+pub struct UreqTransport {
+    pooled: Agent,
+    fresh: Agent,
+    connections: Arc<AtomicU64>,
+}
+
+impl UreqTransport {
+    /// A transport keeping at most `max_idle_connections` idle connections per host.
+    pub fn new(max_idle_connections: usize) -> Self {
+        let connections = Arc::new(AtomicU64::new(0));
+        let resolver = CachingResolver::default();
+        let agent = |idle: usize| {
+            let config = Agent::config_builder()
+                .max_redirects(0)
+                .http_status_as_error(false)
+                .proxy(None)
+                .user_agent(concat!("sentinel-rust/", env!("CARGO_PKG_VERSION")))
+                .max_idle_connections(idle.max(1) * 4)
+                .max_idle_connections_per_host(idle)
+                .max_idle_age(Duration::from_secs(4))
+                .build();
+            let connector = DefaultConnector::new().chain(CountingConnector(Arc::clone(&connections)));
+            Agent::with_parts(config, connector, resolver.clone())
+        };
+        UreqTransport {
+            pooled: agent(max_idle_connections),
+            fresh: agent(0),
+            connections,
+        }
+    }
+
+    fn send_once(&self, agent: &Agent, request: &HttpRequest, timeout: Duration) -> Result<HttpResponse, ureq::Error> {
+        let mut response = if request.method == "GET" {
+            let mut builder = agent.get(&request.url);
+            for (name, value) in &request.headers {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+            builder.config().timeout_global(Some(timeout)).build().call()?
+        } else {
+            let mut builder = agent.post(&request.url);
+            for (name, value) in &request.headers {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+            builder.config().timeout_global(Some(timeout)).build().send(&request.body[..])?
+        };
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .collect();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(request.body_limit as u64)
+            .read_to_vec()
+            .map_err(|e| match e {
+                // Reading the body only ends in errors of the body itself: never stale.
+                ureq::Error::Io(io) => ureq::Error::Io(io::Error::other(format!("reading body: {io}"))),
+                other => other,
+            })?;
+        Ok(HttpResponse { status, headers, body })
+    }
+}
+
+impl Default for UreqTransport {
+    fn default() -> Self {
+        UreqTransport::new(16)
+    }
+}
+
+impl fmt::Debug for UreqTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UreqTransport")
+            .field("connections_opened", &self.connections.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport for UreqTransport {
+    fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let started = Instant::now();
+        let opened_before = self.connections.load(Ordering::Relaxed);
+        match self.send_once(&self.pooled, request, request.timeout) {
+            Ok(response) => Ok(response),
+            Err(error) => {
+                // No connection was opened for this request, so it went out on a pooled
+                // one; and the error came before any response byte. That is the signature
+                // of a server closing an idle connection under us: it never read the
+                // request, so it is safe to send again, once, on a fresh connection.
+                let reused = self.connections.load(Ordering::Relaxed) == opened_before;
+                let remaining = request.timeout.saturating_sub(started.elapsed());
+                if reused && is_closed_before_response(&error) && !remaining.is_zero() {
+                    return self.send_once(&self.fresh, request, remaining).map_err(map_error);
+                }
+                Err(map_error(error))
+            }
+        }
+    }
+
+    fn connections_opened(&self) -> Option<u64> {
+        Some(self.connections.load(Ordering::Relaxed))
+    }
+}
+
+fn is_closed_before_response(error: &ureq::Error) -> bool {
+    matches!(error, ureq::Error::Io(e) if matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    ))
+}
+
+fn map_error(error: ureq::Error) -> TransportError {
+    match error {
+        ureq::Error::Timeout(_) => TransportError::Timeout,
+        ureq::Error::HostNotFound => TransportError::Connect("host not found".into()),
+        ureq::Error::ConnectionFailed => TransportError::Connect("connection failed".into()),
+        ureq::Error::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            TransportError::Connect("connection refused".into())
+        }
+        ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => TransportError::Timeout,
+        ureq::Error::BodyExceedsLimit(limit) => TransportError::BodyTooLarge(limit as usize),
+        ureq::Error::Io(e) => TransportError::Io(e.to_string()),
+        ureq::Error::Protocol(e) => TransportError::Io(format!("HTTP protocol error: {e}")),
+        // ureq's error enum is non-exhaustive: whatever it grows also fails safe.
+        other => TransportError::Other(other.to_string()),
+    }
+}
+
+/// Counts the TCP connections the agent opens (it only asks its connectors for new ones).
+#[derive(Debug)]
+struct CountingConnector(Arc<AtomicU64>);
+
+impl<In: ureq::unversioned::transport::Transport> Connector<In> for CountingConnector {
+    type Out = In;
+
+    fn connect(&self, _details: &ConnectionDetails, chained: Option<In>) -> Result<Option<In>, ureq::Error> {
+        if chained.is_some() {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(chained)
+    }
+}
+
+/// Resolves names once and keeps the answer for [`DNS_TTL`]; IP literals never reach DNS.
+#[derive(Debug, Clone, Default)]
+struct CachingResolver {
+    cache: Arc<Mutex<HashMap<String, (Vec<SocketAddr>, Instant)>>>,
+}
+
+impl Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        _config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().ok_or_else(|| ureq::Error::BadUri("no host".into()))?;
+        let port = uri
+            .port_u16()
+            .or_else(|| match uri.scheme_str() {
+                Some("https") => Some(443),
+                Some("http") => Some(80),
+                _ => None,
+            })
+            .ok_or_else(|| ureq::Error::BadUri("no port".into()))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => self.lookup(format!("{host}:{port}"), *timeout.after)?,
+        };
+        let mut resolved = self.empty();
+        for addr in addrs.into_iter().take(16) {
+            resolved.push(addr);
+        }
+        if resolved.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(resolved)
+    }
+}
+
+impl CachingResolver {
+    fn lookup(&self, host_port: String, timeout: Duration) -> Result<Vec<SocketAddr>, ureq::Error> {
+        let now = Instant::now();
+        if let Ok(cache) = self.cache.lock() {
+            if let Some((addrs, expires)) = cache.get(&host_port) {
+                if *expires > now {
+                    return Ok(addrs.clone());
+                }
+            }
+        }
+        // The system resolver cannot be cancelled, so it runs on its own thread and the
+        // caller stops waiting at the deadline.
+        let (tx, rx) = mpsc::sync_channel(1);
+        let name = host_port.clone();
+        std::thread::Builder::new()
+            .name("sentinel-dns".into())
+            .spawn(move || {
+                let _ = tx.send(name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
+            })
+            .map_err(ureq::Error::Io)?;
+        let addrs = match rx.recv_timeout(timeout) {
+            Ok(Ok(addrs)) => addrs,
+            Ok(Err(_)) | Err(mpsc::RecvTimeoutError::Disconnected) => return Err(ureq::Error::HostNotFound),
+            Err(mpsc::RecvTimeoutError::Timeout) => return Err(ureq::Error::Timeout(ureq::Timeout::Resolve)),
+        };
+        if addrs.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(host_port, (addrs.clone(), now + DNS_TTL));
+        }
+        Ok(addrs)
+    }
+}

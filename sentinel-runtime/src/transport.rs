@@ -1,0 +1,170 @@
+//! The HTTP exchange under a guard, behind a small trait so tests can script it.
+
+use std::fmt;
+use std::time::Duration;
+
+/// One HTTP request the client wants sent.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct HttpRequest {
+    /// `POST` or `GET`.
+    pub method: &'static str,
+    /// The full URL, such as `http://localhost:4000/v1/guard`.
+    pub url: String,
+    /// Headers to send: `content-type` first, then the client's extra headers.
+    pub headers: Vec<(String, String)>,
+    /// The request body (empty for `GET`).
+    pub body: Vec<u8>,
+    /// How long the whole exchange may take, from connect to the last body byte.
+    pub timeout: Duration,
+    /// Read at most this many body bytes; a longer body is an error.
+    pub body_limit: usize,
+}
+
+impl HttpRequest {
+    /// The value of a header, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header_value(&self.headers, name)
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    /// Header values are redacted: they carry tokens.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("body_len", &self.body.len())
+            .field("timeout", &self.timeout)
+            .field("body_limit", &self.body_limit)
+            .finish()
+    }
+}
+
+/// Prints header names with their values replaced, for `Debug` output.
+pub(crate) struct RedactedHeaders<'a>(pub(crate) &'a [(String, String)]);
+
+impl fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, _)| (name, "<redacted>")))
+            .finish()
+    }
+}
+
+/// What came back: a status, headers and the whole body (up to the request's limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// Response headers (names lowercase).
+    pub headers: Vec<(String, String)>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// A response with no headers.
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        HttpResponse {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into().to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// The value of a header, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header_value(&self.headers, name)
+    }
+}
+
+fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Why no response could be had. Every variant makes the guard fail safe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The connection could not be made (refused, unreachable, DNS failure).
+    Connect(String),
+    /// The deadline passed.
+    Timeout,
+    /// The body was longer than the limit.
+    BodyTooLarge(usize),
+    /// The connection broke, or the peer did not speak HTTP/1.1 properly.
+    Io(String),
+    /// The connection broke before any response byte arrived, on a connection that had
+    /// been idle in the pool: the server closed it and never read the request, so the
+    /// client may send the request again on a fresh connection.
+    StaleConnection(String),
+    /// Anything else, including a panic inside a custom transport.
+    Other(String),
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::Connect(why) => write!(f, "connect failed: {why}"),
+            TransportError::Timeout => f.write_str("deadline exceeded"),
+            TransportError::BodyTooLarge(limit) => write!(f, "response body exceeds {limit} bytes"),
+            TransportError::Io(why) => write!(f, "connection error: {why}"),
+            TransportError::StaleConnection(why) => write!(f, "pooled connection closed by the server: {why}"),
+            TransportError::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// Sends one HTTP request and returns the whole response.
+///
+/// The client's default is an HTTP/1.1 transport over `ureq` with a keep-alive pool. Inject
+/// another with [`SentinelClientBuilder::transport`](crate::SentinelClientBuilder::transport)
+/// — any `Fn(&HttpRequest) -> Result<HttpResponse, TransportError>` closure is one:
+///
+/// ```
+/// use sentinel_runtime::{Action, Context, HttpResponse, SentinelClient};
+///
+/// let client = SentinelClient::builder("http://localhost:4000")
+///     .transport(|_req: &sentinel_runtime::HttpRequest| {
+///         Ok(HttpResponse::new(200, r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#))
+///     })
+///     .build()
+///     .unwrap();
+/// let decision = client.guard(&Action::payment(serde_json::json!({})), &Context::new("r"), "p");
+/// assert!(decision.allowed());
+/// ```
+///
+/// A transport must honour `request.timeout` and `request.body_limit`. A panic inside it
+/// is caught by the client and becomes a fail-safe decision.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `request`, returning the response or why there is none.
+    fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError>;
+
+    /// How many TCP connections this transport has opened so far, if it counts them.
+    fn connections_opened(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl<F> Transport for F
+where
+    F: Fn(&HttpRequest) -> Result<HttpResponse, TransportError> + Send + Sync + 'static,
+{
+    fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        self(request)
+    }
+}
