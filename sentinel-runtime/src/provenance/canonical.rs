@@ -1,0 +1,298 @@
+//! Canonical JSON exactly as the sidecar (a JavaScript program) writes it.
+//!
+//! The sidecar hashes `canonicalize(value)`: members sorted by their keys' UTF-16 code units,
+//! no whitespace, strings escaped as `JSON.stringify` escapes them and numbers printed as
+//! `Number.prototype.toString` prints a double. One byte of difference and no hash verifies,
+//! so every rule here mirrors ECMAScript, not Rust or serde_json:
+//!
+//! | input                          | JavaScript prints          | serde_json prints         |
+//! |--------------------------------|----------------------------|---------------------------|
+//! | `1e21`                         | `1e+21`                    | `1e21`                    |
+//! | `42000.0`                      | `42000`                    | `42000.0`                 |
+//! | `-0.0`                         | `0`                        | `-0.0`                    |
+//! | `9007199254740993` (an integer)| `9007199254740992`         | `9007199254740993`        |
+//! | key `"\u{1F600}"` vs `"\u{FF61}"` | `"\u{1F600}"` first (0xD83D < 0xFF61) | `"\u{FF61}"` first |
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+use serde_json::{Number, Value};
+
+/// Writes `value` as canonical JSON with JavaScript semantics, byte for byte what the
+/// Sentinel sidecar hashes.
+///
+/// - object members sorted by the UTF-16 code units of their keys (JavaScript's default
+///   sort), which differs from Rust's `str` order for keys holding characters above U+FFFF;
+/// - no whitespace; arrays keep their order;
+/// - strings escaped as `JSON.stringify` does (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other
+///   control characters as lowercase `\u00xx`, everything else raw, including U+2028,
+///   U+2029 and U+007F);
+/// - every number converted to a double first (as the sidecar's `JSON.parse` did) and
+///   printed as `Number.prototype.toString` prints it: `1e+21`, `1e-7`, `0.000001`,
+///   `123456789012345680000`, `-0` as `0`.
+///
+/// ```
+/// use sentinel_runtime::provenance::canonical_json;
+/// use serde_json::json;
+///
+/// let value = json!({"b": 1e21, "a": [0.1, -0.0, 42000.0], "\u{1F600}": "x\u{2028}", "\u{FF61}": null});
+/// assert_eq!(
+///     canonical_json(&value),
+///     "{\"a\":[0.1,0,42000],\"b\":1e+21,\"\u{1F600}\":\"x\u{2028}\",\"\u{FF61}\":null}"
+/// );
+/// ```
+///
+/// Values are written recursively; a value parsed from text is at most 128 levels deep
+/// (both serde_json and [`parse_json`](super::parse_json) refuse deeper input).
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, value);
+    out
+}
+
+/// Compares two keys as JavaScript's `Array.prototype.sort` does by default: by UTF-16 code
+/// units, so `"\u{1F600}"` (0xD83D 0xDE00) sorts before `"\u{FF61}"`.
+pub(crate) fn cmp_utf16(a: &str, b: &str) -> Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(number) => write_number(out, number),
+        Value::String(text) => write_string(out, text),
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
+            sorted.sort_by(|(a, _), (b, _)| cmp_utf16(a, b));
+            out.push('{');
+            for (index, (key, member)) in sorted.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_string(out, key);
+                out.push(':');
+                write_value(out, member);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Writes `text` as a JSON string literal escaped exactly as `JSON.stringify` escapes it.
+pub(crate) fn write_string(out: &mut String, text: &str) {
+    out.push('"');
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0C}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c < '\u{20}' => {
+                // Writing into a String cannot fail.
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn write_number(out: &mut String, number: &Number) {
+    // Without serde_json's `arbitrary_precision` every Number is a u64, an i64 or a finite
+    // f64, and `as_f64` converts the integers with round-to-nearest-even, as JSON.parse does.
+    match number.as_f64() {
+        Some(value) => write_f64(out, value),
+        None => out.push_str("null"),
+    }
+}
+
+/// Writes a double as ECMAScript's `Number::toString(x)` (radix 10) does.
+pub(crate) fn write_f64(out: &mut String, value: f64) {
+    if !value.is_finite() {
+        // JSON.stringify writes NaN and the infinities as null. A serde_json Value cannot hold
+        // them, so this is only for completeness.
+        out.push_str("null");
+        return;
+    }
+    if value == 0.0 {
+        out.push('0'); // both +0 and -0
+        return;
+    }
+    if value < 0.0 {
+        out.push('-');
+    }
+    let (digits, point) = shortest_digits(value.abs());
+    layout(out, &digits, point);
+}
+
+/// The shortest decimal digits `d1 d2 … dk` and the position `n` of the decimal point such
+/// that `0.d1d2…dk × 10^n` reads back as `value` (ECMAScript's `k`, `s` and `n`), choosing the
+/// digits closest to `value` and, on an exact tie, the even last digit.
+///
+/// Rust's `{:e}` already prints the shortest round-trip digits, closest to the value. It
+/// breaks an exact tie between two equally short, equally close candidates upwards
+/// (`884732411301967.25` prints `…967.3`), where ECMAScript takes the even one (`…967.2`);
+/// [`prefer_even_on_tie`] corrects that.
+fn shortest_digits(value: f64) -> (Vec<u8>, i32) {
+    let formatted = format!("{value:e}");
+    let (digits, exponent) = split_scientific(&formatted);
+    let mut digits = digits;
+    prefer_even_on_tie(value, &mut digits, exponent);
+    (digits, exponent + 1)
+}
+
+/// Splits Rust's `{:e}` output (`"1.2345e-7"`, `"5e-324"`, `"1e21"`) into its digits and the
+/// exponent of the first digit.
+fn split_scientific(formatted: &str) -> (Vec<u8>, i32) {
+    let (mantissa, exponent) = formatted.split_once('e').unwrap_or((formatted, "0"));
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    (digits, exponent.parse().unwrap_or(0))
+}
+
+/// If `value` lies exactly halfway between `digits` and a neighbour that differs only in the
+/// last digit, is even there and also reads back as `value`, switch to that neighbour.
+fn prefer_even_on_tie(value: f64, digits: &mut [u8], exponent: i32) {
+    let Some(&last) = digits.last() else { return };
+    if last % 2 == 0 {
+        // b'0' is even, so an even byte is an even digit: nothing to correct.
+        return;
+    }
+    let k = digits.len();
+    // Cheap filter: an exact tie needs the value's (k+1)-digit rounding to end in 5 ...
+    let rounded = format!("{value:.k$e}");
+    let (rounded_digits, rounded_exponent) = split_scientific(&rounded);
+    if rounded_exponent != exponent || rounded_digits.len() != k + 1 || rounded_digits[k] != b'5' {
+        return;
+    }
+    // ... and that rounding to be exact: the value's full decimal expansion (at most 767
+    // significant digits for a double) must stop right there.
+    let exact = format!("{value:.800e}");
+    let (exact_digits, _) = split_scientific(&exact);
+    if exact_digits.len() <= k + 1 || exact_digits[k + 1..].iter().any(|&d| d != b'0') {
+        return;
+    }
+    if rounded_digits[..k - 1] != digits[..k - 1] {
+        return;
+    }
+    // The two candidates are `rounded_digits[..k]` and that plus one unit in the last place.
+    let below = rounded_digits[k - 1];
+    let candidate = if last == below + 1 {
+        below
+    } else if last == below && below < b'9' {
+        below + 1
+    } else {
+        return;
+    };
+    let mut text = String::with_capacity(k + 8);
+    for (index, &digit) in digits[..k - 1].iter().chain(std::iter::once(&candidate)).enumerate() {
+        if index == 1 {
+            text.push('.');
+        }
+        text.push(char::from(digit));
+    }
+    let _ = write!(text, "e{exponent}");
+    if text.parse::<f64>().map(f64::to_bits) == Ok(value.to_bits()) {
+        digits[k - 1] = candidate;
+    }
+}
+
+/// Lays out digits as ECMAScript's Number::toString, step 5 onwards (`point` is its `n`).
+fn layout(out: &mut String, digits: &[u8], point: i32) {
+    let k = digits.len() as i32;
+    let push_digits = |out: &mut String, digits: &[u8]| out.extend(digits.iter().map(|&d| char::from(d)));
+    if k <= point && point <= 21 {
+        // An integer: the digits, then point - k zeros.
+        push_digits(out, digits);
+        out.extend(std::iter::repeat_n('0', (point - k) as usize));
+    } else if 0 < point && point <= 21 {
+        // A decimal point inside the digits.
+        let (int, frac) = digits.split_at(point as usize);
+        push_digits(out, int);
+        out.push('.');
+        push_digits(out, frac);
+    } else if -6 < point && point <= 0 {
+        // 0.000ddd
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-point) as usize));
+        push_digits(out, digits);
+    } else {
+        // Exponent form: d[.ddd]e+x or d[.ddd]e-x.
+        let exponent = point - 1;
+        let (first, rest) = digits.split_at(digits.len().min(1));
+        push_digits(out, first);
+        if !rest.is_empty() {
+            out.push('.');
+            push_digits(out, rest);
+        }
+        out.push('e');
+        out.push(if exponent >= 0 { '+' } else { '-' });
+        let _ = write!(out, "{}", exponent.unsigned_abs());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn js(value: f64) -> String {
+        let mut out = String::new();
+        write_f64(&mut out, value);
+        out
+    }
+
+    #[test]
+    fn layout_boundaries_follow_ecmascript() {
+        assert_eq!(js(1e20), "100000000000000000000");
+        assert_eq!(js(1e21), "1e+21");
+        assert_eq!(js(1e-6), "0.000001");
+        assert_eq!(js(1e-7), "1e-7");
+        assert_eq!(js(-0.0), "0");
+        assert_eq!(js(f64::NAN), "null");
+    }
+
+    #[test]
+    fn exact_ties_take_the_even_digit() {
+        // 884732411301967.25 and 75985762684423.125 are exact ties; node prints the even
+        // neighbour, Rust's `{}` the upper one.
+        assert_eq!(format!("{}", 884732411301967.25_f64), "884732411301967.3");
+        assert_eq!(js(884732411301967.25), "884732411301967.2");
+        assert_eq!(js(-203632579126399.125), "-203632579126399.12");
+        assert_eq!(js(75985762684423.125), "75985762684423.12");
+        // The literal ...967.3 is the same double as ...967.25.
+        assert_eq!(js(884732411301967.3), "884732411301967.2");
+        // Not ties: nothing to correct.
+        assert_eq!(js(0.5), "0.5");
+        assert_eq!(js(12.5), "12.5");
+        assert_eq!(js(5e-324), "5e-324");
+    }
+
+    #[test]
+    fn keys_sort_by_utf16_code_units() {
+        assert_eq!(cmp_utf16("\u{1F600}", "\u{FF61}"), Ordering::Less);
+        assert_eq!("\u{1F600}".cmp("\u{FF61}"), Ordering::Greater);
+        assert_eq!(canonical_json(&json!({"\u{FF61}": 1, "\u{1F600}": 2})), "{\"\u{1F600}\":2,\"\u{FF61}\":1}");
+    }
+
+    #[test]
+    fn split_scientific_reads_rust_exponent_output() {
+        assert_eq!(split_scientific("1.25e-7"), (b"125".to_vec(), -7));
+        assert_eq!(split_scientific("5e-324"), (b"5".to_vec(), -324));
+        assert_eq!(split_scientific("1e21"), (b"1".to_vec(), 21));
+    }
+}

@@ -1,0 +1,1 @@
+//! Provenance verification (being written).
