@@ -1,0 +1,83 @@
+//! `sentinel::testing::MockSidecar`: the loopback sidecar users test their tools against.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use sentinel::testing::{MockAnswer, MockSidecar};
+use sentinel::{Action, Context, SentinelClient, Verdict};
+use serde_json::json;
+
+fn pay(to: &str) -> Action {
+    Action::payment(json!({"amount": 100, "from": "acct_ops", "to": to}))
+}
+
+#[test]
+fn answers_from_the_rule_and_records_every_request() {
+    let sidecar = MockSidecar::start(|request| match request.payload["to"].as_str() {
+        Some("acct_evil") => MockAnswer::block("sanctioned counterparty"),
+        Some("vendor_big") => MockAnswer::escalate("needs sign-off"),
+        _ => MockAnswer::allow(),
+    });
+    let client = SentinelClient::builder(sidecar.endpoint())
+        .header("authorization", "Bearer t")
+        .build()
+        .unwrap();
+    let context = Context::new("run-mock").tenant("acme");
+
+    let allowed = client.guard(&pay("vendor_42"), &context, "fintech.payments");
+    let blocked = client.guard(&pay("acct_evil"), &context, "fintech.payments");
+    let escalated = client.guard(&pay("vendor_big"), &context, "fintech.payments");
+
+    assert!(allowed.allowed());
+    assert!(allowed.record_id().starts_with("rec_"));
+    assert_eq!(blocked.verdict(), Verdict::Block);
+    assert_eq!(blocked.reason(), Some("sanctioned counterparty"));
+    assert_eq!(escalated.verdict(), Verdict::Escalate);
+    assert!(escalated.escalation_id().unwrap().starts_with("esc_"));
+    assert_ne!(allowed.record_id(), blocked.record_id());
+
+    let requests = sidecar.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[1].payload["to"], "acct_evil");
+    assert_eq!(requests[1].policy, "fintech.payments");
+    assert_eq!(requests[1].run_id, "run-mock");
+    assert_eq!(requests[1].kind, "payment");
+    assert!(requests[1].action_id.starts_with("act_"));
+    assert!(requests[1].headers.contains(&("authorization".into(), "Bearer t".into())));
+    assert_eq!(sidecar.connections(), 1, "keep-alive: one connection carried all three");
+}
+
+#[test]
+fn after_stop_guards_fail_closed_promptly() {
+    let sidecar = MockSidecar::allow_all();
+    let client = SentinelClient::builder(sidecar.endpoint())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    assert!(client.guard(&pay("v"), &Context::new("r"), "p").allowed());
+    sidecar.stop();
+    let started = Instant::now();
+    let decision = client.guard(&pay("v"), &Context::new("r"), "p");
+    assert_eq!(decision.verdict(), Verdict::Block);
+    assert!(decision.is_fallback());
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn a_restarted_sidecar_on_the_same_port_is_used_again_without_a_new_client() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sidecar = MockSidecar::start_on(listener, |_| MockAnswer::allow());
+    let client = SentinelClient::builder(sidecar.endpoint())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    assert!(client.guard(&pay("v"), &Context::new("r"), "p").allowed());
+    drop(sidecar);
+    assert!(client.guard(&pay("v"), &Context::new("r"), "p").is_fallback());
+    let sidecar = MockSidecar::start_on(TcpListener::bind(addr).unwrap(), |_| MockAnswer::allow());
+    let decision = client.guard(&pay("v"), &Context::new("r"), "p");
+    assert!(decision.allowed(), "{decision:?}");
+    assert!(!decision.is_fallback());
+    assert_eq!(sidecar.requests().len(), 1);
+}
