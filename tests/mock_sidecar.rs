@@ -51,7 +51,7 @@ fn answers_from_the_rule_and_records_every_request() {
 fn after_stop_guards_fail_closed_promptly() {
     let sidecar = MockSidecar::allow_all();
     let client = SentinelClient::builder(sidecar.endpoint())
-        .timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
     assert!(client.guard(&pay("v"), &Context::new("r"), "p").allowed());
@@ -60,7 +60,8 @@ fn after_stop_guards_fail_closed_promptly() {
     let decision = client.guard(&pay("v"), &Context::new("r"), "p");
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.is_fallback());
-    assert!(started.elapsed() < Duration::from_secs(3));
+    // Stopping closed the pooled connection: the client did not sit out its 5 s deadline.
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
 }
 
 #[test]

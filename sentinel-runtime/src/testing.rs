@@ -23,15 +23,18 @@
 //! assert_eq!(sidecar.requests().len(), 1);
 //! ```
 
-use std::collections::HashSet;
+use std::convert::Infallible;
 use std::fmt;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
 use serde_json::{json, Value};
+use tokio::sync::oneshot;
 
 use crate::decision::Verdict;
 
@@ -122,17 +125,17 @@ type Rule = dyn Fn(&MockRequest) -> MockAnswer + Send + Sync;
 #[derive(Default)]
 struct Seen {
     requests: Vec<MockRequest>,
-    peers: HashSet<SocketAddr>,
+    connections: usize,
 }
 
 /// A real HTTP/1.1 Sentinel sidecar on `127.0.0.1`, in a background thread, answering
 /// `POST /v1/guard` from a rule. Keeps connections alive, records every guard request,
-/// counts the connections that carried them, and stops when dropped.
+/// counts the connections it accepted, and stops when dropped, closing every connection
+/// (so a client sees a stopped sidecar at once, not at its deadline).
 pub struct MockSidecar {
     addr: SocketAddr,
-    server: Arc<tiny_http::Server>,
     seen: Arc<Mutex<Seen>>,
-    stop: Arc<AtomicBool>,
+    shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -152,22 +155,25 @@ impl MockSidecar {
     /// Starts a mock on a listener you bound, for example to restart one on the same port.
     pub fn start_on(listener: TcpListener, rule: impl Fn(&MockRequest) -> MockAnswer + Send + Sync + 'static) -> Self {
         let addr = listener.local_addr().expect("a bound listener has an address");
-        let server = Arc::new(tiny_http::Server::from_listener(listener, None).expect("serve on the listener"));
+        listener.set_nonblocking(true).expect("a non-blocking listener");
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let stop = Arc::new(AtomicBool::new(false));
+        let (shutdown, stopped) = oneshot::channel();
         let rule: Arc<Rule> = Arc::new(rule);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the mock sidecar");
         let thread = {
-            let (server, seen, stop) = (Arc::clone(&server), Arc::clone(&seen), Arc::clone(&stop));
+            let seen = Arc::clone(&seen);
             std::thread::Builder::new()
                 .name("sentinel-mock".into())
-                .spawn(move || serve(&server, &seen, &stop, &*rule))
+                .spawn(move || runtime.block_on(serve(listener, seen, rule, stopped)))
                 .expect("spawn the mock sidecar thread")
         };
         MockSidecar {
             addr,
-            server,
             seen,
-            stop,
+            shutdown: Some(shutdown),
             thread: Some(thread),
         }
     }
@@ -187,9 +193,9 @@ impl MockSidecar {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).requests.clone()
     }
 
-    /// How many distinct client connections carried requests so far.
+    /// How many TCP connections it has accepted so far.
     pub fn connections(&self) -> usize {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).peers.len()
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).connections
     }
 
     /// Stops the server and closes its connections (dropping it does the same).
@@ -198,8 +204,9 @@ impl MockSidecar {
     }
 
     fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.server.unblock();
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -218,39 +225,75 @@ impl fmt::Debug for MockSidecar {
     }
 }
 
-fn serve(server: &tiny_http::Server, seen: &Mutex<Seen>, stop: &AtomicBool, rule: &Rule) {
-    while !stop.load(Ordering::SeqCst) {
-        let mut request = match server.recv_timeout(Duration::from_millis(50)) {
-            Ok(Some(request)) => request,
-            Ok(None) => continue,
-            Err(_) => break,
-        };
-        if let Some(peer) = request.remote_addr() {
-            seen.lock().unwrap_or_else(|e| e.into_inner()).peers.insert(*peer);
-        }
-        let mut body = Vec::new();
-        let (status, answer) = if request.as_reader().read_to_end(&mut body).is_err() {
-            (400, json!({"error": "unreadable body"}))
-        } else if *request.method() != tiny_http::Method::Post || request.url() != "/v1/guard" {
-            (404, json!({"error": "not found"}))
-        } else {
-            match parse_guard_request(&body, request.headers()) {
-                Some(parsed) => {
-                    let answer = rule(&parsed);
-                    seen.lock().unwrap_or_else(|e| e.into_inner()).requests.push(parsed);
-                    (200, answer.to_decision())
-                }
-                None => (400, json!({"error": "invalid guard request"})),
+async fn serve(listener: TcpListener, seen: Arc<Mutex<Seen>>, rule: Arc<Rule>, mut stopped: oneshot::Receiver<()>) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        return;
+    };
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _peer)) = accepted else { continue };
+                seen.lock().unwrap_or_else(|e| e.into_inner()).connections += 1;
+                let (seen, rule) = (Arc::clone(&seen), Arc::clone(&rule));
+                let service = service_fn(move |request| answer(request, Arc::clone(&seen), Arc::clone(&rule)));
+                connections.spawn(async move {
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+                });
             }
-        };
-        let response = tiny_http::Response::from_data(answer.to_string())
-            .with_status_code(status)
-            .with_header(tiny_http::Header::from_bytes("content-type", "application/json").expect("static header"));
-        let _ = request.respond(response);
+        }
     }
+    // Dropping the tasks closes every connection, idle keep-alive ones included.
+    connections.abort_all();
 }
 
-fn parse_guard_request(body: &[u8], headers: &[tiny_http::Header]) -> Option<MockRequest> {
+async fn answer(
+    request: Request<Incoming>,
+    seen: Arc<Mutex<Seen>>,
+    rule: Arc<Rule>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let is_guard = request.method() == hyper::Method::POST && request.uri().path() == "/v1/guard";
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
+    let body = request.into_body().collect().await.map(|b| b.to_bytes());
+    let (status, reply) = match (is_guard, body) {
+        (false, _) => (404, json!({"error": "not found"})),
+        (true, Err(_)) => (400, json!({"error": "unreadable body"})),
+        (true, Ok(body)) => match parse_guard_request(&body, headers) {
+            None => (400, json!({"error": "invalid guard request"})),
+            Some(parsed) => {
+                // The rule may block (a test simulating a slow sidecar): keep it off the
+                // thread that serves the other connections.
+                let answered = tokio::task::spawn_blocking(move || {
+                    let answer = rule(&parsed);
+                    (parsed, answer)
+                })
+                .await;
+                match answered {
+                    Ok((parsed, answer)) => {
+                        seen.lock().unwrap_or_else(|e| e.into_inner()).requests.push(parsed);
+                        (200, answer.to_decision())
+                    }
+                    Err(_) => (500, json!({"error": "internal error"})),
+                }
+            }
+        },
+    };
+    let mut response = Response::new(Full::new(Bytes::from(reply.to_string())));
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+fn parse_guard_request(body: &[u8], headers: Vec<(String, String)>) -> Option<MockRequest> {
     let body: Value = serde_json::from_slice(body).ok()?;
     let action = body.get("action")?;
     let context = body.get("context")?.clone();
@@ -262,10 +305,7 @@ fn parse_guard_request(body: &[u8], headers: &[tiny_http::Header]) -> Option<Moc
         run_id: context.get("runId")?.as_str()?.to_owned(),
         context,
         policy: body.get("policy")?.as_str()?.to_owned(),
-        headers: headers
-            .iter()
-            .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_owned()))
-            .collect(),
+        headers,
         body,
     })
 }

@@ -1,0 +1,145 @@
+//! [`Record`]: a typed view of one signed provenance record.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{canonical_json, parse_json, ProvenanceError};
+
+/// One signed provenance record as the sidecar serves it (`GET /v1/records/{id}`,
+/// `GET /v1/records`, `GET /v1/export`).
+///
+/// The parts whose exact content is signed and free-form (`action.payload`, `action.meta`,
+/// `context`, `checks`) are kept as [`serde_json::Value`]s so nothing is lost. Fields the
+/// record may lack (`tenant`, `reason`, `escalationId`) are `None` when absent; unknown
+/// extra fields are ignored (they are not signed).
+///
+/// Read records from their JSON text with [`Record::from_json`] or
+/// [`Record::list_from_json`]: they read numbers exactly as the sidecar did. A value that
+/// went through `serde_json::from_str` first may already have lost the last bit of a
+/// number with 16–17 significant digits (serde_json's default float parser is approximate),
+/// and the record would then fail to verify with
+/// [`ContentHashMismatch`](ProvenanceError::ContentHashMismatch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// The record id, `rec_…`.
+    pub id: String,
+    /// When the sidecar wrote it (ISO 8601 text, signed as is).
+    pub ts: String,
+    /// Position in the sidecar's chain, from 0.
+    pub seq: u64,
+    /// The `contentHash` of the previous record, or `"GENESIS"` for seq 0.
+    pub prev_hash: String,
+    /// Lowercase hex SHA-256 of the canonical body.
+    pub content_hash: String,
+    /// `"ed25519:"` + hex SHA-256 of the signer's raw public key.
+    pub key_id: String,
+    /// The signer's raw 32-byte public key, base64.
+    pub signer_public_key: String,
+    /// Ed25519 signature (base64, 64 bytes) over the 32 raw bytes of `contentHash`.
+    pub sig: String,
+    /// The tenant from the request context, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// The action the verdict is about.
+    pub action: RecordAction,
+    /// Hex SHA-256 of the canonical JSON of `{type, payload}` of the action.
+    pub action_fingerprint: String,
+    /// The request context as the sidecar recorded it.
+    pub context: Value,
+    /// The check results, as recorded (an array of objects).
+    pub checks: Value,
+    /// `ALLOW`, `BLOCK` or `ESCALATE` (kept as text: it is signed as is).
+    pub verdict: String,
+    /// Why, when the sidecar gave a reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The escalation opened for an `ESCALATE` verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_id: Option<String>,
+}
+
+/// The action inside a [`Record`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordAction {
+    /// The client's action id, `act_…`. Not signed: the sidecar leaves it out of the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The action type, such as `payment` (the wire name is `type`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The action's arguments.
+    pub payload: Value,
+    /// Annotations that were not evaluated but are kept (and signed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+}
+
+impl Record {
+    /// Reads one record from its JSON text, numbers exactly as the sidecar wrote them (see
+    /// [`parse_json`]). Reading does not verify anything: call
+    /// [`verify_record`](super::verify_record) or [`verify_chain`](super::verify_chain).
+    pub fn from_json(text: &str) -> Result<Record, ProvenanceError> {
+        Record::from_value(parse_json(text)?)
+    }
+
+    /// Reads one record from an already parsed value. Prefer [`Record::from_json`] when you
+    /// have the text (see the type's documentation about serde_json and numbers).
+    pub fn from_value(value: Value) -> Result<Record, ProvenanceError> {
+        let seq = value.get("seq").and_then(Value::as_u64);
+        serde_json::from_value(value).map_err(|err| ProvenanceError::malformed(seq, err.to_string()))
+    }
+
+    /// Reads a list of records from JSON text: either an array of records (`GET /v1/records`)
+    /// or an object with a `records` array (`GET /v1/export`).
+    pub fn list_from_json(text: &str) -> Result<Vec<Record>, ProvenanceError> {
+        let items = match parse_json(text)? {
+            Value::Array(items) => items,
+            Value::Object(mut page) => match page.remove("records") {
+                Some(Value::Array(items)) => items,
+                _ => return Err(ProvenanceError::malformed(None, "expected an array of records or an object with a `records` array")),
+            },
+            _ => return Err(ProvenanceError::malformed(None, "expected an array of records or an object with a `records` array")),
+        };
+        items.into_iter().map(Record::from_value).collect()
+    }
+
+    /// The canonical JSON body whose SHA-256 is `contentHash`: exactly `id, ts, seq,
+    /// prevHash, tenant, action: {type, payload, meta}, actionFingerprint, context, checks,
+    /// verdict, reason, escalationId, keyId, signerPublicKey`, absent ones left out (`action.id`
+    /// is not signed). Useful to see what a mismatching hash was computed over.
+    pub fn canonical_body(&self) -> String {
+        let mut action = Map::new();
+        action.insert("type".to_owned(), Value::String(self.action.kind.clone()));
+        action.insert("payload".to_owned(), self.action.payload.clone());
+        if let Some(meta) = &self.action.meta {
+            action.insert("meta".to_owned(), meta.clone());
+        }
+
+        let mut body = Map::new();
+        let mut put = |key: &str, value: Value| {
+            body.insert(key.to_owned(), value);
+        };
+        put("id", Value::String(self.id.clone()));
+        put("ts", Value::String(self.ts.clone()));
+        put("seq", Value::from(self.seq));
+        put("prevHash", Value::String(self.prev_hash.clone()));
+        if let Some(tenant) = &self.tenant {
+            put("tenant", Value::String(tenant.clone()));
+        }
+        put("action", Value::Object(action));
+        put("actionFingerprint", Value::String(self.action_fingerprint.clone()));
+        put("context", self.context.clone());
+        put("checks", self.checks.clone());
+        put("verdict", Value::String(self.verdict.clone()));
+        if let Some(reason) = &self.reason {
+            put("reason", Value::String(reason.clone()));
+        }
+        if let Some(escalation_id) = &self.escalation_id {
+            put("escalationId", Value::String(escalation_id.clone()));
+        }
+        put("keyId", Value::String(self.key_id.clone()));
+        put("signerPublicKey", Value::String(self.signer_public_key.clone()));
+        canonical_json(&Value::Object(body))
+    }
+}
