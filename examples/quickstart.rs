@@ -48,8 +48,16 @@ fn show(result: Result<Receipt, Denied>) {
     match result {
         Ok(receipt) => println!("  ALLOW     paid {} to {}", receipt.amount, receipt.to),
         Err(denied) => {
-            let record = if denied.is_fallback() { "none (fallback)" } else { denied.record_id() };
-            println!("  {:<9} {} [record {record}]", denied.verdict().as_str(), denied.reason());
+            let record = if denied.is_fallback() {
+                "none (fallback)"
+            } else {
+                denied.record_id()
+            };
+            println!(
+                "  {:<9} {} [record {record}]",
+                denied.verdict().as_str(),
+                denied.reason()
+            );
         }
     }
 }
@@ -62,11 +70,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         Err(_) => {
             let mock = demo_rules();
-            println!("SENTINEL_ENDPOINT is not set: using an embedded mock sidecar at {}.", mock.endpoint());
+            println!(
+                "SENTINEL_ENDPOINT is not set: using an embedded mock sidecar at {}.",
+                mock.endpoint()
+            );
             (mock.endpoint(), Some(mock))
         }
     };
-    sentinel::init(SentinelClient::builder(endpoint).timeout(Duration::from_secs(2)).build()?)?;
+    sentinel::init(
+        SentinelClient::builder(endpoint)
+            .timeout(Duration::from_secs(2))
+            .build()?,
+    )?;
 
     let context = Context::new("quickstart-run")
         .provider("anthropic")

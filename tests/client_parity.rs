@@ -3,11 +3,15 @@
 use std::sync::{Arc, Mutex};
 
 use sentinel::{
-    Action, Context, FailMode, HttpRequest, HttpResponse, SentinelClient, TransportError, Verdict, TRANSPORT_CHECK,
+    Action, Context, FailMode, HttpRequest, HttpResponse, SentinelClient, TransportError, Verdict,
+    TRANSPORT_CHECK,
 };
 use serde_json::{json, Value};
 
-fn answering(status: u16, body: &'static str) -> impl Fn(&HttpRequest) -> Result<HttpResponse, TransportError> {
+fn answering(
+    status: u16,
+    body: &'static str,
+) -> impl Fn(&HttpRequest) -> Result<HttpResponse, TransportError> {
     move |_req: &HttpRequest| Ok(HttpResponse::new(status, body))
 }
 
@@ -22,7 +26,10 @@ fn posts_to_v1_guard_with_policy_type_and_json_content_type() {
     let client = SentinelClient::builder("http://localhost:4000/")
         .transport(move |req: &HttpRequest| {
             *record.lock().unwrap() = Some(req.clone());
-            Ok(HttpResponse::new(200, r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#))
+            Ok(HttpResponse::new(
+                200,
+                r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#,
+            ))
         })
         .build()
         .unwrap();
@@ -124,7 +131,10 @@ fn explicit_id_and_meta_are_kept_on_the_wire() {
     let client = SentinelClient::builder("http://localhost:4000")
         .transport(move |req: &HttpRequest| {
             *record.lock().unwrap() = req.body.clone();
-            Ok(HttpResponse::new(200, r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#))
+            Ok(HttpResponse::new(
+                200,
+                r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#,
+            ))
         })
         .build()
         .unwrap();
@@ -158,13 +168,19 @@ fn a_non_object_payload_is_denied_even_when_failing_open() {
         .fail_mode(FailMode::Open)
         .transport(move |_: &HttpRequest| {
             *flag.lock().unwrap() = true;
-            Ok(HttpResponse::new(200, r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#))
+            Ok(HttpResponse::new(
+                200,
+                r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#,
+            ))
         })
         .build()
         .unwrap();
     let decision = client.guard(&Action::of("payment", json!([1, 2])), &Context::new("r"), "p");
     assert_eq!(decision.verdict(), Verdict::Block);
-    assert!(decision.reason().unwrap().contains("payload must be a JSON object"));
+    assert!(decision
+        .reason()
+        .unwrap()
+        .contains("payload must be a JSON object"));
     assert!(!*called.lock().unwrap(), "the sidecar is not asked");
 }
 
@@ -188,13 +204,24 @@ fn absent_context_fields_are_omitted_and_present_ones_are_camel_case() {
 
 #[test]
 fn builder_rejects_bad_endpoints_at_build_time() {
-    for endpoint in ["", "localhost:4000", "not a url", "ftp://host:21", "http://", "http://h:4000/?q=1"] {
+    for endpoint in [
+        "",
+        "localhost:4000",
+        "not a url",
+        "ftp://host:21",
+        "http://",
+        "http://h:4000/?q=1",
+    ] {
         let result = SentinelClient::builder(endpoint).build();
         assert!(result.is_err(), "{endpoint:?} should not build");
     }
-    let err = SentinelClient::builder("https://sidecar.internal").build().unwrap_err();
+    let err = SentinelClient::builder("https://sidecar.internal")
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("`tls` feature"), "{err}");
-    let client = SentinelClient::builder("http://localhost:4000///").build().unwrap();
+    let client = SentinelClient::builder("http://localhost:4000///")
+        .build()
+        .unwrap();
     assert_eq!(client.endpoint(), "http://localhost:4000");
 }
 
@@ -223,7 +250,10 @@ fn extra_headers_are_sent_after_content_type() {
         .header("authorization", "Bearer t")
         .transport(move |req: &HttpRequest| {
             *record.lock().unwrap() = req.headers.clone();
-            Ok(HttpResponse::new(200, r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#))
+            Ok(HttpResponse::new(
+                200,
+                r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#,
+            ))
         })
         .build()
         .unwrap();
@@ -262,7 +292,11 @@ fn status_429_is_retried_until_an_answer_and_500_is_not() {
         .build()
         .unwrap();
     assert!(!client.guard(&pay(), &Context::new("r"), "p").allowed());
-    assert_eq!(*calls.lock().unwrap(), 1, "a 500 reached the sidecar: never retried");
+    assert_eq!(
+        *calls.lock().unwrap(),
+        1,
+        "a 500 reached the sidecar: never retried"
+    );
 }
 
 #[test]

@@ -3,14 +3,22 @@
 
 use std::sync::{Arc, Mutex};
 
-use sentinel::{Action, Context, GuardDecision, HttpRequest, HttpResponse, SentinelClient, Verdict, TRANSPORT_CHECK};
+use sentinel::{
+    Action, Context, GuardDecision, HttpRequest, HttpResponse, SentinelClient, Verdict, TRANSPORT_CHECK,
+};
 use serde_json::{json, Value};
 
-const CASES: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/cases.json"));
+const CASES: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/conformance/cases.json"
+));
 
 fn guard_cases() -> Vec<Value> {
     let cases: Vec<Value> = serde_json::from_str(CASES).unwrap();
-    let guard: Vec<Value> = cases.into_iter().filter(|c| c["request"]["path"] == "/v1/guard").collect();
+    let guard: Vec<Value> = cases
+        .into_iter()
+        .filter(|c| c["request"]["path"] == "/v1/guard")
+        .collect();
     assert!(guard.len() >= 12, "the fixture holds the recorded guard cases");
     guard
 }
@@ -32,10 +40,20 @@ fn every_recorded_decision_parses_to_what_was_recorded() {
         let recorded = &case["response"]["body"];
         let bytes = serde_json::to_vec(recorded).unwrap();
         let decision = GuardDecision::from_json(&bytes).unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
-        assert_eq!(decision.verdict().as_str(), recorded["verdict"], "{}", case["name"]);
+        assert_eq!(
+            decision.verdict().as_str(),
+            recorded["verdict"],
+            "{}",
+            case["name"]
+        );
         assert_eq!(decision.record_id(), recorded["recordId"], "{}", case["name"]);
         assert_eq!(decision.reason(), recorded["reason"].as_str(), "{}", case["name"]);
-        assert_eq!(decision.escalation_id(), recorded["escalationId"].as_str(), "{}", case["name"]);
+        assert_eq!(
+            decision.escalation_id(),
+            recorded["escalationId"].as_str(),
+            "{}",
+            case["name"]
+        );
         assert_eq!(
             normalized(&serde_json::to_value(decision.checks()).unwrap()),
             normalized(&recorded["checks"]),
@@ -51,7 +69,10 @@ fn every_recorded_decision_parses_to_what_was_recorded() {
 
 #[test]
 fn the_recorded_escalation_carries_its_escalation_id() {
-    let case = guard_cases().into_iter().find(|c| c["name"] == "escalate_high_value").unwrap();
+    let case = guard_cases()
+        .into_iter()
+        .find(|c| c["name"] == "escalate_high_value")
+        .unwrap();
     let decision = GuardDecision::from_json(&serde_json::to_vec(&case["response"]["body"]).unwrap()).unwrap();
     assert_eq!(decision.verdict(), Verdict::Escalate);
     assert!(decision.escalation_id().unwrap().starts_with("esc_"));
@@ -68,7 +89,11 @@ fn every_recorded_error_answer_fails_safe() {
             .transport(move |_: &HttpRequest| Ok(HttpResponse::new(status, body.clone())))
             .build()
             .unwrap();
-        let decision = client.guard(&Action::payment(json!({"amount": 1})), &Context::new("r"), "fintech.payments");
+        let decision = client.guard(
+            &Action::payment(json!({"amount": 1})),
+            &Context::new("r"),
+            "fintech.payments",
+        );
         assert_eq!(decision.verdict(), Verdict::Block, "{}", case["name"]);
         assert!(decision.is_fallback());
         assert_eq!(decision.record_id(), "");
@@ -76,7 +101,10 @@ fn every_recorded_error_answer_fails_safe() {
         assert_eq!(decision.checks()[0].check, TRANSPORT_CHECK);
         let reason = decision.reason().unwrap();
         assert!(reason.contains(&format!("HTTP {status}")), "{reason}");
-        assert!(reason.contains(case["response"]["body"]["error"].as_str().unwrap()), "{reason}");
+        assert!(
+            reason.contains(case["response"]["body"]["error"].as_str().unwrap()),
+            "{reason}"
+        );
         failures += 1;
     }
     assert_eq!(failures, 3);
@@ -92,7 +120,12 @@ fn context_of(recorded: &Value) -> Context {
         context = context.model(model);
     }
     if let Some(actor) = recorded.get("actor") {
-        let roles: Vec<&str> = actor["roles"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+        let roles: Vec<&str> = actor["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
         context = context.actor(actor["id"].as_str().unwrap(), roles);
     }
     if let Some(tenant) = recorded["tenant"].as_str() {
@@ -114,17 +147,27 @@ fn request_bodies_have_the_recorded_shape() {
         let client = SentinelClient::builder("http://localhost:4000")
             .transport(move |req: &HttpRequest| {
                 *record.lock().unwrap() = req.body.clone();
-                Ok(HttpResponse::new(200, r#"{"verdict":"ALLOW","recordId":"rec_1","checks":[]}"#))
+                Ok(HttpResponse::new(
+                    200,
+                    r#"{"verdict":"ALLOW","recordId":"rec_1","checks":[]}"#,
+                ))
             })
             .build()
             .unwrap();
         let action_json = &recorded["action"];
-        let mut action = Action::of(action_json["type"].as_str().unwrap(), action_json["payload"].clone())
-            .with_id(action_json["id"].as_str().unwrap());
+        let mut action = Action::of(
+            action_json["type"].as_str().unwrap(),
+            action_json["payload"].clone(),
+        )
+        .with_id(action_json["id"].as_str().unwrap());
         if let Some(meta) = action_json.get("meta") {
             action = action.with_meta(meta.clone());
         }
-        client.guard(&action, &context_of(&recorded["context"]), recorded["policy"].as_str().unwrap());
+        client.guard(
+            &action,
+            &context_of(&recorded["context"]),
+            recorded["policy"].as_str().unwrap(),
+        );
         let body: Value = serde_json::from_slice(&sent.lock().unwrap()).unwrap();
         assert_eq!(&body, recorded, "{}", case["name"]);
         compared += 1;

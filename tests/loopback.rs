@@ -28,7 +28,10 @@ fn assert_fails_closed(client: &SentinelClient) -> String {
     let started = Instant::now();
     let decision = client.guard(&pay(), &Context::new("run_1"), "fintech.payments");
     let elapsed = started.elapsed();
-    assert!(elapsed < client.timeout() + Duration::from_millis(500), "took {elapsed:?}");
+    assert!(
+        elapsed < client.timeout() + Duration::from_millis(500),
+        "took {elapsed:?}"
+    );
     assert_eq!(decision.verdict(), Verdict::Block, "{decision:?}");
     assert!(decision.is_fallback(), "{decision:?}");
     assert_eq!(decision.record_id(), "");
@@ -46,9 +49,16 @@ fn a_well_behaved_server_is_honoured() {
 
 #[test]
 fn connection_refused_fails_closed() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let reason = assert_fails_closed(&client(&format!("http://127.0.0.1:{port}"), 2000));
-    assert!(reason.contains("refused") || reason.contains("connect"), "{reason}");
+    assert!(
+        reason.contains("refused") || reason.contains("connect"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -58,14 +68,18 @@ fn a_server_that_never_answers_is_cut_off_at_the_deadline() {
         idle(stop, Duration::from_secs(5));
     });
     let reason = assert_fails_closed(&client(&server.endpoint(), 300));
-    assert!(reason.contains("deadline") || reason.contains("timed out"), "{reason}");
+    assert!(
+        reason.contains("deadline") || reason.contains("timed out"),
+        "{reason}"
+    );
 }
 
 #[test]
 fn a_body_trickled_past_the_deadline_is_cut_off() {
     let server = RawServer::start(|mut stream, stop| {
         let _ = read_request(&mut stream, stop);
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n");
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n");
         for byte in ALLOW_BODY.bytes().cycle().take(400) {
             if stop.load(Ordering::SeqCst) || stream.write_all(&[byte]).is_err() {
                 return;
@@ -111,7 +125,12 @@ fn every_malformed_decision_fails_closed() {
 #[test]
 fn a_redirect_to_an_allowing_server_is_not_followed() {
     let allowing = RawServer::answering(http_response("200 OK", ALLOW_BODY));
-    for status in ["301 Moved Permanently", "302 Found", "307 Temporary Redirect", "308 Permanent Redirect"] {
+    for status in [
+        "301 Moved Permanently",
+        "302 Found",
+        "307 Temporary Redirect",
+        "308 Permanent Redirect",
+    ] {
         let redirect = format!(
             "HTTP/1.1 {status}\r\nlocation: {}/v1/guard\r\ncontent-length: 0\r\n\r\n",
             allowing.endpoint()
@@ -134,7 +153,10 @@ fn a_body_over_the_limit_fails_closed() {
     assert!(reason.contains("exceeds"), "{reason}");
 
     // The same body is honoured under a limit that fits it.
-    let roomy = SentinelClient::builder(server.endpoint()).body_limit(4 * 1024 * 1024).build().unwrap();
+    let roomy = SentinelClient::builder(server.endpoint())
+        .body_limit(4 * 1024 * 1024)
+        .build()
+        .unwrap();
     assert!(roomy.guard(&pay(), &Context::new("r"), "p").allowed());
 }
 
@@ -190,7 +212,10 @@ fn an_idle_connection_closed_by_the_server_is_not_a_spurious_block() {
             let mut probe = [0u8; 1];
             let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
             if let Err(e) = std::io::Read::read(&mut stream, &mut probe).map(|_| ()) {
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) {
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) {
                     return; // idle for 200 ms: close
                 }
             }

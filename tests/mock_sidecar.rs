@@ -43,8 +43,14 @@ fn answers_from_the_rule_and_records_every_request() {
     assert_eq!(requests[1].run_id, "run-mock");
     assert_eq!(requests[1].kind, "payment");
     assert!(requests[1].action_id.starts_with("act_"));
-    assert!(requests[1].headers.contains(&("authorization".into(), "Bearer t".into())));
-    assert_eq!(sidecar.connections(), 1, "keep-alive: one connection carried all three");
+    assert!(requests[1]
+        .headers
+        .contains(&("authorization".into(), "Bearer t".into())));
+    assert_eq!(
+        sidecar.connections(),
+        1,
+        "keep-alive: one connection carried all three"
+    );
 }
 
 #[test]
@@ -61,7 +67,11 @@ fn after_stop_guards_fail_closed_promptly() {
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.is_fallback());
     // Stopping closed the pooled connection: the client did not sit out its 5 s deadline.
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]

@@ -85,7 +85,10 @@ where
 {
     Blocking {
         job: Some(f),
-        slot: Arc::new(Mutex::new(Slot { value: None, waker: None })),
+        slot: Arc::new(Mutex::new(Slot {
+            value: None,
+            waker: None,
+        })),
     }
 }
 

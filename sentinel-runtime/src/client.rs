@@ -26,6 +26,9 @@ pub enum FailMode {
     Open,
 }
 
+/// The most requests one `POST /v1/guard/batch` carries; longer batches are split.
+pub const MAX_BATCH: usize = 256;
+
 /// The default whole-request deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default cap on a response body.
@@ -65,6 +68,7 @@ pub struct SentinelClient {
 struct Inner {
     endpoint: String,
     guard_url: String,
+    batch_url: String,
     fail_mode: FailMode,
     timeout: Duration,
     body_limit: usize,
@@ -98,14 +102,101 @@ impl SentinelClient {
         if let Some(why) = action.shape_error() {
             return GuardDecision::fallback(FailMode::Closed, why);
         }
-        let body = match serde_json::to_vec(&GuardRequest { action, context, policy }) {
+        let body = match serde_json::to_vec(&GuardRequest {
+            action,
+            context,
+            policy,
+        }) {
             Ok(body) => body,
-            Err(e) => return GuardDecision::fallback(FailMode::Closed, format!("request could not be serialized: {e}")),
+            Err(e) => {
+                return GuardDecision::fallback(
+                    FailMode::Closed,
+                    format!("request could not be serialized: {e}"),
+                )
+            }
         };
         match self.exchange("POST", &self.inner.guard_url, body) {
             Ok(response) => self.decision_from(response),
             Err(why) => self.fail_safe(why),
         }
+    }
+
+    /// Asks about many actions in as few requests as the protocol allows
+    /// (`POST /v1/guard/batch`, at most [`MAX_BATCH`] a request). Returns one decision per
+    /// request, in order. A malformed decision fails safe for its own request; an answer
+    /// that is not a list of the right length fails safe for every request it covered.
+    pub fn guard_batch<P: AsRef<str>>(&self, requests: &[(Action, Context, P)]) -> Vec<GuardDecision> {
+        let mut decisions = Vec::with_capacity(requests.len());
+        for chunk in requests.chunks(MAX_BATCH) {
+            decisions.extend(self.guard_chunk(chunk));
+        }
+        decisions
+    }
+
+    fn guard_chunk<P: AsRef<str>>(&self, chunk: &[(Action, Context, P)]) -> Vec<GuardDecision> {
+        let mut decisions: Vec<Option<GuardDecision>> = vec![None; chunk.len()];
+        let mut sent = Vec::with_capacity(chunk.len());
+        for (index, (action, context, policy)) in chunk.iter().enumerate() {
+            match action.shape_error() {
+                Some(why) => decisions[index] = Some(GuardDecision::fallback(FailMode::Closed, why)),
+                None => sent.push((
+                    index,
+                    GuardRequest {
+                        action,
+                        context,
+                        policy: policy.as_ref(),
+                    },
+                )),
+            }
+        }
+        if !sent.is_empty() {
+            let answers = self.batch_exchange(sent.iter().map(|(_, request)| request).collect());
+            for ((index, _), answer) in sent.iter().zip(answers) {
+                decisions[*index] = Some(answer);
+            }
+        }
+        decisions
+            .into_iter()
+            .map(|d| d.unwrap_or_else(|| self.fail_safe("batch decision missing")))
+            .collect()
+    }
+
+    /// Sends one batch; returns exactly one decision per request.
+    fn batch_exchange(&self, requests: Vec<&GuardRequest<'_>>) -> Vec<GuardDecision> {
+        let count = requests.len();
+        let fail_all = |why: String| (0..count).map(|_| self.fail_safe(why.clone())).collect();
+        let body = match serde_json::to_vec(&serde_json::json!({ "requests": requests })) {
+            Ok(body) => body,
+            Err(e) => return fail_all(format!("request could not be serialized: {e}")),
+        };
+        let response = match self.exchange("POST", &self.inner.batch_url, body) {
+            Ok(response) => response,
+            Err(why) => return fail_all(why),
+        };
+        if !(200..300).contains(&response.status) {
+            return fail_all(describe_status(&response));
+        }
+        let items = match crate::strict_json::parse(&response.body) {
+            Ok(serde_json::Value::Object(mut answer)) => match answer.remove("decisions") {
+                Some(serde_json::Value::Array(items)) if items.len() == count => items,
+                Some(serde_json::Value::Array(items)) => {
+                    return fail_all(format!(
+                        "batch answer has {} decisions for {count} requests",
+                        items.len()
+                    ))
+                }
+                _ => return fail_all("malformed batch answer: `decisions` must be an array".into()),
+            },
+            Ok(_) => return fail_all("malformed batch answer: expected an object".into()),
+            Err(e) => return fail_all(format!("malformed batch answer: not valid JSON: {e}")),
+        };
+        items
+            .into_iter()
+            .map(|item| {
+                GuardDecision::from_value(item)
+                    .unwrap_or_else(|e| self.fail_safe(format!("malformed decision: {e}")))
+            })
+            .collect()
     }
 
     /// The fail-safe decision of this client's fail mode for `what_went_wrong`.
@@ -151,7 +242,12 @@ impl SentinelClient {
     /// Sends one request within the client's deadline, retrying answers the sidecar gave
     /// before evaluating anything (429, 503). Returns the last response, whatever its
     /// status, or why there was none.
-    pub(crate) fn exchange(&self, method: &'static str, url: &str, body: Vec<u8>) -> Result<HttpResponse, String> {
+    pub(crate) fn exchange(
+        &self,
+        method: &'static str,
+        url: &str,
+        body: Vec<u8>,
+    ) -> Result<HttpResponse, String> {
         let deadline = Instant::now() + self.inner.timeout;
         let mut request = HttpRequest {
             method,
@@ -237,7 +333,9 @@ fn retry_after(response: &HttpResponse) -> Option<Duration> {
 }
 
 fn backoff(attempt: u32) -> Duration {
-    FIRST_BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(MAX_BACKOFF)
+    FIRST_BACKOFF
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF)
 }
 
 /// Configures a [`SentinelClient`]; made by [`SentinelClient::builder`].
@@ -332,6 +430,7 @@ impl SentinelClientBuilder {
         Ok(SentinelClient {
             inner: Arc::new(Inner {
                 guard_url: format!("{endpoint}/v1/guard"),
+                batch_url: format!("{endpoint}/v1/guard/batch"),
                 endpoint,
                 fail_mode: self.fail_mode,
                 timeout: self.timeout,
@@ -348,7 +447,9 @@ fn check_endpoint(endpoint: &str, custom_transport: bool) -> Result<(), BuildErr
         endpoint: endpoint.to_owned(),
         reason: reason.to_owned(),
     };
-    let uri: ureq::http::Uri = endpoint.parse().map_err(|e: ureq::http::uri::InvalidUri| invalid(&e.to_string()))?;
+    let uri: ureq::http::Uri = endpoint
+        .parse()
+        .map_err(|e: ureq::http::uri::InvalidUri| invalid(&e.to_string()))?;
     match uri.scheme_str() {
         Some("http") => {}
         Some("https") if custom_transport => {}
@@ -368,10 +469,14 @@ fn check_endpoint(endpoint: &str, custom_transport: bool) -> Result<(), BuildErr
 fn check_header(name: &str, value: &str) -> Result<(), BuildError> {
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.is_empty() || !name.chars().all(token) {
-        return Err(BuildError::InvalidHeader { name: name.to_owned() });
+        return Err(BuildError::InvalidHeader {
+            name: name.to_owned(),
+        });
     }
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err(BuildError::InvalidHeader { name: name.to_owned() });
+        return Err(BuildError::InvalidHeader {
+            name: name.to_owned(),
+        });
     }
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Poll, Context as TaskContext};
+use std::task::{Context as TaskContext, Poll};
 
 use once_cell::sync::Lazy;
 use serde::Serialize;

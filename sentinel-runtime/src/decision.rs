@@ -130,7 +130,8 @@ impl GuardDecision {
     /// every optional field of its documented type when present. Unknown members are
     /// ignored so the protocol can grow.
     pub fn from_json(body: &[u8]) -> Result<GuardDecision, DecisionError> {
-        let value = crate::strict_json::parse(body).map_err(|e| DecisionError(format!("not valid JSON: {e}")))?;
+        let value =
+            crate::strict_json::parse(body).map_err(|e| DecisionError(format!("not valid JSON: {e}")))?;
         GuardDecision::from_value(value)
     }
 
@@ -138,7 +139,10 @@ impl GuardDecision {
     /// longer be seen at this point).
     pub fn from_value(value: Value) -> Result<GuardDecision, DecisionError> {
         let Value::Object(mut object) = value else {
-            return Err(DecisionError(format!("expected a JSON object, got {}", kind_of(&value))));
+            return Err(DecisionError(format!(
+                "expected a JSON object, got {}",
+                kind_of(&value)
+            )));
         };
         let verdict = take_verdict(&mut object, "verdict")?;
         let record_id = match object.remove("recordId") {
@@ -151,7 +155,9 @@ impl GuardDecision {
             Some(Value::Array(items)) => items
                 .into_iter()
                 .enumerate()
-                .map(|(i, item)| parse_check(item).map_err(|e| DecisionError(format!("checks[{i}]: {}", e.0))))
+                .map(|(i, item)| {
+                    parse_check(item).map_err(|e| DecisionError(format!("checks[{i}]: {}", e.0)))
+                })
                 .collect::<Result<Vec<_>, _>>()?,
             Some(other) => return Err(wrong_type("checks", "an array", &other)),
             None => return Err(DecisionError("`checks` is missing".into())),
@@ -183,7 +189,9 @@ impl GuardDecision {
         GuardDecision {
             verdict,
             record_id: String::new(),
-            reason: Some(format!("sentinel sidecar unreachable ({what_went_wrong}); failing {mode}")),
+            reason: Some(format!(
+                "sentinel sidecar unreachable ({what_went_wrong}); failing {mode}"
+            )),
             checks: vec![CheckResult {
                 check: TRANSPORT_CHECK.to_owned(),
                 outcome,
@@ -274,7 +282,10 @@ impl std::error::Error for DecisionError {}
 
 fn parse_check(value: Value) -> Result<CheckResult, DecisionError> {
     let Value::Object(mut object) = value else {
-        return Err(DecisionError(format!("expected an object, got {}", kind_of(&value))));
+        return Err(DecisionError(format!(
+            "expected an object, got {}",
+            kind_of(&value)
+        )));
     };
     let check = match object.remove("check") {
         Some(Value::String(name)) => name,
@@ -282,8 +293,9 @@ fn parse_check(value: Value) -> Result<CheckResult, DecisionError> {
         None => return Err(DecisionError("`check` is missing".into())),
     };
     let outcome = match object.remove("outcome") {
-        Some(Value::String(text)) => Outcome::from_wire(&text)
-            .ok_or_else(|| DecisionError(format!("unknown outcome {text:?}")))?,
+        Some(Value::String(text)) => {
+            Outcome::from_wire(&text).ok_or_else(|| DecisionError(format!("unknown outcome {text:?}")))?
+        }
         Some(other) => return Err(wrong_type("outcome", "a string", &other)),
         None => return Err(DecisionError("`outcome` is missing".into())),
     };

@@ -96,7 +96,13 @@ impl Denied {
 
 impl fmt::Display for Denied {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sentinel {} {} under {}", self.verdict(), self.inner.kind, self.inner.policy)?;
+        write!(
+            f,
+            "sentinel {} {} under {}",
+            self.verdict(),
+            self.inner.kind,
+            self.inner.policy
+        )?;
         match self.inner.decision.reason() {
             Some(reason) => write!(f, ": {reason}"),
             None => Ok(()),

@@ -60,7 +60,12 @@ impl UreqTransport {
         }
     }
 
-    fn send_once(&self, agent: &Agent, request: &HttpRequest, timeout: Duration) -> Result<HttpResponse, ureq::Error> {
+    fn send_once(
+        &self,
+        agent: &Agent,
+        request: &HttpRequest,
+        timeout: Duration,
+    ) -> Result<HttpResponse, ureq::Error> {
         let mut response = if request.method == "GET" {
             let mut builder = agent.get(&request.url);
             for (name, value) in &request.headers {
@@ -72,13 +77,22 @@ impl UreqTransport {
             for (name, value) in &request.headers {
                 builder = builder.header(name.as_str(), value.as_str());
             }
-            builder.config().timeout_global(Some(timeout)).build().send(&request.body[..])?
+            builder
+                .config()
+                .timeout_global(Some(timeout))
+                .build()
+                .send(&request.body[..])?
         };
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let body = response
             .body_mut()
@@ -90,7 +104,11 @@ impl UreqTransport {
                 ureq::Error::Io(io) => ureq::Error::Io(io::Error::other(format!("reading body: {io}"))),
                 other => other,
             })?;
-        Ok(HttpResponse { status, headers, body })
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }
 

@@ -16,6 +16,7 @@ mod client;
 mod context;
 mod decision;
 mod denied;
+mod escalation;
 mod global;
 mod http;
 mod strict_json;
@@ -33,11 +34,14 @@ pub mod provenance;
 pub use action::Action;
 pub use client::{
     BuildError, FailMode, SentinelClient, SentinelClientBuilder, DEFAULT_BODY_LIMIT, DEFAULT_POOL_SIZE,
-    DEFAULT_TIMEOUT,
+    DEFAULT_TIMEOUT, MAX_BATCH,
 };
 pub use context::{Actor, Context, TraceStep, WithContext, WithContextExt};
 pub use decision::{CheckResult, DecisionError, GuardDecision, Outcome, Verdict, TRANSPORT_CHECK};
 pub use denied::Denied;
+pub use escalation::{
+    Escalation, EscalationError, EscalationState, EscalationStatus, Resolution, MAX_POLL_INTERVAL,
+};
 pub use global::{client, init, AlreadyInitialized};
 pub use http::UreqTransport;
 pub use transport::{HttpRequest, HttpResponse, Transport, TransportError};

@@ -99,7 +99,11 @@ impl<'a> Call<'a> {
             Some(context) => Arc::new(context.clone()),
             None => Context::current(),
         };
-        verdict_of(decide(client, self.payload, self.meta, self.id, kind, policy, &context), kind, policy)
+        verdict_of(
+            decide(client, self.payload, self.meta, self.id, kind, policy, &context),
+            kind,
+            policy,
+        )
     }
 
     /// [`check`](Self::check) for an `async fn`: the request runs on a small thread pool,
@@ -113,7 +117,11 @@ impl<'a> Call<'a> {
         };
         let (payload, meta, id) = (self.payload, self.meta, self.id);
         crate::blocking::run(move || {
-            verdict_of(decide(client.as_ref(), payload, meta, id, kind, policy, &context), kind, policy)
+            verdict_of(
+                decide(client.as_ref(), payload, meta, id, kind, policy, &context),
+                kind,
+                policy,
+            )
         })
     }
 }
@@ -133,7 +141,10 @@ fn decide(
             "no Sentinel client is configured: call sentinel::init at startup",
         );
     };
-    if let Some(error) = payload.error.or_else(|| meta.as_ref().and_then(|m| m.error.clone())) {
+    if let Some(error) = payload
+        .error
+        .or_else(|| meta.as_ref().and_then(|m| m.error.clone()))
+    {
         // Not the sidecar's failure: what cannot be described cannot be asked about, so this
         // is denied whatever the fail mode.
         return GuardDecision::fallback(FailMode::Closed, error);

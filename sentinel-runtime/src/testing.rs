@@ -106,7 +106,11 @@ impl MockAnswer {
             "checks": [],
         });
         if self.verdict != Verdict::Allow {
-            check["outcome"] = json!(if self.verdict == Verdict::Block { "fail" } else { "inconclusive" });
+            check["outcome"] = json!(if self.verdict == Verdict::Block {
+                "fail"
+            } else {
+                "inconclusive"
+            });
         }
         if let Some(reason) = &self.reason {
             check["reason"] = json!(reason);
@@ -153,7 +157,10 @@ impl MockSidecar {
     }
 
     /// Starts a mock on a listener you bound, for example to restart one on the same port.
-    pub fn start_on(listener: TcpListener, rule: impl Fn(&MockRequest) -> MockAnswer + Send + Sync + 'static) -> Self {
+    pub fn start_on(
+        listener: TcpListener,
+        rule: impl Fn(&MockRequest) -> MockAnswer + Send + Sync + 'static,
+    ) -> Self {
         let addr = listener.local_addr().expect("a bound listener has an address");
         listener.set_nonblocking(true).expect("a non-blocking listener");
         let seen = Arc::new(Mutex::new(Seen::default()));
@@ -190,7 +197,11 @@ impl MockSidecar {
 
     /// Every guard request received so far, in order.
     pub fn requests(&self) -> Vec<MockRequest> {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).requests.clone()
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .requests
+            .clone()
     }
 
     /// How many TCP connections it has accepted so far.
@@ -221,11 +232,18 @@ impl Drop for MockSidecar {
 
 impl fmt::Debug for MockSidecar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MockSidecar").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("MockSidecar")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
-async fn serve(listener: TcpListener, seen: Arc<Mutex<Seen>>, rule: Arc<Rule>, mut stopped: oneshot::Receiver<()>) {
+async fn serve(
+    listener: TcpListener,
+    seen: Arc<Mutex<Seen>>,
+    rule: Arc<Rule>,
+    mut stopped: oneshot::Receiver<()>,
+) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
     };
@@ -258,7 +276,12 @@ async fn answer(
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let body = request.into_body().collect().await.map(|b| b.to_bytes());
     let (status, reply) = match (is_guard, body) {
@@ -276,7 +299,10 @@ async fn answer(
                 .await;
                 match answered {
                     Ok((parsed, answer)) => {
-                        seen.lock().unwrap_or_else(|e| e.into_inner()).requests.push(parsed);
+                        seen.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .requests
+                            .push(parsed);
                         (200, answer.to_decision())
                     }
                     Err(_) => (500, json!({"error": "internal error"})),
@@ -285,7 +311,8 @@ async fn answer(
         },
     };
     let mut response = Response::new(Full::new(Bytes::from(reply.to_string())));
-    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),

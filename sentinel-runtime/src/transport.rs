@@ -77,7 +77,8 @@ impl HttpResponse {
 
     /// Adds a header.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into().to_ascii_lowercase(), value.into()));
+        self.headers
+            .push((name.into().to_ascii_lowercase(), value.into()));
         self
     }
 
@@ -121,7 +122,9 @@ impl fmt::Display for TransportError {
             TransportError::Timeout => f.write_str("deadline exceeded"),
             TransportError::BodyTooLarge(limit) => write!(f, "response body exceeds {limit} bytes"),
             TransportError::Io(why) => write!(f, "connection error: {why}"),
-            TransportError::StaleConnection(why) => write!(f, "pooled connection closed by the server: {why}"),
+            TransportError::StaleConnection(why) => {
+                write!(f, "pooled connection closed by the server: {why}")
+            }
             TransportError::Other(why) => f.write_str(why),
         }
     }

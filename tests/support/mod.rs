@@ -26,7 +26,10 @@ impl RawServer {
         RawServer::start_on(listener, handler)
     }
 
-    pub fn start_on(listener: TcpListener, handler: impl Fn(TcpStream, &AtomicBool) + Send + Sync + 'static) -> RawServer {
+    pub fn start_on(
+        listener: TcpListener,
+        handler: impl Fn(TcpStream, &AtomicBool) + Send + Sync + 'static,
+    ) -> RawServer {
         let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -93,8 +96,11 @@ impl Drop for RawServer {
 
 /// An HTTP/1.1 response with a JSON body and a correct Content-Length.
 pub fn http_response(status: &str, body: &str) -> Vec<u8> {
-    format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len())
-        .into_bytes()
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 pub const ALLOW_BODY: &str = r#"{"verdict":"ALLOW","recordId":"rec_1","checks":[]}"#;
@@ -124,7 +130,11 @@ pub fn read_request(stream: &mut TcpStream, stop: &AtomicBool) -> Option<Vec<u8>
         match stream.read(&mut buf) {
             Ok(0) => return None,
             Ok(n) => data.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => return None,
         }
     }

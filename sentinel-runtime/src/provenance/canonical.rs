@@ -199,7 +199,11 @@ fn prefer_even_on_tie(value: f64, digits: &mut [u8], exponent: i32) {
         return;
     };
     let mut text = String::with_capacity(k + 8);
-    for (index, &digit) in digits[..k - 1].iter().chain(std::iter::once(&candidate)).enumerate() {
+    for (index, &digit) in digits[..k - 1]
+        .iter()
+        .chain(std::iter::once(&candidate))
+        .enumerate()
+    {
         if index == 1 {
             text.push('.');
         }
@@ -286,7 +290,10 @@ mod tests {
     fn keys_sort_by_utf16_code_units() {
         assert_eq!(cmp_utf16("\u{1F600}", "\u{FF61}"), Ordering::Less);
         assert_eq!("\u{1F600}".cmp("\u{FF61}"), Ordering::Greater);
-        assert_eq!(canonical_json(&json!({"\u{FF61}": 1, "\u{1F600}": 2})), "{\"\u{1F600}\":2,\"\u{FF61}\":1}");
+        assert_eq!(
+            canonical_json(&json!({"\u{FF61}": 1, "\u{1F600}": 2})),
+            "{\"\u{1F600}\":2,\"\u{FF61}\":1}"
+        );
     }
 
     #[test]

@@ -101,7 +101,10 @@ impl ProvenanceError {
     }
 
     pub(crate) fn malformed(seq: Option<u64>, reason: impl Into<String>) -> Self {
-        ProvenanceError::Malformed { seq, reason: reason.into() }
+        ProvenanceError::Malformed {
+            seq,
+            reason: reason.into(),
+        }
     }
 }
 

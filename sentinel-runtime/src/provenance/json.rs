@@ -173,8 +173,12 @@ impl Reader<'_> {
         }
         self.pos = index + 1;
         // `start` and `index` sit on ASCII quotes, so both are char boundaries.
-        let literal = self.text.get(start..=index).ok_or_else(|| self.error("invalid string"))?;
-        serde_json::from_str::<String>(literal).map_err(|err| format!("invalid string at byte {start}: {err}"))
+        let literal = self
+            .text
+            .get(start..=index)
+            .ok_or_else(|| self.error("invalid string"))?;
+        serde_json::from_str::<String>(literal)
+            .map_err(|err| format!("invalid string at byte {start}: {err}"))
     }
 
     /// Reads `-? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?`.
@@ -240,7 +244,8 @@ mod tests {
 
     #[test]
     fn reads_numbers_exactly() {
-        let value = parse_json("[1936.7400000000002, 0.30000000000000004, 1e21, -0, 9007199254740993]").unwrap();
+        let value =
+            parse_json("[1936.7400000000002, 0.30000000000000004, 1e21, -0, 9007199254740993]").unwrap();
         assert_eq!(value[0].as_f64(), Some(1936.7400000000002));
         assert_eq!(value[1].as_f64(), Some(0.1 + 0.2));
         assert_eq!(value[2].as_f64(), Some(1e21));
@@ -252,8 +257,13 @@ mod tests {
 
     #[test]
     fn reads_structure_and_strings() {
-        let value = parse_json(" {\"a\" : [true, false, null, {}, []], \"s\": \"\\ud83d\\ude00\\u2028\\n\"} ").unwrap();
-        assert_eq!(value, json!({"a": [true, false, null, {}, []], "s": "\u{1F600}\u{2028}\n"}));
+        let value =
+            parse_json(" {\"a\" : [true, false, null, {}, []], \"s\": \"\\ud83d\\ude00\\u2028\\n\"} ")
+                .unwrap();
+        assert_eq!(
+            value,
+            json!({"a": [true, false, null, {}, []], "s": "\u{1F600}\u{2028}\n"})
+        );
     }
 
     #[test]

@@ -40,12 +40,17 @@ impl TrustedKeys {
     /// of a record's `signerPublicKey`. Fails if it is not valid base64, not 32 bytes, or not
     /// an Ed25519 public key.
     pub fn with_key_base64(self, public_key: &str) -> Result<Self, ProvenanceError> {
-        let bytes = STANDARD.decode(public_key.trim()).map_err(|err| ProvenanceError::InvalidKey {
-            reason: format!("not base64: {err}"),
-        })?;
-        let raw: [u8; 32] = bytes.as_slice().try_into().map_err(|_| ProvenanceError::InvalidKey {
-            reason: format!("{} bytes, an Ed25519 public key has 32", bytes.len()),
-        })?;
+        let bytes = STANDARD
+            .decode(public_key.trim())
+            .map_err(|err| ProvenanceError::InvalidKey {
+                reason: format!("not base64: {err}"),
+            })?;
+        let raw: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| ProvenanceError::InvalidKey {
+                reason: format!("{} bytes, an Ed25519 public key has 32", bytes.len()),
+            })?;
         VerifyingKey::from_bytes(&raw).map_err(|_| ProvenanceError::InvalidKey {
             reason: "not a point on the Ed25519 curve".to_owned(),
         })?;
@@ -93,6 +98,8 @@ impl TrustedKeys {
 
 impl fmt::Debug for TrustedKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrustedKeys").field("key_ids", &self.keys.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("TrustedKeys")
+            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
     }
 }

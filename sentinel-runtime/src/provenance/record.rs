@@ -97,9 +97,19 @@ impl Record {
             Value::Array(items) => items,
             Value::Object(mut page) => match page.remove("records") {
                 Some(Value::Array(items)) => items,
-                _ => return Err(ProvenanceError::malformed(None, "expected an array of records or an object with a `records` array")),
+                _ => {
+                    return Err(ProvenanceError::malformed(
+                        None,
+                        "expected an array of records or an object with a `records` array",
+                    ))
+                }
             },
-            _ => return Err(ProvenanceError::malformed(None, "expected an array of records or an object with a `records` array")),
+            _ => {
+                return Err(ProvenanceError::malformed(
+                    None,
+                    "expected an array of records or an object with a `records` array",
+                ))
+            }
         };
         items.into_iter().map(Record::from_value).collect()
     }
@@ -128,7 +138,10 @@ impl Record {
             put("tenant", Value::String(tenant.clone()));
         }
         put("action", Value::Object(action));
-        put("actionFingerprint", Value::String(self.action_fingerprint.clone()));
+        put(
+            "actionFingerprint",
+            Value::String(self.action_fingerprint.clone()),
+        );
         put("context", self.context.clone());
         put("checks", self.checks.clone());
         put("verdict", Value::String(self.verdict.clone()));

@@ -145,7 +145,11 @@ pub fn verify_chain(records: &[Record], trusted: &TrustedKeys) -> Result<(), Pro
 /// [`ChainStart::Genesis`], then each next page from [`ChainStart::after`] the last record
 /// of the previous one. Only records that are present can be checked: a chain cut short
 /// after its last record still verifies.
-pub fn verify_chain_from(records: &[Record], trusted: &TrustedKeys, start: ChainStart) -> Result<(), ProvenanceError> {
+pub fn verify_chain_from(
+    records: &[Record],
+    trusted: &TrustedKeys,
+    start: ChainStart,
+) -> Result<(), ProvenanceError> {
     if records.is_empty() {
         return Err(ProvenanceError::EmptyChain);
     }
@@ -156,8 +160,18 @@ pub fn verify_chain_from(records: &[Record], trusted: &TrustedKeys, start: Chain
     for record in records {
         match expected_seq {
             Some(expected) if expected == record.seq => {}
-            Some(expected) => return Err(ProvenanceError::SeqGap { seq: record.seq, expected }),
-            None => return Err(ProvenanceError::malformed(Some(record.seq), "no record can follow seq u64::MAX")),
+            Some(expected) => {
+                return Err(ProvenanceError::SeqGap {
+                    seq: record.seq,
+                    expected,
+                })
+            }
+            None => {
+                return Err(ProvenanceError::malformed(
+                    Some(record.seq),
+                    "no record can follow seq u64::MAX",
+                ))
+            }
         }
         if record.prev_hash != expected_prev {
             return Err(ProvenanceError::BrokenLink {
@@ -175,7 +189,11 @@ pub fn verify_chain_from(records: &[Record], trusted: &TrustedKeys, start: Chain
 
 /// Decodes standard padded base64 into exactly `N` bytes.
 fn decode_fixed<const N: usize>(text: &str) -> Result<[u8; N], String> {
-    let bytes = STANDARD.decode(text).map_err(|err| format!("not base64: {err}"))?;
+    let bytes = STANDARD
+        .decode(text)
+        .map_err(|err| format!("not base64: {err}"))?;
     let length = bytes.len();
-    bytes.try_into().map_err(|_| format!("{length} bytes, expected {N}"))
+    bytes
+        .try_into()
+        .map_err(|_| format!("{length} bytes, expected {N}"))
 }
