@@ -24,6 +24,11 @@ impl Errors {
         self.push(syn::Error::new(span, message));
     }
 
+    /// Records `message` over all of `tokens` (a whole expression, not only its first token).
+    pub(crate) fn spanned(&mut self, tokens: impl quote::ToTokens, message: impl Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
     /// Everything recorded, if anything was.
     pub(crate) fn finish(self) -> Option<syn::Error> {
         self.all

@@ -74,6 +74,8 @@ struct Inner {
     body_limit: usize,
     headers: Vec<(String, String)>,
     transport: Arc<dyn Transport>,
+    #[cfg(feature = "verify")]
+    trusted_keys: Option<crate::provenance::TrustedKeys>,
 }
 
 impl SentinelClient {
@@ -88,6 +90,8 @@ impl SentinelClient {
             pool_size: DEFAULT_POOL_SIZE,
             headers: Vec::new(),
             transport: None,
+            #[cfg(feature = "verify")]
+            trusted_keys: None,
         }
     }
 
@@ -115,10 +119,17 @@ impl SentinelClient {
                 )
             }
         };
-        match self.exchange("POST", &self.inner.guard_url, body) {
+        let decision = match self.exchange("POST", &self.inner.guard_url, body) {
             Ok(response) => self.decision_from(response),
-            Err(why) => self.fail_safe(why),
+            Err(why) => return self.fail_safe(why),
+        };
+        #[cfg(feature = "verify")]
+        if let Some(trusted) = &self.inner.trusted_keys {
+            if decision.allowed() && !decision.is_fallback() {
+                return self.verified(decision, trusted, action, context);
+            }
         }
+        decision
     }
 
     /// Asks about many actions in as few requests as the protocol allows
@@ -348,6 +359,8 @@ pub struct SentinelClientBuilder {
     pool_size: usize,
     headers: Vec<(String, String)>,
     transport: Option<Arc<dyn Transport>>,
+    #[cfg(feature = "verify")]
+    trusted_keys: Option<crate::provenance::TrustedKeys>,
 }
 
 impl fmt::Debug for SentinelClientBuilder {
@@ -401,6 +414,16 @@ impl SentinelClientBuilder {
         self
     }
 
+    /// Honours an `ALLOW` only after its signed record (`GET /v1/records/{recordId}`)
+    /// verifies with one of `trusted_keys` and matches the action, verdict and run of the
+    /// call. A forged or replayed `ALLOW` becomes a `BLOCK`. Costs one more request per
+    /// `ALLOW`.
+    #[cfg(feature = "verify")]
+    pub fn verify_decisions(mut self, trusted_keys: crate::provenance::TrustedKeys) -> Self {
+        self.trusted_keys = Some(trusted_keys);
+        self
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<SentinelClient, BuildError> {
         let endpoint = self.endpoint.trim().trim_end_matches('/').to_owned();
@@ -437,6 +460,8 @@ impl SentinelClientBuilder {
                 body_limit: self.body_limit,
                 headers,
                 transport,
+                #[cfg(feature = "verify")]
+                trusted_keys: self.trusted_keys,
             }),
         })
     }

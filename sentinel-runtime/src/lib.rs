@@ -21,6 +21,8 @@ mod global;
 mod http;
 mod strict_json;
 mod transport;
+#[cfg(feature = "verify")]
+mod verified;
 
 #[doc(hidden)]
 pub mod macro_support;

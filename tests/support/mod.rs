@@ -108,6 +108,11 @@ pub const ALLOW_BODY: &str = r#"{"verdict":"ALLOW","recordId":"rec_1","checks":[
 /// Reads one HTTP request (headers and a Content-Length body). `None` when the peer closed,
 /// the server is stopping, or 10 s passed.
 pub fn read_request(stream: &mut TcpStream, stop: &AtomicBool) -> Option<Vec<u8>> {
+    read_request_with_target(stream, stop).map(|(_, body)| body)
+}
+
+/// [`read_request`], also returning the request target (such as `/v1/guard`).
+pub fn read_request_with_target(stream: &mut TcpStream, stop: &AtomicBool) -> Option<(String, Vec<u8>)> {
     stream.set_read_timeout(Some(Duration::from_millis(50))).ok()?;
     let started = Instant::now();
     let mut data = Vec::new();
@@ -124,7 +129,8 @@ pub fn read_request(stream: &mut TcpStream, stop: &AtomicBool) -> Option<Vec<u8>
                 .and_then(|v| v.trim().parse::<usize>().ok())
                 .unwrap_or(0);
             if data.len() >= end + 4 + length {
-                return Some(data[end + 4..end + 4 + length].to_vec());
+                let target = head.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                return Some((target, data[end + 4..end + 4 + length].to_vec()));
             }
         }
         match stream.read(&mut buf) {

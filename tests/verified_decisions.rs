@@ -1,0 +1,196 @@
+//! `verify_decisions`: an ALLOW counts only when its signed record checks out and is about
+//! this very call. A forged or replayed ALLOW becomes a BLOCK.
+#![cfg(feature = "verify")]
+
+mod support;
+
+use std::io::Write;
+use std::time::Duration;
+
+use base64::Engine;
+use ed25519_dalek::{Signer, SigningKey};
+use sentinel::provenance::{Record, TrustedKeys};
+use sentinel::{Action, Context, FailMode, SentinelClient, Verdict};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use support::{http_response, read_request_with_target, RawServer};
+
+const RECORDS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/conformance/records.json"
+));
+const SIGNER: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/conformance/signer.json"
+));
+
+/// The recorded ALLOW of `{amount: 100, from: acct_ops, to: vendor_42}` in run `run_conf_1`.
+fn genuine_allow_record() -> Value {
+    let records: Vec<Value> = serde_json::from_str(RECORDS).unwrap();
+    records
+        .into_iter()
+        .find(|r| {
+            r["verdict"] == "ALLOW"
+                && r["action"]["payload"] == json!({"amount": 100, "from": "acct_ops", "to": "vendor_42"})
+        })
+        .expect("the fixture holds the allow_small_payment record")
+}
+
+fn trusted() -> TrustedKeys {
+    let signer: Value = serde_json::from_str(SIGNER).unwrap();
+    TrustedKeys::new()
+        .with_key_base64(signer["signerPublicKey"].as_str().unwrap())
+        .unwrap()
+}
+
+/// A sidecar (or an attacker on the path) that says ALLOW naming `record`, and serves it.
+fn sidecar_serving(record: Value) -> RawServer {
+    let record_id = record["id"].as_str().unwrap().to_owned();
+    let decision = json!({"verdict": "ALLOW", "recordId": record_id, "checks": []}).to_string();
+    let record = record.to_string();
+    RawServer::start(move |mut stream, stop| {
+        while let Some((target, _)) = read_request_with_target(&mut stream, stop) {
+            let body = if target == "/v1/guard" {
+                &decision
+            } else if target == format!("/v1/records/{record_id}") {
+                &record
+            } else {
+                "{}"
+            };
+            let status = if body == "{}" { "404 Not Found" } else { "200 OK" };
+            if stream.write_all(&http_response(status, body)).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+fn verifying_client(endpoint: String, fail_mode: FailMode) -> SentinelClient {
+    SentinelClient::builder(endpoint)
+        .timeout(Duration::from_secs(2))
+        .fail_mode(fail_mode)
+        .verify_decisions(trusted())
+        .build()
+        .unwrap()
+}
+
+fn the_recorded_action() -> Action {
+    Action::payment(json!({"amount": 100, "from": "acct_ops", "to": "vendor_42"}))
+}
+
+#[test]
+fn a_genuine_allow_for_this_action_and_run_is_honoured() {
+    let server = sidecar_serving(genuine_allow_record());
+    let decision = verifying_client(server.endpoint(), FailMode::Closed).guard(
+        &the_recorded_action(),
+        &Context::new("run_conf_1"),
+        "fintech.payments",
+    );
+    assert!(decision.allowed(), "{decision:?}");
+    assert!(!decision.is_fallback());
+}
+
+#[test]
+fn a_genuine_record_replayed_for_another_action_is_blocked() {
+    let server = sidecar_serving(genuine_allow_record());
+    let other = Action::payment(json!({"amount": 900000, "from": "acct_ops", "to": "acct_evil"}));
+    let decision = verifying_client(server.endpoint(), FailMode::Open).guard(
+        &other,
+        &Context::new("run_conf_1"),
+        "fintech.payments",
+    );
+    assert_eq!(decision.verdict(), Verdict::Block, "even failing open");
+    assert!(
+        decision.reason().unwrap().contains("another action"),
+        "{decision:?}"
+    );
+}
+
+#[test]
+fn a_genuine_record_replayed_into_another_run_is_blocked() {
+    let server = sidecar_serving(genuine_allow_record());
+    let decision = verifying_client(server.endpoint(), FailMode::Closed).guard(
+        &the_recorded_action(),
+        &Context::new("run_other"),
+        "fintech.payments",
+    );
+    assert_eq!(decision.verdict(), Verdict::Block);
+    assert!(decision.reason().unwrap().contains("another run"), "{decision:?}");
+}
+
+#[test]
+fn an_allow_whose_record_was_signed_by_another_key_is_blocked() {
+    // A well-formed record, correctly hashed and signed, but by a key nobody pinned.
+    let forger = SigningKey::from_bytes(&[7u8; 32]);
+    let public = forger.verifying_key().to_bytes();
+    let mut forged = genuine_allow_record();
+    forged["signerPublicKey"] = json!(base64::engine::general_purpose::STANDARD.encode(public));
+    forged["keyId"] = json!(format!("ed25519:{}", hex(&Sha256::digest(public))));
+    let body = Record::from_json(&forged.to_string()).unwrap().canonical_body();
+    let hash = Sha256::digest(body.as_bytes());
+    forged["contentHash"] = json!(hex(&hash));
+    forged["sig"] = json!(base64::engine::general_purpose::STANDARD.encode(forger.sign(&hash).to_bytes()));
+    // The forgery is internally consistent: it verifies against the forger's own key.
+    let forger_keys = TrustedKeys::new().with_key_bytes(public);
+    sentinel::provenance::verify_record(&Record::from_json(&forged.to_string()).unwrap(), &forger_keys)
+        .unwrap();
+
+    let server = sidecar_serving(forged);
+    let decision = verifying_client(server.endpoint(), FailMode::Open).guard(
+        &the_recorded_action(),
+        &Context::new("run_conf_1"),
+        "fintech.payments",
+    );
+    assert_eq!(decision.verdict(), Verdict::Block);
+    assert!(
+        decision.reason().unwrap().contains("ALLOW not verified"),
+        "{decision:?}"
+    );
+}
+
+#[test]
+fn an_allow_whose_record_was_altered_is_blocked() {
+    let mut altered = genuine_allow_record();
+    altered["id"] = json!("rec_somewhere_else");
+    let server = sidecar_serving(altered);
+    let decision = verifying_client(server.endpoint(), FailMode::Closed).guard(
+        &the_recorded_action(),
+        &Context::new("run_conf_1"),
+        "fintech.payments",
+    );
+    assert_eq!(decision.verdict(), Verdict::Block);
+    assert!(
+        decision.reason().unwrap().contains("content hash"),
+        "{decision:?}"
+    );
+}
+
+#[test]
+fn an_allow_whose_record_cannot_be_fetched_is_blocked() {
+    let server = RawServer::start(|mut stream, stop| {
+        while let Some((target, _)) = read_request_with_target(&mut stream, stop) {
+            let response = if target == "/v1/guard" {
+                http_response(
+                    "200 OK",
+                    r#"{"verdict":"ALLOW","recordId":"rec_missing","checks":[]}"#,
+                )
+            } else {
+                http_response("404 Not Found", r#"{"error":"record not found"}"#)
+            };
+            if stream.write_all(&response).is_err() {
+                return;
+            }
+        }
+    });
+    let decision = verifying_client(server.endpoint(), FailMode::Closed).guard(
+        &the_recorded_action(),
+        &Context::new("run_conf_1"),
+        "fintech.payments",
+    );
+    assert_eq!(decision.verdict(), Verdict::Block);
+    assert!(decision.reason().unwrap().contains("rec_missing"), "{decision:?}");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
