@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -51,6 +52,7 @@ pub struct Call<'a> {
     id: Option<String>,
     client: Option<&'a SentinelClient>,
     context: Option<&'a Context>,
+    escalation_wait: Option<Duration>,
 }
 
 impl<'a> Call<'a> {
@@ -64,6 +66,7 @@ impl<'a> Call<'a> {
             id: None,
             client: None,
             context: None,
+            escalation_wait: None,
         }
     }
 
@@ -91,6 +94,13 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// `on_escalate = wait(timeout = "…")` of the attribute: on `ESCALATE`, wait up to
+    /// `timeout` for a human's answer.
+    pub fn wait_on_escalation(mut self, timeout: Duration) -> Self {
+        self.escalation_wait = Some(timeout);
+        self
+    }
+
     /// Asks the sidecar; `Ok(())` only on ALLOW.
     pub fn check(self) -> Result<(), Denied> {
         let (policy, kind) = (self.policy, self.kind);
@@ -99,11 +109,8 @@ impl<'a> Call<'a> {
             Some(context) => Arc::new(context.clone()),
             None => Context::current(),
         };
-        verdict_of(
-            decide(client, self.payload, self.meta, self.id, kind, policy, &context),
-            kind,
-            policy,
-        )
+        let request = self.into_request();
+        verdict_of(decide(client, request, kind, policy, &context), kind, policy)
     }
 
     /// [`check`](Self::check) for an `async fn`: the request runs on a small thread pool,
@@ -115,26 +122,36 @@ impl<'a> Call<'a> {
             Some(context) => Arc::new(context.clone()),
             None => Context::current(),
         };
-        let (payload, meta, id) = (self.payload, self.meta, self.id);
-        crate::blocking::run(move || {
-            verdict_of(
-                decide(client.as_ref(), payload, meta, id, kind, policy, &context),
-                kind,
-                policy,
-            )
-        })
+        let request = self.into_request();
+        crate::blocking::run(move || verdict_of(decide(client.as_ref(), request, kind, policy, &context), kind, policy))
     }
+
+    fn into_request(self) -> Request {
+        Request {
+            payload: self.payload,
+            meta: self.meta,
+            id: self.id,
+            escalation_wait: self.escalation_wait,
+        }
+    }
+}
+
+/// The owned part of a [`Call`], sent to the blocking pool for an `async fn`.
+struct Request {
+    payload: Payload,
+    meta: Option<Payload>,
+    id: Option<String>,
+    escalation_wait: Option<Duration>,
 }
 
 fn decide(
     client: Option<&SentinelClient>,
-    payload: Payload,
-    meta: Option<Payload>,
-    id: Option<String>,
+    request: Request,
     kind: &'static str,
     policy: &'static str,
     context: &Context,
 ) -> GuardDecision {
+    let Request { payload, meta, id, escalation_wait } = request;
     let Some(client) = client else {
         return GuardDecision::fallback(
             FailMode::Closed,
@@ -156,7 +173,13 @@ fn decide(
     if let Some(meta) = meta {
         action = action.with_meta(Value::Object(meta.members));
     }
-    client.guard(&action, context, policy)
+    let decision = client.guard(&action, context, policy);
+    match (escalation_wait, decision.escalation_id()) {
+        (Some(timeout), Some(escalation_id)) if decision.verdict() == crate::Verdict::Escalate => {
+            client.wait_for_resolution(escalation_id, timeout)
+        }
+        _ => decision,
+    }
 }
 
 fn verdict_of(decision: GuardDecision, kind: &str, policy: &str) -> Result<(), Denied> {

@@ -1,0 +1,160 @@
+//! Reading the function's signature: the parameters that can be sent and their names,
+//! whether it is `async`, and where its error type is written.
+//!
+//! The signature itself is never rebuilt: generics, lifetimes, `where` clauses, `impl Trait`
+//! parameters and receivers pass through as written. This module only looks.
+
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::ext::IdentExt;
+use syn::{Attribute, FnArg, GenericArgument, Ident, Pat, PathArguments, ReturnType, Type};
+
+use crate::errors::Errors;
+
+/// What the expansion needs to know about the function.
+pub(crate) struct Signature {
+    /// The function's name as written (maybe `r#…`).
+    pub(crate) ident: Ident,
+    /// The name without `r#`: the default action type.
+    pub(crate) name: String,
+    pub(crate) is_async: bool,
+    /// Every parameter with a plain name, in order; the receiver is not among them.
+    pub(crate) params: Vec<Param>,
+    /// Where a missing `From<Denied>` for the error type is reported: the `E` of
+    /// `Result<T, E>`, or `Result` itself for aliases such as `io::Result<T>`.
+    pub(crate) error_span: Span,
+}
+
+/// A parameter with a plain name (`amount: u64`, `mut x: T`, `r#type: &str`, `_ctx: &Context`).
+pub(crate) struct Param {
+    /// The binding as written, to refer to it in generated code.
+    pub(crate) ident: Ident,
+    /// The name without `r#`: the payload member name unless renamed.
+    pub(crate) name: String,
+    /// The parameter's `#[cfg]`s, repeated on the statement that sends it.
+    pub(crate) cfgs: Vec<Attribute>,
+}
+
+/// The one requirement on the return type, as users read it in errors.
+pub(crate) const RETURN_RULE: &str = "a #[guarded] function must return Result<T, E> where E: From<sentinel::Denied>";
+
+pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
+    if let Some(constness) = &sig.constness {
+        errors.at(
+            constness.span,
+            "#[guarded] cannot be used on a `const fn`: the sidecar is asked at run time",
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.spanned(variadic, "#[guarded] cannot be used on a variadic function");
+    }
+    let mut params = Vec::new();
+    for input in &sig.inputs {
+        let FnArg::Typed(typed) = input else {
+            continue; // `self` in any form is never sent.
+        };
+        match &*typed.pat {
+            Pat::Ident(binding) if binding.subpat.is_none() => params.push(Param {
+                ident: binding.ident.clone(),
+                name: binding.ident.unraw().to_string(),
+                cfgs: typed.attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect(),
+            }),
+            pattern => errors.spanned(
+                pattern,
+                "give this parameter a plain name, like `name: Type`, and destructure it in the body: \
+                 #[guarded] sends every parameter under its name (list a name in skip(…) to keep it out)",
+            ),
+        }
+    }
+    Signature {
+        ident: sig.ident.clone(),
+        name: sig.ident.unraw().to_string(),
+        is_async: sig.asyncness.is_some(),
+        params,
+        error_span: error_span(sig, errors),
+    }
+}
+
+fn error_span(sig: &syn::Signature, errors: &mut Errors) -> Span {
+    match &sig.output {
+        ReturnType::Default => {
+            errors.at(
+                sig.ident.span(),
+                format!(
+                    "{RETURN_RULE}, so that a denied call returns an error instead of running; `{}` returns nothing: \
+                     write `-> Result<(), sentinel::Denied>` or use your own error type",
+                    sig.ident.unraw()
+                ),
+            );
+            sig.ident.span()
+        }
+        ReturnType::Type(_, ty) => match result_error(ty) {
+            Some(span) => span,
+            None => {
+                errors.spanned(
+                    ty,
+                    format!(
+                        "{RETURN_RULE}, so that a denied call returns an error instead of running; found `{}`",
+                        pretty(ty)
+                    ),
+                );
+                sig.ident.span()
+            }
+        },
+    }
+}
+
+/// For a type spelled `…Result<…>`: the span of its error type, or of `Result` when the
+/// error type is not written (an alias like `io::Result<T>` or `anyhow::Result<T>`).
+fn result_error(ty: &Type) -> Option<Span> {
+    match ty {
+        Type::Paren(inner) => result_error(&inner.elem),
+        Type::Group(inner) => result_error(&inner.elem),
+        Type::Path(path) if path.qself.is_none() => {
+            let last = path.path.segments.last()?;
+            if last.ident != "Result" {
+                return None;
+            }
+            let error = match &last.arguments {
+                PathArguments::AngleBracketed(generics) => generics
+                    .args
+                    .iter()
+                    .filter_map(|arg| match arg {
+                        GenericArgument::Type(ty) => Some(ty),
+                        _ => None,
+                    })
+                    .nth(1),
+                _ => None,
+            };
+            Some(error.map_or_else(|| last.ident.span(), first_span))
+        }
+        _ => None,
+    }
+}
+
+fn first_span(ty: &Type) -> Span {
+    ty.to_token_stream()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |tt| tt.span())
+}
+
+/// A type as a person would write it (token streams print `Option < u32 >`).
+fn pretty(ty: &Type) -> String {
+    let spaced = ty.to_token_stream().to_string();
+    let mut out = String::with_capacity(spaced.len());
+    let mut chars = spaced.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ' ' {
+            let prev = out.chars().last();
+            let next = chars.peek().copied();
+            let glue_left = matches!(prev, Some('<' | '(' | '[' | '&' | ':'));
+            let glue_right = matches!(next, Some('<' | '>' | ')' | ']' | ',' | ':'));
+            if glue_left || glue_right {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
