@@ -29,6 +29,11 @@ impl Errors {
         self.push(syn::Error::new_spanned(tokens, message));
     }
 
+    /// Whether nothing was recorded.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.all.is_none()
+    }
+
     /// Everything recorded, if anything was.
     pub(crate) fn finish(self) -> Option<syn::Error> {
         self.all

@@ -1,10 +1,130 @@
-//! The `#[sentinel::guarded]` attribute. Use it through the `sentinel` crate.
+//! The `#[sentinel::guarded]` attribute. Use it through the `sentinel` crate, which
+//! re-exports it and provides everything the generated code names.
+//!
+//! Layout: `args` parses the attribute, `signature` reads the function, `expand`
+//! checks one against the other and generates the guarded function (its module
+//! documentation shows an expansion). Every problem is reported at once, each on its own
+//! token, and the function is emitted unchanged beside the errors.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 use proc_macro::TokenStream;
 
-/// Placeholder until the attribute lands: leaves the function as it is.
+mod args;
+mod errors;
+mod expand;
+mod signature;
+
+/// Runs a function only after the Sentinel sidecar said `ALLOW` for exactly the arguments
+/// it was called with.
+///
+/// ```ignore
+/// use sentinel::{Context, Denied, SentinelClient};
+///
+/// #[derive(Debug)]
+/// enum PayError { Denied(Denied), Bank(String) }
+/// impl From<Denied> for PayError {
+///     fn from(denied: Denied) -> Self { PayError::Denied(denied) }
+/// }
+///
+/// /// Moves money between accounts.
+/// #[sentinel::guarded(policy = "fintech.payments", kind = "payment")]
+/// fn pay(amount: u64, from: &str, to: &str) -> Result<Receipt, PayError> {
+///     bank::transfer(amount, from, to).map_err(PayError::Bank)
+/// }
+///
+/// sentinel::init(SentinelClient::builder("http://localhost:4000").build()?)?;
+/// let ctx = Context::new("run-42").provider("anthropic").actor("agent-007", ["ops"]);
+/// let receipt = ctx.scope(|| pay(42_000, "acct_ops", "vendor_42"));
+/// ```
+///
+/// Each call sends the sidecar a guard request: an action whose `type` is `kind`, whose
+/// `id` is a fresh `act_<uuid>` and whose `payload` is the arguments by name
+/// (`{"amount": 42000, "from": "acct_ops", "to": "vendor_42"}`), the current context (the
+/// `sentinel::Context` in scope, see `Context::scope`) and the policy. On `ALLOW` the body
+/// runs.
+/// On `BLOCK`, `ESCALATE`, or when no trustworthy answer can be had (no client configured,
+/// sidecar down or slow, an argument that fails to serialize), the function returns
+/// `Err(E::from(denied))` and **the body does not run**.
+///
+/// # Requirements
+///
+/// - The function returns `Result<T, E>` with `E: From<sentinel::Denied>`. The return type
+///   is recognised by name: `Result<T, E>`, `std::result::Result<T, E>`, `io::Result<T>`,
+///   `anyhow::Result<T>` and any alias named `Result` work. `anyhow::Error`,
+///   `Box<dyn Error + Send + Sync>` and `sentinel::Denied` itself already implement
+///   `From<Denied>`.
+/// - Every sent parameter implements `serde::Serialize`, and has a plain name (`amount`,
+///   `mut amount`, `_amount`, `r#type`); destructure tuples and structs inside the body.
+///   Parameters are sent under their name without `r#` (`r#type` is sent as `"type"`). The
+///   receiver (`self`, `&self`, `&mut self`, `self: Box<Self>`) is never sent.
+/// - Everything else is left as written: visibility, generics, lifetimes, `where` clauses,
+///   `impl Trait` parameters, other attributes, doc comments, methods and trait
+///   implementations. The body is untouched, so `return` and `?` behave as before.
+/// - `async fn` works with any executor: the request runs on a small thread pool and the
+///   guard is awaited, so the executor thread is never blocked. Attach a context to a
+///   future with `WithContextExt::with_context`.
+///
+/// # Options
+///
+/// | option | meaning |
+/// |---|---|
+/// | `policy = "name"` | **Required.** The policy the sidecar checks the call under. |
+/// | `kind = "type"` | The action type; default: the function's name. |
+/// | `skip(a, b)` | Parameters not sent (for example a database handle). |
+/// | `rename(a = "name")` | Sends parameter `a` under another name. |
+/// | `fields(key = literal, …)` | Constant members added to the payload: strings, numbers, bools. |
+/// | `meta(key = literal, …)` | `action.meta`: annotations kept in provenance, not evaluated. |
+/// | `id = expr` | The action id instead of a fresh one, e.g. an idempotency key. Any `impl ToString`; evaluated before the body, with the parameters in scope. |
+/// | `client = expr` | A specific client instead of the global one set by `sentinel::init`: `&SentinelClient`, `&&SentinelClient`, `&Lazy<SentinelClient>`, `&Arc<SentinelClient>`, or a client parameter by name (which is then not sent). |
+/// | `context = param` | Takes the context from a parameter of type `Context` or `&Context` (not sent) instead of the one in scope. |
+///
+/// Every option is checked at compile time: unknown or repeated options, a missing or
+/// non-string `policy`, `skip`/`rename`/`context` naming no parameter, and two payload
+/// members with the same name are errors on the offending token.
+///
+/// ```ignore
+/// use sentinel::{Context, Denied, SentinelClient};
+/// use once_cell::sync::Lazy;
+///
+/// static BILLING: Lazy<SentinelClient> =
+///     Lazy::new(|| SentinelClient::builder("http://127.0.0.1:4001").build().unwrap());
+///
+/// #[sentinel::guarded(
+///     policy = "fintech.payments",
+///     kind = "payment",
+///     skip(db),                          // a connection is not an argument of the action
+///     rename(to = "recipient"),          // sent as "recipient"
+///     fields(currency = "USD", live = true),
+///     meta(source = "planner"),
+///     id = format!("pay-{invoice}"),     // an idempotency key built from an argument
+///     client = &BILLING,
+///     context = ctx,                     // taken from this parameter, not sent
+/// )]
+/// async fn pay_invoice(
+///     db: &Db,
+///     ctx: &Context,
+///     invoice: u64,
+///     amount: u64,
+///     to: &str,
+/// ) -> Result<Receipt, Denied> {
+///     Ok(db.pay(invoice, amount, to).await)
+/// }
+/// // payload: {"invoice": …, "amount": …, "recipient": …, "currency": "USD", "live": true}
+/// ```
+///
+/// Methods work the same way:
+///
+/// ```ignore
+/// impl Wallet {
+///     #[sentinel::guarded(policy = "fintech.payments", kind = "payment", rename(r#type = "method"))]
+///     pub(crate) fn send(&mut self, amount: u64, r#type: &str) -> anyhow::Result<()> {
+///         self.balance -= amount; // self is never sent
+///         Ok(())
+///     }
+/// }
+/// ```
 #[proc_macro_attribute]
-pub fn guarded(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn guarded(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::guarded(args.into(), item.into()).into()
 }

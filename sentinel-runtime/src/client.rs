@@ -101,6 +101,28 @@ impl SentinelClient {
     /// within the deadline becomes the [fallback](GuardDecision::fallback) decision of the
     /// client's [`FailMode`].
     pub fn guard(&self, action: &Action, context: &Context, policy: &str) -> GuardDecision {
+        #[cfg(feature = "tracing")]
+        let span = crate::telemetry::guard_span(action, policy);
+        #[cfg(feature = "tracing")]
+        let _entered = span.enter();
+        #[cfg(feature = "tracing")]
+        let started = Instant::now();
+
+        let mut attempts = 0;
+        let decision = self.guard_counting(action, context, policy, &mut attempts);
+
+        #[cfg(feature = "tracing")]
+        crate::telemetry::record_decision(&span, &decision, started.elapsed(), attempts);
+        decision
+    }
+
+    fn guard_counting(
+        &self,
+        action: &Action,
+        context: &Context,
+        policy: &str,
+        attempts: &mut u32,
+    ) -> GuardDecision {
         // A request the sidecar would refuse is the caller's error, not the sidecar's
         // absence: it is denied whatever the fail mode.
         if let Some(why) = action.shape_error() {
@@ -119,7 +141,7 @@ impl SentinelClient {
                 )
             }
         };
-        let decision = match self.exchange("POST", &self.inner.guard_url, body) {
+        let decision = match self.exchange_counting("POST", &self.inner.guard_url, body, attempts) {
             Ok(response) => self.decision_from(response),
             Err(why) => return self.fail_safe(why),
         };
@@ -259,6 +281,16 @@ impl SentinelClient {
         url: &str,
         body: Vec<u8>,
     ) -> Result<HttpResponse, String> {
+        self.exchange_counting(method, url, body, &mut 0)
+    }
+
+    fn exchange_counting(
+        &self,
+        method: &'static str,
+        url: &str,
+        body: Vec<u8>,
+        attempts: &mut u32,
+    ) -> Result<HttpResponse, String> {
         let deadline = Instant::now() + self.inner.timeout;
         let mut request = HttpRequest {
             method,
@@ -268,22 +300,22 @@ impl SentinelClient {
             timeout: self.inner.timeout,
             body_limit: self.inner.body_limit,
         };
-        for attempt in 1..=MAX_ATTEMPTS {
+        loop {
+            *attempts += 1;
             request.timeout = deadline.saturating_duration_since(Instant::now());
             if request.timeout.is_zero() {
                 return Err(TransportError::Timeout.to_string());
             }
             let response = self.send_caught(&request).map_err(|e| e.to_string())?;
-            if !matches!(response.status, 429 | 503) || attempt == MAX_ATTEMPTS {
+            if !matches!(response.status, 429 | 503) || *attempts >= MAX_ATTEMPTS {
                 return Ok(response);
             }
-            let wait = retry_after(&response).unwrap_or_else(|| backoff(attempt));
+            let wait = retry_after(&response).unwrap_or_else(|| backoff(*attempts));
             if Instant::now() + wait >= deadline {
                 return Ok(response);
             }
             std::thread::sleep(wait);
         }
-        unreachable!("the last attempt returns")
     }
 
     fn send_caught(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {

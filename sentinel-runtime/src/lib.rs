@@ -16,10 +16,13 @@ mod client;
 mod context;
 mod decision;
 mod denied;
+pub mod env;
 mod escalation;
 mod global;
 mod http;
 mod strict_json;
+#[cfg(feature = "tracing")]
+mod telemetry;
 mod transport;
 #[cfg(feature = "verify")]
 mod verified;
@@ -41,6 +44,7 @@ pub use client::{
 pub use context::{Actor, Context, TraceStep, WithContext, WithContextExt};
 pub use decision::{CheckResult, DecisionError, GuardDecision, Outcome, Verdict, TRANSPORT_CHECK};
 pub use denied::Denied;
+pub use env::{init_from_env, EnvError, InitError};
 pub use escalation::{
     Escalation, EscalationError, EscalationState, EscalationStatus, Resolution, MAX_POLL_INTERVAL,
 };

@@ -123,7 +123,13 @@ impl<'a> Call<'a> {
             None => Context::current(),
         };
         let request = self.into_request();
-        crate::blocking::run(move || verdict_of(decide(client.as_ref(), request, kind, policy, &context), kind, policy))
+        crate::blocking::run(move || {
+            verdict_of(
+                decide(client.as_ref(), request, kind, policy, &context),
+                kind,
+                policy,
+            )
+        })
     }
 
     fn into_request(self) -> Request {
@@ -151,7 +157,12 @@ fn decide(
     policy: &'static str,
     context: &Context,
 ) -> GuardDecision {
-    let Request { payload, meta, id, escalation_wait } = request;
+    let Request {
+        payload,
+        meta,
+        id,
+        escalation_wait,
+    } = request;
     let Some(client) = client else {
         return GuardDecision::fallback(
             FailMode::Closed,

@@ -5,7 +5,7 @@
 //! `Number.prototype.toString` prints a double. One byte of difference and no hash verifies,
 //! so every rule here mirrors ECMAScript, not Rust or serde_json:
 //!
-//! | input                          | JavaScript prints          | serde_json prints         |
+//! | input                          | JavaScript prints          | `serde_json` prints         |
 //! |--------------------------------|----------------------------|---------------------------|
 //! | `1e21`                         | `1e+21`                    | `1e21`                    |
 //! | `42000.0`                      | `42000`                    | `42000.0`                 |
@@ -43,7 +43,8 @@ use serde_json::{Number, Value};
 /// ```
 ///
 /// Values are written recursively; a value parsed from text is at most 128 levels deep
-/// (both serde_json and [`parse_json`](super::parse_json) refuse deeper input).
+/// (both `serde_json` and [`parse_json`](super::parse_json) refuse deeper input).
+#[must_use]
 pub fn canonical_json(value: &Value) -> String {
     let mut out = String::new();
     write_value(&mut out, value);
@@ -121,7 +122,7 @@ fn write_number(out: &mut String, number: &Number) {
     }
 }
 
-/// Writes a double as ECMAScript's `Number::toString(x)` (radix 10) does.
+/// Writes a double as ECMAScript's ``Number::toString`(x)` (radix 10) does.
 pub(crate) fn write_f64(out: &mut String, value: f64) {
     if !value.is_finite() {
         // JSON.stringify writes NaN and the infinities as null. A serde_json Value cannot hold
@@ -215,24 +216,27 @@ fn prefer_even_on_tie(value: f64, digits: &mut [u8], exponent: i32) {
     }
 }
 
-/// Lays out digits as ECMAScript's Number::toString, step 5 onwards (`point` is its `n`).
+/// Lays out digits as ECMAScript's `Number::toString`, step 5 onwards (`point` is its `n`).
 fn layout(out: &mut String, digits: &[u8], point: i32) {
-    let k = digits.len() as i32;
+    // A double has at most 17 significant digits, and `point` lies within -323..=309, so
+    // these conversions never saturate.
+    let k = i32::try_from(digits.len()).unwrap_or(i32::MAX);
+    let count = |n: i32| usize::try_from(n).unwrap_or(0);
     let push_digits = |out: &mut String, digits: &[u8]| out.extend(digits.iter().map(|&d| char::from(d)));
     if k <= point && point <= 21 {
         // An integer: the digits, then point - k zeros.
         push_digits(out, digits);
-        out.extend(std::iter::repeat_n('0', (point - k) as usize));
+        out.extend(std::iter::repeat_n('0', count(point - k)));
     } else if 0 < point && point <= 21 {
         // A decimal point inside the digits.
-        let (int, frac) = digits.split_at(point as usize);
+        let (int, frac) = digits.split_at(count(point));
         push_digits(out, int);
         out.push('.');
         push_digits(out, frac);
     } else if -6 < point && point <= 0 {
         // 0.000ddd
         out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-point) as usize));
+        out.extend(std::iter::repeat_n('0', count(-point)));
         push_digits(out, digits);
     } else {
         // Exponent form: d[.ddd]e+x or d[.ddd]e-x.
@@ -271,6 +275,9 @@ mod tests {
     }
 
     #[test]
+    // The literals are the exact values of the doubles; clippy measures them against Rust's
+    // own (upward-rounded) shortest form, which is the very thing under test.
+    #[allow(clippy::excessive_precision)]
     fn exact_ties_take_the_even_digit() {
         // 884732411301967.25 and 75985762684423.125 are exact ties; node prints the even
         // neighbour, Rust's `{}` the upper one.

@@ -86,6 +86,7 @@ pub enum ProvenanceError {
 
 impl ProvenanceError {
     /// The `seq` of the record this error is about, if it is about one.
+    #[must_use]
     pub fn seq(&self) -> Option<u64> {
         match self {
             ProvenanceError::Malformed { seq, .. } => *seq,

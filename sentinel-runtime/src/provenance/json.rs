@@ -1,28 +1,32 @@
 //! A small strict JSON reader that keeps every number exactly as JavaScript reads it.
 //!
-//! serde_json without its `float_roundtrip` feature (this workspace builds it without) reads
+//! `serde_json` without its `float_roundtrip` feature (this workspace builds it without) reads
 //! decimal numbers with a fast approximation that is one bit off for many doubles with 16 or
 //! 17 significant digits: `1936.7400000000002` comes back as `1936.74`, and the record
 //! holding it would no longer hash to its `contentHash`. Records are therefore read here:
 //! the structure and string escapes are checked by hand (strings are then decoded by
-//! serde_json, which gets them right), and numbers go through Rust's correctly rounded
+//! `serde_json`, which gets them right), and numbers go through Rust's correctly rounded
 //! `str::parse::<f64>`, the same double `JSON.parse` produces.
 
 use serde_json::{Map, Number, Value};
 
 use super::ProvenanceError;
 
-/// Nesting deeper than this is refused (serde_json's own limit), so no input can exhaust
+/// Nesting deeper than this is refused (`serde_json`'s own limit), so no input can exhaust
 /// the stack.
 const MAX_DEPTH: usize = 128;
 
 /// Parses `text` as exactly one JSON value, reading every number to the same double as
-/// JavaScript's `JSON.parse` (serde_json's default parser can be one bit off).
+/// JavaScript's `JSON.parse` (`serde_json`'s default parser can be one bit off).
 ///
 /// Stricter than `JSON.parse`: an object with a repeated key, a byte-order mark, a lone
 /// UTF-16 surrogate escape, a number too large for a double and nesting deeper than 128
 /// levels are refused. Integers that fit an `i64` or `u64` are kept as integers; every
 /// other number becomes an `f64`.
+///
+/// # Errors
+///
+/// [`ProvenanceError::Malformed`] (with no `seq`) saying what is wrong and at which byte.
 ///
 /// ```
 /// use sentinel_runtime::provenance::{canonical_json, parse_json};
@@ -154,7 +158,7 @@ impl Reader<'_> {
         }
     }
 
-    /// Finds the end of the string literal starting at `self.pos` and lets serde_json decode
+    /// Finds the end of the string literal starting at `self.pos` and lets `serde_json` decode
     /// it (escapes, surrogate pairs, refusal of raw control characters).
     fn string(&mut self) -> Result<String, String> {
         let start = self.pos;

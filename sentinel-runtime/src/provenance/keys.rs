@@ -32,6 +32,7 @@ pub struct TrustedKeys {
 
 impl TrustedKeys {
     /// An empty set: nothing verifies against it.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
@@ -39,6 +40,10 @@ impl TrustedKeys {
     /// Adds a key given as base64 (standard alphabet, padded) of its 32 raw bytes, the form
     /// of a record's `signerPublicKey`. Fails if it is not valid base64, not 32 bytes, or not
     /// an Ed25519 public key.
+    ///
+    /// # Errors
+    ///
+    /// [`ProvenanceError::InvalidKey`] saying which.
     pub fn with_key_base64(self, public_key: &str) -> Result<Self, ProvenanceError> {
         let bytes = STANDARD
             .decode(public_key.trim())
@@ -59,6 +64,7 @@ impl TrustedKeys {
 
     /// Adds a key given as its 32 raw bytes. Bytes that are not an Ed25519 public key are
     /// kept, but no signature will ever verify against them.
+    #[must_use]
     pub fn with_key_bytes(mut self, public_key: [u8; 32]) -> Self {
         self.keys.insert(Self::key_id_of(&public_key), public_key);
         self
@@ -66,11 +72,13 @@ impl TrustedKeys {
 
     /// The key id of a public key as the sidecar writes it: `"ed25519:"` followed by the
     /// lowercase hex SHA-256 of the 32 raw bytes.
+    #[must_use]
     pub fn key_id_of(public_key: &[u8; 32]) -> String {
         format!("ed25519:{}", hex(&Sha256::digest(public_key)))
     }
 
     /// Whether the key with this id (see [`key_id_of`](Self::key_id_of)) is trusted.
+    #[must_use]
     pub fn contains_key_id(&self, key_id: &str) -> bool {
         self.keys.contains_key(key_id)
     }
@@ -81,11 +89,13 @@ impl TrustedKeys {
     }
 
     /// How many keys are trusted.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.keys.len()
     }
 
     /// Whether no key is trusted (then nothing verifies).
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

@@ -26,7 +26,7 @@
 //! ```
 //!
 //! Read records from their JSON text with [`Record::from_json`] or [`Record::list_from_json`]
-//! rather than through `serde_json::from_str`: serde_json's default float parser can be one
+//! rather than through `serde_json::from_str`: `serde_json`'s default float parser can be one
 //! bit off for numbers with 16–17 significant digits, which would make a genuine record fail
 //! to verify.
 

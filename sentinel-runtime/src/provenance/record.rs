@@ -16,7 +16,7 @@ use super::{canonical_json, parse_json, ProvenanceError};
 /// Read records from their JSON text with [`Record::from_json`] or
 /// [`Record::list_from_json`]: they read numbers exactly as the sidecar did. A value that
 /// went through `serde_json::from_str` first may already have lost the last bit of a
-/// number with 16–17 significant digits (serde_json's default float parser is approximate),
+/// number with 16–17 significant digits (`serde_json`'s default float parser is approximate),
 /// and the record would then fail to verify with
 /// [`ContentHashMismatch`](ProvenanceError::ContentHashMismatch).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,12 +79,20 @@ impl Record {
     /// Reads one record from its JSON text, numbers exactly as the sidecar wrote them (see
     /// [`parse_json`]). Reading does not verify anything: call
     /// [`verify_record`](super::verify_record) or [`verify_chain`](super::verify_chain).
+    ///
+    /// # Errors
+    ///
+    /// [`ProvenanceError::Malformed`] if the text is not JSON or not a record.
     pub fn from_json(text: &str) -> Result<Record, ProvenanceError> {
         Record::from_value(parse_json(text)?)
     }
 
     /// Reads one record from an already parsed value. Prefer [`Record::from_json`] when you
-    /// have the text (see the type's documentation about serde_json and numbers).
+    /// have the text (see the type's documentation about `serde_json` and numbers).
+    ///
+    /// # Errors
+    ///
+    /// [`ProvenanceError::Malformed`] if a field is missing or of the wrong type.
     pub fn from_value(value: Value) -> Result<Record, ProvenanceError> {
         let seq = value.get("seq").and_then(Value::as_u64);
         serde_json::from_value(value).map_err(|err| ProvenanceError::malformed(seq, err.to_string()))
@@ -92,6 +100,10 @@ impl Record {
 
     /// Reads a list of records from JSON text: either an array of records (`GET /v1/records`)
     /// or an object with a `records` array (`GET /v1/export`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProvenanceError::Malformed`] for the first item that is not a record.
     pub fn list_from_json(text: &str) -> Result<Vec<Record>, ProvenanceError> {
         let items = match parse_json(text)? {
             Value::Array(items) => items,
@@ -118,6 +130,7 @@ impl Record {
     /// prevHash, tenant, action: {type, payload, meta}, actionFingerprint, context, checks,
     /// verdict, reason, escalationId, keyId, signerPublicKey`, absent ones left out (`action.id`
     /// is not signed). Useful to see what a mismatching hash was computed over.
+    #[must_use]
     pub fn canonical_body(&self) -> String {
         let mut action = Map::new();
         action.insert("type".to_owned(), Value::String(self.action.kind.clone()));

@@ -27,6 +27,7 @@ pub const GENESIS: &str = "GENESIS";
 ///     "03e9f8c35908a557cb01352fc0aadc19131df67933100fc3942e4039ce3cfe55"
 /// );
 /// ```
+#[must_use]
 pub fn action_fingerprint(kind: &str, payload: &Value) -> String {
     // The canonical form of {"type", "payload"}: "payload" sorts before "type".
     let mut body = String::from("{\"payload\":");
@@ -46,6 +47,17 @@ pub fn action_fingerprint(kind: &str, payload: &Value) -> String {
 /// 4. its `actionFingerprint` is the fingerprint of its own action.
 ///
 /// It says nothing about the record's place in a chain: see [`verify_chain`].
+///
+/// # Errors
+///
+/// The first check that fails, as a [`ProvenanceError`] naming the record's `seq`:
+/// [`ContentHashMismatch`](ProvenanceError::ContentHashMismatch),
+/// [`KeyIdMismatch`](ProvenanceError::KeyIdMismatch),
+/// [`UntrustedKey`](ProvenanceError::UntrustedKey),
+/// [`BadSignature`](ProvenanceError::BadSignature),
+/// [`FingerprintMismatch`](ProvenanceError::FingerprintMismatch), or
+/// [`Malformed`](ProvenanceError::Malformed) for a key or signature that is not base64 of
+/// the right length.
 pub fn verify_record(record: &Record, trusted: &TrustedKeys) -> Result<(), ProvenanceError> {
     let seq = record.seq;
 
@@ -111,6 +123,7 @@ pub enum ChainStart {
 
 impl ChainStart {
     /// Continue after `record` (typically the last record of the page verified before).
+    #[must_use]
     pub fn after(record: &Record) -> ChainStart {
         ChainStart::After {
             seq: record.seq,
@@ -121,6 +134,10 @@ impl ChainStart {
 
 /// Verifies a whole chain from its first record: `verify_chain_from(records, trusted,
 /// ChainStart::Genesis)`.
+///
+/// # Errors
+///
+/// As [`verify_chain_from`].
 ///
 /// ```no_run
 /// use sentinel_runtime::provenance::{verify_chain, Record, TrustedKeys};
@@ -145,6 +162,12 @@ pub fn verify_chain(records: &[Record], trusted: &TrustedKeys) -> Result<(), Pro
 /// [`ChainStart::Genesis`], then each next page from [`ChainStart::after`] the last record
 /// of the previous one. Only records that are present can be checked: a chain cut short
 /// after its last record still verifies.
+///
+/// # Errors
+///
+/// The first problem found, in chain order: [`ProvenanceError::SeqGap`] or
+/// [`ProvenanceError::BrokenLink`] for a record out of place, any error of
+/// [`verify_record`], or [`ProvenanceError::EmptyChain`].
 pub fn verify_chain_from(
     records: &[Record],
     trusted: &TrustedKeys,

@@ -1,0 +1,373 @@
+//! From a parsed attribute and function to the guarded function.
+//!
+//! Three steps: read the attribute ([`args`](crate::args)) and the signature
+//! ([`signature`](crate::signature)); [`plan`] what is sent, checking the two against each
+//! other; [`generate`] the function. Any error in any step is reported together with the
+//! others, and the function is then emitted unchanged next to them, so that the rest of the
+//! crate (and an IDE) still sees it.
+//!
+//! The generated function keeps the signature exactly as written and puts a prologue in
+//! front of the untouched body, which stays in its own `{ }` scope. This input:
+//!
+//! ```text
+//! #[sentinel::guarded(policy = "fintech.payments", kind = "payment", fields(currency = "USD"))]
+//! fn pay(amount: u64, from: &str, to: &str) -> Result<Receipt, PayError> {
+//!     ledger::transfer(amount, from, to)
+//! }
+//! ```
+//!
+//! becomes (locals are `__sentinel_`-prefixed and have mixed-site hygiene, so they can
+//! never clash with the user's names):
+//!
+//! ```text
+//! fn pay(amount: u64, from: &str, to: &str) -> Result<Receipt, PayError> {
+//!     if let ::core::result::Result::Err(__sentinel_denied) = ::sentinel::__private::Call::new(
+//!         "fintech.payments",
+//!         "payment",
+//!         {
+//!             let mut __sentinel_payload = ::sentinel::__private::Payload::new();
+//!             __sentinel_payload.arg("amount", &amount);
+//!             __sentinel_payload.arg("from", &from);
+//!             __sentinel_payload.arg("to", &to);
+//!             __sentinel_payload.arg("currency", &"USD");
+//!             __sentinel_payload
+//!         },
+//!     )
+//!     .check()
+//!     {
+//!         return ::core::result::Result::Err(::core::convert::From::from(__sentinel_denied));
+//!     }
+//!     {
+//!         ledger::transfer(amount, from, to)
+//!     }
+//! }
+//! ```
+//!
+//! Options add builder calls before `.check()`: `.meta({ … })`, `.id(expr)`,
+//! `.client(&(expr))`, `.context(&(param))`. An `async fn` instead awaits the check, which
+//! runs the request off the executor:
+//!
+//! ```text
+//!     let __sentinel_pending = ::sentinel::__private::Call::new(…).check_async();
+//!     if let ::core::result::Result::Err(__sentinel_denied) = __sentinel_pending.await {
+//!         return ::core::result::Result::Err(::core::convert::From::from(__sentinel_denied));
+//!     }
+//!     { /* the body */ }
+//! ```
+//!
+//! Spans: each `.arg(…)` carries its parameter's span, so "`T` does not implement
+//! `Serialize`" points at that parameter; `From::from` carries the span of the error type
+//! in `-> Result<T, E>`, so a missing `From<Denied>` points at `E`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{AttrStyle, Expr, Ident, ItemFn, LitStr, TraitItemFn};
+
+use crate::args::{self, Args, Constant, Name};
+use crate::errors::{list, Errors};
+use crate::signature::{self, Param, Signature};
+
+/// The attribute's whole job.
+pub(crate) fn guarded(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = args::parse(attr, &mut errors);
+    let function = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(function) => function,
+        Err(_) => {
+            errors.push(not_a_function(&item));
+            return with_errors(item, errors);
+        }
+    };
+    let signature = signature::read(&function.sig, &mut errors);
+    match plan(&args, &signature, &mut errors) {
+        Some(plan) if errors.is_empty() => generate(&function, &signature, &plan),
+        _ => with_errors(item, errors),
+    }
+}
+
+/// The item exactly as written, followed by the errors: the function still exists for the
+/// rest of the crate, so the user sees only the errors that matter.
+fn with_errors(mut item: TokenStream, errors: Errors) -> TokenStream {
+    let error = errors.finish().unwrap_or_else(|| {
+        syn::Error::new(Span::call_site(), "#[guarded] could not expand this function")
+    });
+    item.extend(error.into_compile_error());
+    item
+}
+
+fn not_a_function(item: &TokenStream) -> syn::Error {
+    if let Ok(declaration) = syn::parse2::<TraitItemFn>(item.clone()) {
+        if declaration.default.is_none() {
+            return syn::Error::new(
+                declaration.sig.ident.span(),
+                "#[guarded] needs a function body to guard: put it on the methods that implement this declaration",
+            );
+        }
+    }
+    syn::Error::new(
+        Span::call_site(),
+        "#[guarded] goes on a function with a body (`fn` or `async fn`, free or a method)",
+    )
+}
+
+/// What one call sends, after the attribute was checked against the signature.
+struct Plan<'a> {
+    policy: &'a LitStr,
+    kind: LitStr,
+    members: Vec<Member<'a>>,
+    meta: Option<&'a [Constant]>,
+    id: Option<&'a Expr>,
+    client: Option<&'a Expr>,
+    context: Option<&'a Param>,
+}
+
+/// One member of the payload object.
+struct Member<'a> {
+    name: String,
+    /// Where a clash with another member is reported.
+    span: Span,
+    origin: Origin<'a>,
+}
+
+enum Origin<'a> {
+    Param { param: &'a Param, renamed: bool },
+    Field(&'a Constant),
+}
+
+impl Member<'_> {
+    fn describe(&self) -> String {
+        match &self.origin {
+            Origin::Param { param, renamed: false } => format!("the parameter `{}`", param.name),
+            Origin::Param { param, renamed: true } => format!("the parameter `{}` (renamed)", param.name),
+            Origin::Field(_) => format!("the field `{}`", self.name),
+        }
+    }
+}
+
+/// Checks the options that name parameters against the signature and works out the
+/// payload. `None` when something essential (the policy) is missing; every problem is
+/// recorded in `errors`.
+fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<Plan<'a>> {
+    if !args.given("policy") {
+        errors.at(
+            Span::call_site(),
+            "missing `policy`: name the policy to check calls under, like #[sentinel::guarded(policy = \"fintech.payments\")]",
+        );
+    }
+    let find = |name: &Name, what: &str, errors: &mut Errors| -> Option<&'a Param> {
+        let found = sig.params.iter().find(|p| p.name == name.text);
+        if found.is_none() {
+            errors.at(name.span, no_such_parameter(sig, name, what));
+        }
+        found
+    };
+
+    let mut skipped: Vec<&Param> = Vec::new();
+    for name in args.skip.iter().flatten() {
+        if name.text == "self" {
+            errors.at(name.span, "`self` is never sent, so it needs no skip: remove it from skip(…)");
+        } else if let Some(param) = find(name, "skip", errors) {
+            skipped.push(param);
+        }
+    }
+    let context = args.context.as_ref().and_then(|name| find(name, "context", errors));
+    // `client = param` takes the client from a parameter, which is then not sent either.
+    let client_param = args.client.as_ref().and_then(|expr| match expr {
+        Expr::Path(path) if path.qself.is_none() => path
+            .path
+            .get_ident()
+            .and_then(|ident| sig.params.iter().find(|p| p.ident == *ident)),
+        _ => None,
+    });
+    let not_sent = |param: &Param| -> Option<&'static str> {
+        if skipped.iter().any(|s| std::ptr::eq(*s, param)) {
+            Some("is skipped")
+        } else if context.is_some_and(|c| std::ptr::eq(c, param)) {
+            Some("is the context parameter")
+        } else if client_param.is_some_and(|c| std::ptr::eq(c, param)) {
+            Some("is the client parameter")
+        } else {
+            None
+        }
+    };
+
+    let mut renames: Vec<(&Param, &LitStr)> = Vec::new();
+    for rename in args.rename.iter().flatten() {
+        let Some(param) = find(&rename.param, "rename", errors) else {
+            continue;
+        };
+        match not_sent(param) {
+            Some(why) => errors.at(
+                rename.param.span,
+                format!("`{}` {why}, so it is not sent and cannot be renamed", param.name),
+            ),
+            None => renames.push((param, &rename.to)),
+        }
+    }
+
+    let mut members: Vec<Member<'a>> = Vec::new();
+    for param in &sig.params {
+        if not_sent(param).is_some() {
+            continue;
+        }
+        let member = match renames.iter().find(|(p, _)| std::ptr::eq(*p, param)) {
+            Some((_, to)) => Member {
+                name: to.value(),
+                span: to.span(),
+                origin: Origin::Param { param, renamed: true },
+            },
+            None => Member {
+                name: param.name.clone(),
+                span: param.ident.span(),
+                origin: Origin::Param { param, renamed: false },
+            },
+        };
+        add_member(&mut members, member, errors);
+    }
+    for field in args.fields.iter().flatten() {
+        let member = Member {
+            name: field.key.text.clone(),
+            span: field.key.span,
+            origin: Origin::Field(field),
+        };
+        add_member(&mut members, member, errors);
+    }
+
+    Some(Plan {
+        policy: args.policy.as_ref()?,
+        kind: args
+            .kind
+            .clone()
+            .unwrap_or_else(|| LitStr::new(&sig.name, sig.ident.span())),
+        members,
+        meta: args.meta.as_deref(),
+        id: args.id.as_ref(),
+        client: args.client.as_ref(),
+        context,
+    })
+}
+
+fn no_such_parameter(sig: &Signature, name: &Name, option: &str) -> String {
+    let params: Vec<&str> = sig.params.iter().map(|p| p.name.as_str()).collect();
+    let known = if params.is_empty() {
+        format!("`{}` has no named parameters", sig.name)
+    } else {
+        format!("the parameters of `{}` are {}", sig.name, list(&params))
+    };
+    match option {
+        "context" => format!(
+            "`context = {}` must name a parameter of type `Context` or `&Context`, and {known}",
+            name.text
+        ),
+        _ => format!("{option}({}): no parameter is named `{}`; {known}", name.text, name.text),
+    }
+}
+
+fn add_member<'a>(members: &mut Vec<Member<'a>>, member: Member<'a>, errors: &mut Errors) {
+    if let Some(first) = members.iter().find(|m| m.name == member.name) {
+        errors.at(
+            member.span,
+            format!(
+                "duplicate payload member `{}`: {} and {} would both be sent under this name; \
+                 rename(…) or skip(…) one of them",
+                member.name,
+                first.describe(),
+                member.describe()
+            ),
+        );
+    } else {
+        members.push(member);
+    }
+}
+
+fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig: fn_sig,
+        block,
+    } = function;
+    let outer = attrs.iter().filter(|a| matches!(a.style, AttrStyle::Outer));
+    let inner = attrs.iter().filter(|a| matches!(a.style, AttrStyle::Inner(_)));
+
+    let denied = Ident::new("__sentinel_denied", Span::mixed_site());
+    let call = call(plan);
+    let from = quote_spanned!(sig.error_span=> ::core::convert::From::from);
+    let deny = quote! {
+        return ::core::result::Result::Err(#from(#denied));
+    };
+    let prologue = if sig.is_async {
+        let pending = Ident::new("__sentinel_pending", Span::mixed_site());
+        quote! {
+            let #pending = #call.check_async();
+            if let ::core::result::Result::Err(#denied) = #pending.await {
+                #deny
+            }
+        }
+    } else {
+        quote! {
+            if let ::core::result::Result::Err(#denied) = #call.check() {
+                #deny
+            }
+        }
+    };
+    quote! {
+        #(#outer)*
+        #vis #fn_sig {
+            #(#inner)*
+            #prologue
+            #block
+        }
+    }
+}
+
+/// `Call::new(policy, kind, payload)` and the builder calls of the options.
+fn call(plan: &Plan) -> TokenStream {
+    let Plan { policy, kind, .. } = plan;
+    let payload = object(plan.members.iter().map(|member| {
+        let name = LitStr::new(&member.name, member.span);
+        match &member.origin {
+            Origin::Param { param, .. } => {
+                let Param { ident, cfgs, .. } = param;
+                (quote!(#(#cfgs)*), name, quote!(#ident), ident.span())
+            }
+            Origin::Field(field) => (TokenStream::new(), name, field.value.clone(), field.key.span),
+        }
+    }));
+    let meta = plan.meta.map(|meta| {
+        let object = object(meta.iter().map(|constant| {
+            let name = LitStr::new(&constant.key.text, constant.key.span);
+            (TokenStream::new(), name, constant.value.clone(), constant.key.span)
+        }));
+        quote!(.meta(#object))
+    });
+    let id = plan.id.map(|id| quote_spanned!(id.span()=> .id(#id)));
+    let client = plan.client.map(|client| quote_spanned!(client.span()=> .client(&(#client))));
+    let context = plan.context.map(|param| {
+        let ident = &param.ident;
+        quote_spanned!(ident.span()=> .context(&(#ident)))
+    });
+    quote! {
+        ::sentinel::__private::Call::new(#policy, #kind, #payload) #meta #id #client #context
+    }
+}
+
+/// A block building a `Payload` from `(attributes, name, value, span)`s; each `.arg` call
+/// carries its value's span, so a type error points at the user's token.
+fn object(members: impl Iterator<Item = (TokenStream, LitStr, TokenStream, Span)>) -> TokenStream {
+    let payload = Ident::new("__sentinel_payload", Span::mixed_site());
+    let args = members.map(|(attrs, name, value, span)| {
+        quote_spanned! {span=>
+            #attrs
+            #payload.arg(#name, &#value);
+        }
+    });
+    quote! {
+        {
+            let mut #payload = ::sentinel::__private::Payload::new();
+            #(#args)*
+            #payload
+        }
+    }
+}

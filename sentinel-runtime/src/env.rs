@@ -1,0 +1,217 @@
+//! Configuration from the environment: [`SentinelClient::from_env`] and [`init_from_env`].
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `SENTINEL_ENDPOINT` | the sidecar's base URL, such as `http://localhost:4000` | required |
+//! | `SENTINEL_FAIL_MODE` | `closed` or `open` | `closed` |
+//! | `SENTINEL_TIMEOUT_MS` | whole-request deadline in milliseconds, > 0 | `5000` |
+//! | `SENTINEL_BODY_LIMIT` | largest response body in bytes, > 0 | `1048576` |
+//! | `SENTINEL_HEADERS` | extra headers, `name=value` pairs separated by commas | none |
+//!
+//! A variable that is set but wrong is an error naming it; nothing falls back to a default
+//! silently. Header values are never printed.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::client::{BuildError, FailMode, SentinelClient};
+use crate::global::{init, AlreadyInitialized};
+
+impl SentinelClient {
+    /// Builds a client from the `SENTINEL_*` variables (see the [module table](crate::env)).
+    ///
+    /// ```no_run
+    /// let client = sentinel_runtime::SentinelClient::from_env()?;
+    /// # Ok::<(), sentinel_runtime::EnvError>(())
+    /// ```
+    pub fn from_env() -> Result<SentinelClient, EnvError> {
+        from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// [`init`] with [`SentinelClient::from_env`].
+pub fn init_from_env() -> Result<(), InitError> {
+    init(SentinelClient::from_env().map_err(InitError::Env)?).map_err(InitError::AlreadyInitialized)
+}
+
+pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<SentinelClient, EnvError> {
+    let endpoint = lookup("SENTINEL_ENDPOINT").ok_or(EnvError::missing("SENTINEL_ENDPOINT"))?;
+    let mut builder = SentinelClient::builder(endpoint);
+    if let Some(mode) = lookup("SENTINEL_FAIL_MODE") {
+        builder = builder.fail_mode(match mode.trim().to_ascii_lowercase().as_str() {
+            "closed" => FailMode::Closed,
+            "open" => FailMode::Open,
+            _ => {
+                return Err(EnvError::invalid(
+                    "SENTINEL_FAIL_MODE",
+                    format!("expected `closed` or `open`, got {mode:?}"),
+                ))
+            }
+        });
+    }
+    if let Some(ms) = lookup("SENTINEL_TIMEOUT_MS") {
+        builder = builder.timeout(Duration::from_millis(positive("SENTINEL_TIMEOUT_MS", &ms)?));
+    }
+    if let Some(bytes) = lookup("SENTINEL_BODY_LIMIT") {
+        let bytes = positive("SENTINEL_BODY_LIMIT", &bytes)?;
+        builder = builder.body_limit(usize::try_from(bytes).unwrap_or(usize::MAX));
+    }
+    if let Some(headers) = lookup("SENTINEL_HEADERS") {
+        for (index, pair) in headers.split(',').filter(|p| !p.trim().is_empty()).enumerate() {
+            let Some((name, value)) = pair.split_once('=') else {
+                return Err(EnvError::invalid(
+                    "SENTINEL_HEADERS",
+                    format!("entry {} is not `name=value`", index + 1),
+                ));
+            };
+            builder = builder.header(name.trim(), value.trim());
+        }
+    }
+    builder.build().map_err(|e| {
+        let variable = match e {
+            BuildError::InvalidHeader { .. } => "SENTINEL_HEADERS",
+            _ => "SENTINEL_ENDPOINT",
+        };
+        EnvError::invalid(variable, e.to_string())
+    })
+}
+
+fn positive(variable: &'static str, text: &str) -> Result<u64, EnvError> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(EnvError::invalid(
+            variable,
+            format!("expected a whole number greater than 0, got {text:?}"),
+        )),
+    }
+}
+
+/// A `SENTINEL_*` variable is missing or wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvError {
+    variable: &'static str,
+    problem: String,
+}
+
+impl EnvError {
+    fn missing(variable: &'static str) -> Self {
+        EnvError {
+            variable,
+            problem: "is not set".into(),
+        }
+    }
+
+    fn invalid(variable: &'static str, problem: String) -> Self {
+        EnvError { variable, problem }
+    }
+
+    /// The variable at fault.
+    pub fn variable(&self) -> &'static str {
+        self.variable
+    }
+}
+
+impl fmt::Display for EnvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for EnvError {}
+
+/// Why [`init_from_env`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InitError {
+    /// The environment does not describe a client.
+    Env(EnvError),
+    /// A client was installed before.
+    AlreadyInitialized(AlreadyInitialized),
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::Env(e) => e.fmt(f),
+            InitError::AlreadyInitialized(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for InitError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Result<SentinelClient, EnvError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let client = env(&[
+            ("SENTINEL_ENDPOINT", "http://127.0.0.1:4000/"),
+            ("SENTINEL_FAIL_MODE", "open"),
+            ("SENTINEL_TIMEOUT_MS", "1500"),
+            ("SENTINEL_HEADERS", "authorization=Bearer abc, x-tenant=acme"),
+        ])
+        .unwrap();
+        assert_eq!(client.endpoint(), "http://127.0.0.1:4000");
+        assert_eq!(client.fail_mode(), FailMode::Open);
+        assert_eq!(client.timeout(), Duration::from_millis(1500));
+        let debug = format!("{client:?}");
+        assert!(debug.contains("x-tenant") && !debug.contains("abc"), "{debug}");
+    }
+
+    #[test]
+    fn defaults_to_failing_closed() {
+        let client = env(&[("SENTINEL_ENDPOINT", "http://localhost:4000")]).unwrap();
+        assert_eq!(client.fail_mode(), FailMode::Closed);
+        assert_eq!(client.timeout(), crate::DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable_and_never_defaults() {
+        let cases = [
+            (vec![], "SENTINEL_ENDPOINT"),
+            (vec![("SENTINEL_ENDPOINT", "localhost")], "SENTINEL_ENDPOINT"),
+            (
+                vec![("SENTINEL_ENDPOINT", "http://h:1"), ("SENTINEL_FAIL_MODE", "opn")],
+                "SENTINEL_FAIL_MODE",
+            ),
+            (
+                vec![("SENTINEL_ENDPOINT", "http://h:1"), ("SENTINEL_TIMEOUT_MS", "5s")],
+                "SENTINEL_TIMEOUT_MS",
+            ),
+            (
+                vec![("SENTINEL_ENDPOINT", "http://h:1"), ("SENTINEL_TIMEOUT_MS", "0")],
+                "SENTINEL_TIMEOUT_MS",
+            ),
+            (
+                vec![("SENTINEL_ENDPOINT", "http://h:1"), ("SENTINEL_BODY_LIMIT", "-1")],
+                "SENTINEL_BODY_LIMIT",
+            ),
+            (
+                vec![
+                    ("SENTINEL_ENDPOINT", "http://h:1"),
+                    ("SENTINEL_HEADERS", "tokenonly"),
+                ],
+                "SENTINEL_HEADERS",
+            ),
+        ];
+        for (vars, variable) in cases {
+            let err = env(&vars).unwrap_err();
+            assert_eq!(err.variable(), variable, "{err}");
+            assert!(err.to_string().starts_with(variable), "{err}");
+        }
+        let err = env(&[
+            ("SENTINEL_ENDPOINT", "http://h:1"),
+            ("SENTINEL_HEADERS", "bad name=s3cret"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable(), "SENTINEL_HEADERS");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+}
