@@ -80,18 +80,26 @@ impl Args {
     }
 
     /// The set-once rule, for every key: the first occurrence wins, a repeat is an error
-    /// on the repeated key.
-    fn set<T>(&mut self, key: Key, value: Option<T>, errors: &mut Errors, slot: fn(&mut Args) -> &mut Option<T>) {
+    /// on the repeated key. A key whose value is malformed still counts as given (so a
+    /// bad `policy(…)` is not also reported as a missing policy); its error is passed on.
+    fn set<T>(
+        &mut self,
+        key: Key,
+        value: syn::Result<Option<T>>,
+        errors: &mut Errors,
+        slot: fn(&mut Args) -> &mut Option<T>,
+    ) -> syn::Result<()> {
         if self.given(key.name) {
             let hint = match key.name {
                 "skip" | "rename" | "fields" | "meta" => format!(": put every entry in one {}", usage(key.name)),
                 _ => String::from(": give it once"),
             };
             errors.at(key.span, format!("duplicate option `{}`{hint}", key.name));
-            return;
+            return value.map(drop);
         }
         self.given.push(key.name);
-        *slot(self) = value;
+        *slot(self) = value?;
+        Ok(())
     }
 }
 
@@ -145,51 +153,49 @@ fn parse_option(input: ParseStream, args: &mut Args, errors: &mut Errors) -> syn
     let lookahead = input.lookahead1();
     if lookahead.peek(kw::policy) {
         let key = key("policy", input.parse::<kw::policy>()?.span);
-        let value = string(input, key, errors)?;
-        args.set(key, value, errors, |a| &mut a.policy);
+        let value = string(input, key, errors);
+        args.set(key, value, errors, |a| &mut a.policy)
     } else if lookahead.peek(kw::kind) {
         let key = key("kind", input.parse::<kw::kind>()?.span);
-        let value = string(input, key, errors)?;
-        args.set(key, value, errors, |a| &mut a.kind);
+        let value = string(input, key, errors);
+        args.set(key, value, errors, |a| &mut a.kind)
     } else if lookahead.peek(kw::skip) {
         let key = key("skip", input.parse::<kw::skip>()?.span);
-        let names = parenthesized(input, key, param_name)?;
-        let value = unique(names, |n| n, "is skipped twice", errors);
-        args.set(key, Some(value), errors, |a| &mut a.skip);
+        let value = parenthesized(input, key, param_name).map(|names| Some(unique(names, |n| n, "is skipped twice", errors)));
+        args.set(key, value, errors, |a| &mut a.skip)
     } else if lookahead.peek(kw::rename) {
         let key = key("rename", input.parse::<kw::rename>()?.span);
-        let value = renames(parenthesized(input, key, param_pair)?, errors);
-        args.set(key, Some(value), errors, |a| &mut a.rename);
+        let value = parenthesized(input, key, param_pair).map(|pairs| Some(renames(pairs, errors)));
+        args.set(key, value, errors, |a| &mut a.rename)
     } else if lookahead.peek(kw::fields) {
         let key = key("fields", input.parse::<kw::fields>()?.span);
-        let value = constants(key, parenthesized(input, key, member_pair)?, errors);
-        args.set(key, Some(value), errors, |a| &mut a.fields);
+        let value = parenthesized(input, key, member_pair).map(|pairs| Some(constants(key, pairs, errors)));
+        args.set(key, value, errors, |a| &mut a.fields)
     } else if lookahead.peek(kw::meta) {
         let key = key("meta", input.parse::<kw::meta>()?.span);
-        let value = constants(key, parenthesized(input, key, member_pair)?, errors);
-        args.set(key, Some(value), errors, |a| &mut a.meta);
+        let value = parenthesized(input, key, member_pair).map(|pairs| Some(constants(key, pairs, errors)));
+        args.set(key, value, errors, |a| &mut a.meta)
     } else if lookahead.peek(kw::id) {
         let key = key("id", input.parse::<kw::id>()?.span);
-        let value = expression(input, key)?;
-        args.set(key, Some(value), errors, |a| &mut a.id);
+        let value = expression(input, key).map(Some);
+        args.set(key, value, errors, |a| &mut a.id)
     } else if lookahead.peek(kw::client) {
         let key = key("client", input.parse::<kw::client>()?.span);
-        let value = expression(input, key)?;
-        args.set(key, Some(value), errors, |a| &mut a.client);
+        let value = expression(input, key).map(Some);
+        args.set(key, value, errors, |a| &mut a.client)
     } else if lookahead.peek(kw::context) {
         let key = key("context", input.parse::<kw::context>()?.span);
-        let value = parameter(&expression(input, key)?, errors);
-        args.set(key, value, errors, |a| &mut a.context);
+        let value = expression(input, key).map(|expr| parameter(&expr, errors));
+        args.set(key, value, errors, |a| &mut a.context)
     } else if input.peek(Ident::peek_any) {
-        return Err(unknown_option(&Ident::parse_any(input)?));
+        Err(unknown_option(&Ident::parse_any(input)?))
     } else if input.peek(LitStr) {
-        return Err(input.error(
+        Err(input.error(
             "name the option: #[guarded(policy = \"fintech.payments\")] checks calls under the policy `fintech.payments`",
-        ));
+        ))
     } else {
-        return Err(lookahead.error());
+        Err(lookahead.error())
     }
-    Ok(())
 }
 
 fn key(name: &'static str, span: Span) -> Key {
@@ -231,10 +237,10 @@ fn usage(key: &str) -> &'static str {
 /// `= <expression>`.
 fn expression(input: ParseStream, key: Key) -> syn::Result<Expr> {
     if !input.peek(Token![=]) {
-        let found = if input.is_empty() { "nothing" } else { "something else" };
+        let span = if input.is_empty() || input.peek(Token![,]) { key.span } else { input.span() };
         return Err(syn::Error::new(
-            input.span(),
-            format!("expected `=` after `{}`, found {found}: write {}", key.name, usage(key.name)),
+            span,
+            format!("expected `=` after `{}`: write {}", key.name, usage(key.name)),
         ));
     }
     let eq: Token![=] = input.parse()?;
@@ -283,7 +289,7 @@ fn parameter(value: &Expr, errors: &mut Errors) -> Option<Name> {
 fn parenthesized<T>(input: ParseStream, key: Key, entry: fn(ParseStream) -> syn::Result<T>) -> syn::Result<Vec<T>> {
     if !input.peek(syn::token::Paren) {
         return Err(syn::Error::new(
-            if input.is_empty() { key.span } else { input.span() },
+            if input.is_empty() || input.peek(Token![,]) { key.span } else { input.span() },
             format!("`{}` takes a list in parentheses: write {}", key.name, usage(key.name)),
         ));
     }

@@ -65,7 +65,7 @@ use syn::spanned::Spanned;
 use syn::{AttrStyle, Expr, Ident, ItemFn, LitStr, TraitItemFn};
 
 use crate::args::{self, Args, Constant, Name};
-use crate::errors::{list, Errors};
+use crate::errors::{did_you_mean, list, Errors};
 use crate::signature::{self, Param, Signature};
 
 /// The attribute's whole job.
@@ -119,7 +119,8 @@ struct Plan<'a> {
     meta: Option<&'a [Constant]>,
     id: Option<&'a Expr>,
     client: Option<&'a Expr>,
-    context: Option<&'a Param>,
+    /// The context parameter, and where the attribute names it.
+    context: Option<(&'a Param, Span)>,
 }
 
 /// One member of the payload object.
@@ -171,7 +172,7 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
             skipped.push(param);
         }
     }
-    let context = args.context.as_ref().and_then(|name| find(name, "context", errors));
+    let context: Option<&Param> = args.context.as_ref().and_then(|name| find(name, "context", errors));
     // `client = param` takes the client from a parameter, which is then not sent either.
     let client_param = args.client.as_ref().and_then(|expr| match expr {
         Expr::Path(path) if path.qself.is_none() => path
@@ -206,22 +207,25 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
         }
     }
 
+    // Parameters under their own names cannot clash (Rust forbids two parameters of the
+    // same name); renamed ones and fields can. Adding them last reports any clash on the
+    // rename or field that caused it.
     let mut members: Vec<Member<'a>> = Vec::new();
     for param in &sig.params {
-        if not_sent(param).is_some() {
-            continue;
-        }
-        let member = match renames.iter().find(|(p, _)| std::ptr::eq(*p, param)) {
-            Some((_, to)) => Member {
-                name: to.value(),
-                span: to.span(),
-                origin: Origin::Param { param, renamed: true },
-            },
-            None => Member {
+        let renamed = renames.iter().any(|(p, _)| std::ptr::eq(*p, param));
+        if not_sent(param).is_none() && !renamed {
+            members.push(Member {
                 name: param.name.clone(),
                 span: param.ident.span(),
                 origin: Origin::Param { param, renamed: false },
-            },
+            });
+        }
+    }
+    for (param, to) in renames {
+        let member = Member {
+            name: to.value(),
+            span: to.span(),
+            origin: Origin::Param { param, renamed: true },
         };
         add_member(&mut members, member, errors);
     }
@@ -244,21 +248,21 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
         meta: args.meta.as_deref(),
         id: args.id.as_ref(),
         client: args.client.as_ref(),
-        context,
+        context: context.map(|param| (param, args.context.as_ref().map_or(param.ident.span(), |n| n.span))),
     })
 }
 
 fn no_such_parameter(sig: &Signature, name: &Name, option: &str) -> String {
     let params: Vec<&str> = sig.params.iter().map(|p| p.name.as_str()).collect();
-    let known = if params.is_empty() {
-        format!("`{}` has no named parameters", sig.name)
-    } else {
-        format!("the parameters of `{}` are {}", sig.name, list(&params))
+    let known = match did_you_mean(&name.text, &params) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None if params.is_empty() => format!("`{}` has no named parameters", sig.name),
+        None => format!("the parameters of `{}` are {}", sig.name, list(&params)),
     };
     match option {
         "context" => format!(
-            "`context = {}` must name a parameter of type `Context` or `&Context`, and {known}",
-            name.text
+            "`context = {}` must name a parameter (of type `Context` or `&Context`): no parameter is named `{}`; {known}",
+            name.text, name.text
         ),
         _ => format!("{option}({}): no parameter is named `{}`; {known}", name.text, name.text),
     }
@@ -266,11 +270,16 @@ fn no_such_parameter(sig: &Signature, name: &Name, option: &str) -> String {
 
 fn add_member<'a>(members: &mut Vec<Member<'a>>, member: Member<'a>, errors: &mut Errors) {
     if let Some(first) = members.iter().find(|m| m.name == member.name) {
+        let fix = match (&first.origin, &member.origin) {
+            (Origin::Param { param, .. }, Origin::Field(_)) => {
+                format!("rename(…) or skip(…) the parameter `{}`, or give the field another name", param.name)
+            }
+            _ => String::from("choose another name, or skip(…) one of them"),
+        };
         errors.at(
             member.span,
             format!(
-                "duplicate payload member `{}`: {} and {} would both be sent under this name; \
-                 rename(…) or skip(…) one of them",
+                "duplicate payload member `{}`: {} and {} would both be sent under this name; {fix}",
                 member.name,
                 first.describe(),
                 member.describe()
@@ -293,9 +302,11 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
 
     let denied = Ident::new("__sentinel_denied", Span::mixed_site());
     let call = call(plan);
-    let from = quote_spanned!(sig.error_span=> ::core::convert::From::from);
+    // The whole conversion carries the error type's span, so a missing `From<Denied>` is
+    // reported on the user's `E`.
+    let convert = quote_spanned!(sig.error_span=> ::core::convert::From::from(#denied));
     let deny = quote! {
-        return ::core::result::Result::Err(#from(#denied));
+        return ::core::result::Result::Err(#convert);
     };
     let prologue = if sig.is_async {
         let pending = Ident::new("__sentinel_pending", Span::mixed_site());
@@ -344,9 +355,12 @@ fn call(plan: &Plan) -> TokenStream {
     });
     let id = plan.id.map(|id| quote_spanned!(id.span()=> .id(#id)));
     let client = plan.client.map(|client| quote_spanned!(client.span()=> .client(&(#client))));
-    let context = plan.context.map(|param| {
-        let ident = &param.ident;
-        quote_spanned!(ident.span()=> .context(&(#ident)))
+    // The parameter, but spanned where the attribute names it: a wrong type is reported on
+    // `context = …`, the place that gave the parameter this role.
+    let context = plan.context.map(|(param, span)| {
+        let mut ident = param.ident.clone();
+        ident.set_span(span);
+        quote_spanned!(span=> .context(&(#ident)))
     });
     quote! {
         ::sentinel::__private::Call::new(#policy, #kind, #payload) #meta #id #client #context

@@ -59,10 +59,22 @@ pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
                 name: binding.ident.unraw().to_string(),
                 cfgs: typed.attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect(),
             }),
+            Pat::Wild(wild) => errors.spanned(
+                wild,
+                format!(
+                    "#[guarded] sends every parameter under its name, so this one needs a name: \
+                     write `_unused: {}` (and skip(_unused) to keep it out of the payload)",
+                    pretty(&typed.ty)
+                ),
+            ),
             pattern => errors.spanned(
                 pattern,
-                "give this parameter a plain name, like `name: Type`, and destructure it in the body: \
-                 #[guarded] sends every parameter under its name (list a name in skip(…) to keep it out)",
+                format!(
+                    "#[guarded] sends every parameter under its name, so this one needs a plain name: \
+                     write `name: {}` and destructure it in the body (list the name in skip(…) to keep it \
+                     out of the payload)",
+                    pretty(&typed.ty)
+                ),
             ),
         }
     }

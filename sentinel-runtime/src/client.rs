@@ -92,6 +92,8 @@ impl SentinelClient {
             transport: None,
             #[cfg(feature = "verify")]
             trusted_keys: None,
+            #[cfg(feature = "tls")]
+            tls: crate::tls::TlsOptions::default(),
         }
     }
 
@@ -393,6 +395,8 @@ pub struct SentinelClientBuilder {
     transport: Option<Arc<dyn Transport>>,
     #[cfg(feature = "verify")]
     trusted_keys: Option<crate::provenance::TrustedKeys>,
+    #[cfg(feature = "tls")]
+    tls: crate::tls::TlsOptions,
 }
 
 impl fmt::Debug for SentinelClientBuilder {
@@ -456,6 +460,27 @@ impl SentinelClientBuilder {
         self
     }
 
+    /// Trusts only these CA certificates (PEM) for an `https://` sidecar, instead of the
+    /// platform's roots. Feature `tls`.
+    #[cfg(feature = "tls")]
+    pub fn tls_root_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.root_ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Presents this client certificate chain and private key (PEM) to an `https://`
+    /// sidecar that asks for one (mutual TLS). The key never appears in `Debug` output or
+    /// errors. Feature `tls`.
+    #[cfg(feature = "tls")]
+    pub fn tls_client_identity_pem(
+        mut self,
+        cert_chain_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.identity_pem = Some((cert_chain_pem.into(), key_pem.into()));
+        self
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<SentinelClient, BuildError> {
         let endpoint = self.endpoint.trim().trim_end_matches('/').to_owned();
@@ -480,6 +505,10 @@ impl SentinelClientBuilder {
         }
         let transport = match self.transport {
             Some(transport) => transport,
+            #[cfg(feature = "tls")]
+            None if endpoint.starts_with("https://") => {
+                Arc::new(UreqTransport::with_tls(self.pool_size, self.tls.to_ureq()?))
+            }
             None => Arc::new(UreqTransport::new(self.pool_size)),
         };
         Ok(SentinelClient {
@@ -509,7 +538,7 @@ fn check_endpoint(endpoint: &str, custom_transport: bool) -> Result<(), BuildErr
         .map_err(|e: ureq::http::uri::InvalidUri| invalid(&e.to_string()))?;
     match uri.scheme_str() {
         Some("http") => {}
-        Some("https") if custom_transport => {}
+        Some("https") if custom_transport || cfg!(feature = "tls") => {}
         Some("https") => return Err(BuildError::TlsNotEnabled),
         Some(other) => return Err(invalid(&format!("scheme must be http or https, not {other}"))),
         None => return Err(invalid("expected an absolute URL such as http://localhost:4000")),
@@ -559,6 +588,8 @@ pub enum BuildError {
     },
     /// A zero timeout would deny every action.
     InvalidTimeout,
+    /// A TLS certificate or key could not be read. (Key material is never printed.)
+    InvalidTls(String),
 }
 
 impl fmt::Display for BuildError {
@@ -572,8 +603,31 @@ impl fmt::Display for BuildError {
             ),
             BuildError::InvalidHeader { name } => write!(f, "invalid header {name:?} (name must be an HTTP token, value must not contain line breaks)"),
             BuildError::InvalidTimeout => f.write_str("the timeout must be greater than zero"),
+            BuildError::InvalidTls(why) => write!(f, "invalid TLS configuration: {why}"),
         }
     }
 }
 
 impl std::error::Error for BuildError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(not(feature = "tls"))]
+    fn an_https_endpoint_without_tls_names_the_feature_to_enable() {
+        let err = SentinelClient::builder("https://sidecar.internal")
+            .build()
+            .unwrap_err();
+        assert_eq!(err, BuildError::TlsNotEnabled);
+        assert!(err.to_string().contains("enable the `tls` feature"), "{err}");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        assert_eq!(backoff(1), FIRST_BACKOFF);
+        assert_eq!(backoff(2), FIRST_BACKOFF * 2);
+        assert_eq!(backoff(30), MAX_BACKOFF);
+    }
+}

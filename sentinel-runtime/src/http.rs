@@ -38,10 +38,26 @@ pub struct UreqTransport {
 impl UreqTransport {
     /// A transport keeping at most `max_idle_connections` idle connections per host.
     pub fn new(max_idle_connections: usize) -> Self {
+        UreqTransport::build(max_idle_connections, |config| config)
+    }
+
+    /// A transport for `https://` sidecars (feature `tls`): rustls, verifying the server
+    /// against `tls`'s roots, optionally presenting a client certificate.
+    #[cfg(feature = "tls")]
+    pub fn with_tls(max_idle_connections: usize, tls: ureq::tls::TlsConfig) -> Self {
+        UreqTransport::build(max_idle_connections, move |config| config.tls_config(tls.clone()))
+    }
+
+    fn build(
+        max_idle_connections: usize,
+        customize: impl Fn(
+            ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+        ) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+    ) -> Self {
         let connections = Arc::new(AtomicU64::new(0));
         let resolver = CachingResolver::default();
         let agent = |idle: usize| {
-            let config = Agent::config_builder()
+            let config = customize(Agent::config_builder())
                 .max_redirects(0)
                 .http_status_as_error(false)
                 .proxy(None)

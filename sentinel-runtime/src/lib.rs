@@ -23,6 +23,8 @@ mod http;
 mod strict_json;
 #[cfg(feature = "tracing")]
 mod telemetry;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 #[cfg(feature = "verify")]
 mod verified;

@@ -684,6 +684,20 @@ fn the_reason_is_reported_with_the_record_seq() {
 }
 
 #[test]
+fn a_repeated_key_is_refused_not_resolved() {
+    // {"verdict":"BLOCK", ...the genuine record with "verdict":"ALLOW"...}: which one counts?
+    let genuine = canonical_json(&raw_records()[0]);
+    assert!(genuine.contains("\"verdict\":\"ALLOW\""));
+    let ambiguous = genuine.replacen('{', "{\"verdict\":\"BLOCK\",", 1);
+    assert!(matches!(
+        Record::from_json(&ambiguous),
+        Err(ProvenanceError::Malformed { seq: None, .. })
+    ));
+    assert!(Record::list_from_json(&format!("[{ambiguous}]")).is_err());
+    verify_record(&Record::from_json(&genuine).unwrap(), &trusted()).unwrap();
+}
+
+#[test]
 fn dropping_swapping_or_inserting_records_breaks_the_chain() {
     let trusted = trusted();
     let records = chain();

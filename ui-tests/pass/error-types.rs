@@ -26,6 +26,7 @@ fn qualified(n: u8) -> ::core::result::Result<u8, Denied> {
 }
 
 #[sentinel::guarded(policy = "p")]
+#[allow(unused_parens)]
 fn parenthesized(n: u8) -> (std::result::Result<u8, Denied>) {
     Ok(n)
 }

@@ -2,7 +2,7 @@
 use serde::Serialize;
 use sentinel::Denied;
 
-#[sentinel::guarded(policy = "p")]
+#[sentinel::guarded(policy = "p", skip(sizes))]
 fn store<T, U, const N: usize>(item: T, tags: &U, sizes: [u16; N]) -> Result<T, Denied>
 where
     T: Serialize + Clone,

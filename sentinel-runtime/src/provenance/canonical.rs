@@ -1,17 +1,19 @@
 //! Canonical JSON exactly as the sidecar (a JavaScript program) writes it.
 //!
-//! The sidecar hashes `canonicalize(value)`: members sorted by their keys' UTF-16 code units,
-//! no whitespace, strings escaped as `JSON.stringify` escapes them and numbers printed as
-//! `Number.prototype.toString` prints a double. One byte of difference and no hash verifies,
-//! so every rule here mirrors ECMAScript, not Rust or serde_json:
+//! The sidecar hashes the canonical JSON of each record's body: members sorted by their
+//! keys' UTF-16 code units, no whitespace, strings escaped as `JSON.stringify` escapes them
+//! and numbers printed as `Number.prototype.toString` prints a double. One byte of
+//! difference and no hash verifies, so every rule here follows ECMAScript, not Rust or
+//! `serde_json`:
 //!
-//! | input                          | JavaScript prints          | `serde_json` prints         |
-//! |--------------------------------|----------------------------|---------------------------|
-//! | `1e21`                         | `1e+21`                    | `1e21`                    |
-//! | `42000.0`                      | `42000`                    | `42000.0`                 |
-//! | `-0.0`                         | `0`                        | `-0.0`                    |
-//! | `9007199254740993` (an integer)| `9007199254740992`         | `9007199254740993`        |
-//! | key `"\u{1F600}"` vs `"\u{FF61}"` | `"\u{1F600}"` first (0xD83D < 0xFF61) | `"\u{FF61}"` first |
+//! | value                             | JavaScript prints      | `serde_json` prints     |
+//! |-----------------------------------|------------------------|-------------------------|
+//! | `42000.0`                         | `42000`                | `42000.0`               |
+//! | `-0.0`                            | `0`                    | `-0.0`                  |
+//! | `1e20`                            | `100000000000000000000`| `1e+20`                 |
+//! | `1e-6`                            | `0.000001`             | `1e-6`                  |
+//! | `9007199254740993` (an integer)   | `9007199254740992`     | `9007199254740993`      |
+//! | keys `"\u{FF61}"`, `"\u{1F600}"`  | `"\u{1F600}"` first    | `"\u{FF61}"` first      |
 
 use std::cmp::Ordering;
 use std::fmt::Write as _;
@@ -122,7 +124,7 @@ fn write_number(out: &mut String, number: &Number) {
     }
 }
 
-/// Writes a double as ECMAScript's ``Number::toString`(x)` (radix 10) does.
+/// Writes a double as ECMAScript's `Number::toString(x)` (radix 10) does.
 pub(crate) fn write_f64(out: &mut String, value: f64) {
     if !value.is_finite() {
         // JSON.stringify writes NaN and the infinities as null. A serde_json Value cannot hold

@@ -1,0 +1,7 @@
+#[sentinel::guarded(policy = "fintech.payments", rename(too = "recipient"))]
+fn pay(amount: u64, to: &str) -> Result<(), sentinel::Denied> {
+    let _ = (amount, to);
+    Ok(())
+}
+
+fn main() {}
