@@ -35,6 +35,9 @@ const POLICY: &str = "fintech.payments";
 // ---------------------------------------------------------------------------------------
 
 /// A payment tool. Its body counts how often it ran.
+// The expansion's `From::from(denied)` is an identity conversion when the error type is
+// `Denied` itself; clippy flags that in the caller's code.
+#[allow(clippy::useless_conversion)]
 #[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = client, skip(ran))]
 fn pay(client: &SentinelClient, ran: &AtomicUsize, amount: u64, to: &str) -> Result<u64, Denied> {
     let _ = to;
@@ -54,6 +57,7 @@ impl serde::Serialize for Unserializable {
 }
 
 /// A tool one of whose arguments cannot be described to the sidecar.
+#[allow(clippy::useless_conversion)]
 #[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = client, skip(ran))]
 fn pay_unserializable(
     client: &SentinelClient,

@@ -302,9 +302,10 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
 
     let denied = Ident::new("__sentinel_denied", Span::mixed_site());
     let call = call(plan);
-    // The whole conversion carries the error type's span, so a missing `From<Denied>` is
-    // reported on the user's `E`.
-    let convert = quote_spanned!(sig.error_span=> ::core::convert::From::from(#denied));
+    // The whole conversion, its argument included, is located at the error type, so a
+    // missing `From<Denied>` is reported on the user's `E` (rustc blames the argument).
+    let denied_at_error = Ident::new("__sentinel_denied", Span::mixed_site().located_at(sig.error_span));
+    let convert = quote_spanned!(sig.error_span=> ::core::convert::From::from(#denied_at_error));
     let deny = quote! {
         return ::core::result::Result::Err(#convert);
     };
