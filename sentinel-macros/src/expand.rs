@@ -300,12 +300,11 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
     let outer = attrs.iter().filter(|a| matches!(a.style, AttrStyle::Outer));
     let inner = attrs.iter().filter(|a| matches!(a.style, AttrStyle::Inner(_)));
 
-    let denied = Ident::new("__sentinel_denied", Span::mixed_site());
+    let denied = Ident::new("__sentinel_denied", sig.error_span);
     let call = call(plan);
     // The whole conversion, its argument included, is located at the error type, so a
     // missing `From<Denied>` is reported on the user's `E` (rustc blames the argument).
-    let denied_at_error = Ident::new("__sentinel_denied", Span::mixed_site().located_at(sig.error_span));
-    let convert = quote_spanned!(sig.error_span=> ::core::convert::From::from(#denied_at_error));
+    let convert = quote_spanned!(sig.error_span=> ::core::convert::From::from(#denied));
     let deny = quote! {
         return ::core::result::Result::Err(#convert);
     };

@@ -24,6 +24,8 @@ use ureq::Agent;
 
 use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
 
+type AgentConfig = ureq::config::ConfigBuilder<ureq::typestate::AgentScope>;
+
 /// How long a resolved address is reused before the name is looked up again.
 const DNS_TTL: Duration = Duration::from_secs(30);
 
@@ -48,12 +50,7 @@ impl UreqTransport {
         UreqTransport::build(max_idle_connections, move |config| config.tls_config(tls.clone()))
     }
 
-    fn build(
-        max_idle_connections: usize,
-        customize: impl Fn(
-            ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
-        ) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
-    ) -> Self {
+    fn build(max_idle_connections: usize, customize: impl Fn(AgentConfig) -> AgentConfig) -> Self {
         let connections = Arc::new(AtomicU64::new(0));
         let resolver = CachingResolver::default();
         let agent = |idle: usize| {

@@ -832,8 +832,9 @@ fn a_signature_by_another_key_claiming_the_trusted_one_fails() {
 // Some literals are exact tie values (884732411301967.25): clippy measures them against Rust's
 // own shortest form, which rounds those ties the other way than JavaScript.
 #[allow(clippy::excessive_precision)]
-fn records_must_be_read_from_text_to_keep_numbers_exact() {
-    // A record carrying numbers serde_json's default float parser reads one bit off.
+fn numbers_read_from_text_keep_every_bit() {
+    // A record carrying numbers serde_json's default float parser would read one bit off;
+    // the runtime enables serde_json's `float_roundtrip`, so every reader gets them right.
     let mut raw = raw_records()[0].clone();
     raw["action"]["payload"] =
         json!({"amount": 1936.7400000000002, "rate": 0.30000000000000004, "tie": 884732411301967.25});
@@ -844,9 +845,13 @@ fn records_must_be_read_from_text_to_keep_numbers_exact() {
     assert!(text.contains("\"amount\":1936.7400000000002") && text.contains("\"tie\":884732411301967.2}"));
 
     verify_record(&Record::from_json(&text).unwrap(), &other_trusted()).unwrap();
-    let lossy: Record = serde_json::from_str(&text).unwrap();
+    let via_serde: Record = serde_json::from_str(&text).unwrap();
+    verify_record(&via_serde, &other_trusted()).unwrap();
+    // One bit off in the amount and the hash no longer matches.
+    let mut off_by_one_bit = Record::from_json(&text).unwrap();
+    off_by_one_bit.action.payload["amount"] = json!(1936.74);
     assert!(matches!(
-        verify_record(&lossy, &other_trusted()),
+        verify_record(&off_by_one_bit, &other_trusted()),
         Err(ProvenanceError::ContentHashMismatch { .. })
     ));
 }

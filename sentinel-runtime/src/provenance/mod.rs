@@ -25,10 +25,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Read records from their JSON text with [`Record::from_json`] or [`Record::list_from_json`]
-//! rather than through `serde_json::from_str`: `serde_json`'s default float parser can be one
-//! bit off for numbers with 16–17 significant digits, which would make a genuine record fail
-//! to verify.
+//! Read records from their JSON text with [`Record::from_json`] or [`Record::list_from_json`]:
+//! they refuse repeated keys and read every number to the double JavaScript reads (this
+//! crate enables serde_json's `float_roundtrip`; without it, a number with 16–17
+//! significant digits can be one bit off and a genuine record would fail to verify).
 
 mod canonical;
 mod error;

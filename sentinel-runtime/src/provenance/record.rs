@@ -14,11 +14,10 @@ use super::{canonical_json, parse_json, ProvenanceError};
 /// extra fields are ignored (they are not signed).
 ///
 /// Read records from their JSON text with [`Record::from_json`] or
-/// [`Record::list_from_json`]: they read numbers exactly as the sidecar did. A value that
-/// went through `serde_json::from_str` first may already have lost the last bit of a
-/// number with 16–17 significant digits (`serde_json`'s default float parser is approximate),
-/// and the record would then fail to verify with
-/// [`ContentHashMismatch`](ProvenanceError::ContentHashMismatch).
+/// [`Record::list_from_json`]: they read numbers exactly as the sidecar did and refuse
+/// repeated keys. (This crate turns on serde_json's `float_roundtrip`; without it, a number
+/// with 16–17 significant digits can lose its last bit, and the record would then fail to
+/// verify with [`ContentHashMismatch`](ProvenanceError::ContentHashMismatch).)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Record {
