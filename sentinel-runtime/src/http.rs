@@ -24,6 +24,9 @@ use ureq::Agent;
 
 use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
 
+/// Addresses of a name and when they expire.
+type Resolved = (Vec<SocketAddr>, Instant);
+
 type AgentConfig = ureq::config::ConfigBuilder<ureq::typestate::AgentScope>;
 
 /// How long a resolved address is reused before the name is looked up again.
@@ -210,7 +213,7 @@ impl<In: ureq::unversioned::transport::Transport> Connector<In> for CountingConn
 /// Resolves names once and keeps the answer for [`DNS_TTL`]; IP literals never reach DNS.
 #[derive(Debug, Clone, Default)]
 struct CachingResolver {
-    cache: Arc<Mutex<HashMap<String, (Vec<SocketAddr>, Instant)>>>,
+    cache: Arc<Mutex<HashMap<String, Resolved>>>,
 }
 
 impl Resolver for CachingResolver {
