@@ -92,3 +92,62 @@ fn a_restarted_sidecar_on_the_same_port_is_used_again_without_a_new_client() {
     assert!(!decision.is_fallback());
     assert_eq!(sidecar.requests().len(), 1);
 }
+
+#[test]
+fn escalations_can_be_listed_resolved_and_waited_on() {
+    use sentinel::{EscalationError, EscalationState, EscalationStatus, Resolution};
+
+    let sidecar =
+        MockSidecar::start(|_| MockAnswer::escalate("needs sign-off").with_approvers(["treasury_ops"]));
+    let client = SentinelClient::builder(sidecar.endpoint())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let decision = client.guard(&pay("vendor_42"), &Context::new("r"), "fintech.payments");
+    let escalation_id = decision.escalation_id().unwrap().to_owned();
+
+    let pending = client.escalations(Some(EscalationState::Pending)).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, escalation_id);
+    assert_eq!(pending[0].record_id, decision.record_id());
+    assert_eq!(pending[0].action["payload"]["to"], "vendor_42");
+    assert_eq!(
+        client.escalation_status(&escalation_id).unwrap(),
+        EscalationStatus::Pending
+    );
+
+    let refused = client.resolve(&escalation_id, Resolution::Approve, "mallory");
+    assert!(
+        matches!(refused, Err(EscalationError::NotAnApprover(_))),
+        "{refused:?}"
+    );
+
+    // A human approves while the agent waits.
+    let approver = {
+        let (client, id) = (client.clone(), escalation_id.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            client.resolve(&id, Resolution::Approve, "treasury_ops")
+        })
+    };
+    let waited = client.wait_for_resolution(&escalation_id, Duration::from_secs(5));
+    let review_record = approver.join().unwrap().unwrap();
+    assert!(waited.allowed(), "{waited:?}");
+    assert_eq!(waited.record_id(), review_record);
+    assert_eq!(
+        client.escalation_status(&escalation_id).unwrap(),
+        EscalationStatus::Approved {
+            record_id: review_record
+        }
+    );
+    let again = client.resolve(&escalation_id, Resolution::Deny, "treasury_ops");
+    assert!(
+        matches!(again, Err(EscalationError::AlreadyResolved(_))),
+        "{again:?}"
+    );
+    let unknown = client.resolve("esc_nope", Resolution::Deny, "treasury_ops");
+    assert!(
+        matches!(unknown, Err(EscalationError::NotFound(_))),
+        "{unknown:?}"
+    );
+}

@@ -68,6 +68,7 @@ pub struct MockAnswer {
     verdict: Verdict,
     reason: Option<String>,
     escalation_id: Option<String>,
+    approvers: Vec<String>,
 }
 
 impl MockAnswer {
@@ -77,6 +78,7 @@ impl MockAnswer {
             verdict: Verdict::Allow,
             reason: None,
             escalation_id: None,
+            approvers: Vec::new(),
         }
     }
 
@@ -86,6 +88,7 @@ impl MockAnswer {
             verdict: Verdict::Block,
             reason: Some(reason.into()),
             escalation_id: None,
+            approvers: Vec::new(),
         }
     }
 
@@ -95,7 +98,14 @@ impl MockAnswer {
             verdict: Verdict::Escalate,
             reason: Some(reason.into()),
             escalation_id: Some(format!("esc_{}", uuid::Uuid::new_v4())),
+            approvers: Vec::new(),
         }
+    }
+
+    /// Who may resolve this escalation (`403` for anyone else). Without it, anyone may.
+    pub fn with_approvers<S: Into<String>>(mut self, approvers: impl IntoIterator<Item = S>) -> Self {
+        self.approvers = approvers.into_iter().map(Into::into).collect();
+        self
     }
 
     fn to_decision(&self) -> Value {
@@ -130,6 +140,8 @@ type Rule = dyn Fn(&MockRequest) -> MockAnswer + Send + Sync;
 struct Seen {
     requests: Vec<MockRequest>,
     connections: usize,
+    escalations: Vec<Value>,
+    review_records: Vec<Value>,
 }
 
 /// A real HTTP/1.1 Sentinel sidecar on `127.0.0.1`, in a background thread, answering
@@ -272,7 +284,9 @@ async fn answer(
     seen: Arc<Mutex<Seen>>,
     rule: Arc<Rule>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let is_guard = request.method() == hyper::Method::POST && request.uri().path() == "/v1/guard";
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default().to_owned();
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
@@ -283,33 +297,29 @@ async fn answer(
             )
         })
         .collect();
-    let body = request.into_body().collect().await.map(|b| b.to_bytes());
-    let (status, reply) = match (is_guard, body) {
-        (false, _) => (404, json!({"error": "not found"})),
-        (true, Err(_)) => (400, json!({"error": "unreadable body"})),
-        (true, Ok(body)) => match parse_guard_request(&body, headers) {
-            None => (400, json!({"error": "invalid guard request"})),
-            Some(parsed) => {
-                // The rule may block (a test simulating a slow sidecar): keep it off the
-                // thread that serves the other connections.
-                let answered = tokio::task::spawn_blocking(move || {
-                    let answer = rule(&parsed);
-                    (parsed, answer)
-                })
-                .await;
-                match answered {
-                    Ok((parsed, answer)) => {
-                        seen.lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .requests
-                            .push(parsed);
-                        (200, answer.to_decision())
-                    }
-                    Err(_) => (500, json!({"error": "internal error"})),
-                }
-            }
-        },
+    let body = match request.into_body().collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => return Ok(json_response(400, &json!({"error": "unreadable body"}))),
     };
+    let resolve_id = path
+        .strip_prefix("/v1/escalations/")
+        .and_then(|rest| rest.strip_suffix("/resolve"))
+        .map(str::to_owned);
+    let (status, reply) = match (method, path.as_str(), resolve_id) {
+        (hyper::Method::POST, "/v1/guard", _) => guard(&body, headers, &seen, rule).await,
+        (hyper::Method::GET, "/v1/escalations", _) => (200, list_escalations(&lock(&seen), &query)),
+        (hyper::Method::POST, _, Some(id)) => resolve(&mut lock(&seen), &id, &body),
+        (hyper::Method::GET, "/v1/records", _) => (200, Value::Array(lock(&seen).review_records.clone())),
+        _ => (404, json!({"error": "not found"})),
+    };
+    Ok(json_response(status, &reply))
+}
+
+fn lock(seen: &Mutex<Seen>) -> std::sync::MutexGuard<'_, Seen> {
+    seen.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn json_response(status: u16, reply: &Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(reply.to_string())));
     *response.status_mut() =
         hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
@@ -317,7 +327,128 @@ async fn answer(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),
     );
-    Ok(response)
+    response
+}
+
+async fn guard(
+    body: &[u8],
+    headers: Vec<(String, String)>,
+    seen: &Mutex<Seen>,
+    rule: Arc<Rule>,
+) -> (u16, Value) {
+    let Some(parsed) = parse_guard_request(body, headers) else {
+        return (400, json!({"error": "invalid guard request"}));
+    };
+    // The rule may block (a test simulating a slow sidecar): keep it off the thread that
+    // serves the other connections.
+    let Ok((parsed, answer)) = tokio::task::spawn_blocking(move || {
+        let answer = rule(&parsed);
+        (parsed, answer)
+    })
+    .await
+    else {
+        return (500, json!({"error": "internal error"}));
+    };
+    let decision = answer.to_decision();
+    let mut seen = lock(seen);
+    if let Some(escalation_id) = &answer.escalation_id {
+        seen.escalations.push(json!({
+            "id": escalation_id,
+            "recordId": decision["recordId"],
+            "action": parsed.body["action"],
+            "approvers": answer.approvers,
+            "reason": answer.reason,
+            "status": "pending",
+            "createdAt": now_iso8601(),
+        }));
+    }
+    seen.requests.push(parsed);
+    (200, decision)
+}
+
+fn list_escalations(seen: &Seen, query: &str) -> Value {
+    let wanted = query.split('&').find_map(|pair| pair.strip_prefix("status="));
+    Value::Array(
+        seen.escalations
+            .iter()
+            .filter(|e| wanted.is_none_or(|status| e["status"] == status))
+            .cloned()
+            .collect(),
+    )
+}
+
+fn resolve(seen: &mut Seen, id: &str, body: &[u8]) -> (u16, Value) {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return (400, json!({"error": "invalid resolve request"}));
+    };
+    let (Some(decision), Some(approver)) = (request["decision"].as_str(), request["approver"].as_str())
+    else {
+        return (400, json!({"error": "invalid resolve request"}));
+    };
+    let verdict = match decision {
+        "approve" => Verdict::Allow,
+        "deny" => Verdict::Block,
+        _ => return (400, json!({"error": "invalid resolve request"})),
+    };
+    let Some(escalation) = seen.escalations.iter_mut().find(|e| e["id"] == id) else {
+        return (404, json!({"error": "escalation not found"}));
+    };
+    let approvers = escalation["approvers"].as_array().cloned().unwrap_or_default();
+    if !approvers.is_empty() && !approvers.iter().any(|a| a == approver) {
+        return (
+            403,
+            json!({"error": "approver not in the escalation approver list"}),
+        );
+    }
+    if escalation["status"] != "pending" {
+        return (409, json!({"error": "escalation already resolved"}));
+    }
+    escalation["status"] = json!(if verdict == Verdict::Allow {
+        "approved"
+    } else {
+        "denied"
+    });
+    escalation["resolvedBy"] = json!(approver);
+    escalation["resolvedAt"] = json!(now_iso8601());
+    let escalation = escalation.clone();
+    let record_id = format!("rec_{}", uuid::Uuid::new_v4());
+    seen.review_records.push(json!({
+        "id": record_id,
+        "verdict": verdict.as_str(),
+        "reason": format!("human {decision} of escalation {id}"),
+        "checks": [{
+            "check": "human.review",
+            "outcome": if verdict == Verdict::Allow { "pass" } else { "fail" },
+            "verdict": verdict.as_str(),
+            "details": {"escalationId": id, "originalRecordId": escalation["recordId"]},
+        }],
+    }));
+    (200, json!({"escalation": escalation, "recordId": record_id}))
+}
+
+/// The current UTC time as `2026-11-24T10:59:26.885Z`.
+fn now_iso8601() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (days, seconds) = (now.as_secs() / 86_400, now.as_secs() % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60,
+        now.subsec_millis()
+    )
 }
 
 fn parse_guard_request(body: &[u8], headers: Vec<(String, String)>) -> Option<MockRequest> {
