@@ -1,11 +1,12 @@
 //! Guard three payments, then watch the gate fail closed when the sidecar goes away.
 //!
 //! ```text
-//! cargo run --example quickstart                                   # embedded mock sidecar
-//! SENTINEL_ENDPOINT=http://localhost:4000 cargo run --example quickstart   # a real one
+//! cargo run --example quickstart                                          # embedded mock sidecar
+//! SENTINEL_ENDPOINT=http://localhost:4000 cargo run --example quickstart  # a real one
 //! ```
 
 use std::error::Error;
+use std::io::Write;
 use std::time::Duration;
 
 use sentinel::testing::{MockAnswer, MockSidecar};
@@ -31,7 +32,7 @@ fn pay(amount: u64, from: &str, to: &str) -> Result<Receipt, Denied> {
 
 /// The demo rules of the embedded mock: payments above 25 000 escalate, payee `acct_evil`
 /// is blocked, the rest is allowed.
-fn demo_rules() -> MockSidecar {
+fn demo_sidecar() -> MockSidecar {
     MockSidecar::start(|request| {
         let amount = request.payload["amount"].as_f64().unwrap_or(0.0);
         if request.payload["to"] == "acct_evil" {
@@ -44,36 +45,39 @@ fn demo_rules() -> MockSidecar {
     })
 }
 
-fn show(result: Result<Receipt, Denied>) {
+fn show(out: &mut impl Write, call: &str, result: Result<Receipt, Denied>) -> std::io::Result<()> {
+    writeln!(out, "{call}:")?;
     match result {
-        Ok(receipt) => println!("  ALLOW     paid {} to {}", receipt.amount, receipt.to),
+        Ok(receipt) => writeln!(out, "  ALLOW     paid {} to {}", receipt.amount, receipt.to),
         Err(denied) => {
             let record = if denied.is_fallback() {
                 "none (fallback)"
             } else {
                 denied.record_id()
             };
-            println!(
+            writeln!(
+                out,
                 "  {:<9} {} [record {record}]",
                 denied.verdict().as_str(),
                 denied.reason()
-            );
+            )
         }
     }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     let (endpoint, mock) = match std::env::var("SENTINEL_ENDPOINT") {
         Ok(endpoint) => {
-            println!("Using the sidecar at {endpoint} (SENTINEL_ENDPOINT).");
+            writeln!(out, "Using the sidecar at {endpoint} (SENTINEL_ENDPOINT).")?;
             (endpoint, None)
         }
         Err(_) => {
-            let mock = demo_rules();
-            println!(
+            let mock = demo_sidecar();
+            writeln!(
+                out,
                 "SENTINEL_ENDPOINT is not set: using an embedded mock sidecar at {}.",
                 mock.endpoint()
-            );
+            )?;
             (mock.endpoint(), Some(mock))
         }
     };
@@ -87,20 +91,63 @@ fn main() -> Result<(), Box<dyn Error>> {
         .provider("anthropic")
         .model("claude-sonnet-4-6")
         .actor("agent-007", ["ops"]);
-    context.scope(|| {
-        println!("pay(100, acct_ops, vendor_42):");
-        show(pay(100, "acct_ops", "vendor_42"));
-        println!("pay(42000, acct_ops, vendor_42):");
-        show(pay(42_000, "acct_ops", "vendor_42"));
-        println!("pay(100, acct_ops, acct_evil):");
-        show(pay(100, "acct_ops", "acct_evil"));
-    });
+    context.scope(|| -> std::io::Result<()> {
+        show(
+            out,
+            "pay(100, acct_ops, vendor_42)",
+            pay(100, "acct_ops", "vendor_42"),
+        )?;
+        show(
+            out,
+            "pay(42000, acct_ops, vendor_42)",
+            pay(42_000, "acct_ops", "vendor_42"),
+        )?;
+        show(
+            out,
+            "pay(100, acct_ops, acct_evil)",
+            pay(100, "acct_ops", "acct_evil"),
+        )
+    })?;
 
     if let Some(mock) = mock {
         mock.stop();
-        println!("The sidecar is gone; the gate fails closed:");
-        println!("pay(100, acct_ops, vendor_42):");
-        context.scope(|| show(pay(100, "acct_ops", "vendor_42")));
+        writeln!(out, "The sidecar is gone; the gate fails closed:")?;
+        context.scope(|| {
+            show(
+                out,
+                "pay(100, acct_ops, vendor_42)",
+                pay(100, "acct_ops", "vendor_42"),
+            )
+        })?;
     }
     Ok(())
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    run(&mut std::io::stdout())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prints_allow_escalate_block_then_fails_closed() {
+        if std::env::var_os("SENTINEL_ENDPOINT").is_some() {
+            return; // pointed at a real sidecar: its policies decide, not the demo rules
+        }
+        let mut out = Vec::new();
+        super::run(&mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let verdicts: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("  "))
+            .map(|l| l.split_whitespace().next().unwrap())
+            .collect();
+        assert_eq!(verdicts, ["ALLOW", "ESCALATE", "BLOCK", "BLOCK"], "{out}");
+        assert!(out.contains("failing closed [record none (fallback)]"), "{out}");
+        assert_eq!(
+            out.lines().filter(|l| l.contains("[record rec_")).count(),
+            2,
+            "{out}"
+        );
+    }
 }
