@@ -91,7 +91,9 @@ impl Args {
     ) -> syn::Result<()> {
         if self.given(key.name) {
             let hint = match key.name {
-                "skip" | "rename" | "fields" | "meta" => format!(": put every entry in one {}", usage(key.name)),
+                "skip" | "rename" | "fields" | "meta" => {
+                    format!(": put every entry in one {}", usage(key.name))
+                }
                 _ => String::from(": give it once"),
             };
             errors.at(key.span, format!("duplicate option `{}`{hint}", key.name));
@@ -161,7 +163,8 @@ fn parse_option(input: ParseStream, args: &mut Args, errors: &mut Errors) -> syn
         args.set(key, value, errors, |a| &mut a.kind)
     } else if lookahead.peek(kw::skip) {
         let key = key("skip", input.parse::<kw::skip>()?.span);
-        let value = parenthesized(input, key, param_name).map(|names| Some(unique(names, |n| n, "is skipped twice", errors)));
+        let value = parenthesized(input, key, param_name)
+            .map(|names| Some(unique(names, |n| n, "is skipped twice", errors)));
         args.set(key, value, errors, |a| &mut a.skip)
     } else if lookahead.peek(kw::rename) {
         let key = key("rename", input.parse::<kw::rename>()?.span);
@@ -211,10 +214,15 @@ fn unknown_option(ident: &Ident) -> syn::Error {
         "action_id" | "idempotency_key" => Some("id"),
         _ => did_you_mean(&word, OPTIONS),
     };
-    let hint = suggestion.map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+    let hint = suggestion
+        .map(|s| format!("did you mean `{s}`? "))
+        .unwrap_or_default();
     syn::Error::new(
         ident.span(),
-        format!("unknown option `{word}`: {hint}expected one of: {}", OPTIONS.join(", ")),
+        format!(
+            "unknown option `{word}`: {hint}expected one of: {}",
+            OPTIONS.join(", ")
+        ),
     )
 }
 
@@ -237,7 +245,11 @@ fn usage(key: &str) -> &'static str {
 /// `= <expression>`.
 fn expression(input: ParseStream, key: Key) -> syn::Result<Expr> {
     if !input.peek(Token![=]) {
-        let span = if input.is_empty() || input.peek(Token![,]) { key.span } else { input.span() };
+        let span = if input.is_empty() || input.peek(Token![,]) {
+            key.span
+        } else {
+            input.span()
+        };
         return Err(syn::Error::new(
             span,
             format!("expected `=` after `{}`: write {}", key.name, usage(key.name)),
@@ -245,7 +257,10 @@ fn expression(input: ParseStream, key: Key) -> syn::Result<Expr> {
     }
     let eq: Token![=] = input.parse()?;
     if input.is_empty() || input.peek(Token![,]) {
-        return Err(syn::Error::new(eq.span, format!("`{}` needs a value: write {}", key.name, usage(key.name))));
+        return Err(syn::Error::new(
+            eq.span,
+            format!("`{}` needs a value: write {}", key.name, usage(key.name)),
+        ));
     }
     input.parse()
 }
@@ -255,14 +270,21 @@ fn string(input: ParseStream, key: Key, errors: &mut Errors) -> syn::Result<Opti
     let value = expression(input, key)?;
     match &value {
         Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) if s.value().trim().is_empty() => {
-            errors.at(s.span(), format!("`{}` must not be empty: write {}", key.name, usage(key.name)));
+            errors.at(
+                s.span(),
+                format!("`{}` must not be empty: write {}", key.name, usage(key.name)),
+            );
             Ok(None)
         }
         Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(Some(s.clone())),
         other => {
             errors.spanned(
                 other,
-                format!("`{}` must be a string literal: write {}", key.name, usage(key.name)),
+                format!(
+                    "`{}` must be a string literal: write {}",
+                    key.name,
+                    usage(key.name)
+                ),
             );
             Ok(None)
         }
@@ -274,7 +296,10 @@ fn parameter(value: &Expr, errors: &mut Errors) -> Option<Name> {
     if let Expr::Path(path) = value {
         if path.qself.is_none() && path.attrs.is_empty() {
             if let Some(ident) = path.path.get_ident() {
-                return Some(Name { text: ident.unraw().to_string(), span: ident.span() });
+                return Some(Name {
+                    text: ident.unraw().to_string(),
+                    span: ident.span(),
+                });
             }
         }
     }
@@ -286,17 +311,32 @@ fn parameter(value: &Expr, errors: &mut Errors) -> Option<Name> {
 }
 
 /// `(entry, entry, …)`.
-fn parenthesized<T>(input: ParseStream, key: Key, entry: fn(ParseStream) -> syn::Result<T>) -> syn::Result<Vec<T>> {
+fn parenthesized<T>(
+    input: ParseStream,
+    key: Key,
+    entry: fn(ParseStream) -> syn::Result<T>,
+) -> syn::Result<Vec<T>> {
     if !input.peek(syn::token::Paren) {
         return Err(syn::Error::new(
-            if input.is_empty() || input.peek(Token![,]) { key.span } else { input.span() },
-            format!("`{}` takes a list in parentheses: write {}", key.name, usage(key.name)),
+            if input.is_empty() || input.peek(Token![,]) {
+                key.span
+            } else {
+                input.span()
+            },
+            format!(
+                "`{}` takes a list in parentheses: write {}",
+                key.name,
+                usage(key.name)
+            ),
         ));
     }
     let content;
     syn::parenthesized!(content in input);
     let entries = Punctuated::<T, Token![,]>::parse_terminated_with(&content, entry).map_err(|e| {
-        syn::Error::new(e.span(), format!("{e} (in {}: write {})", key.name, usage(key.name)))
+        syn::Error::new(
+            e.span(),
+            format!("{e} (in {}: write {})", key.name, usage(key.name)),
+        )
     })?;
     Ok(entries.into_iter().collect())
 }
@@ -305,14 +345,20 @@ fn parenthesized<T>(input: ParseStream, key: Key, entry: fn(ParseStream) -> syn:
 /// `skip(type)` and `skip(self)` can be answered precisely later).
 fn param_name(input: ParseStream) -> syn::Result<Name> {
     let ident = Ident::parse_any(input)?;
-    Ok(Name { text: ident.unraw().to_string(), span: ident.span() })
+    Ok(Name {
+        text: ident.unraw().to_string(),
+        span: ident.span(),
+    })
 }
 
 /// A payload or meta member name: an identifier, or a string for names that are not one.
 fn member_name(input: ParseStream) -> syn::Result<Name> {
     if input.peek(LitStr) {
         let text: LitStr = input.parse()?;
-        return Ok(Name { text: text.value(), span: text.span() });
+        return Ok(Name {
+            text: text.value(),
+            span: text.span(),
+        });
     }
     param_name(input)
 }
@@ -350,10 +396,15 @@ fn renames(pairs: Vec<(Name, Expr)>, errors: &mut Errors) -> Vec<Rename> {
     let mut renames = Vec::new();
     for (param, value) in pairs {
         match value {
-            Expr::Lit(ExprLit { lit: Lit::Str(to), .. }) => renames.push(Rename { param, to }),
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(to), ..
+            }) => renames.push(Rename { param, to }),
             other => errors.spanned(
                 &other,
-                format!("the new name must be a string literal: write rename({} = \"new_name\")", param.text),
+                format!(
+                    "the new name must be a string literal: write rename({} = \"new_name\")",
+                    param.text
+                ),
             ),
         }
     }
@@ -375,7 +426,12 @@ fn constants(key: Key, pairs: Vec<(Name, Expr)>, errors: &mut Errors) -> Vec<Con
             ),
         }
     }
-    unique(constants, |c| &c.key, &format!("appears twice in {}(…)", key.name), errors)
+    unique(
+        constants,
+        |c| &c.key,
+        &format!("appears twice in {}(…)", key.name),
+        errors,
+    )
 }
 
 /// A literal as a typed expression: unsuffixed integers become `i64` (or `u64` when too
@@ -391,8 +447,13 @@ fn literal(value: &Expr) -> Result<TokenStream, &'static str> {
             _ => Err("pass other values as arguments instead"),
         },
         Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => match &*unary.expr {
-            Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => typed_int(int, true),
-            Expr::Lit(ExprLit { lit: Lit::Float(float), .. }) => {
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(int), ..
+            }) => typed_int(int, true),
+            Expr::Lit(ExprLit {
+                lit: Lit::Float(float),
+                ..
+            }) => {
                 let float = typed_float(float);
                 Ok(quote!(-#float))
             }
@@ -407,7 +468,9 @@ fn typed_int(int: &LitInt, negative: bool) -> Result<TokenStream, &'static str> 
     if !int.suffix().is_empty() {
         return Ok(quote!(#sign #int));
     }
-    let digits: u64 = int.base10_parse().map_err(|_| "this integer does not fit in 64 bits")?;
+    let digits: u64 = int
+        .base10_parse()
+        .map_err(|_| "this integer does not fit in 64 bits")?;
     let suffix = match (negative, digits) {
         (_, d) if d <= i64::MAX as u64 => "i64",
         (false, _) => "u64",

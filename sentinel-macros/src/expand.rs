@@ -16,8 +16,8 @@
 //! }
 //! ```
 //!
-//! becomes (locals are `__sentinel_`-prefixed and have mixed-site hygiene, so they can
-//! never clash with the user's names):
+//! becomes (locals are `__sentinel_`-prefixed; the payload and the pending check have
+//! mixed-site hygiene, so they can never clash with the user's names):
 //!
 //! ```text
 //! fn pay(amount: u64, from: &str, to: &str) -> Result<Receipt, PayError> {
@@ -89,9 +89,9 @@ pub(crate) fn guarded(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// The item exactly as written, followed by the errors: the function still exists for the
 /// rest of the crate, so the user sees only the errors that matter.
 fn with_errors(mut item: TokenStream, errors: Errors) -> TokenStream {
-    let error = errors.finish().unwrap_or_else(|| {
-        syn::Error::new(Span::call_site(), "#[guarded] could not expand this function")
-    });
+    let error = errors
+        .finish()
+        .unwrap_or_else(|| syn::Error::new(Span::call_site(), "#[guarded] could not expand this function"));
     item.extend(error.into_compile_error());
     item
 }
@@ -139,7 +139,10 @@ enum Origin<'a> {
 impl Member<'_> {
     fn describe(&self) -> String {
         match &self.origin {
-            Origin::Param { param, renamed: false } => format!("the parameter `{}`", param.name),
+            Origin::Param {
+                param,
+                renamed: false,
+            } => format!("the parameter `{}`", param.name),
             Origin::Param { param, renamed: true } => format!("the parameter `{}` (renamed)", param.name),
             Origin::Field(_) => format!("the field `{}`", self.name),
         }
@@ -167,12 +170,18 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
     let mut skipped: Vec<&Param> = Vec::new();
     for name in args.skip.iter().flatten() {
         if name.text == "self" {
-            errors.at(name.span, "`self` is never sent, so it needs no skip: remove it from skip(…)");
+            errors.at(
+                name.span,
+                "`self` is never sent, so it needs no skip: remove it from skip(…)",
+            );
         } else if let Some(param) = find(name, "skip", errors) {
             skipped.push(param);
         }
     }
-    let context: Option<&Param> = args.context.as_ref().and_then(|name| find(name, "context", errors));
+    let context: Option<&Param> = args
+        .context
+        .as_ref()
+        .and_then(|name| find(name, "context", errors));
     // `client = param` takes the client from a parameter, which is then not sent either.
     let client_param = args.client.as_ref().and_then(|expr| match expr {
         Expr::Path(path) if path.qself.is_none() => path
@@ -217,7 +226,10 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
             members.push(Member {
                 name: param.name.clone(),
                 span: param.ident.span(),
-                origin: Origin::Param { param, renamed: false },
+                origin: Origin::Param {
+                    param,
+                    renamed: false,
+                },
             });
         }
     }
@@ -248,7 +260,12 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
         meta: args.meta.as_deref(),
         id: args.id.as_ref(),
         client: args.client.as_ref(),
-        context: context.map(|param| (param, args.context.as_ref().map_or(param.ident.span(), |n| n.span))),
+        context: context.map(|param| {
+            (
+                param,
+                args.context.as_ref().map_or(param.ident.span(), |n| n.span),
+            )
+        }),
     })
 }
 
@@ -272,7 +289,10 @@ fn add_member<'a>(members: &mut Vec<Member<'a>>, member: Member<'a>, errors: &mu
     if let Some(first) = members.iter().find(|m| m.name == member.name) {
         let fix = match (&first.origin, &member.origin) {
             (Origin::Param { param, .. }, Origin::Field(_)) => {
-                format!("rename(…) or skip(…) the parameter `{}`, or give the field another name", param.name)
+                format!(
+                    "rename(…) or skip(…) the parameter `{}`, or give the field another name",
+                    param.name
+                )
             }
             _ => String::from("choose another name, or skip(…) one of them"),
         };
@@ -300,12 +320,15 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
     let outer = attrs.iter().filter(|a| matches!(a.style, AttrStyle::Outer));
     let inner = attrs.iter().filter(|a| matches!(a.style, AttrStyle::Inner(_)));
 
+    // Located at the error type, with the user's hygiene: rustc blames the argument of
+    // `From::from` when `E: From<Denied>` does not hold, and reports a mixed-site span at
+    // the attribute. No user token is ever inside the `if let` block this binding lives in.
     let denied = Ident::new("__sentinel_denied", sig.error_span);
     let call = call(plan);
-    // The whole conversion, its argument included, is located at the error type, so a
-    // missing `From<Denied>` is reported on the user's `E` (rustc blames the argument).
     let convert = quote_spanned!(sig.error_span=> ::core::convert::From::from(#denied));
+    // With the user's span, lints see the conversion as the user's code; `E` may be `Denied`.
     let deny = quote! {
+        #[allow(clippy::useless_conversion)]
         return ::core::result::Result::Err(#convert);
     };
     let prologue = if sig.is_async {
@@ -341,7 +364,12 @@ fn call(plan: &Plan) -> TokenStream {
         match &member.origin {
             Origin::Param { param, .. } => {
                 let Param { ident, cfgs, .. } = param;
-                (quote!(#(#cfgs)*), name, quote!(#ident), ident.span())
+                // Sending `_note` reads it; that is the attribute's doing, not the user's.
+                let allow = param
+                    .name
+                    .starts_with('_')
+                    .then(|| quote!(#[allow(clippy::used_underscore_binding)]));
+                (quote!(#(#cfgs)* #allow), name, quote!(#ident), ident.span())
             }
             Origin::Field(field) => (TokenStream::new(), name, field.value.clone(), field.key.span),
         }
@@ -349,12 +377,19 @@ fn call(plan: &Plan) -> TokenStream {
     let meta = plan.meta.map(|meta| {
         let object = object(meta.iter().map(|constant| {
             let name = LitStr::new(&constant.key.text, constant.key.span);
-            (TokenStream::new(), name, constant.value.clone(), constant.key.span)
+            (
+                TokenStream::new(),
+                name,
+                constant.value.clone(),
+                constant.key.span,
+            )
         }));
         quote!(.meta(#object))
     });
     let id = plan.id.map(|id| quote_spanned!(id.span()=> .id(#id)));
-    let client = plan.client.map(|client| quote_spanned!(client.span()=> .client(&(#client))));
+    let client = plan
+        .client
+        .map(|client| quote_spanned!(client.span()=> .client(&(#client))));
     // The parameter, but spanned where the attribute names it: a wrong type is reported on
     // `context = …`, the place that gave the parameter this role.
     let context = plan.context.map(|(param, span)| {

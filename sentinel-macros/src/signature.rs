@@ -36,7 +36,8 @@ pub(crate) struct Param {
 }
 
 /// The one requirement on the return type, as users read it in errors.
-pub(crate) const RETURN_RULE: &str = "a #[guarded] function must return Result<T, E> where E: From<sentinel::Denied>";
+pub(crate) const RETURN_RULE: &str =
+    "a #[guarded] function must return Result<T, E> where E: From<sentinel::Denied>";
 
 pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
     if let Some(constness) = &sig.constness {
@@ -57,7 +58,12 @@ pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
             Pat::Ident(binding) if binding.subpat.is_none() => params.push(Param {
                 ident: binding.ident.clone(),
                 name: binding.ident.unraw().to_string(),
-                cfgs: typed.attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect(),
+                cfgs: typed
+                    .attrs
+                    .iter()
+                    .filter(|a| a.path().is_ident("cfg"))
+                    .cloned()
+                    .collect(),
             }),
             Pat::Wild(wild) => errors.spanned(
                 wild,

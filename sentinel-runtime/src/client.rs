@@ -128,7 +128,7 @@ impl SentinelClient {
         // A request the sidecar would refuse is the caller's error, not the sidecar's
         // absence: it is denied whatever the fail mode.
         if let Some(why) = action.shape_error() {
-            return GuardDecision::fallback(FailMode::Closed, why);
+            return GuardDecision::refused(why);
         }
         let body = match serde_json::to_vec(&GuardRequest {
             action,
@@ -136,12 +136,7 @@ impl SentinelClient {
             policy,
         }) {
             Ok(body) => body,
-            Err(e) => {
-                return GuardDecision::fallback(
-                    FailMode::Closed,
-                    format!("request could not be serialized: {e}"),
-                )
-            }
+            Err(e) => return GuardDecision::refused(format!("request could not be serialized: {e}")),
         };
         let decision = match self.exchange_counting("POST", &self.inner.guard_url, body, attempts) {
             Ok(response) => self.decision_from(response),
@@ -173,7 +168,7 @@ impl SentinelClient {
         let mut sent = Vec::with_capacity(chunk.len());
         for (index, (action, context, policy)) in chunk.iter().enumerate() {
             match action.shape_error() {
-                Some(why) => decisions[index] = Some(GuardDecision::fallback(FailMode::Closed, why)),
+                Some(why) => decisions[index] = Some(GuardDecision::refused(why)),
                 None => sent.push((
                     index,
                     GuardRequest {

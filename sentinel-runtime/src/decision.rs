@@ -205,6 +205,18 @@ impl GuardDecision {
         }
     }
 
+    /// A `BLOCK` the client decided without the sidecar's say, whatever the fail mode,
+    /// because asking could not settle the call: the request could not be described, a
+    /// human did not answer in time, a signed record did not match. Shaped like a
+    /// fallback (empty record id, one `sentinel.transport` check) so callers treat it the
+    /// same, but its reason says what happened instead of "unreachable".
+    pub(crate) fn refused(why: impl Into<String>) -> GuardDecision {
+        let why = why.into();
+        let mut decision = GuardDecision::fallback(FailMode::Closed, why.clone());
+        decision.reason = Some(format!("{why}; failing closed"));
+        decision
+    }
+
     /// Builds a decision from parts, for tests and for decisions derived from other
     /// answers (an approved escalation, for instance). `record_id` must not be empty.
     pub fn new(verdict: Verdict, record_id: impl Into<String>, checks: Vec<CheckResult>) -> GuardDecision {

@@ -236,7 +236,7 @@ impl SentinelClient {
     /// A waited-on escalation that did not resolve is never allowed, whatever the fail
     /// mode: failing open here would turn "a human has not said yes" into yes.
     fn fail_safe_closed(&self, why: String) -> GuardDecision {
-        GuardDecision::fallback(crate::client::FailMode::Closed, why)
+        GuardDecision::refused(why)
     }
 
     /// Finds the `human.review` record written when `escalation` was resolved.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::action::Action;
-use crate::client::{FailMode, SentinelClient};
+use crate::client::SentinelClient;
 use crate::context::Context;
 use crate::decision::GuardDecision;
 use crate::denied::Denied;
@@ -164,10 +164,7 @@ fn decide(
         escalation_wait,
     } = request;
     let Some(client) = client else {
-        return GuardDecision::fallback(
-            FailMode::Closed,
-            "no Sentinel client is configured: call sentinel::init at startup",
-        );
+        return GuardDecision::refused("no Sentinel client is configured: call sentinel::init at startup");
     };
     if let Some(error) = payload
         .error
@@ -175,7 +172,7 @@ fn decide(
     {
         // Not the sidecar's failure: what cannot be described cannot be asked about, so this
         // is denied whatever the fail mode.
-        return GuardDecision::fallback(FailMode::Closed, error);
+        return GuardDecision::refused(error);
     }
     let mut action = Action::of(kind, Value::Object(payload.members));
     if let Some(id) = id {

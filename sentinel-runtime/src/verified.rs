@@ -2,7 +2,7 @@
 //! record checks out against a pinned key and matches the call that asked.
 
 use crate::action::Action;
-use crate::client::{FailMode, SentinelClient};
+use crate::client::SentinelClient;
 use crate::context::Context;
 use crate::decision::GuardDecision;
 use crate::provenance::{action_fingerprint, verify_record, Record, TrustedKeys};
@@ -24,7 +24,7 @@ impl SentinelClient {
     ) -> GuardDecision {
         match self.check_record(&decision, trusted, action, context) {
             Ok(()) => decision,
-            Err(why) => GuardDecision::fallback(FailMode::Closed, format!("ALLOW not verified: {why}")),
+            Err(why) => GuardDecision::refused(format!("ALLOW not verified: {why}")),
         }
     }
 

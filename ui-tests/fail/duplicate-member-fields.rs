@@ -4,7 +4,11 @@ fn pay(amount: u64) -> Result<(), sentinel::Denied> {
     Ok(())
 }
 
-#[sentinel::guarded(policy = "fintech.payments", fields(currency = "USD", currency = "EUR"), meta(a = 1, a = 2))]
+#[sentinel::guarded(
+    policy = "fintech.payments",
+    fields(currency = "USD", currency = "EUR"),
+    meta(a = 1, a = 2)
+)]
 fn refund(amount: u64) -> Result<(), sentinel::Denied> {
     let _ = amount;
     Ok(())

@@ -11,9 +11,14 @@ fn pay(amount: u64) -> Result<u64, PayError> {
     Ok(amount)
 }
 
+mod app {
+    /// An alias that hides the error type: the error is reported on `Result`.
+    pub type Result<T> = std::result::Result<T, super::PayError>;
+}
+
 #[sentinel::guarded(policy = "fintech.payments")]
-fn read(path: &str) -> std::io::Result<String> {
-    std::fs::read_to_string(path)
+fn refund(amount: u64) -> app::Result<u64> {
+    Ok(amount)
 }
 
 fn main() {}

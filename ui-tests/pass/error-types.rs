@@ -54,11 +54,17 @@ fn alias_with_error(n: u8) -> app::Result<u8, BoxError> {
 }
 
 fn main() {
-    assert!(boxed(1).unwrap_err().to_string().starts_with("sentinel BLOCK boxed under p: "));
+    assert!(boxed(1)
+        .unwrap_err()
+        .to_string()
+        .starts_with("sentinel BLOCK boxed under p: "));
     assert!(aliased_error(1).is_err());
     assert!(denied(1).is_err());
     assert!(qualified(1).is_err());
     assert!(parenthesized(1).is_err());
-    assert!(alias(1).unwrap_err().0.contains("no Sentinel client is configured"));
+    assert!(alias(1)
+        .unwrap_err()
+        .0
+        .contains("no Sentinel client is configured"));
     assert!(alias_with_error(1).is_err());
 }

@@ -1,6 +1,6 @@
 //! Generic parameters, bounds, `where` clauses, const generics and lifetimes pass through.
-use serde::Serialize;
 use sentinel::Denied;
+use serde::Serialize;
 
 #[sentinel::guarded(policy = "p", skip(sizes))]
 fn store<T, U, const N: usize>(item: T, tags: &U, sizes: [u16; N]) -> Result<T, Denied>

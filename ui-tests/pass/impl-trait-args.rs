@@ -1,8 +1,8 @@
 //! `impl Trait` parameters and return types; unsendable arguments are skipped.
 use std::fmt::Display;
 
-use serde::Serialize;
 use sentinel::Denied;
+use serde::Serialize;
 
 #[sentinel::guarded(policy = "p", skip(callback))]
 fn notify(to: impl Serialize + Display, callback: impl Fn(&str) -> usize) -> Result<impl Display, Denied> {

@@ -1,0 +1,128 @@
+//! Escalations two ways: resume later (the agent parks the job and tells its model
+//! "pending"), or wait, bounded, for a human's answer.
+//!
+//! ```text
+//! cargo run --example escalation
+//! ```
+
+use std::io::Write;
+use std::time::Duration;
+
+use sentinel::testing::{MockAnswer, MockSidecar};
+use sentinel::{Context, Denied, EscalationStatus, Resolution, SentinelClient};
+
+#[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = client)]
+fn pay(client: &SentinelClient, amount: u64, to: &str) -> Result<String, Denied> {
+    Ok(format!("paid {amount} to {to}"))
+}
+
+/// A tool result for the model: done, or parked until a human answers.
+enum ToolResult {
+    Done(String),
+    Pending { escalation_id: String },
+    Refused(String),
+}
+
+fn pay_tool(client: &SentinelClient, amount: u64, to: &str) -> ToolResult {
+    match pay(client, amount, to) {
+        Ok(receipt) => ToolResult::Done(receipt),
+        Err(denied) if denied.is_escalated() => ToolResult::Pending {
+            escalation_id: denied.escalation_id().unwrap_or_default().to_owned(),
+        },
+        Err(denied) => ToolResult::Refused(denied.to_string()),
+    }
+}
+
+fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
+    let sidecar = MockSidecar::start(|request| {
+        if request.payload["amount"].as_u64().unwrap_or(0) > 25_000 {
+            MockAnswer::escalate("transfers above 25000 require dual-control sign-off")
+                .with_approvers(["treasury_ops"])
+        } else {
+            MockAnswer::allow()
+        }
+    });
+    let client = SentinelClient::builder(sidecar.endpoint()).build()?;
+    let context = Context::new("escalation-demo").actor("agent-007", ["ops"]);
+
+    // 1. Resume instead of waiting: the agent parks the job and answers its model at once.
+    let ToolResult::Pending { escalation_id } = context.scope(|| pay_tool(&client, 42_000, "vendor_42"))
+    else {
+        return Err("expected the large payment to escalate".into());
+    };
+    writeln!(out, "tool result: pending human approval ({escalation_id})")?;
+    writeln!(out, "status now: {:?}", client.escalation_status(&escalation_id)?)?;
+
+    // ... a human approves in the review queue ...
+    let review = client.resolve(&escalation_id, Resolution::Approve, "treasury_ops")?;
+    writeln!(out, "treasury_ops approved; human-review record {review}")?;
+
+    // Later the agent checks again, without blocking, and carries on.
+    if let EscalationStatus::Approved { record_id } = client.escalation_status(&escalation_id)? {
+        writeln!(
+            out,
+            "status later: approved (record {record_id}); the job can proceed"
+        )?;
+    }
+
+    // 2. Wait, bounded: block until a human answers or the timeout passes.
+    let ToolResult::Pending { escalation_id } = context.scope(|| pay_tool(&client, 30_000, "vendor_7"))
+    else {
+        return Err("expected the second payment to escalate".into());
+    };
+    let approver = {
+        let (client, id) = (client.clone(), escalation_id.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            client.resolve(&id, Resolution::Deny, "treasury_ops")
+        })
+    };
+    let decision = client.wait_for_resolution(&escalation_id, Duration::from_secs(10));
+    approver.join().map_err(|_| "approver thread panicked")??;
+    writeln!(
+        out,
+        "waited: {} ({})",
+        decision.verdict(),
+        decision.reason().unwrap_or_default()
+    )?;
+
+    // A still-pending escalation is never an ALLOW.
+    let ToolResult::Pending { escalation_id } = context.scope(|| pay_tool(&client, 99_000, "vendor_9"))
+    else {
+        return Err("expected the third payment to escalate".into());
+    };
+    let decision = client.wait_for_resolution(&escalation_id, Duration::from_millis(300));
+    writeln!(
+        out,
+        "nobody answered: {} ({})",
+        decision.verdict(),
+        decision.reason().unwrap_or_default()
+    )?;
+
+    match context.scope(|| pay_tool(&client, 100, "vendor_42")) {
+        ToolResult::Done(receipt) => writeln!(out, "small payment: {receipt}")?,
+        ToolResult::Pending { escalation_id } => writeln!(out, "small payment: pending ({escalation_id})")?,
+        ToolResult::Refused(why) => writeln!(out, "small payment: refused: {why}")?,
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    run(&mut std::io::stdout())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parks_resumes_waits_and_never_allows_a_pending_escalation() {
+        let mut out = Vec::new();
+        super::run(&mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("tool result: pending human approval (esc_"), "{out}");
+        assert!(out.contains("status now: Pending"), "{out}");
+        assert!(out.contains("status later: approved (record rec_"), "{out}");
+        assert!(out.contains("waited: BLOCK (denied by a human"), "{out}");
+        assert!(out.contains("nobody answered: BLOCK"), "{out}");
+        assert!(out.contains("small payment: paid 100 to vendor_42"), "{out}");
+    }
+}
