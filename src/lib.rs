@@ -197,7 +197,7 @@
 //!
 //! ## Testing your own guarded tools
 //!
-//! The `testing` feature gives [`testing::MockSidecar`](sentinel_runtime::testing::MockSidecar):
+//! The `testing` feature gives [`testing::MockSidecar`]:
 //! a real HTTP/1.1 sidecar on `127.0.0.1` (port 0) answering from a rule you write. It
 //! records every request (assert on the payload your tool sent), counts connections, serves
 //! escalations, and closes everything when dropped. Point a client at it, and give the
@@ -231,7 +231,7 @@
 //! ## Verifying the sidecar's signatures
 //!
 //! The sidecar appends a signed record to a hash chain for every verdict. With the
-//! `verify` feature (on by default), [`provenance`](sentinel_runtime::provenance) checks
+//! `verify` feature (on by default), [`provenance`] checks
 //! records and chains against keys you pin, and
 //! [`SentinelClientBuilder::verify_decisions`] makes the client honour an `ALLOW` only after
 //! its record verifies and is about this very action and run: a forged or replayed `ALLOW`
@@ -242,16 +242,16 @@
 //! [`SentinelClient::from_env`] and [`init_from_env`] read `SENTINEL_ENDPOINT` (required),
 //! `SENTINEL_FAIL_MODE` (`closed`/`open`), `SENTINEL_TIMEOUT_MS`, `SENTINEL_BODY_LIMIT` and
 //! `SENTINEL_HEADERS` (`name=value,…`); a bad value is an error naming the variable (see
-//! [`env`](sentinel_runtime::env)).
+//! [`env`](mod@env)).
 //!
 //! ## Feature flags
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `verify` | yes | [`provenance`](sentinel_runtime::provenance): canonical JSON, Ed25519 record and chain verification, `verify_decisions` |
+//! | `verify` | yes | [`provenance`]: canonical JSON, Ed25519 record and chain verification, `verify_decisions` |
 //! | `tls` | no | `https://` sidecars through rustls: platform roots or a given CA, optional client certificate |
 //! | `tracing` | no | a `sentinel.guard` span per guard and a warning per fallback; never payload or header values |
-//! | `testing` | no | [`testing::MockSidecar`](sentinel_runtime::testing::MockSidecar) for your own tests |
+//! | `testing` | no | [`testing::MockSidecar`] for your own tests |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
