@@ -23,7 +23,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use common::{
-    http_client, in_process_client, recorded_body, typical_action, typical_context, GuardRequest, RawClient,
+    http_client, in_process_client, lean_client, recorded_body, typical_action, typical_context, GuardRequest, RawClient,
     Server, ALLOW_CASE, LARGEST_CASE, POLICY,
 };
 use sentinel::{Action, Context, Denied, GuardDecision, SentinelClient};
@@ -293,9 +293,11 @@ fn loopback(scale: &Scale) {
     let body = recorded_body(ALLOW_CASE);
     let server = Server::start(&body);
     let client = http_client(&server.endpoint());
+    let lean = lean_client(&server.endpoint());
     let (action, context) = (typical_action(), typical_context());
     for _ in 0..2000 {
         assert!(client.guard(&action, &context, POLICY).allowed());
+        assert!(lean.guard(&action, &context, POLICY).allowed());
     }
     let request = server.first_request().expect("the server saw a request");
     let mut raw = RawClient::connect(server.addr());
@@ -304,7 +306,12 @@ fn loopback(scale: &Scale) {
         black_box(raw.round_trip(&request));
     }
 
-    let (mut baseline, mut guard, mut guard_new_action) = (Samples::default(), Samples::default(), Samples::default());
+    let (mut baseline, mut guard, mut guard_new_action, mut guard_lean) = (
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+    );
     let (rounds, per_round) = (40, scale.n(500));
     for round in 0..rounds {
         let mut base = || {
@@ -318,6 +325,9 @@ fn loopback(scale: &Scale) {
             });
             guard_new_action.take(per_round, || {
                 black_box(client.guard(&typical_action(), &context, POLICY));
+            });
+            guard_lean.take(per_round, || {
+                black_box(lean.guard(&action, &context, POLICY));
             });
         };
         // Alternate who goes first so that neither always follows the other.
@@ -346,6 +356,10 @@ fn loopback(scale: &Scale) {
     for (name, samples) in [
         ("`client.guard` (ureq, pooled)", &mut guard),
         ("new `Action` + `client.guard`", &mut guard_new_action),
+        (
+            "`client.guard`, prototype std transport (benches/common/lean.rs)",
+            &mut guard_lean,
+        ),
     ] {
         let s = samples.stats();
         println!(
@@ -357,9 +371,10 @@ fn loopback(scale: &Scale) {
         );
     }
     println!(
-        "\n{} samples per row, interleaved in {rounds} rounds. connections opened by the client: {:?}; accepted by the server: {} (one of them the baseline's). load: {}\n",
+        "\n{} samples per row, interleaved in {rounds} rounds. connections opened by the client: {:?} (prototype: {:?}); accepted by the server: {} (one of them the baseline's). load: {}\n",
         base.count,
         client.connections_opened(),
+        lean.connections_opened(),
         server.accepted(),
         load_average()
     );
@@ -546,8 +561,8 @@ fn throughput(scale: &Scale) {
     } else {
         Duration::from_secs(2)
     };
-    println!("| threads | guards/s | median | p99 | connections opened | raw baseline guards/s (a connection per thread) | ratio |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| threads | guards/s | median | p99 | connections opened | raw baseline calls/s (a connection per thread) | ratio | prototype transport guards/s | ratio |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for threads in [1, 2, 4, 8] {
         let server = Server::start(&body);
         let client = http_client(&server.endpoint());
@@ -560,6 +575,12 @@ fn throughput(scale: &Scale) {
                 black_box(client.guard(&typical_action(), &context, POLICY).allowed());
             })
         });
+        let lean = lean_client(&server.endpoint());
+        let (lean_rate, _) = run_threads(threads, window, || {
+            Box::new(|| {
+                black_box(lean.guard(&typical_action(), &context, POLICY).allowed());
+            })
+        });
         let (raw_rate, _) = run_threads(threads, window, || {
             let mut raw = RawClient::connect(server.addr());
             let request = request.clone();
@@ -569,11 +590,12 @@ fn throughput(scale: &Scale) {
         });
         let stats = samples.stats();
         println!(
-            "| {threads} | {rate:.0} | {} | {} | {} | {raw_rate:.0} | {:.2} |",
+            "| {threads} | {rate:.0} | {} | {} | {} | {raw_rate:.0} | {:.2} | {lean_rate:.0} | {:.2} |",
             ns(stats.median),
             ns(stats.p99),
             client.connections_opened().unwrap_or(0),
-            rate / raw_rate
+            rate / raw_rate,
+            lean_rate / raw_rate
         );
     }
     println!(

@@ -192,6 +192,12 @@ impl Wallet {
         Ok(self.balance - fee)
     }
 
+    #[sentinel::guarded(policy = "p", client = &WALLET_CLIENT, id = format!("{}-{memo}", self.owner))]
+    fn tagged(&self, memo: &str) -> Result<(), Denied> {
+        let _ = memo;
+        Ok(())
+    }
+
     #[sentinel::guarded(policy = "p", client = &WALLET_CLIENT)]
     fn open(owner: &str) -> Result<Self, Denied> {
         Ok(Wallet {
@@ -214,6 +220,10 @@ fn receivers_are_never_sent() {
     assert_eq!(Box::new(wallet.clone()).close_boxed(1).unwrap(), 6);
     assert_eq!(wallet.close("done").unwrap(), "ops");
     assert_eq!(Wallet::open("new").unwrap().owner, "new");
+    Wallet::open("x").unwrap().tagged("memo").unwrap();
+    let tagged = WALLET_MOCK.requests().pop().expect("the last request");
+    assert_eq!(tagged.action_id, "x-memo", "attribute expressions can use `self`");
+    assert_eq!(tagged.payload, json!({"memo": "memo"}));
     let payloads: Vec<(String, Value)> = WALLET_MOCK
         .requests()
         .into_iter()
@@ -227,6 +237,8 @@ fn receivers_are_never_sent() {
             ("close_boxed".to_owned(), json!({"fee": 1})),
             ("close".to_owned(), json!({"reason": "done"})),
             ("open".to_owned(), json!({"owner": "new"})),
+            ("open".to_owned(), json!({"owner": "x"})),
+            ("tagged".to_owned(), json!({"memo": "memo"})),
         ]
     );
 }
@@ -357,16 +369,24 @@ fn each_call_has_a_fresh_action_id_and_id_can_use_arguments() {
         Ok(key)
     }
 
+    // `id = key` borrows the argument: the body still owns it.
+    #[sentinel::guarded(policy = "p", client = &CLIENT, id = key, skip(key))]
+    fn owned(key: String) -> Result<String, Denied> {
+        Ok(key)
+    }
+
     fresh(1).unwrap();
     fresh(1).unwrap();
     keyed(99).unwrap();
+    assert_eq!(owned("idem-7".to_owned()).unwrap(), "idem-7");
     let ids: Vec<String> = MOCK.requests().into_iter().map(|r| r.action_id).collect();
-    assert_eq!(ids.len(), 3);
+    assert_eq!(ids.len(), 4);
     assert_ne!(ids[0], ids[1]);
     for id in &ids[..2] {
         assert!(id.starts_with("act_") && id.len() == 40, "{id}");
     }
     assert_eq!(ids[2], "99");
+    assert_eq!(ids[3], "idem-7");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 //! (the baseline a guard is compared with).
 #![allow(dead_code)] // each bench uses a different part of this module
 
+pub mod lean;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -119,6 +121,15 @@ pub fn in_process_client(body: Vec<u8>) -> SentinelClient {
 pub fn http_client(endpoint: &str) -> SentinelClient {
     SentinelClient::builder(endpoint)
         .timeout(Duration::from_secs(5))
+        .build()
+        .expect("a client")
+}
+
+/// A client of the prototype transport of [`lean`].
+pub fn lean_client(endpoint: &str) -> SentinelClient {
+    SentinelClient::builder(endpoint)
+        .timeout(Duration::from_secs(5))
+        .transport(lean::LeanTransport::new(16))
         .build()
         .expect("a client")
 }

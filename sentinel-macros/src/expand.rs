@@ -1,7 +1,7 @@
 //! From a parsed attribute and function to the guarded function.
 //!
-//! Three steps: read the attribute ([`args`](crate::args)) and the signature
-//! ([`signature`](crate::signature)); [`plan`] what is sent, checking the two against each
+//! Three steps: read the attribute ([`crate::args`]) and the signature
+//! ([`crate::signature`]); [`plan`] what is sent, checking the two against each
 //! other; [`generate`] the function. Any error in any step is reported together with the
 //! others, and the function is then emitted unchanged next to them, so that the rest of the
 //! crate (and an IDE) still sees it.
@@ -17,7 +17,8 @@
 //! ```
 //!
 //! becomes (locals are `__sentinel_`-prefixed; the payload and the pending check have
-//! mixed-site hygiene, so they can never clash with the user's names):
+//! mixed-site hygiene, so they can never clash with the user's names; `__sentinel_denied`
+//! lives in a block holding no user code):
 //!
 //! ```text
 //! fn pay(amount: u64, from: &str, to: &str) -> Result<Receipt, PayError> {
@@ -35,6 +36,7 @@
 //!     )
 //!     .check()
 //!     {
+//!         #[allow(clippy::useless_conversion)] // `E` may be `Denied` itself
 //!         return ::core::result::Result::Err(::core::convert::From::from(__sentinel_denied));
 //!     }
 //!     {
@@ -43,13 +45,14 @@
 //! }
 //! ```
 //!
-//! Options add builder calls before `.check()`: `.meta({ … })`, `.id(expr)`,
+//! Options add builder calls before `.check()`: `.meta({ … })`, `.id(&(expr))`,
 //! `.client(&(expr))`, `.context(&(param))`. An `async fn` instead awaits the check, which
 //! runs the request off the executor:
 //!
 //! ```text
 //!     let __sentinel_pending = ::sentinel::__private::Call::new(…).check_async();
 //!     if let ::core::result::Result::Err(__sentinel_denied) = __sentinel_pending.await {
+//!         #[allow(clippy::useless_conversion)]
 //!         return ::core::result::Result::Err(::core::convert::From::from(__sentinel_denied));
 //!     }
 //!     { /* the body */ }
@@ -386,7 +389,8 @@ fn call(plan: &Plan) -> TokenStream {
         }));
         quote!(.meta(#object))
     });
-    let id = plan.id.map(|id| quote_spanned!(id.span()=> .id(#id)));
+    // By reference, so that `id = key` does not move the argument `key` out of the body.
+    let id = plan.id.map(|id| quote_spanned!(id.span()=> .id(&(#id))));
     let client = plan
         .client
         .map(|client| quote_spanned!(client.span()=> .client(&(#client))));
