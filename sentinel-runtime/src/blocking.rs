@@ -36,20 +36,31 @@ static POOL: Lazy<Pool> = Lazy::new(|| Pool {
 
 fn spawn(job: Job) {
     let mut state = POOL.state.lock().unwrap_or_else(|e| e.into_inner());
-    state.queue.push_back(job);
     // Every queued job needs a thread that will take it: an idle one, or a new one.
-    if state.idle >= state.queue.len() || state.threads >= MAX_THREADS {
+    if state.idle > state.queue.len() || state.threads >= MAX_THREADS {
+        state.queue.push_back(job);
         POOL.work.notify_one();
         return;
     }
-    let spawned = std::thread::Builder::new()
+    match std::thread::Builder::new()
         .name("sentinel-guard".into())
-        .spawn(worker);
-    if spawned.is_ok() {
-        state.threads += 1;
-    } else {
-        // No thread to be had: an existing one (if any) takes the job when it is free.
-        POOL.work.notify_one();
+        .spawn(worker)
+    {
+        Ok(_) => {
+            state.threads += 1;
+            state.queue.push_back(job);
+        }
+        Err(_) if state.threads > 0 => {
+            // A busy thread takes the job when it is free.
+            state.queue.push_back(job);
+            POOL.work.notify_one();
+        }
+        Err(_) => {
+            // No thread at all can be had: run the guard here rather than never. It blocks
+            // this executor thread, but only until the client's deadline.
+            drop(state);
+            job();
+        }
     }
 }
 
