@@ -7,9 +7,9 @@
 //! cargo bench --bench report -- --quick               # a tenth of the samples (a smoke run)
 //! ```
 //!
-//! Sections: `cpu`, `loopback`, `connections`, `attribute`, `async`, `throughput`; and
-//! `profile` (not run by default): 200 000 in-process guards and nothing else, for
-//! `valgrind --tool=callgrind`.
+//! Sections: `cpu`, `loopback`, `connections`, `attribute`, `async`, `throughput`; and,
+//! not run by default, `profile` (200 000 in-process guards and nothing else, for
+//! `valgrind --tool=callgrind`) and `profile-http` (50 000 guards over loopback, for `perf`).
 //!
 //! Every timed loop is bounded in count or time; the loopback server listens on 127.0.0.1
 //! only and stops with the run. Nothing here asserts on time.
@@ -23,8 +23,8 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use common::{
-    http_client, in_process_client, lean_client, recorded_body, typical_action, typical_context, GuardRequest, RawClient,
-    Server, ALLOW_CASE, LARGEST_CASE, POLICY,
+    http_client, in_process_client, lean_client, recorded_body, typical_action, typical_context,
+    GuardRequest, RawClient, Server, ALLOW_CASE, LARGEST_CASE, POLICY,
 };
 use sentinel::{Action, Context, Denied, GuardDecision, SentinelClient};
 use serde_json::json;
@@ -306,7 +306,9 @@ fn loopback(scale: &Scale) {
         black_box(raw.round_trip(&request));
     }
 
-    let (mut baseline, mut guard, mut guard_new_action, mut guard_lean) = (
+    let head_len = request.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+    let (mut baseline, mut split, mut guard, mut guard_new_action, mut guard_lean) = (
+        Samples::default(),
         Samples::default(),
         Samples::default(),
         Samples::default(),
@@ -317,7 +319,10 @@ fn loopback(scale: &Scale) {
         let mut base = || {
             baseline.take(per_round, || {
                 black_box(raw.round_trip(&request));
-            })
+            });
+            split.take(per_round, || {
+                black_box(raw.round_trip_split(&request, head_len));
+            });
         };
         let mut ours = || {
             guard.take(per_round, || {
@@ -343,7 +348,7 @@ fn loopback(scale: &Scale) {
     println!(
         "request: {} bytes ({} head + body), response: {} bytes of body\n",
         request.len(),
-        request.iter().position(|b| *b == b'{').unwrap_or(0),
+        head_len,
         body.len()
     );
     println!("| client | median | p99 | median ratio | p99 ratio |");
@@ -354,6 +359,10 @@ fn loopback(scale: &Scale) {
         ns(base.p99)
     );
     for (name, samples) in [
+        (
+            "raw `TcpStream`, head and body in two writes (as ureq sends them)",
+            &mut split,
+        ),
         ("`client.guard` (ureq, pooled)", &mut guard),
         ("new `Action` + `client.guard`", &mut guard_new_action),
         (
@@ -385,7 +394,9 @@ fn connections(scale: &Scale) {
     println!("## 3. Connection reuse\n");
     let body = recorded_body(ALLOW_CASE);
     let context = typical_context();
-    println!("| workload | guards | not ALLOW | connections opened (client) | accepted (server) | wall time |");
+    println!(
+        "| workload | guards | not ALLOW | connections opened (client) | accepted (server) | wall time |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
 
     let server = Server::start(&body);
@@ -421,7 +432,10 @@ fn connections(scale: &Scale) {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("a guard thread")).sum()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a guard thread"))
+            .sum()
     });
     println!(
         "| {threads} threads, one shared client (pool size 16) | {} | {denied} | {} | {} | {:.2?} |",
@@ -492,12 +506,19 @@ fn asynchronous(scale: &Scale) {
     let server = Server::start(&body);
     let in_process: &'static SentinelClient = Box::leak(Box::new(in_process_client(body.clone())));
     let loopback: &'static SentinelClient = Box::leak(Box::new(http_client(&server.endpoint())));
-    let current = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
-    let multi = tokio::runtime::Builder::new_multi_thread().build().expect("a runtime");
+    let current = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .build()
+        .expect("a runtime");
 
     println!("| transport | sync fn median | async, current-thread: median (p99) | added | async, multi-thread: median (p99) | added |");
     println!("|---|---:|---:|---:|---:|---:|");
-    for (name, client, full) in [("in-process", in_process, 20_000), ("loopback HTTP", loopback, 5_000)] {
+    for (name, client, full) in [
+        ("in-process", in_process, 20_000),
+        ("loopback HTTP", loopback, 5_000),
+    ] {
         let n = scale.n(full);
         let sync_call = || {
             black_box(pay_sync(client, 100, "acct_ops", "vendor_42").is_ok());
@@ -520,16 +541,14 @@ fn asynchronous(scale: &Scale) {
                 assert!(pay_async(client, 100, "acct_ops", "vendor_42").await.is_ok());
             }
         });
-        let (mut sync, mut on_current, mut on_multi) = (Samples::default(), Samples::default(), Samples::default());
+        let (mut sync, mut on_current, mut on_multi) =
+            (Samples::default(), Samples::default(), Samples::default());
         for _ in 0..4 {
             sync.take(n / 4, sync_call);
             on_current.0.extend(current.block_on(timed_async()).0);
-            on_multi.0.extend(
-                multi
-                    .block_on(multi.spawn(timed_async()))
-                    .expect("the task")
-                    .0,
-            );
+            on_multi
+                .0
+                .extend(multi.block_on(multi.spawn(timed_async())).expect("the task").0);
         }
         let (s, c, m) = (sync.stats(), on_current.stats(), on_multi.stats());
         println!(
@@ -650,6 +669,18 @@ fn profile(scale: &Scale) {
     println!("profile: {allowed} of {n} in-process guards allowed");
 }
 
+/// For profilers: guards over loopback through the default transport and nothing else.
+fn profile_http(scale: &Scale) {
+    let server = Server::start(&recorded_body(ALLOW_CASE));
+    let client = http_client(&server.endpoint());
+    let (action, context) = (typical_action(), typical_context());
+    let n = scale.n(50_000);
+    let allowed = (0..n)
+        .filter(|_| black_box(client.guard(black_box(&action), black_box(&context), POLICY)).allowed())
+        .count();
+    println!("profile-http: {allowed} of {n} loopback guards allowed");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let scale = Scale {
@@ -661,7 +692,7 @@ fn main() {
         .map(String::as_str)
         .collect();
     type Section = fn(&Scale);
-    let sections: [(&str, Section, bool); 7] = [
+    let sections: [(&str, Section, bool); 8] = [
         ("cpu", cpu, true),
         ("loopback", loopback, true),
         ("connections", connections, true),
@@ -669,12 +700,17 @@ fn main() {
         ("async", asynchronous, true),
         ("throughput", throughput, true),
         ("profile", profile, false),
+        ("profile-http", profile_http, false),
     ];
     println!(
         "# sentinel benchmark report\n\n{} cores; load at start: {}{}\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average(),
-        if scale.quick { "; --quick (a tenth of the samples)" } else { "" }
+        if scale.quick {
+            "; --quick (a tenth of the samples)"
+        } else {
+            ""
+        }
     );
     for (name, section, by_default) in sections {
         if (chosen.is_empty() && by_default) || chosen.contains(&name) {

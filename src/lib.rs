@@ -262,5 +262,5 @@ pub use sentinel_macros::guarded;
 /// What `#[guarded]` expands to names. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use sentinel_runtime::macro_support::{Call, Payload};
+    pub use sentinel_runtime::macro_support::{Arg, Call, EscalationTimeout, FromDenied, Payload};
 }

@@ -308,3 +308,77 @@ fn a_retry_after_past_the_deadline_fails_now_instead_of_sleeping() {
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.reason().unwrap().contains("503"));
 }
+
+#[test]
+fn a_huge_retry_after_or_timeout_never_panics() {
+    let client = SentinelClient::builder("http://localhost:4000")
+        .timeout(std::time::Duration::from_millis(200))
+        .transport(|_: &HttpRequest| {
+            Ok(HttpResponse::new(503, "{}").with_header("retry-after", "18446744073709551615"))
+        })
+        .build()
+        .unwrap();
+    let decision = client.guard(&pay(), &Context::new("r"), "p");
+    assert_eq!(decision.verdict(), Verdict::Block);
+
+    let client = SentinelClient::builder("http://localhost:4000")
+        .timeout(std::time::Duration::MAX)
+        .transport(|req: &HttpRequest| match req.method {
+            "GET" => Ok(HttpResponse::new(200, "[]")), // no such escalation
+            _ => Err(TransportError::Connect("refused".into())),
+        })
+        .build()
+        .unwrap();
+    assert_eq!(
+        client.guard(&pay(), &Context::new("r"), "p").verdict(),
+        Verdict::Block
+    );
+    let waited = client.wait_for_resolution("esc_1", std::time::Duration::MAX);
+    assert_eq!(waited.verdict(), Verdict::Block);
+    assert!(waited.reason().unwrap().contains("not found"), "{waited:?}");
+}
+
+#[test]
+fn credentials_in_the_endpoint_are_refused_without_being_printed() {
+    let err = SentinelClient::builder("http://svc:s3cr3t@localhost:4000")
+        .build()
+        .unwrap_err();
+    assert!(!err.to_string().contains("s3cr3t"), "{err}");
+    assert!(!format!("{err:?}").contains("s3cr3t"));
+    assert!(err.to_string().contains("authorization"), "{err}");
+}
+
+#[test]
+fn a_header_the_http_stack_would_reject_fails_at_build_time_not_at_guard_time() {
+    let err = SentinelClient::builder("http://localhost:4000")
+        .header("x-token", "abc\u{1}def")
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, sentinel::BuildError::InvalidHeader { .. }), "{err}");
+    // A token pasted where the name goes is not echoed.
+    let err = SentinelClient::builder("http://localhost:4000")
+        .header("Authorization: Bearer sk-SECRET", "x")
+        .build()
+        .unwrap_err();
+    assert!(!err.to_string().contains("sk-SECRET"), "{err}");
+}
+
+#[test]
+fn empty_policy_run_id_or_action_type_is_refused_before_asking() {
+    let client = SentinelClient::builder("http://localhost:4000")
+        .fail_mode(FailMode::Open)
+        .transport(|_: &HttpRequest| -> Result<HttpResponse, TransportError> {
+            panic!("the sidecar must not be asked")
+        })
+        .build()
+        .unwrap();
+    for (action, context, policy) in [
+        (pay(), Context::new("r"), ""),
+        (pay(), Context::new(""), "p"),
+        (Action::of("", json!({})), Context::new("r"), "p"),
+    ] {
+        let decision = client.guard(&action, &context, policy);
+        assert_eq!(decision.verdict(), Verdict::Block, "{decision:?}");
+        assert!(decision.reason().unwrap().contains("empty"), "{decision:?}");
+    }
+}

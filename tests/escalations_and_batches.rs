@@ -259,3 +259,38 @@ fn status_without_waiting_reports_pending_then_approved() {
         Err(EscalationError::NotFound(_))
     ));
 }
+
+#[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = client, on_escalate = wait(timeout = "2s"))]
+fn pay_waiting(client: &SentinelClient, amount: u64, to: &str) -> Result<u64, sentinel::Denied> {
+    Ok(amount)
+}
+
+#[test]
+fn an_escalate_naming_someone_elses_approved_escalation_does_not_run_the_body() {
+    // The sidecar (or a path in front of it) answers a new $1M payment with ESCALATE, naming
+    // yesterday's escalation, which a human approved for another action.
+    let approved = case("escalations_approved")["response"]["body"].clone();
+    let records = RECORDS.as_bytes().to_vec();
+    let client = scripted(move |req| {
+        if req.url.ends_with("/v1/guard") {
+            return HttpResponse::new(
+                200,
+                json!({"verdict": "ESCALATE", "recordId": "rec_today", "escalationId": ESC, "checks": []})
+                    .to_string(),
+            );
+        }
+        if req.url.contains("/v1/records") {
+            return HttpResponse::new(200, records.clone());
+        }
+        if req.url.ends_with("status=approved") {
+            return HttpResponse::new(200, approved.to_string());
+        }
+        HttpResponse::new(200, "[]")
+    });
+    let denied = pay_waiting(&client, 1_000_000, "acct_evil").unwrap_err();
+    assert_eq!(denied.verdict(), Verdict::Block);
+    assert!(
+        denied.reason().contains("does not belong to this call"),
+        "{denied}"
+    );
+}

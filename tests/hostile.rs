@@ -35,9 +35,6 @@ const POLICY: &str = "fintech.payments";
 // ---------------------------------------------------------------------------------------
 
 /// A payment tool. Its body counts how often it ran.
-// The expansion's `From::from(denied)` is an identity conversion when the error type is
-// `Denied` itself; clippy flags that in the caller's code.
-#[allow(clippy::useless_conversion)]
 #[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = client, skip(ran))]
 fn pay(client: &SentinelClient, ran: &AtomicUsize, amount: u64, to: &str) -> Result<u64, Denied> {
     let _ = to;
@@ -57,7 +54,6 @@ impl serde::Serialize for Unserializable {
 }
 
 /// A tool one of whose arguments cannot be described to the sidecar.
-#[allow(clippy::useless_conversion)]
 #[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = client, skip(ran))]
 fn pay_unserializable(
     client: &SentinelClient,
@@ -101,6 +97,8 @@ struct Fixture {
     /// sidecar of a call that must be denied before asking).
     untouched: Vec<RawServer>,
     call: Call,
+    /// The client's deadline, when not [`DEADLINE`].
+    timeout: Option<Duration>,
 }
 
 impl Fixture {
@@ -110,6 +108,7 @@ impl Fixture {
             _servers: vec![server],
             untouched: Vec::new(),
             call: Call::Normal,
+            timeout: None,
         }
     }
 
@@ -119,6 +118,7 @@ impl Fixture {
             _servers: Vec::new(),
             untouched: Vec::new(),
             call: Call::Normal,
+            timeout: None,
         }
     }
 }
@@ -297,6 +297,18 @@ fn cases() -> Vec<Case> {
     {
         let bytes = response("200 OK", &[], &allow);
         cases.push(case(
+            "control: client deadline Duration::MAX",
+            "200, well-formed ALLOW, to a client built with `.timeout(Duration::MAX)`",
+            Real(Verdict::Allow),
+            move || Fixture {
+                timeout: Some(Duration::MAX),
+                ..Fixture::server(RawServer::answering(bytes.clone()))
+            },
+        ));
+    }
+    {
+        let bytes = response("200 OK", &[], &allow);
+        cases.push(case(
             "client-side: arguments cannot be sent",
             "payload not a JSON object / argument fails to serialize (the sidecar would ALLOW)",
             AlwaysClosed,
@@ -307,6 +319,7 @@ fn cases() -> Vec<Case> {
                     _servers: Vec::new(),
                     untouched: vec![server],
                     call: Call::Indescribable,
+                    timeout: None,
                 }
             },
         ));
@@ -567,6 +580,20 @@ fn cases() -> Vec<Case> {
             "`content-length: 51` and `content-length: 10` + ALLOW body",
             bytes,
         ));
+        let mut bytes = b"HTTP/1.1 200 OK\r\ncontent-length: 18446744073709551615\r\n\r\n".to_vec();
+        bytes.extend_from_slice(&allow);
+        cases.push(handling(
+            "Content-Length u64::MAX",
+            "`content-length: 18446744073709551615` + ALLOW body, held open",
+            write_then_hold(bytes),
+        ));
+        let mut bytes = b"HTTP/1.1 200 OK\r\ncontent-length: 99999999999999999999999\r\n\r\n".to_vec();
+        bytes.extend_from_slice(&allow);
+        cases.push(answering(
+            "Content-Length overflowing u64",
+            "`content-length: 99999999999999999999999` + ALLOW body",
+            bytes,
+        ));
         let mut bytes = b"HTTP/1.1 200 OK\r\ncontent-length: -51\r\n\r\n".to_vec();
         bytes.extend_from_slice(&allow);
         cases.push(answering(
@@ -606,6 +633,7 @@ fn cases() -> Vec<Case> {
                     _servers: vec![server],
                     untouched: vec![allowing],
                     call: Call::Normal,
+                    timeout: None,
                 }
             },
         ));
@@ -657,6 +685,33 @@ fn cases() -> Vec<Case> {
         "status 503 with Retry-After past the deadline",
         "`503`, `retry-after: 1`, ALLOW body",
         response("503 Service Unavailable", &["retry-after: 1"], &allow),
+    ));
+    cases.push(answering(
+        "status 429 with an enormous Retry-After",
+        "`429`, `retry-after: 18446744073709551615` (u64::MAX seconds), ALLOW body",
+        response(
+            "429 Too Many Requests",
+            &["retry-after: 18446744073709551615"],
+            &allow,
+        ),
+    ));
+    cases.push(answering(
+        "status 503 with a Retry-After beyond any clock",
+        "`503`, `retry-after: 9300000000000000000` (past Instant's range), ALLOW body",
+        response(
+            "503 Service Unavailable",
+            &["retry-after: 9300000000000000000"],
+            &allow,
+        ),
+    ));
+    cases.push(answering(
+        "status 429 with an HTTP-date Retry-After",
+        "`429`, `retry-after: Wed, 21 Oct 2015 07:28:00 GMT`, ALLOW body",
+        response(
+            "429 Too Many Requests",
+            &["retry-after: Wed, 21 Oct 2015 07:28:00 GMT"],
+            &allow,
+        ),
     ));
     cases.push(answering(
         "status 500, sidecar error body",
@@ -894,7 +949,7 @@ fn observe(case: &Case, mode: FailMode) -> Observation {
     let fixture = (case.setup)();
     let mut seen = Observation::default();
     let client = SentinelClient::builder(&fixture.endpoint)
-        .timeout(DEADLINE)
+        .timeout(fixture.timeout.unwrap_or(DEADLINE))
         .fail_mode(mode)
         .build()
         .expect("a valid client");

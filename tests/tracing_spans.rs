@@ -14,10 +14,14 @@ use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
+/// Recorded field values by field name.
+type FieldMap = BTreeMap<String, String>;
+
 #[derive(Default, Clone)]
 struct Captured {
-    spans: Arc<Mutex<BTreeMap<u64, (String, BTreeMap<String, String>)>>>,
-    events: Arc<Mutex<Vec<(Level, BTreeMap<String, String>)>>>,
+    /// Span id → (span name, fields).
+    spans: Arc<Mutex<BTreeMap<u64, (String, FieldMap)>>>,
+    events: Arc<Mutex<Vec<(Level, FieldMap)>>>,
 }
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
 use sentinel::provenance::{Record, TrustedKeys};
-use sentinel::{Action, Context, FailMode, SentinelClient, Verdict};
+use sentinel::{Action, BuildError, Context, FailMode, SentinelClient, Verdict};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use support::{http_response, read_request_with_target, RawServer};
@@ -65,13 +65,17 @@ fn sidecar_serving(record: Value) -> RawServer {
     })
 }
 
-fn verifying_client(endpoint: String, fail_mode: FailMode) -> SentinelClient {
+fn verifying_client(endpoint: String) -> SentinelClient {
     SentinelClient::builder(endpoint)
         .timeout(Duration::from_secs(2))
-        .fail_mode(fail_mode)
         .verify_decisions(trusted())
         .build()
         .unwrap()
+}
+
+/// The context the recorded ALLOW was made in.
+fn the_recorded_context() -> Context {
+    Context::new("run_conf_1").tenant("acme")
 }
 
 fn the_recorded_action() -> Action {
@@ -81,9 +85,9 @@ fn the_recorded_action() -> Action {
 #[test]
 fn a_genuine_allow_for_this_action_and_run_is_honoured() {
     let server = sidecar_serving(genuine_allow_record());
-    let decision = verifying_client(server.endpoint(), FailMode::Closed).guard(
+    let decision = verifying_client(server.endpoint()).guard(
         &the_recorded_action(),
-        &Context::new("run_conf_1"),
+        &the_recorded_context(),
         "fintech.payments",
     );
     assert!(decision.allowed(), "{decision:?}");
@@ -94,12 +98,9 @@ fn a_genuine_allow_for_this_action_and_run_is_honoured() {
 fn a_genuine_record_replayed_for_another_action_is_blocked() {
     let server = sidecar_serving(genuine_allow_record());
     let other = Action::payment(json!({"amount": 900000, "from": "acct_ops", "to": "acct_evil"}));
-    let decision = verifying_client(server.endpoint(), FailMode::Open).guard(
-        &other,
-        &Context::new("run_conf_1"),
-        "fintech.payments",
-    );
-    assert_eq!(decision.verdict(), Verdict::Block, "even failing open");
+    let decision =
+        verifying_client(server.endpoint()).guard(&other, &the_recorded_context(), "fintech.payments");
+    assert_eq!(decision.verdict(), Verdict::Block);
     assert!(
         decision.reason().unwrap().contains("another action"),
         "{decision:?}"
@@ -109,7 +110,7 @@ fn a_genuine_record_replayed_for_another_action_is_blocked() {
 #[test]
 fn a_genuine_record_replayed_into_another_run_is_blocked() {
     let server = sidecar_serving(genuine_allow_record());
-    let decision = verifying_client(server.endpoint(), FailMode::Closed).guard(
+    let decision = verifying_client(server.endpoint()).guard(
         &the_recorded_action(),
         &Context::new("run_other"),
         "fintech.payments",
@@ -136,9 +137,9 @@ fn an_allow_whose_record_was_signed_by_another_key_is_blocked() {
         .unwrap();
 
     let server = sidecar_serving(forged);
-    let decision = verifying_client(server.endpoint(), FailMode::Open).guard(
+    let decision = verifying_client(server.endpoint()).guard(
         &the_recorded_action(),
-        &Context::new("run_conf_1"),
+        &the_recorded_context(),
         "fintech.payments",
     );
     assert_eq!(decision.verdict(), Verdict::Block);
@@ -153,9 +154,9 @@ fn an_allow_whose_record_was_altered_is_blocked() {
     let mut altered = genuine_allow_record();
     altered["id"] = json!("rec_somewhere_else");
     let server = sidecar_serving(altered);
-    let decision = verifying_client(server.endpoint(), FailMode::Closed).guard(
+    let decision = verifying_client(server.endpoint()).guard(
         &the_recorded_action(),
-        &Context::new("run_conf_1"),
+        &the_recorded_context(),
         "fintech.payments",
     );
     assert_eq!(decision.verdict(), Verdict::Block);
@@ -182,9 +183,9 @@ fn an_allow_whose_record_cannot_be_fetched_is_blocked() {
             }
         }
     });
-    let decision = verifying_client(server.endpoint(), FailMode::Closed).guard(
+    let decision = verifying_client(server.endpoint()).guard(
         &the_recorded_action(),
-        &Context::new("run_conf_1"),
+        &the_recorded_context(),
         "fintech.payments",
     );
     assert_eq!(decision.verdict(), Verdict::Block);
@@ -193,4 +194,72 @@ fn an_allow_whose_record_cannot_be_fetched_is_blocked() {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn the_same_genuine_record_lets_only_one_call_through() {
+    let server = sidecar_serving(genuine_allow_record());
+    let client = verifying_client(server.endpoint());
+    let first = client.guard(
+        &the_recorded_action(),
+        &the_recorded_context(),
+        "fintech.payments",
+    );
+    let replayed = client.guard(
+        &the_recorded_action(),
+        &the_recorded_context(),
+        "fintech.payments",
+    );
+    assert!(first.allowed(), "{first:?}");
+    assert_eq!(replayed.verdict(), Verdict::Block);
+    assert!(replayed.reason().unwrap().contains("replay"), "{replayed:?}");
+}
+
+#[test]
+fn a_genuine_record_of_another_tenant_is_blocked() {
+    let server = sidecar_serving(genuine_allow_record());
+    let decision = verifying_client(server.endpoint()).guard(
+        &the_recorded_action(),
+        &Context::new("run_conf_1").tenant("globex"),
+        "fintech.payments",
+    );
+    assert_eq!(decision.verdict(), Verdict::Block);
+    assert!(decision.reason().unwrap().contains("tenant"), "{decision:?}");
+}
+
+#[test]
+fn a_batch_allow_is_verified_too() {
+    // A path that answers the batch with an ALLOW naming a record it cannot back up.
+    let server = RawServer::start(|mut stream, stop| {
+        while let Some((target, _)) = read_request_with_target(&mut stream, stop) {
+            let response = if target == "/v1/guard/batch" {
+                http_response(
+                    "200 OK",
+                    r#"{"decisions":[{"verdict":"ALLOW","recordId":"rec_forged","checks":[]}]}"#,
+                )
+            } else {
+                http_response("404 Not Found", r#"{"error":"record not found"}"#)
+            };
+            if stream.write_all(&response).is_err() {
+                return;
+            }
+        }
+    });
+    let decisions = verifying_client(server.endpoint()).guard_batch(&[(
+        the_recorded_action(),
+        the_recorded_context(),
+        "fintech.payments",
+    )]);
+    assert_eq!(decisions[0].verdict(), Verdict::Block, "{decisions:?}");
+    assert!(decisions[0].reason().unwrap().contains("ALLOW not verified"));
+}
+
+#[test]
+fn verifying_while_failing_open_is_refused_at_build_time() {
+    let err = SentinelClient::builder("http://127.0.0.1:9")
+        .fail_mode(FailMode::Open)
+        .verify_decisions(trusted())
+        .build()
+        .unwrap_err();
+    assert_eq!(err, BuildError::VerifyWithFailOpen);
 }

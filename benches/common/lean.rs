@@ -70,7 +70,10 @@ fn io_failure(e: std::io::Error, before_response: bool) -> Failed {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => TransportError::Timeout,
         _ => TransportError::Io(e.to_string()),
     };
-    Failed { error, before_response }
+    Failed {
+        error,
+        before_response,
+    }
 }
 
 /// Writes `message` in one write and reads one response; `Ok((response, keep_alive))`.
@@ -80,7 +83,10 @@ fn exchange(
     request: &HttpRequest,
     deadline: Instant,
 ) -> Result<(HttpResponse, bool), Failed> {
-    let fail = |error, before_response| Failed { error, before_response };
+    let fail = |error, before_response| Failed {
+        error,
+        before_response,
+    };
     let left = remaining(deadline).map_err(|e| fail(e, true))?;
     let stream = conn.get_mut();
     stream
@@ -91,7 +97,10 @@ fn exchange(
 
     let mut line = String::with_capacity(64);
     if conn.read_line(&mut line).map_err(|e| io_failure(e, true))? == 0 {
-        return Err(fail(TransportError::Io("closed before the response".into()), true));
+        return Err(fail(
+            TransportError::Io("closed before the response".into()),
+            true,
+        ));
     }
     let status: u16 = line
         .strip_prefix("HTTP/1.1 ")
@@ -118,13 +127,21 @@ fn exchange(
             "content-length" => length = value.parse::<usize>().ok(),
             "connection" => keep_alive = !value.eq_ignore_ascii_case("close"),
             "transfer-encoding" => {
-                return Err(fail(TransportError::Other("prototype: no chunked bodies".into()), false))
+                return Err(fail(
+                    TransportError::Other("prototype: no chunked bodies".into()),
+                    false,
+                ))
             }
             _ => {}
         }
         headers.push((name, value));
     }
-    let length = length.ok_or_else(|| fail(TransportError::Other("prototype: no Content-Length".into()), false))?;
+    let length = length.ok_or_else(|| {
+        fail(
+            TransportError::Other("prototype: no Content-Length".into()),
+            false,
+        )
+    })?;
     if length > request.body_limit {
         return Err(fail(TransportError::BodyTooLarge(request.body_limit), false));
     }
@@ -151,7 +168,7 @@ impl Transport for LeanTransport {
             "{} {path} HTTP/1.1\r\nhost: {authority}\r\n",
             request.method
         );
-        for (name, value) in &request.headers {
+        for (name, value) in request.headers.iter() {
             let _ = write!(message, "{name}: {value}\r\n");
         }
         let _ = write!(message, "content-length: {}\r\n\r\n", request.body.len());

@@ -298,9 +298,20 @@ impl RawClient {
         }
     }
 
-    /// Sends `request` and reads the whole response; returns the body.
+    /// Sends `request` in one write and reads the whole response; returns the body.
     pub fn round_trip(&mut self, request: &[u8]) -> &[u8] {
-        self.writer.write_all(request).expect("send");
+        self.round_trip_split(request, 0)
+    }
+
+    /// [`round_trip`](Self::round_trip), writing `request[..at]` and `request[at..]`
+    /// separately (as ureq writes a head and then a body) when `at` is not 0.
+    pub fn round_trip_split(&mut self, request: &[u8], at: usize) -> &[u8] {
+        if at > 0 {
+            self.writer.write_all(&request[..at]).expect("send");
+            self.writer.write_all(&request[at..]).expect("send");
+        } else {
+            self.writer.write_all(request).expect("send");
+        }
         let length = read_head(&mut self.reader, &mut self.head)
             .expect("a response head")
             .expect("a response");

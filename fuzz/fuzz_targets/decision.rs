@@ -43,7 +43,12 @@ fuzz_target!(|data: &[u8]| {
         }
         let again = serde_json::to_vec(decision).expect("a decision serializes");
         let reparsed = GuardDecision::from_json(&again).expect("a serialized decision parses");
-        assert_eq!(&reparsed, decision, "round trip through {:?}", String::from_utf8_lossy(&again));
+        assert_eq!(
+            &reparsed,
+            decision,
+            "round trip through {:?}",
+            String::from_utf8_lossy(&again)
+        );
     }
 
     BODY.with(|b| *b.borrow_mut() = data.to_vec());

@@ -21,8 +21,11 @@ const SIGNER_KEY: &str = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
 const RECORDS: &str = include_str!("../../../shared/conformance/records.json");
 const RECORDS_CANONICAL: &str = include_str!("../../../shared/conformance/records_canonical.json");
 
-static TRUSTED: LazyLock<TrustedKeys> =
-    LazyLock::new(|| TrustedKeys::new().with_key_base64(SIGNER_KEY).expect("the signer key"));
+static TRUSTED: LazyLock<TrustedKeys> = LazyLock::new(|| {
+    TrustedKeys::new()
+        .with_key_base64(SIGNER_KEY)
+        .expect("the signer key")
+});
 
 /// contentHash → canonical body of every genuine record.
 static GENUINE: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
@@ -54,7 +57,11 @@ fuzz_target!(|data: &[u8]| {
         let canonical = canonical_json(&value);
         let reparsed = parse_json(&canonical)
             .unwrap_or_else(|e| panic!("canonical JSON {canonical:?} does not parse: {e}"));
-        assert_eq!(canonical_json(&reparsed), canonical, "canonical JSON is not a fixed point");
+        assert_eq!(
+            canonical_json(&reparsed),
+            canonical,
+            "canonical JSON is not a fixed point"
+        );
     }
 
     if let Ok(record) = Record::from_json(text) {

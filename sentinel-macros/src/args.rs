@@ -24,12 +24,25 @@ mod kw {
     syn::custom_keyword!(id);
     syn::custom_keyword!(client);
     syn::custom_keyword!(context);
+    syn::custom_keyword!(on_escalate);
 }
 
 /// Every option, in the order the documentation gives them.
 pub(crate) const OPTIONS: &[&str] = &[
-    "policy", "kind", "skip", "rename", "fields", "meta", "id", "client", "context",
+    "policy",
+    "kind",
+    "skip",
+    "rename",
+    "fields",
+    "meta",
+    "id",
+    "client",
+    "context",
+    "on_escalate",
 ];
+
+/// How `on_escalate` is written; every message about it starts with this.
+const ON_ESCALATE: &str = "`on_escalate` takes wait(timeout = \"10m\")";
 
 /// The options as written. Values that were malformed are left unset (their error is
 /// already recorded), but [`Args::given`] still knows the key was there.
@@ -44,7 +57,24 @@ pub(crate) struct Args {
     pub(crate) id: Option<Expr>,
     pub(crate) client: Option<Expr>,
     pub(crate) context: Option<Name>,
+    pub(crate) on_escalate: Option<OnEscalate>,
     given: Vec<&'static str>,
+}
+
+/// `on_escalate = …`: what a call does when the sidecar answers `ESCALATE`.
+pub(crate) enum OnEscalate {
+    /// `deny`: return `Denied` at once, the escalation left pending (the default).
+    Deny,
+    /// `wait(timeout = …)`: wait, at most that long, for a human's answer.
+    Wait(Timeout),
+}
+
+/// The `timeout` of `wait(…)`.
+pub(crate) enum Timeout {
+    /// A string literal such as `"10m"`, read at compile time: never zero.
+    Fixed { millis: u64, span: Span },
+    /// Any other expression: a `Duration` (or `Option<Duration>`) evaluated at each call.
+    PerCall(Expr),
 }
 
 /// A name as written in the attribute, `r#` removed, with its span.
@@ -137,6 +167,22 @@ fn parse_options(input: ParseStream, args: &mut Args, errors: &mut Errors) {
     }
 }
 
+/// The tokens up to the next top-level comma.
+fn until_comma(input: ParseStream) -> syn::Result<TokenStream> {
+    input.step(|cursor| {
+        let mut tokens = TokenStream::new();
+        let mut rest = *cursor;
+        while let Some((tt, next)) = rest.token_tree() {
+            if matches!(&tt, TokenTree::Punct(p) if p.as_char() == ',') {
+                break;
+            }
+            tokens.extend([tt]);
+            rest = next;
+        }
+        Ok((tokens, rest))
+    })
+}
+
 /// Resumes after a malformed option: everything up to the next top-level comma goes.
 fn skip_to_comma(input: ParseStream) {
     let _ = input.step(|cursor| {
@@ -190,6 +236,26 @@ fn parse_option(input: ParseStream, args: &mut Args, errors: &mut Errors) -> syn
         let key = key("context", input.parse::<kw::context>()?.span);
         let value = expression(input, key).map(|expr| parameter(&expr, errors));
         args.set(key, value, errors, |a| &mut a.context)
+    } else if lookahead.peek(kw::on_escalate) {
+        let key = key("on_escalate", input.parse::<kw::on_escalate>()?.span);
+        // Read on its own, so that a malformed value yields one error, worded for it.
+        let value = equals(input, key).and_then(|()| {
+            let read = |value: ParseStream| {
+                let expr = value.parse::<Expr>().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        format!("{ON_ESCALATE}, or deny: this value cannot be read ({e})"),
+                    )
+                })?;
+                if !value.is_empty() {
+                    return Err(value.error("expected `,` between options"));
+                }
+                Ok(expr)
+            };
+            read.parse2(until_comma(input)?)
+        });
+        let value = value.map(|expr| on_escalate(expr, errors));
+        args.set(key, value, errors, |a| &mut a.on_escalate)
     } else if input.peek(Ident::peek_any) {
         Err(unknown_option(&Ident::parse_any(input)?))
     } else if input.peek(LitStr) {
@@ -212,6 +278,7 @@ fn unknown_option(ident: &Ident) -> syn::Error {
         "exclude" | "ignore" | "skip_args" | "skip_all" => Some("skip"),
         "ctx" => Some("context"),
         "action_id" | "idempotency_key" => Some("id"),
+        "escalate" | "escalation" | "on_escalation" | "wait" | "timeout" => Some("on_escalate"),
         _ => did_you_mean(&word, OPTIONS),
     };
     let hint = suggestion
@@ -238,12 +305,19 @@ fn usage(key: &str) -> &'static str {
         "id" => "id = idempotency_key",
         "client" => "client = &CLIENT",
         "context" => "context = ctx",
+        "on_escalate" => "on_escalate = wait(timeout = \"10m\")",
         _ => "",
     }
 }
 
 /// `= <expression>`.
 fn expression(input: ParseStream, key: Key) -> syn::Result<Expr> {
+    equals(input, key)?;
+    input.parse()
+}
+
+/// The `=` after a key, with something after it.
+fn equals(input: ParseStream, key: Key) -> syn::Result<()> {
     if !input.peek(Token![=]) {
         let span = if input.is_empty() || input.peek(Token![,]) {
             key.span
@@ -262,7 +336,7 @@ fn expression(input: ParseStream, key: Key) -> syn::Result<Expr> {
             format!("`{}` needs a value: write {}", key.name, usage(key.name)),
         ));
     }
-    input.parse()
+    Ok(())
 }
 
 /// `= "string"`: anything else is recorded as an error and yields `None`.
@@ -308,6 +382,206 @@ fn parameter(value: &Expr, errors: &mut Errors) -> Option<Name> {
         "`context` takes the name of a parameter of type `Context` or `&Context`: write context = ctx",
     );
     None
+}
+
+/// `on_escalate = deny` or `on_escalate = wait(timeout = …)`; anything else is recorded as
+/// an error and yields `None`.
+fn on_escalate(value: Expr, errors: &mut Errors) -> Option<OnEscalate> {
+    let wait = match value {
+        Expr::Path(path) if is_word(&path, "deny") => return Some(OnEscalate::Deny),
+        Expr::Path(path) if is_word(&path, "wait") => {
+            errors.spanned(
+                path,
+                format!("{ON_ESCALATE}: a wait needs a timeout, because waiting is always bounded"),
+            );
+            return None;
+        }
+        Expr::Call(call) if matches!(&*call.func, Expr::Path(path) if is_word(path, "wait")) => call,
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text), ..
+        }) => {
+            errors.at(
+                text.span(),
+                format!(
+                    "{ON_ESCALATE}: put the timeout in wait(…), as in on_escalate = wait(timeout = {})",
+                    text.to_token_stream()
+                ),
+            );
+            return None;
+        }
+        other => {
+            errors.spanned(
+                other,
+                format!(
+                    "{ON_ESCALATE}, to wait at most that long for a human's answer, \
+                     or deny (the default) to return Denied at once"
+                ),
+            );
+            return None;
+        }
+    };
+    let mut timeout: Option<Option<Timeout>> = None;
+    for setting in wait.args.iter() {
+        match setting {
+            Expr::Assign(assign) if matches!(&*assign.left, Expr::Path(path) if is_word(path, "timeout")) => {
+                if timeout.is_some() {
+                    errors.spanned(&assign.left, "duplicate `timeout`: give it once");
+                } else {
+                    timeout = Some(timeout_value(&assign.right, errors));
+                }
+            }
+            Expr::Assign(assign) => errors.spanned(
+                &assign.left,
+                format!(
+                    "{ON_ESCALATE}: unknown setting `{}`; `timeout` is the only one",
+                    assign.left.to_token_stream()
+                ),
+            ),
+            other => errors.spanned(
+                other,
+                format!(
+                    "{ON_ESCALATE}: name the setting, as in wait(timeout = {})",
+                    other.to_token_stream()
+                ),
+            ),
+        }
+    }
+    match timeout {
+        Some(timeout) => timeout.map(OnEscalate::Wait),
+        None => {
+            if wait.args.is_empty() {
+                errors.spanned(
+                    &wait,
+                    format!("{ON_ESCALATE}: a wait needs a timeout, because waiting is always bounded"),
+                );
+            }
+            None
+        }
+    }
+}
+
+/// Whether `path` is the single word `word`.
+fn is_word(path: &syn::ExprPath, word: &str) -> bool {
+    path.qself.is_none() && path.attrs.is_empty() && path.path.is_ident(word)
+}
+
+/// `timeout = "10m"` (read now) or `timeout = <expression>` (evaluated at each call).
+fn timeout_value(value: &Expr, errors: &mut Errors) -> Option<Timeout> {
+    match value {
+        Expr::Group(group) => timeout_value(&group.expr, errors),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text), ..
+        }) => match duration_millis(&text.value()) {
+            Ok(millis) => Some(Timeout::Fixed {
+                millis,
+                span: text.span(),
+            }),
+            Err(why) => {
+                errors.at(text.span(), format!("{ON_ESCALATE}: {why}"));
+                None
+            }
+        },
+        Expr::Lit(ExprLit {
+            lit: lit @ (Lit::Int(_) | Lit::Float(_)),
+            ..
+        }) => {
+            let number = lit.to_token_stream().to_string();
+            errors.spanned(
+                lit,
+                format!(
+                    "{ON_ESCALATE}: `{number}` has no unit; write a string with one, like \"{number}s\" \
+                     (units: ms, s, m, h), or give a `Duration`"
+                ),
+            );
+            None
+        }
+        other => Some(Timeout::PerCall(other.clone())),
+    }
+}
+
+/// The units of a timeout, in milliseconds.
+const UNITS: &[(&str, u64)] = &[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)];
+
+/// `"500ms"`, `"30s"`, `"10m"`, `"1h"` as milliseconds: a positive whole number (`_` may
+/// separate digits) and one unit, spaces allowed around and between them. The error is the
+/// reason, for a message.
+pub(crate) fn duration_millis(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(String::from(
+            "the timeout is empty; write a number and a unit, like \"10m\" (units: ms, s, m, h)",
+        ));
+    }
+    if trimmed.starts_with('-') {
+        return Err(format!(
+            "\"{text}\" is negative; a timeout is a positive number and a unit, like \"10m\""
+        ));
+    }
+    let digits_end = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '_'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits_end);
+    let unit = unit.trim_start();
+    if !number.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!(
+            "\"{text}\" does not start with a number; write a number and a unit, like \"10m\" (units: ms, s, m, h)"
+        ));
+    }
+    if unit.starts_with('.') || unit.starts_with(',') {
+        return Err(format!(
+            "\"{text}\" is not a whole number; use a smaller unit instead, like \"90m\" for an hour and a half"
+        ));
+    }
+    if unit.contains(|c: char| c.is_ascii_digit()) {
+        return Err(format!(
+            "\"{text}\" has more than one number; write one number and one unit, like \"90m\" rather than \"1h30m\""
+        ));
+    }
+    if unit.is_empty() {
+        return Err(format!(
+            "\"{text}\" has no unit; write \"{number}s\", \"{number}m\" or another unit (ms, s, m, h)"
+        ));
+    }
+    let Some(&(_, scale)) = UNITS.iter().find(|(name, _)| *name == unit) else {
+        return Err(unknown_unit(text, number, unit));
+    };
+    let count: u64 = number.replace('_', "").parse().map_err(|_| too_long(text))?;
+    if count == 0 {
+        return Err(String::from(
+            "a zero timeout never waits; give a positive one, like \"10m\", \
+             or write on_escalate = deny to return Denied at once",
+        ));
+    }
+    count.checked_mul(scale).ok_or_else(|| too_long(text))
+}
+
+fn too_long(text: &str) -> String {
+    format!("\"{text}\" is too long: a timeout must fit in 64 bits of milliseconds (about 584 million years)")
+}
+
+fn unknown_unit(text: &str, number: &str, unit: &str) -> String {
+    let lower = unit.to_ascii_lowercase();
+    let fix = match lower.as_str() {
+        "ms" | "s" | "m" | "h" => format!("units are lowercase: write \"{number}{lower}\""),
+        "msec" | "msecs" | "milli" | "millis" | "millisecond" | "milliseconds" => {
+            format!("write \"{number}ms\"")
+        }
+        "sec" | "secs" | "second" | "seconds" => format!("write \"{number}s\""),
+        "min" | "mins" | "minute" | "minutes" => format!("write \"{number}m\""),
+        "hr" | "hrs" | "hour" | "hours" => format!("write \"{number}h\""),
+        "d" | "day" | "days" => match number
+            .replace('_', "")
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(24))
+        {
+            Some(hours) => format!("write \"{hours}h\""),
+            None => String::from("write it in hours"),
+        },
+        "us" | "µs" | "ns" => String::from("the smallest unit is ms"),
+        _ => String::from("the units are ms, s, m and h"),
+    };
+    format!("unknown unit `{unit}` in \"{text}\"; {fix}")
 }
 
 /// `(entry, entry, …)`.
@@ -486,5 +760,43 @@ fn typed_float(float: &LitFloat) -> TokenStream {
         LitFloat::new(&format!("{}f64", float.base10_digits()), float.span()).to_token_stream()
     } else {
         float.to_token_stream()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_millis;
+
+    #[test]
+    fn timeouts_in_every_unit() {
+        assert_eq!(duration_millis("500ms"), Ok(500));
+        assert_eq!(duration_millis("30s"), Ok(30_000));
+        assert_eq!(duration_millis("10m"), Ok(600_000));
+        assert_eq!(duration_millis("1h"), Ok(3_600_000));
+        assert_eq!(duration_millis(" 1_000 s "), Ok(1_000_000));
+        assert_eq!(duration_millis(&format!("{}ms", u64::MAX)), Ok(u64::MAX));
+    }
+
+    #[test]
+    fn bad_timeouts_say_why() {
+        for (text, why) in [
+            ("", "empty"),
+            ("10", "no unit"),
+            ("0s", "zero"),
+            ("0ms", "zero"),
+            ("-5s", "negative"),
+            ("1.5h", "whole number"),
+            ("1h30m", "more than one number"),
+            ("10d", "write \"240h\""),
+            ("10 min", "write \"10m\""),
+            ("10H", "lowercase"),
+            ("10y", "the units are ms, s, m and h"),
+            ("ms", "does not start with a number"),
+            ("5124095576030432h", "too long"),
+            ("99999999999999999999ms", "too long"),
+        ] {
+            let error = duration_millis(text).expect_err(text);
+            assert!(error.contains(why), "{text:?}: {error}");
+        }
     }
 }

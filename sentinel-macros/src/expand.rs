@@ -36,8 +36,7 @@
 //!     )
 //!     .check()
 //!     {
-//!         #[allow(clippy::useless_conversion)] // `E` may be `Denied` itself
-//!         return ::core::result::Result::Err(::core::convert::From::from(__sentinel_denied));
+//!         return ::core::result::Result::Err(::sentinel::__private::FromDenied::from_denied(__sentinel_denied));
 //!     }
 //!     {
 //!         ledger::transfer(amount, from, to)
@@ -46,28 +45,31 @@
 //! ```
 //!
 //! Options add builder calls before `.check()`: `.meta({ … })`, `.id(&(expr))`,
-//! `.client(&(expr))`, `.context(&(param))`. An `async fn` instead awaits the check, which
-//! runs the request off the executor:
+//! `.client(&(expr))`, `.context(&(param))`, and for `on_escalate = wait(timeout = …)`
+//! either `.wait_on_escalation(::core::time::Duration::from_millis(600000u64))` (a literal,
+//! read at compile time) or `.escalation_wait(EscalationTimeout::escalation_wait(expr))`
+//! (an expression, evaluated at each call). An `async fn` instead awaits the check, which
+//! runs the request, and any wait for a human, off the executor:
 //!
 //! ```text
 //!     let __sentinel_pending = ::sentinel::__private::Call::new(…).check_async();
 //!     if let ::core::result::Result::Err(__sentinel_denied) = __sentinel_pending.await {
-//!         #[allow(clippy::useless_conversion)]
-//!         return ::core::result::Result::Err(::core::convert::From::from(__sentinel_denied));
+//!         return ::core::result::Result::Err(::sentinel::__private::FromDenied::from_denied(__sentinel_denied));
 //!     }
 //!     { /* the body */ }
 //! ```
 //!
-//! Spans: each `.arg(…)` carries its parameter's span, so "`T` does not implement
-//! `Serialize`" points at that parameter; `From::from` carries the span of the error type
-//! in `-> Result<T, E>`, so a missing `From<Denied>` points at `E`.
+//! Spans: each `.arg(…)` carries its parameter's span, so "`T` cannot be sent to the
+//! sidecar" (the `Arg` trait's message) points at that parameter; `FromDenied::from_denied`
+//! carries the span of the error type in `-> Result<T, E>`, so a missing `From<Denied>`
+//! points at `E`; a per-call timeout carries its expression's span.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{AttrStyle, Expr, Ident, ItemFn, LitStr, TraitItemFn};
 
-use crate::args::{self, Args, Constant, Name};
+use crate::args::{self, Args, Constant, Name, OnEscalate, Timeout};
 use crate::errors::{did_you_mean, list, Errors};
 use crate::signature::{self, Param, Signature};
 
@@ -124,6 +126,8 @@ struct Plan<'a> {
     client: Option<&'a Expr>,
     /// The context parameter, and where the attribute names it.
     context: Option<(&'a Param, Span)>,
+    /// `on_escalate = wait(timeout = …)`; `None` for `deny` and by default.
+    wait: Option<&'a Timeout>,
 }
 
 /// One member of the payload object.
@@ -186,13 +190,16 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
         .as_ref()
         .and_then(|name| find(name, "context", errors));
     // `client = param` takes the client from a parameter, which is then not sent either.
-    let client_param = args.client.as_ref().and_then(|expr| match expr {
-        Expr::Path(path) if path.qself.is_none() => path
-            .path
-            .get_ident()
-            .and_then(|ident| sig.params.iter().find(|p| p.ident == *ident)),
+    let client_param = args.client.as_ref().and_then(|expr| parameter_named(expr, sig));
+    let wait = match &args.on_escalate {
+        Some(OnEscalate::Wait(timeout)) => Some(timeout),
+        Some(OnEscalate::Deny) | None => None,
+    };
+    // Likewise `wait(timeout = param)`: how long to wait is not part of the action.
+    let timeout_param = match wait {
+        Some(Timeout::PerCall(expr)) => parameter_named(expr, sig),
         _ => None,
-    });
+    };
     let not_sent = |param: &Param| -> Option<&'static str> {
         if skipped.iter().any(|s| std::ptr::eq(*s, param)) {
             Some("is skipped")
@@ -200,6 +207,8 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
             Some("is the context parameter")
         } else if client_param.is_some_and(|c| std::ptr::eq(c, param)) {
             Some("is the client parameter")
+        } else if timeout_param.is_some_and(|c| std::ptr::eq(c, param)) {
+            Some("is the escalation timeout")
         } else {
             None
         }
@@ -269,7 +278,20 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
                 args.context.as_ref().map_or(param.ident.span(), |n| n.span),
             )
         }),
+        wait,
     })
+}
+
+/// The parameter an expression is, when it is only a parameter's name.
+fn parameter_named<'a>(expr: &Expr, sig: &'a Signature) -> Option<&'a Param> {
+    match expr {
+        Expr::Group(group) => parameter_named(&group.expr, sig),
+        Expr::Path(path) if path.qself.is_none() => path
+            .path
+            .get_ident()
+            .and_then(|ident| sig.params.iter().find(|p| p.ident == *ident)),
+        _ => None,
+    }
 }
 
 fn no_such_parameter(sig: &Signature, name: &Name, option: &str) -> String {
@@ -323,15 +345,14 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
     let outer = attrs.iter().filter(|a| matches!(a.style, AttrStyle::Outer));
     let inner = attrs.iter().filter(|a| matches!(a.style, AttrStyle::Inner(_)));
 
-    // Located at the error type, with the user's hygiene: rustc blames the argument of
-    // `From::from` when `E: From<Denied>` does not hold, and reports a mixed-site span at
-    // the attribute. No user token is ever inside the `if let` block this binding lives in.
+    // Located at the error type, with the user's hygiene: rustc reports an unmet
+    // `E: FromDenied` (that is, `E: From<Denied>`) there, where a mixed-site span would be
+    // reported at the attribute. No user token is ever inside the `if let` block this
+    // binding lives in.
     let denied = Ident::new("__sentinel_denied", sig.error_span);
     let call = call(plan);
-    let convert = quote_spanned!(sig.error_span=> ::core::convert::From::from(#denied));
-    // With the user's span, lints see the conversion as the user's code; `E` may be `Denied`.
+    let convert = quote_spanned!(sig.error_span=> ::sentinel::__private::FromDenied::from_denied(#denied));
     let deny = quote! {
-        #[allow(clippy::useless_conversion)]
         return ::core::result::Result::Err(#convert);
     };
     let prologue = if sig.is_async {
@@ -401,8 +422,18 @@ fn call(plan: &Plan) -> TokenStream {
         ident.set_span(span);
         quote_spanned!(span=> .context(&(#ident)))
     });
+    let wait = plan.wait.map(|timeout| match timeout {
+        Timeout::Fixed { millis, span } => {
+            let millis = proc_macro2::Literal::u64_suffixed(*millis);
+            quote_spanned!(*span=> .wait_on_escalation(::core::time::Duration::from_millis(#millis)))
+        }
+        // Spanned at the expression: a wrong type is reported there, with the trait's message.
+        Timeout::PerCall(expr) => quote_spanned! {expr.span()=>
+            .escalation_wait(::sentinel::__private::EscalationTimeout::escalation_wait(#expr))
+        },
+    });
     quote! {
-        ::sentinel::__private::Call::new(#policy, #kind, #payload) #meta #id #client #context
+        ::sentinel::__private::Call::new(#policy, #kind, #payload) #meta #id #client #context #wait
     }
 }
 

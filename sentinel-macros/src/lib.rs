@@ -45,7 +45,9 @@ mod signature;
 /// runs.
 /// On `BLOCK`, `ESCALATE`, or when no trustworthy answer can be had (no client configured,
 /// sidecar down or slow, an argument that fails to serialize), the function returns
-/// `Err(E::from(denied))` and **the body does not run**.
+/// `Err(E::from(denied))` and **the body does not run**. With
+/// `on_escalate = wait(timeout = "10m")`, an `ESCALATE` instead waits up to that long for a
+/// human's answer (see [Waiting for a human](#waiting-for-a-human)).
 ///
 /// # Requirements
 ///
@@ -78,10 +80,52 @@ mod signature;
 /// | `id = expr` | The action id instead of a fresh one, e.g. an idempotency key. Any `impl ToString`; evaluated before the body, with the parameters in scope. |
 /// | `client = expr` | A specific client instead of the global one set by `sentinel::init`: `&SentinelClient`, `&&SentinelClient`, `&Lazy<SentinelClient>`, `&Arc<SentinelClient>`, or a client parameter by name (which is then not sent). |
 /// | `context = param` | Takes the context from a parameter of type `Context` or `&Context` (not sent) instead of the one in scope. |
+/// | `on_escalate = wait(timeout = "10m")` | On `ESCALATE`, waits at most `timeout` for a human's answer and runs the body only if approved. Units: `ms`, `s`, `m`, `h` (`"500ms"`, `"30s"`, `"10m"`, `"1h"`). `timeout = expr` instead takes a `Duration` (or `Option<Duration>`) evaluated at each call; a parameter named there is not sent. |
+/// | `on_escalate = deny` | The default, written out: `ESCALATE` returns `Err` at once, the escalation left pending. |
 ///
 /// Every option is checked at compile time: unknown or repeated options, a missing or
-/// non-string `policy`, `skip`/`rename`/`context` naming no parameter, and two payload
-/// members with the same name are errors on the offending token.
+/// non-string `policy`, `skip`/`rename`/`context` naming no parameter, two payload
+/// members with the same name, and an `on_escalate` that is not `deny` or
+/// `wait(timeout = …)` with a positive literal timeout of a known unit (or an expression)
+/// are errors on the offending token.
+///
+/// # Waiting for a human
+///
+/// A policy can answer `ESCALATE`: the action is held until someone on the escalation's
+/// approver list resolves it (`SentinelClient::resolve`, or the sidecar's own UI). By
+/// default the call returns at once with a `Denied` whose `escalation_id()` names the
+/// escalation, so an agent can report it and resume later. With `on_escalate = wait(…)`
+/// the call waits instead, polling the sidecar with backoff (100 ms doubling to 5 s):
+///
+/// - approved: the body runs, once;
+/// - denied: `Err`, verdict `BLOCK`, the body does not run;
+/// - still pending at the timeout, or the sidecar failing while polled: `Err`, a fallback
+///   `BLOCK` (whatever the fail mode: "nobody said yes" is never a yes), the body does not
+///   run, and the escalation stays pending for a human to pick up later; the `Denied`
+///   still carries its `escalation_id()`.
+///
+/// Waiting is always bounded: there is no `wait` without a timeout, and a literal timeout
+/// of zero is an error (write `deny`). A per-call timeout is any expression of type
+/// `Duration`, `&Duration` or `Option<Duration>`, evaluated with the parameters in scope
+/// before the request; `None` or a zero `Duration` means "do not wait" (the `ESCALATE` is
+/// returned at once, as with `deny`). When that expression is a parameter's name, the
+/// parameter is not sent, like a `client` or `context` parameter: how long the caller will
+/// wait is not part of the action. A sync function blocks its thread while it waits; an
+/// `async fn` waits on the guard thread pool, so the executor keeps running other tasks
+/// (each waiting call holds one of the pool's threads, at most 256; guards beyond that
+/// queue until one is free).
+///
+/// ```ignore
+/// use std::time::Duration;
+///
+/// #[sentinel::guarded(policy = "fintech.payments", kind = "payment", on_escalate = wait(timeout = "10m"))]
+/// async fn pay(amount: u64, to: &str) -> Result<Receipt, PayError> { /* … */ }
+///
+/// // The caller decides: an interactive agent waits, a batch job does not.
+/// #[sentinel::guarded(policy = "fintech.payments", on_escalate = wait(timeout = patience))]
+/// fn refund(amount: u64, patience: Option<Duration>) -> Result<(), PayError> { /* … */ }
+/// // payload: {"amount": …}; refund(5, Some(Duration::from_secs(60))) waits up to a minute
+/// ```
 ///
 /// ```ignore
 /// use sentinel::{Context, Denied, SentinelClient};

@@ -83,6 +83,12 @@ impl Action {
 
     /// Why the sidecar would refuse this action's shape, if it would.
     pub(crate) fn shape_error(&self) -> Option<&'static str> {
+        if self.kind.is_empty() {
+            return Some("the action type is empty");
+        }
+        if self.id.is_empty() {
+            return Some("the action id is empty");
+        }
         if !self.payload.is_object() {
             return Some("action payload must be a JSON object");
         }

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
@@ -69,7 +70,8 @@ fn worker() {
     loop {
         if let Some(job) = state.queue.pop_front() {
             drop(state);
-            job();
+            // A job that panics must not take its thread (and the pool's count) with it.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
             state = POOL.state.lock().unwrap_or_else(|e| e.into_inner());
             continue;
         }
@@ -88,11 +90,12 @@ fn worker() {
 }
 
 /// Runs `f` on the pool; the returned future resolves to its result without blocking the
-/// thread that polls it. Nothing runs until the first poll.
+/// thread that polls it. Nothing runs until the first poll. `f` is told, through the flag
+/// it is given, when the future has been dropped, so long waits can stop early.
 pub(crate) fn run<T, F>(f: F) -> Blocking<T, F>
 where
     T: Send + 'static,
-    F: FnOnce() -> T + Send + 'static,
+    F: FnOnce(&AtomicBool) -> T + Send + 'static,
 {
     Blocking {
         job: Some(f),
@@ -100,6 +103,7 @@ where
             value: None,
             waker: None,
         })),
+        dropped: Arc::new(AtomicBool::new(false)),
     }
 }
 
@@ -112,14 +116,21 @@ struct Slot<T> {
 pub(crate) struct Blocking<T, F> {
     job: Option<F>,
     slot: Arc<Mutex<Slot<T>>>,
+    dropped: Arc<AtomicBool>,
 }
 
 impl<T, F> Unpin for Blocking<T, F> {}
 
+impl<T, F> Drop for Blocking<T, F> {
+    fn drop(&mut self) {
+        self.dropped.store(true, Ordering::Relaxed);
+    }
+}
+
 impl<T, F> Future for Blocking<T, F>
 where
     T: Send + 'static,
-    F: FnOnce() -> T + Send + 'static,
+    F: FnOnce(&AtomicBool) -> T + Send + 'static,
 {
     type Output = T;
 
@@ -132,9 +143,9 @@ where
             slot.waker = Some(cx.waker().clone());
         }
         if let Some(job) = self.job.take() {
-            let slot = Arc::clone(&self.slot);
+            let (slot, dropped) = (Arc::clone(&self.slot), Arc::clone(&self.dropped));
             spawn(Box::new(move || {
-                let value = job();
+                let value = job(&dropped);
                 let waker = {
                     let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
                     slot.value = Some(value);

@@ -76,6 +76,8 @@ struct Inner {
     transport: Arc<dyn Transport>,
     #[cfg(feature = "verify")]
     trusted_keys: Option<crate::provenance::TrustedKeys>,
+    #[cfg(feature = "verify")]
+    seen_records: crate::verified::SeenRecords,
 }
 
 impl SentinelClient {
@@ -127,7 +129,7 @@ impl SentinelClient {
     ) -> GuardDecision {
         // A request the sidecar would refuse is the caller's error, not the sidecar's
         // absence: it is denied whatever the fail mode.
-        if let Some(why) = action.shape_error() {
+        if let Some(why) = request_error(action, context, policy) {
             return GuardDecision::refused(why);
         }
         let body = match serde_json::to_vec(&GuardRequest {
@@ -138,17 +140,47 @@ impl SentinelClient {
             Ok(body) => body,
             Err(e) => return GuardDecision::refused(format!("request could not be serialized: {e}")),
         };
-        let decision = match self.exchange_counting("POST", &self.inner.guard_url, body, attempts) {
+        let deadline = self.deadline();
+        let decision = match self.exchange_until("POST", &self.inner.guard_url, body, deadline, attempts) {
             Ok(response) => self.decision_from(response),
             Err(why) => return self.fail_safe(why),
         };
+        self.checked(decision, action, context, deadline)
+    }
+
+    /// With `verify_decisions`, an `ALLOW` only stands once its signed record matches the
+    /// call; every other decision passes through.
+    #[cfg_attr(not(feature = "verify"), allow(unused_variables))]
+    fn checked(
+        &self,
+        decision: GuardDecision,
+        action: &Action,
+        context: &Context,
+        deadline: Instant,
+    ) -> GuardDecision {
         #[cfg(feature = "verify")]
         if let Some(trusted) = &self.inner.trusted_keys {
             if decision.allowed() && !decision.is_fallback() {
-                return self.verified(decision, trusted, action, context);
+                return self.verified(decision, trusted, action, context, deadline);
             }
         }
         decision
+    }
+
+    #[cfg(feature = "verify")]
+    pub(crate) fn seen_records(&self) -> &crate::verified::SeenRecords {
+        &self.inner.seen_records
+    }
+
+    /// The keys `ALLOW`s are checked against, with `verify_decisions`.
+    #[cfg(feature = "verify")]
+    pub(crate) fn trusted_keys(&self) -> Option<&crate::provenance::TrustedKeys> {
+        self.inner.trusted_keys.as_ref()
+    }
+
+    /// When a call that starts now must be over.
+    pub(crate) fn deadline(&self) -> Instant {
+        deadline_after(self.inner.timeout)
     }
 
     /// Asks about many actions in as few requests as the protocol allows
@@ -164,42 +196,49 @@ impl SentinelClient {
     }
 
     fn guard_chunk<P: AsRef<str>>(&self, chunk: &[(Action, Context, P)]) -> Vec<GuardDecision> {
-        let mut decisions: Vec<Option<GuardDecision>> = vec![None; chunk.len()];
-        let mut sent = Vec::with_capacity(chunk.len());
-        for (index, (action, context, policy)) in chunk.iter().enumerate() {
-            match action.shape_error() {
-                Some(why) => decisions[index] = Some(GuardDecision::refused(why)),
-                None => sent.push((
-                    index,
-                    GuardRequest {
-                        action,
-                        context,
-                        policy: policy.as_ref(),
+        let deadline = self.deadline();
+        let sent: Vec<GuardRequest<'_>> = chunk
+            .iter()
+            .filter(|(action, context, policy)| request_error(action, context, policy.as_ref()).is_none())
+            .map(|(action, context, policy)| GuardRequest {
+                action,
+                context,
+                policy: policy.as_ref(),
+            })
+            .collect();
+        let mut answers = if sent.is_empty() {
+            Vec::new().into_iter()
+        } else {
+            self.batch_exchange(&sent, deadline).into_iter()
+        };
+        chunk
+            .iter()
+            .map(
+                |(action, context, policy)| match request_error(action, context, policy.as_ref()) {
+                    Some(why) => GuardDecision::refused(why),
+                    // batch_exchange returns exactly one decision per request sent.
+                    None => match answers.next() {
+                        Some(decision) => self.checked(decision, action, context, deadline),
+                        None => self.fail_safe("batch answer too short"),
                     },
-                )),
-            }
-        }
-        if !sent.is_empty() {
-            let answers = self.batch_exchange(sent.iter().map(|(_, request)| request).collect());
-            for ((index, _), answer) in sent.iter().zip(answers) {
-                decisions[*index] = Some(answer);
-            }
-        }
-        decisions
-            .into_iter()
-            .map(|d| d.unwrap_or_else(|| self.fail_safe("batch decision missing")))
+                },
+            )
             .collect()
     }
 
     /// Sends one batch; returns exactly one decision per request.
-    fn batch_exchange(&self, requests: Vec<&GuardRequest<'_>>) -> Vec<GuardDecision> {
+    fn batch_exchange(&self, requests: &[GuardRequest<'_>], deadline: Instant) -> Vec<GuardDecision> {
+        #[derive(Serialize)]
+        struct Batch<'a> {
+            requests: &'a [GuardRequest<'a>],
+        }
         let count = requests.len();
         let fail_all = |why: String| (0..count).map(|_| self.fail_safe(why.clone())).collect();
-        let body = match serde_json::to_vec(&serde_json::json!({ "requests": requests })) {
+        let body = match serde_json::to_vec(&Batch { requests }) {
             Ok(body) => body,
             Err(e) => return fail_all(format!("request could not be serialized: {e}")),
         };
-        let response = match self.exchange("POST", &self.inner.batch_url, body) {
+        let response = match self.exchange_until("POST", &self.inner.batch_url, body, deadline, &mut 0) {
             Ok(response) => response,
             Err(why) => return fail_all(why),
         };
@@ -269,26 +308,27 @@ impl SentinelClient {
         }
     }
 
-    /// Sends one request within the client's deadline, retrying answers the sidecar gave
-    /// before evaluating anything (429, 503). Returns the last response, whatever its
-    /// status, or why there was none.
+    /// Sends one request within the client's deadline; see [`exchange_until`](Self::exchange_until).
     pub(crate) fn exchange(
         &self,
         method: &'static str,
         url: &str,
         body: Vec<u8>,
     ) -> Result<HttpResponse, String> {
-        self.exchange_counting(method, url, body, &mut 0)
+        self.exchange_until(method, url, body, self.deadline(), &mut 0)
     }
 
-    fn exchange_counting(
+    /// Sends one request, every attempt before `deadline`, retrying answers the sidecar
+    /// gave before evaluating anything (429, 503). Returns the last response, whatever its
+    /// status, or why there was none. Counts the attempts in `attempts`.
+    pub(crate) fn exchange_until(
         &self,
         method: &'static str,
         url: &str,
         body: Vec<u8>,
+        deadline: Instant,
         attempts: &mut u32,
     ) -> Result<HttpResponse, String> {
-        let deadline = Instant::now() + self.inner.timeout;
         let mut request = HttpRequest {
             method,
             url: url.to_owned(),
@@ -296,6 +336,7 @@ impl SentinelClient {
             body,
             timeout: self.inner.timeout,
             body_limit: self.inner.body_limit,
+            replayable: method == "GET" || url == self.inner.guard_url,
         };
         loop {
             *attempts += 1;
@@ -308,7 +349,7 @@ impl SentinelClient {
                 return Ok(response);
             }
             let wait = retry_after(&response).unwrap_or_else(|| backoff(*attempts));
-            if Instant::now() + wait >= deadline {
+            if wait >= deadline.saturating_duration_since(Instant::now()) {
                 return Ok(response);
             }
             std::thread::sleep(wait);
@@ -337,6 +378,17 @@ impl fmt::Debug for SentinelClient {
             .field("headers", &RedactedHeaders(&self.inner.headers))
             .finish_non_exhaustive()
     }
+}
+
+/// Why the sidecar would refuse this request before looking at it (a 400), if it would.
+fn request_error(action: &Action, context: &Context, policy: &str) -> Option<&'static str> {
+    if policy.is_empty() {
+        return Some("the policy name is empty");
+    }
+    if context.run_id().is_empty() {
+        return Some("the context's run id is empty");
+    }
+    action.shape_error()
 }
 
 #[derive(Serialize)]
@@ -370,6 +422,13 @@ fn truncate(text: &str, max_chars: usize) -> String {
 fn retry_after(response: &HttpResponse) -> Option<Duration> {
     let seconds: u64 = response.header("retry-after")?.trim().parse().ok()?;
     Some(Duration::from_secs(seconds))
+}
+
+/// `now + timeout`, saturating far in the future instead of overflowing on a huge timeout.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -483,10 +542,14 @@ impl SentinelClientBuilder {
         if self.timeout.is_zero() {
             return Err(BuildError::InvalidTimeout);
         }
+        #[cfg(feature = "verify")]
+        if self.trusted_keys.is_some() && self.fail_mode == FailMode::Open {
+            return Err(BuildError::VerifyWithFailOpen);
+        }
         let mut headers = Vec::with_capacity(self.headers.len() + 1);
         headers.push(("content-type".to_owned(), "application/json".to_owned()));
-        for (name, value) in self.headers {
-            check_header(&name, &value)?;
+        for (index, (name, value)) in self.headers.into_iter().enumerate() {
+            check_header(index, &name, &value)?;
             headers.push((name, value));
         }
         if self.fail_mode == FailMode::Open {
@@ -518,6 +581,8 @@ impl SentinelClientBuilder {
                 transport,
                 #[cfg(feature = "verify")]
                 trusted_keys: self.trusted_keys,
+                #[cfg(feature = "verify")]
+                seen_records: Default::default(),
             }),
         })
     }
@@ -531,6 +596,17 @@ fn check_endpoint(endpoint: &str, custom_transport: bool) -> Result<(), BuildErr
     let uri: ureq::http::Uri = endpoint
         .parse()
         .map_err(|e: ureq::http::uri::InvalidUri| invalid(&e.to_string()))?;
+    if uri
+        .authority()
+        .is_some_and(|authority| authority.as_str().contains('@'))
+    {
+        // Never echo the endpoint here: it holds a credential.
+        return Err(BuildError::InvalidEndpoint {
+            endpoint: "<redacted: it holds credentials>".into(),
+            reason: "credentials in the URL would be printed and logged; send them with .header(\"authorization\", …)"
+                .into(),
+        });
+    }
     match uri.scheme_str() {
         Some("http") => {}
         Some("https") if custom_transport || cfg!(feature = "tls") => {}
@@ -547,14 +623,16 @@ fn check_endpoint(endpoint: &str, custom_transport: bool) -> Result<(), BuildErr
     Ok(())
 }
 
-fn check_header(name: &str, value: &str) -> Result<(), BuildError> {
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if name.is_empty() || !name.chars().all(token) {
+/// Checks a header as the HTTP stack will, so a bad one fails at build time rather than
+/// on every guard. A name that is not a valid header name is not echoed: it may be a
+/// token pasted in the wrong place.
+fn check_header(index: usize, name: &str, value: &str) -> Result<(), BuildError> {
+    if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
         return Err(BuildError::InvalidHeader {
-            name: name.to_owned(),
+            name: format!("#{} (its name is not a valid header name)", index + 1),
         });
     }
-    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+    if ureq::http::HeaderValue::from_str(value).is_err() {
         return Err(BuildError::InvalidHeader {
             name: name.to_owned(),
         });
@@ -583,6 +661,9 @@ pub enum BuildError {
     },
     /// A zero timeout would deny every action.
     InvalidTimeout,
+    /// `verify_decisions` on a client that fails open: an attacker who can forge answers
+    /// would simply answer an error and get `ALLOW`.
+    VerifyWithFailOpen,
     /// A TLS certificate or key could not be read. (Key material is never printed.)
     InvalidTls(String),
 }
@@ -596,7 +677,14 @@ impl fmt::Display for BuildError {
             BuildError::TlsNotEnabled => f.write_str(
                 "https:// endpoints need TLS, which this build of sentinel does not include; enable the `tls` feature",
             ),
-            BuildError::InvalidHeader { name } => write!(f, "invalid header {name:?} (name must be an HTTP token, value must not contain line breaks)"),
+            BuildError::InvalidHeader { name } => write!(
+                f,
+                "invalid header {name}: a name must be an HTTP token, a value visible ASCII without line breaks"
+            ),
+            BuildError::VerifyWithFailOpen => f.write_str(
+                "verify_decisions with FailMode::Open would let anyone on the path answer an error and get ALLOW; \
+                 choose one"
+            ),
             BuildError::InvalidTimeout => f.write_str("the timeout must be greater than zero"),
             BuildError::InvalidTls(why) => write!(f, "invalid TLS configuration: {why}"),
         }

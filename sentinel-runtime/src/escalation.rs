@@ -2,12 +2,14 @@
 //! without blocking, or wait (always bounded) for a human's answer.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::client::SentinelClient;
+use crate::action::Action;
+use crate::client::{deadline_after, SentinelClient};
 use crate::decision::{CheckResult, GuardDecision, Verdict};
 
 /// Where an escalation stands.
@@ -126,17 +128,26 @@ const RECORD_PAGE: usize = 100;
 impl SentinelClient {
     /// Lists escalations, optionally only those in `state`.
     pub fn escalations(&self, state: Option<EscalationState>) -> Result<Vec<Escalation>, EscalationError> {
+        self.escalations_until(state, self.deadline())
+    }
+
+    fn escalations_until(
+        &self,
+        state: Option<EscalationState>,
+        deadline: Instant,
+    ) -> Result<Vec<Escalation>, EscalationError> {
         let url = match state {
             Some(state) => format!("{}/v1/escalations?status={}", self.endpoint(), state.as_str()),
             None => format!("{}/v1/escalations", self.endpoint()),
         };
-        let body = self.get_ok(&url)?;
-        serde_json::from_slice(&body)
+        let list = self.get_json(&url, deadline)?;
+        serde_json::from_value(list)
             .map_err(|e| EscalationError::Sidecar(format!("malformed escalation list: {e}")))
     }
 
     /// Approves or denies an escalation as `approver`; returns the id of the signed
-    /// `human.review` record.
+    /// `human.review` record. Never resent: a resolve the sidecar may have applied is not
+    /// applied twice.
     pub fn resolve(
         &self,
         escalation_id: &str,
@@ -165,93 +176,227 @@ impl SentinelClient {
             409 => return Err(EscalationError::AlreadyResolved(message())),
             _ => return Err(EscalationError::Sidecar(message())),
         }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Resolved {
-            record_id: String,
-        }
-        let resolved: Resolved = serde_json::from_slice(&response.body)
+        let answer = crate::strict_json::parse(&response.body)
             .map_err(|e| EscalationError::Sidecar(format!("malformed resolve answer: {e}")))?;
-        Ok(resolved.record_id)
+        match answer.get("recordId") {
+            Some(Value::String(record_id)) if !record_id.is_empty() => Ok(record_id.clone()),
+            _ => Err(EscalationError::Sidecar(
+                "malformed resolve answer: no `recordId`".into(),
+            )),
+        }
     }
 
     /// Where an escalation stands, without waiting. An agent can return "pending" to its
     /// model, park the job, and call this (or re-run the tool) later.
     pub fn escalation_status(&self, escalation_id: &str) -> Result<EscalationStatus, EscalationError> {
-        let escalation = self
-            .escalations(None)?
-            .into_iter()
-            .find(|e| e.id == escalation_id)
-            .ok_or_else(|| EscalationError::NotFound(escalation_id.to_owned()))?;
-        match escalation.status {
-            EscalationState::Pending => Ok(EscalationStatus::Pending),
-            EscalationState::Approved => {
-                let record_id = self.human_review_record(&escalation)?.ok_or_else(|| {
-                    EscalationError::Sidecar(format!(
-                        "no human.review record found for approved {escalation_id}"
-                    ))
-                })?;
-                Ok(EscalationStatus::Approved { record_id })
+        let (_, status) = self.poll(escalation_id, self.deadline())?;
+        match status {
+            EscalationStatus::Approved { record_id } if record_id.is_empty() => {
+                Err(EscalationError::Sidecar(format!(
+                    "no human.review record found for approved {escalation_id}"
+                )))
             }
-            EscalationState::Denied => Ok(EscalationStatus::Denied {
-                record_id: self.human_review_record(&escalation).ok().flatten(),
-            }),
+            status => Ok(status),
         }
     }
 
     /// Polls with backoff until a human approves or denies `escalation_id`, or `timeout`
-    /// passes. Approved: an `ALLOW` whose record is the human review. Denied: `BLOCK`.
-    /// Still pending at the timeout, or any failure: the fail-safe decision (a pending
-    /// escalation is never an `ALLOW`).
+    /// passes; every request made while waiting ends by then too. Approved: an `ALLOW`
+    /// whose record is the human review (verified, with `verify_decisions`). Denied:
+    /// `BLOCK`. Still pending at the timeout, an unknown escalation, or an approval that
+    /// cannot be confirmed: a fallback `BLOCK`, whatever the fail mode (a pending
+    /// escalation is never an `ALLOW`). A sidecar error while polling does not end the
+    /// wait early; the last one is named in the reason if the wait runs out.
     pub fn wait_for_resolution(&self, escalation_id: &str, timeout: Duration) -> GuardDecision {
-        let deadline = Instant::now() + timeout;
+        self.wait(escalation_id, timeout, None, &AtomicBool::new(false))
+    }
+
+    /// [`wait_for_resolution`](Self::wait_for_resolution) for the escalation `decision`
+    /// opened for `action`: the escalation must name the decision's record and the action's
+    /// id (an `ESCALATE` pointing at someone else's approved escalation is refused), and
+    /// with `verify_decisions` the approval's record must name that original record.
+    /// Stops early, denying, once `cancelled` is set.
+    pub(crate) fn wait_on_escalated(
+        &self,
+        decision: &GuardDecision,
+        action: &Action,
+        timeout: Duration,
+        cancelled: &AtomicBool,
+    ) -> GuardDecision {
+        let Some(escalation_id) = decision.escalation_id() else {
+            return GuardDecision::refused("ESCALATE without an escalation id");
+        };
+        let binding = Binding {
+            record_id: decision.record_id(),
+            action_id: action.id(),
+        };
+        self.wait(escalation_id, timeout, Some(binding), cancelled)
+    }
+
+    fn wait(
+        &self,
+        id: &str,
+        timeout: Duration,
+        binding: Option<Binding<'_>>,
+        cancelled: &AtomicBool,
+    ) -> GuardDecision {
+        let wait_deadline = deadline_after(timeout);
         let mut pause = FIRST_POLL_INTERVAL;
+        let mut last_error = None;
         loop {
-            match self.escalation_status(escalation_id) {
-                Ok(EscalationStatus::Approved { record_id }) => {
-                    return human_decision(Verdict::Allow, record_id, escalation_id, "approved by a human");
+            if cancelled.load(Ordering::Relaxed) {
+                return GuardDecision::refused(format!("escalation {id}: the caller stopped waiting"));
+            }
+            let deadline = wait_deadline.min(self.deadline());
+            match self.poll(id, deadline) {
+                Ok((escalation, status)) => {
+                    if let Some(binding) = &binding {
+                        if !binding.matches(&escalation) {
+                            return GuardDecision::refused(format!(
+                                "escalation {id} does not belong to this call (another record or action)"
+                            ));
+                        }
+                    }
+                    match status {
+                        EscalationStatus::Pending => {}
+                        EscalationStatus::Approved { record_id } => {
+                            return self.approved(id, record_id, binding.as_ref(), deadline)
+                        }
+                        EscalationStatus::Denied {
+                            record_id: Some(record_id),
+                        } => return human_decision(Verdict::Block, record_id, id, "denied by a human"),
+                        EscalationStatus::Denied { record_id: None } => {
+                            return GuardDecision::refused(format!("escalation {id} was denied by a human"))
+                        }
+                    }
                 }
-                Ok(EscalationStatus::Denied { record_id }) => {
-                    return human_decision(
-                        Verdict::Block,
-                        record_id.unwrap_or_default(),
-                        escalation_id,
-                        "denied by a human",
-                    );
+                Err(EscalationError::NotFound(_)) => {
+                    return GuardDecision::refused(format!("escalation {id} not found"));
                 }
-                Ok(EscalationStatus::Pending) => {}
-                Err(e) => return self.fail_safe_closed(format!("escalation {escalation_id}: {e}")),
+                // An error because the wait itself ran out says nothing about the sidecar.
+                Err(e) if Instant::now() < wait_deadline => last_error = Some(e),
+                Err(_) => {}
             }
             let now = Instant::now();
-            if now >= deadline {
-                return self.fail_safe_closed(format!(
-                    "escalation {escalation_id} still pending after {timeout:?}"
-                ));
+            if now >= wait_deadline {
+                return GuardDecision::refused(match last_error {
+                    Some(e) => format!("escalation {id} unresolved after {timeout:?} (last error: {e})"),
+                    None => format!("escalation {id} still pending after {timeout:?}"),
+                });
             }
-            std::thread::sleep(pause.min(deadline - now));
+            std::thread::sleep(pause.min(wait_deadline - now));
             pause = (pause * 2).min(MAX_POLL_INTERVAL);
         }
     }
 
-    /// A waited-on escalation that did not resolve is never allowed, whatever the fail
-    /// mode: failing open here would turn "a human has not said yes" into yes.
-    fn fail_safe_closed(&self, why: String) -> GuardDecision {
-        GuardDecision::refused(why)
+    /// An `ALLOW` for an approved escalation, once its human-review record is known (and,
+    /// with `verify_decisions`, verified and about this escalation and call).
+    #[cfg_attr(not(feature = "verify"), allow(unused_variables))]
+    fn approved(
+        &self,
+        id: &str,
+        record_id: String,
+        binding: Option<&Binding<'_>>,
+        deadline: Instant,
+    ) -> GuardDecision {
+        if record_id.is_empty() {
+            return GuardDecision::refused(format!(
+                "escalation {id} approved, but no human.review record was found"
+            ));
+        }
+        #[cfg(feature = "verify")]
+        if let Some(trusted) = self.trusted_keys() {
+            if let Err(why) = self.check_review_record(&record_id, id, binding, trusted, deadline) {
+                return GuardDecision::refused(format!("approval of escalation {id} not verified: {why}"));
+            }
+        }
+        human_decision(Verdict::Allow, record_id, id, "approved by a human")
+    }
+
+    #[cfg(feature = "verify")]
+    fn check_review_record(
+        &self,
+        record_id: &str,
+        escalation_id: &str,
+        binding: Option<&Binding<'_>>,
+        trusted: &crate::provenance::TrustedKeys,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        let record = self.fetch_record(record_id, deadline)?;
+        crate::provenance::verify_record(&record, trusted).map_err(|e| format!("record signature: {e}"))?;
+        if record.id != record_id || record.verdict != "ALLOW" {
+            return Err(format!(
+                "record {} says {}, not an approval",
+                record.id, record.verdict
+            ));
+        }
+        let review = record
+            .checks
+            .as_array()
+            .and_then(|checks| checks.iter().find(|c| c["check"] == "human.review"))
+            .ok_or("the record holds no human.review check")?;
+        if review["details"]["escalationId"] != escalation_id {
+            return Err("the review is about another escalation".into());
+        }
+        if let Some(binding) = binding {
+            if review["details"]["originalRecordId"] != binding.record_id {
+                return Err("the review is about another decision".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds an escalation (pending first: the short list) and, once resolved, its
+    /// human-review record.
+    fn poll(&self, id: &str, deadline: Instant) -> Result<(Escalation, EscalationStatus), EscalationError> {
+        for state in [
+            EscalationState::Pending,
+            EscalationState::Approved,
+            EscalationState::Denied,
+        ] {
+            let Some(escalation) = self
+                .escalations_until(Some(state), deadline)?
+                .into_iter()
+                .find(|e| e.id == id)
+            else {
+                continue;
+            };
+            let status = match escalation.status {
+                EscalationState::Pending => EscalationStatus::Pending,
+                EscalationState::Approved => EscalationStatus::Approved {
+                    record_id: self
+                        .human_review_record(&escalation, "ALLOW", deadline)?
+                        .unwrap_or_default(),
+                },
+                EscalationState::Denied => EscalationStatus::Denied {
+                    record_id: self
+                        .human_review_record(&escalation, "BLOCK", deadline)
+                        .ok()
+                        .flatten(),
+                },
+            };
+            return Ok((escalation, status));
+        }
+        Err(EscalationError::NotFound(id.to_owned()))
     }
 
     /// Finds the `human.review` record written when `escalation` was resolved.
-    fn human_review_record(&self, escalation: &Escalation) -> Result<Option<String>, EscalationError> {
+    fn human_review_record(
+        &self,
+        escalation: &Escalation,
+        verdict: &str,
+        deadline: Instant,
+    ) -> Result<Option<String>, EscalationError> {
         for page in 0..MAX_RECORD_PAGES {
             let url = format!(
-                "{}/v1/records?limit={RECORD_PAGE}&offset={}&since={}",
+                "{}/v1/records?limit={RECORD_PAGE}&offset={}&verdict={verdict}&since={}",
                 self.endpoint(),
                 page * RECORD_PAGE,
                 path_segment(&escalation.created_at)
             );
-            let body = self.get_ok(&url)?;
-            let records: Vec<Value> = match serde_json::from_slice::<Value>(&body) {
-                Ok(Value::Array(records)) => records,
-                Ok(Value::Object(mut page)) => match page.remove("records") {
+            let records = match self.get_json(&url, deadline)? {
+                Value::Array(records) => records,
+                Value::Object(mut page) => match page.remove("records") {
                     Some(Value::Array(records)) => records,
                     _ => return Err(EscalationError::Sidecar("malformed record page".into())),
                 },
@@ -274,9 +419,10 @@ impl SentinelClient {
         Ok(None)
     }
 
-    fn get_ok(&self, url: &str) -> Result<Vec<u8>, EscalationError> {
+    /// `GET url`, a 2xx answer read strictly (no duplicate keys).
+    fn get_json(&self, url: &str, deadline: Instant) -> Result<Value, EscalationError> {
         let response = self
-            .exchange("GET", url, Vec::new())
+            .exchange_until("GET", url, Vec::new(), deadline, &mut 0)
             .map_err(EscalationError::Sidecar)?;
         if !(200..300).contains(&response.status) {
             let message = error_message(&response.body).unwrap_or_default();
@@ -285,7 +431,21 @@ impl SentinelClient {
                 response.status
             )));
         }
-        Ok(response.body)
+        crate::strict_json::parse(&response.body)
+            .map_err(|e| EscalationError::Sidecar(format!("malformed answer: {e}")))
+    }
+}
+
+/// What a waited-on escalation must name to belong to the call that waits.
+struct Binding<'a> {
+    record_id: &'a str,
+    action_id: &'a str,
+}
+
+impl Binding<'_> {
+    fn matches(&self, escalation: &Escalation) -> bool {
+        escalation.record_id == self.record_id
+            && escalation.action.get("id").and_then(Value::as_str) == Some(self.action_id)
     }
 }
 
@@ -311,16 +471,18 @@ fn human_decision(verdict: Verdict, record_id: String, escalation_id: &str, reas
         .with_escalation_id(escalation_id)
 }
 
+/// The sidecar's `error` text, cut to a readable length.
 fn error_message(body: &[u8]) -> Option<String> {
-    serde_json::from_slice::<Value>(body)
-        .ok()?
-        .get("error")?
-        .as_str()
-        .map(str::to_owned)
+    let value = serde_json::from_slice::<Value>(body).ok()?;
+    let error = value.get("error")?.as_str()?;
+    Some(match error.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &error[..cut]),
+        None => error.to_owned(),
+    })
 }
 
 /// Percent-encodes everything but unreserved characters, for ids and timestamps in URLs.
-fn path_segment(text: &str) -> String {
+pub(crate) fn path_segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {

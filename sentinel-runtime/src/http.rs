@@ -10,6 +10,7 @@
 //! - a request that fails on a pooled connection the server had already closed, before any
 //!   response byte, is sent once more on a fresh connection.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
@@ -28,6 +29,11 @@ use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
 type Resolved = (Vec<SocketAddr>, Instant);
 
 type AgentConfig = ureq::config::ConfigBuilder<ureq::typestate::AgentScope>;
+
+thread_local! {
+    /// Connections opened by requests made on this thread.
+    static OPENED_ON_THIS_THREAD: Cell<u64> = const { Cell::new(0) };
+}
 
 /// How long a resolved address is reused before the name is looked up again.
 const DNS_TTL: Duration = Duration::from_secs(30);
@@ -62,7 +68,7 @@ impl UreqTransport {
                 .http_status_as_error(false)
                 .proxy(None)
                 .user_agent(concat!("sentinel-rust/", env!("CARGO_PKG_VERSION")))
-                .max_idle_connections(idle.max(1) * 4)
+                .max_idle_connections(idle.max(1).saturating_mul(4))
                 .max_idle_connections_per_host(idle)
                 .max_idle_age(Duration::from_secs(4))
                 .build();
@@ -145,7 +151,7 @@ impl fmt::Debug for UreqTransport {
 impl Transport for UreqTransport {
     fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
         let started = Instant::now();
-        let opened_before = self.connections.load(Ordering::Relaxed);
+        let opened_before = OPENED_ON_THIS_THREAD.with(Cell::get);
         match self.send_once(&self.pooled, request, request.timeout) {
             Ok(response) => Ok(response),
             Err(error) => {
@@ -153,9 +159,11 @@ impl Transport for UreqTransport {
                 // one; and the error came before any response byte. That is the signature
                 // of a server closing an idle connection under us: it never read the
                 // request, so it is safe to send again, once, on a fresh connection.
-                let reused = self.connections.load(Ordering::Relaxed) == opened_before;
+                // Counted per thread (ureq connects on the calling thread), so other
+                // threads opening connections do not hide a reuse.
+                let reused = OPENED_ON_THIS_THREAD.with(Cell::get) == opened_before;
                 let remaining = request.timeout.saturating_sub(started.elapsed());
-                if reused && is_closed_before_response(&error) && !remaining.is_zero() {
+                if request.replayable && reused && is_closed_before_response(&error) && !remaining.is_zero() {
                     return self.send_once(&self.fresh, request, remaining).map_err(map_error);
                 }
                 Err(map_error(error))
@@ -205,6 +213,7 @@ impl<In: ureq::unversioned::transport::Transport> Connector<In> for CountingConn
     fn connect(&self, _details: &ConnectionDetails, chained: Option<In>) -> Result<Option<In>, ureq::Error> {
         if chained.is_some() {
             self.0.fetch_add(1, Ordering::Relaxed);
+            OPENED_ON_THIS_THREAD.with(|opened| opened.set(opened.get() + 1));
         }
         Ok(chained)
     }

@@ -2,8 +2,10 @@
 //! `sentinel::__private`, and free to change with the macro.
 
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -14,6 +16,72 @@ use crate::context::Context;
 use crate::decision::GuardDecision;
 use crate::denied::Denied;
 use crate::global;
+
+/// What every argument of a guarded function must be: serializable, since it is sent to
+/// the sidecar by name. Implemented for every `Serialize` type; it exists for its message,
+/// which names the argument's type and the way out (`skip(…)`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent to the sidecar: it does not implement `serde::Serialize`",
+    label = "every argument of a #[guarded] function is serialized into the payload",
+    note = "derive or implement `serde::Serialize` for `{Self}`, or leave the argument out with skip(…)"
+)]
+pub trait Arg: Serialize {}
+
+impl<T: Serialize + ?Sized> Arg for T {}
+
+/// What the error type `E` of a guarded function's `Result<T, E>` must be: something a
+/// [`Denied`] converts into. Implemented for every `E: From<Denied>`; it exists for its
+/// message, which states the rule.
+#[diagnostic::on_unimplemented(
+    message = "a #[guarded] function must return Result<T, E> where E: From<sentinel::Denied>; `{Self}` does not implement From<sentinel::Denied>",
+    note = "add `impl From<sentinel::Denied> for {Self}`, or return Result<T, sentinel::Denied>"
+)]
+pub trait FromDenied {
+    /// `E::from(denied)`.
+    fn from_denied(denied: Denied) -> Self;
+}
+
+impl<E: From<Denied>> FromDenied for E {
+    fn from_denied(denied: Denied) -> Self {
+        E::from(denied)
+    }
+}
+
+/// What `on_escalate = wait(timeout = expr)` accepts when `expr` is not a string literal:
+/// a [`Duration`], or an `Option<Duration>` where `None` (like a zero duration) means "do
+/// not wait, return `Denied` at once".
+#[diagnostic::on_unimplemented(
+    message = "`on_escalate = wait(timeout = …)` takes a `std::time::Duration` or a literal like \"10m\"; found `{Self}`",
+    label = "evaluated at each call: the longest this call waits for a human",
+    note = "write a literal such as \"30s\" or \"10m\", or an expression of type `Duration` or `Option<Duration>` (`None`: do not wait)"
+)]
+pub trait EscalationTimeout {
+    /// The wait, `None` for none.
+    fn escalation_wait(self) -> Option<Duration>;
+}
+
+impl EscalationTimeout for Duration {
+    fn escalation_wait(self) -> Option<Duration> {
+        Some(self)
+    }
+}
+
+impl EscalationTimeout for &Duration {
+    fn escalation_wait(self) -> Option<Duration> {
+        Some(*self)
+    }
+}
+
+impl EscalationTimeout for Option<Duration> {
+    fn escalation_wait(self) -> Option<Duration> {
+        self
+    }
+}
+
+/// The longest wait for a human: `u64::MAX` milliseconds, also the largest literal the
+/// attribute accepts. Longer durations (`Duration::MAX`) are cut to it, so that a deadline
+/// can always be computed.
+const LONGEST_WAIT: Duration = Duration::from_millis(u64::MAX);
 
 /// The arguments of one call, serialized by name.
 #[derive(Default)]
@@ -30,7 +98,7 @@ impl Payload {
 
     /// Adds `name: value`. A value that cannot be serialized is remembered and turns the
     /// call into a denial; the first such error wins.
-    pub fn arg<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T) {
+    pub fn arg<T: Arg + ?Sized>(&mut self, name: &'static str, value: &T) {
         if self.error.is_some() {
             return;
         }
@@ -96,8 +164,17 @@ impl<'a> Call<'a> {
 
     /// `on_escalate = wait(timeout = "…")` of the attribute: on `ESCALATE`, wait up to
     /// `timeout` for a human's answer.
-    pub fn wait_on_escalation(mut self, timeout: Duration) -> Self {
-        self.escalation_wait = Some(timeout);
+    pub fn wait_on_escalation(self, timeout: Duration) -> Self {
+        self.escalation_wait(Some(timeout))
+    }
+
+    /// `on_escalate = wait(timeout = expr)` of the attribute, `expr` evaluated for this
+    /// call: wait up to that long; `None` or a zero duration: do not wait (an `ESCALATE` is
+    /// returned at once, its escalation left pending).
+    pub fn escalation_wait(mut self, timeout: Option<Duration>) -> Self {
+        self.escalation_wait = timeout
+            .filter(|timeout| !timeout.is_zero())
+            .map(|timeout| timeout.min(LONGEST_WAIT));
         self
     }
 
@@ -110,7 +187,8 @@ impl<'a> Call<'a> {
             None => Context::current(),
         };
         let request = self.into_request();
-        verdict_of(decide(client, request, kind, policy, &context), kind, policy)
+        let decision = decide(client, request, kind, policy, &context, &AtomicBool::new(false));
+        verdict_of(decision, kind, policy)
     }
 
     /// [`check`](Self::check) for an `async fn`: the request runs on a small thread pool,
@@ -123,12 +201,18 @@ impl<'a> Call<'a> {
             None => Context::current(),
         };
         let request = self.into_request();
-        crate::blocking::run(move || {
-            verdict_of(
-                decide(client.as_ref(), request, kind, policy, &context),
-                kind,
-                policy,
-            )
+        // The deadline runs from the call, not from when a pool thread picks the job up.
+        let deadline = client.as_ref().map(SentinelClient::deadline);
+        crate::blocking::run(move |dropped: &AtomicBool| {
+            let decision = if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                GuardDecision::refused("the guard waited past its deadline for a free thread")
+            } else {
+                catch_unwind(AssertUnwindSafe(|| {
+                    decide(client.as_ref(), request, kind, policy, &context, dropped)
+                }))
+                .unwrap_or_else(|_| GuardDecision::refused("the guard panicked"))
+            };
+            verdict_of(decision, kind, policy)
         })
     }
 
@@ -156,6 +240,7 @@ fn decide(
     kind: &'static str,
     policy: &'static str,
     context: &Context,
+    cancelled: &AtomicBool,
 ) -> GuardDecision {
     let Request {
         payload,
@@ -182,9 +267,17 @@ fn decide(
         action = action.with_meta(Value::Object(meta.members));
     }
     let decision = client.guard(&action, context, policy);
-    match (escalation_wait, decision.escalation_id()) {
-        (Some(timeout), Some(escalation_id)) if decision.verdict() == crate::Verdict::Escalate => {
-            client.wait_for_resolution(escalation_id, timeout)
+    match escalation_wait {
+        Some(timeout) if decision.verdict() == crate::Verdict::Escalate && !decision.is_fallback() => {
+            let resolved = client.wait_on_escalated(&decision, &action, timeout, cancelled);
+            if resolved.escalation_id().is_some() {
+                resolved
+            } else {
+                // Still pending at the timeout (or the sidecar failed while polled): the
+                // escalation is still there for a human, so the denial keeps its id to
+                // report and resume with.
+                resolved.with_escalation_id(decision.escalation_id().unwrap_or_default())
+            }
         }
         _ => decision,
     }

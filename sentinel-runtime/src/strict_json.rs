@@ -18,6 +18,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     Ok(value)
 }
 
+/// The key serde_json's `arbitrary_precision` feature wraps numbers in.
+const ARBITRARY_PRECISION_TOKEN: &str = "$serde_json::private::Number";
+
 struct StrictValue;
 
 impl<'de> DeserializeSeed<'de> for StrictValue {
@@ -76,6 +79,14 @@ impl<'de> Visitor<'de> for StrictValue {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
+            if object.is_empty() && key == ARBITRARY_PRECISION_TOKEN {
+                // Some crate in the build enabled serde_json's `arbitrary_precision`: numbers
+                // then arrive as this one-member map holding the number's text.
+                let text: String = map.next_value()?;
+                return serde_json::from_str::<Number>(&text)
+                    .map(Value::Number)
+                    .map_err(de::Error::custom);
+            }
             if object.contains_key(&key) {
                 return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
             }

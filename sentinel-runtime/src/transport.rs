@@ -19,6 +19,10 @@ pub struct HttpRequest {
     pub timeout: Duration,
     /// Read at most this many body bytes; a longer body is an error.
     pub body_limit: usize,
+    /// `true` when sending it twice is harmless: a `GET`, or a guard (the sidecar sees the
+    /// same action id again). A transport may then resend it once when a pooled connection
+    /// turns out to have been closed by the server. Never `true` for a resolve or a batch.
+    pub replayable: bool,
 }
 
 impl HttpRequest {
@@ -38,6 +42,7 @@ impl fmt::Debug for HttpRequest {
             .field("body_len", &self.body.len())
             .field("timeout", &self.timeout)
             .field("body_limit", &self.body_limit)
+            .field("replayable", &self.replayable)
             .finish()
     }
 }
@@ -107,10 +112,6 @@ pub enum TransportError {
     BodyTooLarge(usize),
     /// The connection broke, or the peer did not speak HTTP/1.1 properly.
     Io(String),
-    /// The connection broke before any response byte arrived, on a connection that had
-    /// been idle in the pool: the server closed it and never read the request, so the
-    /// client may send the request again on a fresh connection.
-    StaleConnection(String),
     /// Anything else, including a panic inside a custom transport.
     Other(String),
 }
@@ -122,9 +123,6 @@ impl fmt::Display for TransportError {
             TransportError::Timeout => f.write_str("deadline exceeded"),
             TransportError::BodyTooLarge(limit) => write!(f, "response body exceeds {limit} bytes"),
             TransportError::Io(why) => write!(f, "connection error: {why}"),
-            TransportError::StaleConnection(why) => {
-                write!(f, "pooled connection closed by the server: {why}")
-            }
             TransportError::Other(why) => f.write_str(why),
         }
     }

@@ -21,4 +21,9 @@ fn refund(amount: u64) -> app::Result<u64> {
     Ok(amount)
 }
 
+#[sentinel::guarded(policy = "fintech.payments")]
+async fn charge(amount: u64) -> Result<u64, PayError> {
+    Ok(amount)
+}
+
 fn main() {}
