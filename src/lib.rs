@@ -68,6 +68,8 @@
 //! | `id = expr` | The action id (an idempotency key); any `impl ToString`, evaluated with the parameters in scope. |
 //! | `client = expr` | A specific client instead of the global one. |
 //! | `context = param` | Takes the [`Context`] from this parameter (not sent) instead of the one in scope. |
+//! | `on_escalate = wait(timeout = "10m")` | On `ESCALATE`, waits at most that long for a human and runs the body only if approved; `timeout = expr` takes a `Duration` per call. |
+//! | `on_escalate = deny` | The default: `ESCALATE` returns [`Denied`] at once. |
 //!
 //! Misuse is a compile error on the offending token: an unknown or repeated option, a
 //! missing `policy`, `skip`/`rename`/`context` naming no parameter, two payload members with
@@ -172,7 +174,8 @@
 //! with [`Denied::is_escalated`] and [`Denied::escalation_id`]. Then either resume later
 //! (tell the model "pending", park the job, and check
 //! [`SentinelClient::escalation_status`] without blocking), or wait, always bounded, with
-//! [`SentinelClient::wait_for_resolution`]: approved gives an `ALLOW` on the human-review
+//! `on_escalate = wait(timeout = "10m")` on the attribute or
+//! [`SentinelClient::wait_for_resolution`] by hand: approved gives an `ALLOW` on the human-review
 //! record, denied a `BLOCK`, still pending at the timeout a fallback `BLOCK`. Humans (or
 //! tools acting for them) resolve with [`SentinelClient::resolve`]. See
 //! `examples/escalation.rs`.
