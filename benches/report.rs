@@ -5,6 +5,7 @@
 //! cargo bench --bench report                          # every section, ~1.5 min
 //! cargo bench --bench report -- loopback attribute    # some sections
 //! cargo bench --bench report -- --quick               # a tenth of the samples (a smoke run)
+//! taskset -c 0 cargo bench --bench report -- loopback # client and server on one core
 //! ```
 //!
 //! Sections: `cpu`, `loopback`, `connections`, `attribute`, `async`, `throughput`; and,
@@ -618,8 +619,9 @@ fn throughput(scale: &Scale) {
         );
     }
     println!(
-        "\n{:.1} s per row and client; the server runs in the same process (a thread per connection) on the same 2 cores. load: {}\n",
+        "\n{:.1} s per row and client; the server runs in the same process (a thread per connection) on the same {} core(s). load: {}\n",
         window.as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average()
     );
 }

@@ -41,7 +41,7 @@ fn posts_to_v1_guard_with_policy_type_and_json_content_type() {
     assert_eq!(decision.record_id(), "rec_9");
     let request = seen.lock().unwrap().take().expect("the transport was called");
     assert_eq!(request.method, "POST");
-    assert_eq!(request.url, "http://localhost:4000/v1/guard");
+    assert_eq!(&*request.url, "http://localhost:4000/v1/guard");
     assert_eq!(request.header("Content-Type"), Some("application/json"));
     let body: Value = serde_json::from_slice(&request.body).unwrap();
     assert_eq!(body["policy"], "fintech.payments");
@@ -245,7 +245,7 @@ fn extra_headers_are_sent_after_content_type() {
     let client = SentinelClient::builder("http://localhost:4000")
         .header("authorization", "Bearer t")
         .transport(move |req: &HttpRequest| {
-            *record.lock().unwrap() = req.headers.clone();
+            *record.lock().unwrap() = req.headers.to_vec();
             Ok(HttpResponse::new(
                 200,
                 r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#,

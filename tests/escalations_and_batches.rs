@@ -43,7 +43,7 @@ fn a_recorded_batch_gives_one_decision_per_request_in_order() {
     let sent: Arc<Mutex<Value>> = Arc::default();
     let record = Arc::clone(&sent);
     let client = scripted(move |req| {
-        assert_eq!(req.url, "http://sidecar.test/v1/guard/batch");
+        assert_eq!(&*req.url, "http://sidecar.test/v1/guard/batch");
         *record.lock().unwrap() = serde_json::from_slice(&req.body).unwrap();
         HttpResponse::new(200, answer.clone())
     });
@@ -128,7 +128,7 @@ fn a_wrong_count_fails_every_request_and_a_malformed_one_fails_only_itself() {
 fn the_recorded_escalation_queue_is_listed() {
     let pending = serde_json::to_vec(&case("escalations_pending")["response"]["body"]).unwrap();
     let client = scripted(move |req| {
-        assert_eq!(req.url, "http://sidecar.test/v1/escalations?status=pending");
+        assert_eq!(&*req.url, "http://sidecar.test/v1/escalations?status=pending");
         HttpResponse::new(200, pending.clone())
     });
     let escalations = client.escalations(Some(EscalationState::Pending)).unwrap();

@@ -16,9 +16,19 @@ use std::time::{Duration, Instant};
 
 use sentinel::{HttpRequest, HttpResponse, Transport, TransportError};
 
+/// How much later than the deadline a socket timeout left from an earlier request may fire
+/// before it is set again (saves two `setsockopt` calls a request).
+const TIMEOUT_SLACK: Duration = Duration::from_millis(10);
+
+/// A connection and the socket timeout it has.
+struct Conn {
+    reader: BufReader<TcpStream>,
+    timeout: Option<Duration>,
+}
+
 /// The prototype transport.
 pub struct LeanTransport {
-    idle: Mutex<Vec<BufReader<TcpStream>>>,
+    idle: Mutex<Vec<Conn>>,
     max_idle: usize,
     opened: AtomicU64,
 }
@@ -33,7 +43,7 @@ impl LeanTransport {
         }
     }
 
-    fn connect(&self, authority: &str, deadline: Instant) -> Result<BufReader<TcpStream>, TransportError> {
+    fn connect(&self, authority: &str, deadline: Instant) -> Result<Conn, TransportError> {
         use std::net::ToSocketAddrs;
         let addr = authority
             .to_socket_addrs()
@@ -46,7 +56,10 @@ impl LeanTransport {
             .set_nodelay(true)
             .map_err(|e| TransportError::Io(e.to_string()))?;
         self.opened.fetch_add(1, Ordering::Relaxed);
-        Ok(BufReader::with_capacity(8 * 1024, stream))
+        Ok(Conn {
+            reader: BufReader::with_capacity(8 * 1024, stream),
+            timeout: None,
+        })
     }
 }
 
@@ -78,7 +91,7 @@ fn io_failure(e: std::io::Error, before_response: bool) -> Failed {
 
 /// Writes `message` in one write and reads one response; `Ok((response, keep_alive))`.
 fn exchange(
-    conn: &mut BufReader<TcpStream>,
+    conn: &mut Conn,
     message: &[u8],
     request: &HttpRequest,
     deadline: Instant,
@@ -88,12 +101,21 @@ fn exchange(
         before_response,
     };
     let left = remaining(deadline).map_err(|e| fail(e, true))?;
-    let stream = conn.get_mut();
-    stream
-        .set_write_timeout(Some(left))
-        .and_then(|()| stream.set_read_timeout(Some(left)))
-        .map_err(|e| io_failure(e, true))?;
+    let stream = conn.reader.get_mut();
+    // A timeout set for an earlier request is kept while it ends at most TIMEOUT_SLACK
+    // after this request's deadline.
+    if conn
+        .timeout
+        .is_none_or(|set| set > left + TIMEOUT_SLACK || set < left)
+    {
+        stream
+            .set_write_timeout(Some(left))
+            .and_then(|()| stream.set_read_timeout(Some(left)))
+            .map_err(|e| io_failure(e, true))?;
+        conn.timeout = Some(left);
+    }
     stream.write_all(message).map_err(|e| io_failure(e, true))?;
+    let conn = &mut conn.reader;
 
     let mut line = String::with_capacity(64);
     if conn.read_line(&mut line).map_err(|e| io_failure(e, true))? == 0 {

@@ -67,12 +67,12 @@ pub struct SentinelClient {
 
 struct Inner {
     endpoint: String,
-    guard_url: String,
-    batch_url: String,
+    guard_url: Arc<str>,
+    batch_url: Arc<str>,
     fail_mode: FailMode,
     timeout: Duration,
     body_limit: usize,
-    headers: Vec<(String, String)>,
+    headers: Arc<[(String, String)]>,
     transport: Arc<dyn Transport>,
     #[cfg(feature = "verify")]
     trusted_keys: Option<crate::provenance::TrustedKeys>,
@@ -132,14 +132,18 @@ impl SentinelClient {
         if let Some(why) = request_error(action, context, policy) {
             return GuardDecision::refused(why);
         }
-        let body = match serde_json::to_vec(&GuardRequest {
-            action,
-            context,
-            policy,
-        }) {
-            Ok(body) => body,
-            Err(e) => return GuardDecision::refused(format!("request could not be serialized: {e}")),
-        };
+        // Sized for a typical request, so serializing does not reallocate.
+        let mut body = Vec::with_capacity(512);
+        if let Err(e) = serde_json::to_writer(
+            &mut body,
+            &GuardRequest {
+                action,
+                context,
+                policy,
+            },
+        ) {
+            return GuardDecision::refused(format!("request could not be serialized: {e}"));
+        }
         let deadline = self.deadline();
         let decision = match self.exchange_until("POST", &self.inner.guard_url, body, deadline, attempts) {
             Ok(response) => self.decision_from(response),
@@ -331,12 +335,12 @@ impl SentinelClient {
     ) -> Result<HttpResponse, String> {
         let mut request = HttpRequest {
             method,
-            url: url.to_owned(),
-            headers: self.inner.headers.clone(),
+            url: Arc::from(url),
+            headers: Arc::clone(&self.inner.headers),
             body,
             timeout: self.inner.timeout,
             body_limit: self.inner.body_limit,
-            replayable: method == "GET" || url == self.inner.guard_url,
+            replayable: method == "GET" || url == &*self.inner.guard_url,
         };
         loop {
             *attempts += 1;
@@ -571,13 +575,13 @@ impl SentinelClientBuilder {
         };
         Ok(SentinelClient {
             inner: Arc::new(Inner {
-                guard_url: format!("{endpoint}/v1/guard"),
-                batch_url: format!("{endpoint}/v1/guard/batch"),
+                guard_url: format!("{endpoint}/v1/guard").into(),
+                batch_url: format!("{endpoint}/v1/guard/batch").into(),
                 endpoint,
                 fail_mode: self.fail_mode,
                 timeout: self.timeout,
                 body_limit: self.body_limit,
-                headers,
+                headers: headers.into(),
                 transport,
                 #[cfg(feature = "verify")]
                 trusted_keys: self.trusted_keys,

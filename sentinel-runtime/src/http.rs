@@ -89,14 +89,14 @@ impl UreqTransport {
         timeout: Duration,
     ) -> Result<HttpResponse, ureq::Error> {
         let mut response = if request.method == "GET" {
-            let mut builder = agent.get(&request.url);
-            for (name, value) in &request.headers {
+            let mut builder = agent.get(&*request.url);
+            for (name, value) in request.headers.iter() {
                 builder = builder.header(name.as_str(), value.as_str());
             }
             builder.config().timeout_global(Some(timeout)).build().call()?
         } else {
-            let mut builder = agent.post(&request.url);
-            for (name, value) in &request.headers {
+            let mut builder = agent.post(&*request.url);
+            for (name, value) in request.headers.iter() {
                 builder = builder.header(name.as_str(), value.as_str());
             }
             builder

@@ -21,7 +21,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Value, serde_json::Error> {
 /// The key serde_json's `arbitrary_precision` feature wraps numbers in.
 const ARBITRARY_PRECISION_TOKEN: &str = "$serde_json::private::Number";
 
-struct StrictValue;
+pub(crate) struct StrictValue;
 
 impl<'de> DeserializeSeed<'de> for StrictValue {
     type Value = Value;

@@ -1,6 +1,7 @@
 //! The HTTP exchange under a guard, behind a small trait so tests can script it.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One HTTP request the client wants sent.
@@ -10,9 +11,10 @@ pub struct HttpRequest {
     /// `POST` or `GET`.
     pub method: &'static str,
     /// The full URL, such as `http://localhost:4000/v1/guard`.
-    pub url: String,
-    /// Headers to send: `content-type` first, then the client's extra headers.
-    pub headers: Vec<(String, String)>,
+    pub url: Arc<str>,
+    /// Headers to send: `content-type` first, then the client's extra headers (shared
+    /// with the client: a guard does not copy them).
+    pub headers: Arc<[(String, String)]>,
     /// The request body (empty for `GET`).
     pub body: Vec<u8>,
     /// How long the whole exchange may take, from connect to the last body byte.
