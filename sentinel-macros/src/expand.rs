@@ -341,6 +341,7 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
         vis,
         sig: fn_sig,
         block,
+        ..
     } = function;
     let outer = attrs.iter().filter(|a| matches!(a.style, AttrStyle::Outer));
     let inner = attrs.iter().filter(|a| matches!(a.style, AttrStyle::Inner(_)));
