@@ -271,3 +271,31 @@ fn an_unresolvable_host_fails_closed() {
     let reason = assert_fails_closed(&client("http://sentinel-sidecar.invalid:4000", 1500));
     assert!(reason.contains("host") || reason.contains("deadline"), "{reason}");
 }
+
+#[test]
+fn a_host_name_is_looked_up_once_not_on_every_guard() {
+    let server = RawServer::answering(http_response("200 OK", ALLOW_BODY));
+    let transport = std::sync::Arc::new(sentinel::UreqTransport::new(4));
+    let client = SentinelClient::builder(format!("http://localhost:{}", server.addr.port()))
+        .timeout(Duration::from_secs(2))
+        .transport(std::sync::Arc::clone(&transport))
+        .build()
+        .unwrap();
+    for _ in 0..100 {
+        assert!(client.guard(&pay(), &Context::new("r"), "p").allowed());
+    }
+    // Each lookup would be a resolver thread; on a warm connection there are none.
+    assert_eq!(transport.name_lookups(), 1);
+    let by_ip = client_for_ip(&server);
+    assert!(by_ip.0.guard(&pay(), &Context::new("r"), "p").allowed());
+    assert_eq!(by_ip.1.name_lookups(), 0, "an IP address is never looked up");
+}
+
+fn client_for_ip(server: &RawServer) -> (SentinelClient, std::sync::Arc<sentinel::UreqTransport>) {
+    let transport = std::sync::Arc::new(sentinel::UreqTransport::new(4));
+    let client = SentinelClient::builder(server.endpoint())
+        .transport(std::sync::Arc::clone(&transport))
+        .build()
+        .unwrap();
+    (client, transport)
+}

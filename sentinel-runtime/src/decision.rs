@@ -162,6 +162,18 @@ impl GuardDecision {
         };
         let reason = take_optional_string(&mut object, "reason")?;
         let escalation_id = take_optional_string(&mut object, "escalationId")?;
+        GuardDecision::from_parts(verdict, record_id, checks, reason, escalation_id)
+    }
+
+    /// A decision read off the wire, once the rules that tie its members together hold:
+    /// an `ESCALATE` names its escalation. Both parsers end here.
+    fn from_parts(
+        verdict: Verdict,
+        record_id: String,
+        checks: Vec<CheckResult>,
+        reason: Option<String>,
+        escalation_id: Option<String>,
+    ) -> Result<GuardDecision, DecisionError> {
         if verdict == Verdict::Escalate && escalation_id.as_deref().is_none_or(str::is_empty) {
             return Err(DecisionError("ESCALATE without an `escalationId`".into()));
         }
@@ -621,17 +633,7 @@ mod typed {
                 };
                 let reason = string(reason, "reason")?;
                 let escalation_id = string(escalation_id, "escalationId")?;
-                if verdict == Verdict::Escalate && escalation_id.as_deref().is_none_or(str::is_empty) {
-                    return Err(DecisionError("ESCALATE without an `escalationId`".into()));
-                }
-                Ok(GuardDecision {
-                    verdict,
-                    record_id,
-                    checks,
-                    reason,
-                    escalation_id,
-                    fallback: false,
-                })
+                GuardDecision::from_parts(verdict, record_id, checks, reason, escalation_id)
             })())
         }
     }

@@ -44,6 +44,7 @@ pub struct UreqTransport {
     pooled: Agent,
     fresh: Agent,
     connections: Arc<AtomicU64>,
+    resolver: CachingResolver,
 }
 
 impl UreqTransport {
@@ -79,7 +80,14 @@ impl UreqTransport {
             pooled: agent(max_idle_connections),
             fresh: agent(0),
             connections,
+            resolver,
         }
+    }
+
+    /// How many times a host name was looked up in the system resolver (the answer is then
+    /// reused for 30 s; IP addresses are never looked up).
+    pub fn name_lookups(&self) -> u64 {
+        self.resolver.lookups.load(Ordering::Relaxed)
     }
 
     fn send_once(
@@ -223,6 +231,8 @@ impl<In: ureq::unversioned::transport::Transport> Connector<In> for CountingConn
 #[derive(Debug, Clone, Default)]
 struct CachingResolver {
     cache: Arc<Mutex<HashMap<String, Resolved>>>,
+    /// How many times the system resolver was asked (each on a thread of its own).
+    lookups: Arc<AtomicU64>,
 }
 
 impl Resolver for CachingResolver {
@@ -271,6 +281,7 @@ impl CachingResolver {
         // caller stops waiting at the deadline.
         let (tx, rx) = mpsc::sync_channel(1);
         let name = host_port.clone();
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         std::thread::Builder::new()
             .name("sentinel-dns".into())
             .spawn(move || {

@@ -171,3 +171,14 @@ where
         self(request)
     }
 }
+
+/// A shared transport, so a test (or a pool of clients) can keep a handle on it.
+impl<T: Transport> Transport for std::sync::Arc<T> {
+    fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        (**self).send(request)
+    }
+
+    fn connections_opened(&self) -> Option<u64> {
+        (**self).connections_opened()
+    }
+}
