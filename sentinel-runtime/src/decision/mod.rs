@@ -1,0 +1,379 @@
+//! The sidecar's answer: [`GuardDecision`], strict parsing of its wire form, and the
+//! fail-safe decision the client makes up when it cannot get a trustworthy answer.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::client::FailMode;
+
+/// The three answers a sidecar can give. The protocol has exactly these; there is no
+/// "unknown" verdict, and a client that sees another string fails safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// The action may go ahead.
+    Allow,
+    /// The action must not happen.
+    Block,
+    /// The action is held for a human to approve or deny.
+    Escalate,
+}
+
+impl Verdict {
+    /// The wire spelling: `ALLOW`, `BLOCK` or `ESCALATE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "ALLOW",
+            Verdict::Block => "BLOCK",
+            Verdict::Escalate => "ESCALATE",
+        }
+    }
+
+    /// Reads the wire spelling, exactly (no case folding, no trimming).
+    pub fn from_wire(text: &str) -> Option<Verdict> {
+        match text {
+            "ALLOW" => Some(Verdict::Allow),
+            "BLOCK" => Some(Verdict::Block),
+            "ESCALATE" => Some(Verdict::Escalate),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How one check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The check passed.
+    Pass,
+    /// The check failed.
+    Fail,
+    /// The check could not decide.
+    Inconclusive,
+}
+
+impl Outcome {
+    fn from_wire(text: &str) -> Option<Outcome> {
+        match text {
+            "pass" => Some(Outcome::Pass),
+            "fail" => Some(Outcome::Fail),
+            "inconclusive" => Some(Outcome::Inconclusive),
+            _ => None,
+        }
+    }
+}
+
+/// One check the sidecar ran (schema, policy rule, sanctions list, second opinion …).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct CheckResult {
+    /// The check's name, such as `schema` or `policy:fintech.payments`.
+    pub check: String,
+    /// How it came out.
+    pub outcome: Outcome,
+    /// The verdict this check asks for.
+    pub verdict: Verdict,
+    /// Why, when the check says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Check-specific details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Map<String, Value>>,
+    /// How long the check took, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+}
+
+/// The name of the single check a client-side fallback decision carries.
+pub const TRANSPORT_CHECK: &str = "sentinel.transport";
+
+/// The answer to one guard: a verdict the sidecar rendered and signed, or the client's own
+/// fail-safe decision when no trustworthy answer could be had ([`is_fallback`](Self::is_fallback)).
+///
+/// ```
+/// use sentinel_runtime::{GuardDecision, Verdict};
+///
+/// let body = br#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#;
+/// let decision = GuardDecision::from_json(body).unwrap();
+/// assert!(decision.allowed());
+/// assert_eq!(decision.record_id(), "rec_9");
+/// assert!(!decision.is_fallback());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GuardDecision {
+    verdict: Verdict,
+    record_id: String,
+    checks: Vec<CheckResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    escalation_id: Option<String>,
+    #[serde(skip)]
+    fallback: bool,
+}
+
+impl GuardDecision {
+    /// Parses a decision strictly: exactly one JSON object, no duplicate keys at any depth,
+    /// a verdict spelled exactly `ALLOW`/`BLOCK`/`ESCALATE`, a non-empty string `recordId`,
+    /// a `checks` array of well-formed checks, `escalationId` present on `ESCALATE`, and
+    /// every optional field of its documented type when present. Unknown members are
+    /// ignored so the protocol can grow.
+    pub fn from_json(body: &[u8]) -> Result<GuardDecision, DecisionError> {
+        typed::from_json(body)
+    }
+
+    /// [`from_json`](Self::from_json) for an already parsed value (duplicate keys can no
+    /// longer be seen at this point).
+    pub fn from_value(value: Value) -> Result<GuardDecision, DecisionError> {
+        let Value::Object(mut object) = value else {
+            return Err(DecisionError(format!(
+                "expected a JSON object, got {}",
+                kind_of(&value)
+            )));
+        };
+        let verdict = take_verdict(&mut object, "verdict")?;
+        let record_id = match object.remove("recordId") {
+            Some(Value::String(id)) if !id.is_empty() => id,
+            Some(Value::String(_)) => return Err(DecisionError("`recordId` is empty".into())),
+            Some(other) => return Err(wrong_type("recordId", "a string", &other)),
+            None => return Err(DecisionError("`recordId` is missing".into())),
+        };
+        let checks = match object.remove("checks") {
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    parse_check(item).map_err(|e| DecisionError(format!("checks[{i}]: {}", e.0)))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(other) => return Err(wrong_type("checks", "an array", &other)),
+            None => return Err(DecisionError("`checks` is missing".into())),
+        };
+        let reason = take_optional_string(&mut object, "reason")?;
+        let escalation_id = take_optional_string(&mut object, "escalationId")?;
+        GuardDecision::from_parts(verdict, record_id, checks, reason, escalation_id)
+    }
+
+    /// A decision read off the wire, once the rules that tie its members together hold:
+    /// an `ESCALATE` names its escalation. Both parsers end here.
+    fn from_parts(
+        verdict: Verdict,
+        record_id: String,
+        checks: Vec<CheckResult>,
+        reason: Option<String>,
+        escalation_id: Option<String>,
+    ) -> Result<GuardDecision, DecisionError> {
+        if verdict == Verdict::Escalate && escalation_id.as_deref().is_none_or(str::is_empty) {
+            return Err(DecisionError("ESCALATE without an `escalationId`".into()));
+        }
+        Ok(GuardDecision {
+            verdict,
+            record_id,
+            checks,
+            reason,
+            escalation_id,
+            fallback: false,
+        })
+    }
+
+    /// The decision the client makes up when it has no trustworthy answer: `BLOCK` when
+    /// failing closed, `ALLOW` when failing open; an empty record id; exactly one
+    /// `sentinel.transport` check carrying `what_went_wrong`.
+    pub fn fallback(fail_mode: FailMode, what_went_wrong: impl Into<String>) -> GuardDecision {
+        let what_went_wrong = what_went_wrong.into();
+        let (verdict, outcome, mode) = match fail_mode {
+            FailMode::Closed => (Verdict::Block, Outcome::Fail, "closed"),
+            FailMode::Open => (Verdict::Allow, Outcome::Inconclusive, "open"),
+        };
+        GuardDecision {
+            verdict,
+            record_id: String::new(),
+            reason: Some(format!(
+                "sentinel sidecar unreachable ({what_went_wrong}); failing {mode}"
+            )),
+            checks: vec![CheckResult {
+                check: TRANSPORT_CHECK.to_owned(),
+                outcome,
+                verdict,
+                reason: Some(what_went_wrong),
+                details: None,
+                latency_ms: None,
+            }],
+            escalation_id: None,
+            fallback: true,
+        }
+    }
+
+    /// A `BLOCK` the client decided without the sidecar's say, whatever the fail mode,
+    /// because asking could not settle the call: the request could not be described, a
+    /// human did not answer in time, a signed record did not match. Shaped like a
+    /// fallback (empty record id, one `sentinel.transport` check) so callers treat it the
+    /// same, but its reason says what happened instead of "unreachable".
+    pub(crate) fn refused(why: impl Into<String>) -> GuardDecision {
+        let why = why.into();
+        let mut decision = GuardDecision::fallback(FailMode::Closed, why.clone());
+        decision.reason = Some(format!("{why}; failing closed"));
+        decision
+    }
+
+    /// Builds a decision from parts, for tests and for decisions derived from other
+    /// answers (an approved escalation, for instance). `record_id` must not be empty.
+    pub fn new(verdict: Verdict, record_id: impl Into<String>, checks: Vec<CheckResult>) -> GuardDecision {
+        GuardDecision {
+            verdict,
+            record_id: record_id.into(),
+            checks,
+            reason: None,
+            escalation_id: None,
+            fallback: false,
+        }
+    }
+
+    /// Sets the reason.
+    pub fn with_reason(mut self, reason: impl Into<String>) -> GuardDecision {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Sets the escalation id.
+    pub fn with_escalation_id(mut self, escalation_id: impl Into<String>) -> GuardDecision {
+        self.escalation_id = Some(escalation_id.into());
+        self
+    }
+
+    /// `true` only for `ALLOW`: a real one from the sidecar, or a fail-open fallback
+    /// (check [`is_fallback`](Self::is_fallback) to tell them apart).
+    pub fn allowed(&self) -> bool {
+        self.verdict == Verdict::Allow
+    }
+
+    /// `true` when the client made this decision up because it could not get a trustworthy
+    /// answer (empty record id, one `sentinel.transport` check).
+    pub fn is_fallback(&self) -> bool {
+        self.fallback
+    }
+
+    /// The verdict.
+    pub fn verdict(&self) -> Verdict {
+        self.verdict
+    }
+
+    /// The id of the signed provenance record; empty for a fallback.
+    pub fn record_id(&self) -> &str {
+        &self.record_id
+    }
+
+    /// The checks the sidecar ran, or the single `sentinel.transport` check of a fallback.
+    pub fn checks(&self) -> &[CheckResult] {
+        &self.checks
+    }
+
+    /// Why, when the sidecar or the fallback says.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    /// The escalation to wait on, for `ESCALATE`.
+    pub fn escalation_id(&self) -> Option<&str> {
+        self.escalation_id.as_deref()
+    }
+}
+
+/// Why a response body is not a well-formed decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionError(String);
+
+impl fmt::Display for DecisionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DecisionError {}
+
+fn parse_check(value: Value) -> Result<CheckResult, DecisionError> {
+    let Value::Object(mut object) = value else {
+        return Err(DecisionError(format!(
+            "expected an object, got {}",
+            kind_of(&value)
+        )));
+    };
+    let check = match object.remove("check") {
+        Some(Value::String(name)) => name,
+        Some(other) => return Err(wrong_type("check", "a string", &other)),
+        None => return Err(DecisionError("`check` is missing".into())),
+    };
+    let outcome = match object.remove("outcome") {
+        Some(Value::String(text)) => {
+            Outcome::from_wire(&text).ok_or_else(|| DecisionError(format!("unknown outcome {text:?}")))?
+        }
+        Some(other) => return Err(wrong_type("outcome", "a string", &other)),
+        None => return Err(DecisionError("`outcome` is missing".into())),
+    };
+    let verdict = take_verdict(&mut object, "verdict")?;
+    let reason = take_optional_string(&mut object, "reason")?;
+    let details = match object.remove("details") {
+        Some(Value::Object(details)) => Some(details),
+        Some(other) => return Err(wrong_type("details", "an object", &other)),
+        None => None,
+    };
+    let latency_ms = match object.remove("latencyMs") {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(other) => return Err(wrong_type("latencyMs", "a number", &other)),
+        None => None,
+    };
+    Ok(CheckResult {
+        check,
+        outcome,
+        verdict,
+        reason,
+        details,
+        latency_ms,
+    })
+}
+
+fn take_verdict(object: &mut Map<String, Value>, key: &str) -> Result<Verdict, DecisionError> {
+    match object.remove(key) {
+        Some(Value::String(text)) => {
+            Verdict::from_wire(&text).ok_or_else(|| DecisionError(format!("unknown verdict {text:?}")))
+        }
+        Some(other) => Err(wrong_type(key, "a string", &other)),
+        None => Err(DecisionError(format!("`{key}` is missing"))),
+    }
+}
+
+fn take_optional_string(object: &mut Map<String, Value>, key: &str) -> Result<Option<String>, DecisionError> {
+    match object.remove(key) {
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(other) => Err(wrong_type(key, "a string", &other)),
+        None => Ok(None),
+    }
+}
+
+fn wrong_type(key: &str, expected: &str, got: &Value) -> DecisionError {
+    DecisionError(format!("`{key}` must be {expected}, got {}", kind_of(got)))
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+mod typed;

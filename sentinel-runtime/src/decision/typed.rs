@@ -1,0 +1,386 @@
+//! The strict decision parser of the hot path: builds the decision and its checks
+//! directly while reading, without a `Value` tree for them. It applies the same rules, with
+//! the same messages, as [`GuardDecision::from_value`](super::GuardDecision::from_value);
+//! a property in `tests/parser_props.rs` checks the two agree on every input.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use super::{kind_of, wrong_type, CheckResult, DecisionError, GuardDecision, Outcome, Verdict};
+use crate::strict_json::StrictValue;
+
+pub(super) fn from_json(body: &[u8]) -> Result<GuardDecision, DecisionError> {
+    // One UTF-8 check of the whole body instead of one per string.
+    let text = std::str::from_utf8(body)
+        .map_err(|e| DecisionError(format!("not valid JSON: invalid UTF-8: {e}")))?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = DecisionSeed
+        .deserialize(&mut de)
+        .and_then(|decision| de.end().map(|()| decision));
+    match parsed {
+        Ok(decision) => decision,
+        Err(e) => Err(DecisionError(format!("not valid JSON: {e}"))),
+    }
+}
+
+/// A member's value: a wire token kept without allocating, or any other value.
+enum Member {
+    Token(&'static str),
+    Value(Value),
+}
+
+const TOKENS: [&str; 6] = ["ALLOW", "BLOCK", "ESCALATE", "pass", "fail", "inconclusive"];
+
+struct MemberSeed;
+
+impl<'de> DeserializeSeed<'de> for MemberSeed {
+    type Value = Member;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Member, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MemberSeed {
+    type Value = Member;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Member, E> {
+        StrictValue.visit_bool(v).map(Member::Value)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Member, E> {
+        StrictValue.visit_i64(v).map(Member::Value)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Member, E> {
+        StrictValue.visit_u64(v).map(Member::Value)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Member, E> {
+        StrictValue.visit_f64(v).map(Member::Value)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Member, E> {
+        Ok(match TOKENS.iter().find(|t| **t == v) {
+            Some(token) => Member::Token(token),
+            None => Member::Value(Value::String(v.to_owned())),
+        })
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Member, E> {
+        Ok(Member::Value(Value::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Member, A::Error> {
+        StrictValue.visit_seq(seq).map(Member::Value)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Member, A::Error> {
+        StrictValue.visit_map(map).map(Member::Value)
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+fn duplicate<E: de::Error>(key: &str) -> E {
+    E::custom(format_args!("duplicate key `{key}`"))
+}
+
+/// Reads an unknown member's value (checking it for duplicate keys) and remembers its key.
+fn skip_unknown<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    key: Cow<'de, str>,
+    seen: &mut Vec<Cow<'de, str>>,
+) -> Result<(), A::Error> {
+    if seen.contains(&key) {
+        return Err(duplicate(&key));
+    }
+    map.next_value_seed(StrictValue)?;
+    seen.push(key);
+    Ok(())
+}
+
+fn put<'de, A: MapAccess<'de>>(map: &mut A, slot: &mut Option<Member>, key: &str) -> Result<(), A::Error> {
+    if slot.is_some() {
+        return Err(duplicate(key));
+    }
+    *slot = Some(map.next_value_seed(MemberSeed)?);
+    Ok(())
+}
+
+fn verdict(member: Option<Member>, key: &str) -> Result<Verdict, DecisionError> {
+    match member {
+        Some(Member::Token(token)) => {
+            Verdict::from_wire(token).ok_or_else(|| DecisionError(format!("unknown verdict {token:?}")))
+        }
+        Some(Member::Value(Value::String(text))) => Err(DecisionError(format!("unknown verdict {text:?}"))),
+        Some(Member::Value(other)) => Err(wrong_type(key, "a string", &other)),
+        None => Err(DecisionError(format!("`{key}` is missing"))),
+    }
+}
+
+fn string(member: Option<Member>, key: &str) -> Result<Option<String>, DecisionError> {
+    match member {
+        Some(Member::Token(token)) => Ok(Some(token.to_owned())),
+        Some(Member::Value(Value::String(text))) => Ok(Some(text)),
+        Some(Member::Value(other)) => Err(wrong_type(key, "a string", &other)),
+        None => Ok(None),
+    }
+}
+
+struct DecisionSeed;
+
+impl<'de> DeserializeSeed<'de> for DecisionSeed {
+    type Value = Result<GuardDecision, DecisionError>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// Anything that is not an object is consumed (so the JSON is still checked) and refused.
+macro_rules! not_an_object {
+    ($what:literal) => {
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Err(DecisionError(format!(
+                concat!("expected ", $what, ", got {}"),
+                kind_of(&Value::Bool(v))
+            ))))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Err(DecisionError(format!(
+                concat!("expected ", $what, ", got {}"),
+                "a number"
+            ))))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Err(DecisionError(format!(
+                concat!("expected ", $what, ", got {}"),
+                "a number"
+            ))))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            StrictValue.visit_f64::<E>(v)?;
+            Ok(Err(DecisionError(format!(
+                concat!("expected ", $what, ", got {}"),
+                "a number"
+            ))))
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Err(DecisionError(format!(
+                concat!("expected ", $what, ", got {}"),
+                "a string"
+            ))))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Err(DecisionError(format!(
+                concat!("expected ", $what, ", got {}"),
+                "null"
+            ))))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            StrictValue.visit_seq(seq)?;
+            Ok(Err(DecisionError(format!(
+                concat!("expected ", $what, ", got {}"),
+                "an array"
+            ))))
+        }
+    };
+}
+
+impl<'de> Visitor<'de> for DecisionSeed {
+    type Value = Result<GuardDecision, DecisionError>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a decision")
+    }
+    not_an_object!("a JSON object");
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut verdict_m, mut record_id, mut reason, mut escalation_id) = (None, None, None, None);
+        let mut checks: Option<Result<Result<Vec<CheckResult>, DecisionError>, Value>> = None;
+        let mut seen = Vec::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            match &*key {
+                "verdict" => put(&mut map, &mut verdict_m, &key)?,
+                "recordId" => put(&mut map, &mut record_id, &key)?,
+                "reason" => put(&mut map, &mut reason, &key)?,
+                "escalationId" => put(&mut map, &mut escalation_id, &key)?,
+                "checks" => {
+                    if checks.is_some() {
+                        return Err(duplicate(&key));
+                    }
+                    checks = Some(map.next_value_seed(ChecksSeed)?);
+                }
+                _ => skip_unknown(&mut map, key, &mut seen)?,
+            }
+        }
+        Ok((|| {
+            let verdict = verdict(verdict_m, "verdict")?;
+            let record_id = match record_id {
+                Some(Member::Value(Value::String(id))) if !id.is_empty() => id,
+                Some(Member::Value(Value::String(_))) => {
+                    return Err(DecisionError("`recordId` is empty".into()))
+                }
+                Some(Member::Token(t)) => t.to_owned(),
+                Some(Member::Value(other)) => return Err(wrong_type("recordId", "a string", &other)),
+                None => return Err(DecisionError("`recordId` is missing".into())),
+            };
+            let checks = match checks {
+                Some(Ok(checks)) => checks?,
+                Some(Err(other)) => return Err(wrong_type("checks", "an array", &other)),
+                None => return Err(DecisionError("`checks` is missing".into())),
+            };
+            let reason = string(reason, "reason")?;
+            let escalation_id = string(escalation_id, "escalationId")?;
+            GuardDecision::from_parts(verdict, record_id, checks, reason, escalation_id)
+        })())
+    }
+}
+
+/// `checks`: `Ok(list or the first bad check)` for an array, `Err(value)` otherwise.
+struct ChecksSeed;
+
+impl<'de> DeserializeSeed<'de> for ChecksSeed {
+    type Value = Result<Result<Vec<CheckResult>, DecisionError>, Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ChecksSeed {
+    type Value = Result<Result<Vec<CheckResult>, DecisionError>, Value>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("checks")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Err(Value::Bool(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Err(StrictValue.visit_i64(v)?))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Err(StrictValue.visit_u64(v)?))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Err(StrictValue.visit_f64(v)?))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err(Value::String(String::new())))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Err(Value::Null))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Ok(Err(StrictValue.visit_map(map)?))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut checks = Vec::with_capacity(8);
+        let mut first_error = None;
+        let mut index = 0;
+        while let Some(check) = seq.next_element_seed(CheckSeed)? {
+            match check {
+                Ok(check) => checks.push(check),
+                Err(e) if first_error.is_none() => {
+                    first_error = Some(DecisionError(format!("checks[{index}]: {}", e.0)))
+                }
+                Err(_) => {}
+            }
+            index += 1;
+        }
+        Ok(Ok(match first_error {
+            Some(e) => Err(e),
+            None => Ok(checks),
+        }))
+    }
+}
+
+struct CheckSeed;
+
+impl<'de> DeserializeSeed<'de> for CheckSeed {
+    type Value = Result<CheckResult, DecisionError>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CheckSeed {
+    type Value = Result<CheckResult, DecisionError>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a check")
+    }
+    not_an_object!("an object");
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut check, mut outcome, mut verdict_m, mut reason, mut details, mut latency) =
+            (None, None, None, None, None, None);
+        let mut seen = Vec::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            match &*key {
+                "check" => put(&mut map, &mut check, &key)?,
+                "outcome" => put(&mut map, &mut outcome, &key)?,
+                "verdict" => put(&mut map, &mut verdict_m, &key)?,
+                "reason" => put(&mut map, &mut reason, &key)?,
+                "details" => put(&mut map, &mut details, &key)?,
+                "latencyMs" => put(&mut map, &mut latency, &key)?,
+                _ => skip_unknown(&mut map, key, &mut seen)?,
+            }
+        }
+        Ok((|| {
+            let check = string(check, "check")?.ok_or_else(|| DecisionError("`check` is missing".into()))?;
+            let outcome = match outcome {
+                Some(Member::Token(t)) => {
+                    Outcome::from_wire(t).ok_or_else(|| DecisionError(format!("unknown outcome {t:?}")))?
+                }
+                Some(Member::Value(Value::String(text))) => {
+                    return Err(DecisionError(format!("unknown outcome {text:?}")))
+                }
+                Some(Member::Value(other)) => return Err(wrong_type("outcome", "a string", &other)),
+                None => return Err(DecisionError("`outcome` is missing".into())),
+            };
+            let verdict = verdict(verdict_m, "verdict")?;
+            let reason = string(reason, "reason")?;
+            let details = match details {
+                Some(Member::Value(Value::Object(details))) => Some(details),
+                Some(Member::Value(other)) => return Err(wrong_type("details", "an object", &other)),
+                Some(Member::Token(_)) => {
+                    return Err(wrong_type("details", "an object", &Value::String(String::new())))
+                }
+                None => None,
+            };
+            let latency_ms = match latency {
+                Some(Member::Value(Value::Number(n))) => n.as_f64(),
+                Some(Member::Value(other)) => return Err(wrong_type("latencyMs", "a number", &other)),
+                Some(Member::Token(_)) => {
+                    return Err(wrong_type("latencyMs", "a number", &Value::String(String::new())))
+                }
+                None => None,
+            };
+            Ok(CheckResult {
+                check,
+                outcome,
+                verdict,
+                reason,
+                details,
+                latency_ms,
+            })
+        })())
+    }
+}
