@@ -1,6 +1,10 @@
 //! The published Python SDK's client tests, restated for Rust with an injected transport.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
+
+use support::recording_client;
 
 use sentinel::{
     Action, Context, FailMode, HttpRequest, HttpResponse, SentinelClient, TransportError, Verdict,
@@ -21,25 +25,14 @@ fn pay() -> Action {
 
 #[test]
 fn posts_to_v1_guard_with_policy_type_and_json_content_type() {
-    let seen: Arc<Mutex<Option<HttpRequest>>> = Arc::default();
-    let record = Arc::clone(&seen);
-    let client = SentinelClient::builder("http://localhost:4000/")
-        .transport(move |req: &HttpRequest| {
-            *record.lock().unwrap() = Some(req.clone());
-            Ok(HttpResponse::new(
-                200,
-                r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#,
-            ))
-        })
-        .build()
-        .unwrap();
+    let (client, seen) = recording_client(SentinelClient::builder("http://localhost:4000/"));
 
     let decision = client.guard(&pay(), &Context::new("run_1"), "fintech.payments");
 
     assert!(decision.allowed());
     assert!(!decision.is_fallback());
     assert_eq!(decision.record_id(), "rec_9");
-    let request = seen.lock().unwrap().take().expect("the transport was called");
+    let request = seen.lock().unwrap().pop().expect("the transport was called");
     assert_eq!(request.method, "POST");
     assert_eq!(&*request.url, "http://localhost:4000/v1/guard");
     assert_eq!(request.header("Content-Type"), Some("application/json"));
@@ -126,24 +119,13 @@ fn payment_actions_have_type_payment_and_an_act_uuid_id() {
 
 #[test]
 fn explicit_id_and_meta_are_kept_on_the_wire() {
-    let seen: Arc<Mutex<Vec<u8>>> = Arc::default();
-    let record = Arc::clone(&seen);
-    let client = SentinelClient::builder("http://localhost:4000")
-        .transport(move |req: &HttpRequest| {
-            *record.lock().unwrap() = req.body.clone();
-            Ok(HttpResponse::new(
-                200,
-                r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#,
-            ))
-        })
-        .build()
-        .unwrap();
+    let (client, seen) = recording_client(SentinelClient::builder("http://localhost:4000"));
     let action = Action::of("email.send", json!({"to": "cfo@example.com"}))
         .with_id("act_fixed")
         .with_meta(json!({"source": "planner"}));
     assert_eq!(action.id(), "act_fixed");
     client.guard(&action, &Context::new("r"), "comms");
-    let body: Value = serde_json::from_slice(&seen.lock().unwrap()).unwrap();
+    let body: Value = serde_json::from_slice(&seen.lock().unwrap()[0].body).unwrap();
     assert_eq!(body["action"]["id"], "act_fixed");
     assert_eq!(body["action"]["meta"], json!({"source": "planner"}));
 }
@@ -240,21 +222,11 @@ fn header_values_never_show_in_debug_or_errors() {
 
 #[test]
 fn extra_headers_are_sent_after_content_type() {
-    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let record = Arc::clone(&seen);
-    let client = SentinelClient::builder("http://localhost:4000")
-        .header("authorization", "Bearer t")
-        .transport(move |req: &HttpRequest| {
-            *record.lock().unwrap() = req.headers.to_vec();
-            Ok(HttpResponse::new(
-                200,
-                r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#,
-            ))
-        })
-        .build()
-        .unwrap();
+    let (client, seen) = recording_client(
+        SentinelClient::builder("http://localhost:4000").header("authorization", "Bearer t"),
+    );
     client.guard(&pay(), &Context::new("r"), "p");
-    let headers = seen.lock().unwrap().clone();
+    let headers = seen.lock().unwrap()[0].headers.to_vec();
     assert_eq!(headers[0], ("content-type".into(), "application/json".into()));
     assert!(headers.contains(&("authorization".into(), "Bearer t".into())));
 }

@@ -1,7 +1,9 @@
 //! The reference sidecar's recorded `/v1/guard` answers (../shared/conformance/cases.json)
 //! through this client: parsing, fail-safe on errors, and the request body's shape.
 
-use std::sync::{Arc, Mutex};
+mod support;
+
+use support::recording_client;
 
 use sentinel::{
     Action, Context, GuardDecision, HttpRequest, HttpResponse, SentinelClient, Verdict, TRANSPORT_CHECK,
@@ -142,18 +144,7 @@ fn request_bodies_have_the_recorded_shape() {
         if !recorded.is_object() || recorded["context"].get("runId").is_none() {
             continue; // malformed on purpose: this client cannot send those
         }
-        let sent: Arc<Mutex<Vec<u8>>> = Arc::default();
-        let record = Arc::clone(&sent);
-        let client = SentinelClient::builder("http://localhost:4000")
-            .transport(move |req: &HttpRequest| {
-                *record.lock().unwrap() = req.body.clone();
-                Ok(HttpResponse::new(
-                    200,
-                    r#"{"verdict":"ALLOW","recordId":"rec_1","checks":[]}"#,
-                ))
-            })
-            .build()
-            .unwrap();
+        let (client, sent) = recording_client(SentinelClient::builder("http://localhost:4000"));
         let action_json = &recorded["action"];
         let mut action = Action::of(
             action_json["type"].as_str().unwrap(),
@@ -168,7 +159,7 @@ fn request_bodies_have_the_recorded_shape() {
             &context_of(&recorded["context"]),
             recorded["policy"].as_str().unwrap(),
         );
-        let body: Value = serde_json::from_slice(&sent.lock().unwrap()).unwrap();
+        let body: Value = serde_json::from_slice(&sent.lock().unwrap()[0].body).unwrap();
         assert_eq!(&body, recorded, "{}", case["name"]);
         compared += 1;
     }

@@ -408,3 +408,26 @@ pub fn publish_reliability_section(name: &str, content: &str) {
     let updated = format!("{}{begin}\n{}\n{}", &text[..b], content.trim_end(), &text[e..]);
     std::fs::write(&path, updated).expect("write RELIABILITY.md");
 }
+
+/// A client built from `builder` whose transport records every request it is asked to
+/// send and answers each with a well-formed ALLOW naming `rec_9`.
+pub fn recording_client(
+    builder: sentinel::SentinelClientBuilder,
+) -> (
+    sentinel::SentinelClient,
+    Arc<std::sync::Mutex<Vec<sentinel::HttpRequest>>>,
+) {
+    let seen: Arc<std::sync::Mutex<Vec<sentinel::HttpRequest>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let client = builder
+        .transport(move |req: &sentinel::HttpRequest| {
+            record.lock().unwrap().push(req.clone());
+            Ok(sentinel::HttpResponse::new(
+                200,
+                r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#,
+            ))
+        })
+        .build()
+        .unwrap();
+    (client, seen)
+}
