@@ -103,7 +103,10 @@ impl SentinelClient {
     ///
     /// Never fails and never panics: anything but a well-formed decision in a 2xx answer
     /// within the deadline becomes the [fallback](GuardDecision::fallback) decision of the
-    /// client's [`FailMode`].
+    /// client's [`FailMode`]. A request the sidecar would refuse before looking at it (an
+    /// empty policy, run id or action type, a payload that is not a JSON object) is
+    /// refused without asking, whatever the fail mode; so is an `ALLOW` whose signed record
+    /// does not match the call, with [`verify_decisions`](SentinelClientBuilder::verify_decisions).
     pub fn guard(&self, action: &Action, context: &Context, policy: &str) -> GuardDecision {
         #[cfg(feature = "tracing")]
         let span = crate::telemetry::guard_span(action, policy);
