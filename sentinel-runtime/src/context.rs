@@ -133,6 +133,10 @@ impl Context {
     /// Runs `f` with this context as the [current](Context::current) one on this thread,
     /// and restores the previous one afterwards, even if `f` panics. Scopes nest.
     ///
+    /// It is a thread's scope: work `f` hands to other threads (`spawn_blocking`, a rayon
+    /// pool) does not see it, and futures polled inside it (a `block_on` on this thread)
+    /// all do. Give async work its context with [`WithContextExt::with_context`] instead.
+    ///
     /// ```
     /// use sentinel_runtime::Context;
     ///
