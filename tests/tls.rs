@@ -110,6 +110,12 @@ fn guard(client: &SentinelClient) -> sentinel::GuardDecision {
     )
 }
 
+fn assert_fails_closed(client: &SentinelClient) {
+    let decision = guard(client);
+    assert_eq!(decision.verdict(), Verdict::Block, "{decision:?}");
+    assert!(decision.is_fallback(), "{decision:?}");
+}
+
 fn https(server: &RawServer) -> String {
     format!("https://localhost:{}", server.addr.port())
 }
@@ -138,9 +144,7 @@ fn a_server_signed_by_another_ca_fails_closed() {
         .timeout(Duration::from_secs(3))
         .build()
         .unwrap();
-    let decision = guard(&client);
-    assert_eq!(decision.verdict(), Verdict::Block);
-    assert!(decision.is_fallback());
+    assert_fails_closed(&client);
 }
 
 #[test]
@@ -151,9 +155,7 @@ fn plain_http_to_a_tls_port_fails_closed() {
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    let decision = guard(&client);
-    assert_eq!(decision.verdict(), Verdict::Block);
-    assert!(decision.is_fallback());
+    assert_fails_closed(&client);
 }
 
 #[test]
@@ -174,9 +176,7 @@ fn mutual_tls_needs_the_client_certificate() {
         .timeout(Duration::from_secs(3))
         .build()
         .unwrap();
-    let decision = guard(&without_identity);
-    assert_eq!(decision.verdict(), Verdict::Block);
-    assert!(decision.is_fallback());
+    assert_fails_closed(&without_identity);
 }
 
 #[test]

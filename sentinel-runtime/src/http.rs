@@ -114,16 +114,7 @@ impl UreqTransport {
                 .send(&request.body[..])?
         };
         let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = crate::transport::header_pairs(response.headers());
         let body = response
             .body_mut()
             .with_config()
