@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::action::Action;
 use crate::client::{deadline_after, SentinelClient};
-use crate::decision::{CheckResult, GuardDecision, Verdict};
+use crate::decision::{CheckResult, Details, GuardDecision, Verdict};
 
 /// Where an escalation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -459,11 +459,10 @@ fn human_decision(verdict: Verdict, record_id: String, escalation_id: &str, reas
         },
         verdict,
         reason: Some(reason.to_owned()),
-        details: Some(
-            [("escalationId".to_owned(), Value::String(escalation_id.to_owned()))]
-                .into_iter()
-                .collect(),
-        ),
+        details: Some(Details::from(Map::from_iter([(
+            "escalationId".to_owned(),
+            Value::String(escalation_id.to_owned()),
+        )]))),
         latency_ms: None,
     };
     GuardDecision::new(verdict, record_id, vec![check])

@@ -44,7 +44,7 @@ pub use client::{
     DEFAULT_TIMEOUT, MAX_BATCH,
 };
 pub use context::{Actor, Context, TraceStep, WithContext, WithContextExt};
-pub use decision::{CheckResult, DecisionError, GuardDecision, Outcome, Verdict, TRANSPORT_CHECK};
+pub use decision::{CheckResult, DecisionError, Details, GuardDecision, Outcome, Verdict, TRANSPORT_CHECK};
 pub use denied::Denied;
 pub use env::{init_from_env, EnvError, InitError};
 pub use escalation::{

@@ -5,6 +5,8 @@
 //! bytes, invalid UTF-8, a byte-order mark and nesting deeper than serde_json's recursion
 //! limit are refused by serde_json itself.
 
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -97,6 +99,157 @@ impl<'de> Visitor<'de> for StrictValue {
     }
 }
 
+/// Checks `text`, exactly one JSON value, as [`parse`] would (no duplicate keys at any
+/// depth, at most `room` nested arrays and objects, numbers in range, valid strings) without
+/// building it, and says what kind of value it is (`"an object"`, `"a string"`, …).
+///
+/// Keys are compared in place: the first [`INLINE_KEYS`] keys of an object are kept on the
+/// stack, borrowed from `text`; only an object with more keys, or a key with escapes, allocates.
+pub(crate) fn check(text: &str, room: usize) -> Result<&'static str, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let kind = Check { room }.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(kind)
+}
+
+/// `error`'s message without its position (which is in the text given to [`check`], not in
+/// the body around it).
+pub(crate) fn message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match text.strip_suffix(&position) {
+        Some(message) => message.to_owned(),
+        None => text,
+    }
+}
+
+/// How many keys of one object [`check`] compares without allocating.
+const INLINE_KEYS: usize = 16;
+
+struct Check {
+    /// How many more arrays and objects may open.
+    room: usize,
+}
+
+impl Check {
+    fn enter<E: de::Error>(&self) -> Result<Check, E> {
+        match self.room.checked_sub(1) {
+            Some(room) => Ok(Check { room }),
+            None => Err(E::custom("recursion limit exceeded")),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Check {
+    type Value = &'static str;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<&'static str, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Check {
+    type Value = &'static str;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<&'static str, E> {
+        Ok("a boolean")
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<&'static str, E> {
+        Ok("a number")
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<&'static str, E> {
+        Ok("a number")
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<&'static str, E> {
+        StrictValue.visit_f64::<E>(v).map(|_| "a number")
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<&'static str, E> {
+        Ok("a string")
+    }
+
+    fn visit_unit<E>(self) -> Result<&'static str, E> {
+        Ok("null")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<&'static str, A::Error> {
+        let inner = self.enter()?;
+        while seq.next_element_seed(Check { room: inner.room })?.is_some() {}
+        Ok("an array")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<&'static str, A::Error> {
+        let inner = self.enter()?;
+        let mut inline: [Cow<'de, str>; INLINE_KEYS] = [const { Cow::Borrowed("") }; INLINE_KEYS];
+        let mut len = 0;
+        let mut many: Option<BTreeSet<Cow<'de, str>>> = None;
+        while let Some(key) = map.next_key_seed(Key)? {
+            if len == 0 && key == ARBITRARY_PRECISION_TOKEN {
+                let text: String = map.next_value()?;
+                serde_json::from_str::<Number>(&text).map_err(de::Error::custom)?;
+                return Ok("a number");
+            }
+            let repeated = match &mut many {
+                Some(many) => !many.insert(key.clone()),
+                None => inline[..len].contains(&key),
+            };
+            if repeated {
+                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+            }
+            if many.is_none() {
+                if len < INLINE_KEYS {
+                    inline[len] = key;
+                } else {
+                    let mut set: BTreeSet<_> = inline.iter().cloned().collect();
+                    set.insert(key);
+                    many = Some(set);
+                }
+            }
+            len += 1;
+            map.next_value_seed(Check { room: inner.room })?;
+        }
+        Ok("an object")
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+pub(crate) struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Cow<'de, str>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse;
@@ -116,5 +269,34 @@ mod tests {
         let deep = "[".repeat(100_000);
         assert!(parse(deep.as_bytes()).is_err());
         assert!(parse(br#"{"a":1}  "#).is_ok());
+    }
+
+    #[test]
+    fn check_agrees_with_parse() {
+        use super::check;
+        for text in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":{"b":1,"b":1}}"#,
+            r#"[{"x":[{"k":1,"k":2}]}]"#,
+            r#"{"a\u0062":1,"ab":2}"#,
+            r#"{"a":1e400}"#,
+            r#"{"a":"\ud800"}"#,
+            r#"{"a":1} x"#,
+        ] {
+            assert!(check(text, 127).is_err(), "{text}");
+            assert!(parse(text.as_bytes()).is_err(), "{text}");
+        }
+        assert_eq!(check(r#"{"a":{"b":1},"c":{"b":1}}"#, 127).unwrap(), "an object");
+        assert_eq!(check(r#" [1, "x"] "#, 127).unwrap(), "an array");
+        assert_eq!(check("1.5", 0).unwrap(), "a number");
+        // More keys than fit on the stack, a repeat after the switch to a set.
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        assert!(check(&format!("{{{}}}", many.join(",")), 127).is_ok());
+        assert!(check(&format!("{{{},\"k3\":0}}", many.join(",")), 127).is_err());
+        assert!(check(&format!("{{{},\"k39\":0}}", many.join(",")), 127).is_err());
+        // `room` counts the arrays and objects that may open.
+        assert!(check("[[[]]]", 3).is_ok());
+        assert!(check("[[[]]]", 2).is_err());
+        assert!(check(&"[".repeat(100_000), 127).is_err());
     }
 }

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::client::FailMode;
@@ -86,12 +87,83 @@ pub struct CheckResult {
     /// Why, when the check says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Check-specific details.
+    /// Check-specific details: a JSON object.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub details: Option<Map<String, Value>>,
+    pub details: Option<Details>,
     /// How long the check took, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
+}
+
+/// A check's `details`: a JSON object, kept as the text the sidecar sent and read on demand
+/// (most callers never look at it, so a guard does not pay for building it).
+///
+/// The text was checked as strictly as the rest of the decision when it was read (one
+/// object, no duplicate keys at any depth), so reading it again cannot fail. Two `Details`
+/// are equal when they hold the same JSON, however it is spaced; serialized, they write
+/// that JSON as it is.
+///
+/// ```
+/// use sentinel_runtime::GuardDecision;
+/// use serde_json::json;
+///
+/// let body = br#"{"verdict":"ALLOW","recordId":"rec_9","checks":[
+///     {"check":"sanctions","outcome":"pass","verdict":"ALLOW","details":{"status":"ok"}}]}"#;
+/// let decision = GuardDecision::from_json(body).unwrap();
+/// let details = decision.checks()[0].details.as_ref().unwrap();
+/// assert_eq!(details.get("status"), Some(json!("ok")));
+/// assert_eq!(details.as_str(), r#"{"status":"ok"}"#);
+/// assert_eq!(details.to_map()["status"], "ok");
+/// ```
+#[derive(Clone)]
+pub struct Details(Box<RawValue>);
+
+impl Details {
+    /// The JSON text of the object, as the sidecar wrote it.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The member `key`, if the object has it.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.to_map().remove(key)
+    }
+
+    /// The whole object.
+    pub fn to_map(&self) -> Map<String, Value> {
+        serde_json::from_str(self.as_str()).expect("`details` were checked when they were read")
+    }
+}
+
+impl From<Map<String, Value>> for Details {
+    fn from(map: Map<String, Value>) -> Details {
+        let text = serde_json::to_string(&map).expect("a `Map` always serializes");
+        Details(RawValue::from_string(text).expect("serde_json writes valid JSON"))
+    }
+}
+
+impl PartialEq for Details {
+    fn eq(&self, other: &Details) -> bool {
+        self.as_str() == other.as_str() || self.to_map() == other.to_map()
+    }
+}
+
+impl fmt::Debug for Details {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Details({})", self.as_str())
+    }
+}
+
+impl fmt::Display for Details {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Details {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
 }
 
 /// The name of the single check a client-side fallback decision carries.
@@ -324,7 +396,7 @@ fn parse_check(value: Value) -> Result<CheckResult, DecisionError> {
     let verdict = take_verdict(&mut object, "verdict")?;
     let reason = take_optional_string(&mut object, "reason")?;
     let details = match object.remove("details") {
-        Some(Value::Object(details)) => Some(details),
+        Some(Value::Object(details)) => Some(Details::from(details)),
         Some(other) => return Err(wrong_type("details", "an object", &other)),
         None => None,
     };
@@ -362,7 +434,11 @@ fn take_optional_string(object: &mut Map<String, Value>, key: &str) -> Result<Op
 }
 
 fn wrong_type(key: &str, expected: &str, got: &Value) -> DecisionError {
-    DecisionError(format!("`{key}` must be {expected}, got {}", kind_of(got)))
+    wrong_kind(key, expected, kind_of(got))
+}
+
+fn wrong_kind(key: &str, expected: &str, got: &str) -> DecisionError {
+    DecisionError(format!("`{key}` must be {expected}, got {got}"))
 }
 
 fn kind_of(value: &Value) -> &'static str {

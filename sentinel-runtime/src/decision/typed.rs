@@ -7,10 +7,15 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::{kind_of, wrong_type, CheckResult, DecisionError, GuardDecision, Outcome, Verdict};
-use crate::strict_json::StrictValue;
+use serde_json::value::RawValue;
+
+use super::{
+    kind_of, wrong_kind, wrong_type, CheckResult, DecisionError, Details, GuardDecision, Outcome, Verdict,
+};
+use crate::strict_json::{self, Key, StrictValue};
 
 pub(super) fn from_json(body: &[u8]) -> Result<GuardDecision, DecisionError> {
     // One UTF-8 check of the whole body instead of one per string.
@@ -74,32 +79,6 @@ impl<'de> Visitor<'de> for MemberSeed {
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Member, A::Error> {
         StrictValue.visit_map(map).map(Member::Value)
-    }
-}
-
-/// An object key, borrowed from the input when it has no escapes.
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v))
     }
 }
 
@@ -218,7 +197,7 @@ impl<'de> Visitor<'de> for DecisionSeed {
         let (mut verdict_m, mut record_id, mut reason, mut escalation_id) = (None, None, None, None);
         let mut checks: Option<Result<Result<Vec<CheckResult>, DecisionError>, Value>> = None;
         let mut seen = Vec::new();
-        while let Some(key) = map.next_key_seed(KeySeed)? {
+        while let Some(key) = map.next_key_seed(Key)? {
             match &*key {
                 "verdict" => put(&mut map, &mut verdict_m, &key)?,
                 "recordId" => put(&mut map, &mut record_id, &key)?,
@@ -332,13 +311,18 @@ impl<'de> Visitor<'de> for CheckSeed {
         let (mut check, mut outcome, mut verdict_m, mut reason, mut details, mut latency) =
             (None, None, None, None, None, None);
         let mut seen = Vec::new();
-        while let Some(key) = map.next_key_seed(KeySeed)? {
+        while let Some(key) = map.next_key_seed(Key)? {
             match &*key {
                 "check" => put(&mut map, &mut check, &key)?,
                 "outcome" => put(&mut map, &mut outcome, &key)?,
                 "verdict" => put(&mut map, &mut verdict_m, &key)?,
                 "reason" => put(&mut map, &mut reason, &key)?,
-                "details" => put(&mut map, &mut details, &key)?,
+                "details" => {
+                    if details.is_some() {
+                        return Err(duplicate(&key));
+                    }
+                    details = Some(map.next_value_seed(DetailsSeed)?);
+                }
                 "latencyMs" => put(&mut map, &mut latency, &key)?,
                 _ => skip_unknown(&mut map, key, &mut seen)?,
             }
@@ -358,11 +342,8 @@ impl<'de> Visitor<'de> for CheckSeed {
             let verdict = verdict(verdict_m, "verdict")?;
             let reason = string(reason, "reason")?;
             let details = match details {
-                Some(Member::Value(Value::Object(details))) => Some(details),
-                Some(Member::Value(other)) => return Err(wrong_type("details", "an object", &other)),
-                Some(Member::Token(_)) => {
-                    return Err(wrong_type("details", "an object", &Value::String(String::new())))
-                }
+                Some(Ok(details)) => Some(details),
+                Some(Err(kind)) => return Err(wrong_kind("details", "an object", kind)),
                 None => None,
             };
             let latency_ms = match latency {
@@ -382,5 +363,79 @@ impl<'de> Visitor<'de> for CheckSeed {
                 latency_ms,
             })
         })())
+    }
+}
+
+/// How many arrays and objects may open inside a check's `details`, itself included:
+/// serde_json allows 127 nested in the whole body, and `details` opens inside three (the
+/// decision, `checks`, the check).
+const DETAILS_ROOM: usize = 127 - 3;
+
+/// `details`: `Ok` for an object, kept as its text; `Err(its kind)` for anything else. The
+/// text is borrowed from the body while it is checked, then copied once.
+struct DetailsSeed;
+
+impl<'de> DeserializeSeed<'de> for DetailsSeed {
+    type Value = Result<Details, &'static str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        // serde_json only checks the syntax of a raw value: check it as strictly as the rest.
+        let raw = <&'de RawValue>::deserialize(d)?;
+        match strict_json::check(raw.get(), DETAILS_ROOM) {
+            Ok("an object") => Ok(Ok(Details(raw.to_owned()))),
+            Ok(kind) => Ok(Err(kind)),
+            Err(e) => Err(de::Error::custom(strict_json::message(&e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::from_json;
+
+    /// A decision whose one check has `member` (such as `"details":{…}`).
+    fn with(member: &str) -> String {
+        format!(
+            r#"{{"verdict":"ALLOW","recordId":"r","checks":[{{"check":"c","outcome":"pass","verdict":"ALLOW",{member}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn details_are_read_as_strictly_as_the_rest_of_the_body() {
+        let details = from_json(with(r#""details": { "a" : [1, {"b": null}] }"#).as_bytes()).unwrap();
+        let details = details.checks()[0].details.as_ref().unwrap();
+        assert_eq!(details.as_str(), r#"{ "a" : [1, {"b": null}] }"#);
+        for bad in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":[{"b":1,"b":2}]}"#,
+            r#"{"a\u0062":1,"ab":2}"#,
+            r#"{"a":1e400}"#,
+            r#"{"a":"\ud800"}"#,
+        ] {
+            let error = from_json(with(&format!(r#""details":{bad}"#)).as_bytes()).unwrap_err();
+            assert!(
+                error.to_string().starts_with("not valid JSON: "),
+                "{bad}: {error}"
+            );
+        }
+        let error = from_json(with(r#""details":[]"#).as_bytes()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "checks[0]: `details` must be an object, got an array"
+        );
+    }
+
+    #[test]
+    fn details_nest_as_deep_as_any_other_member() {
+        let nested = |n: usize| format!(r#"{{"a":{}{}}}"#, "[".repeat(n), "]".repeat(n));
+        for member in ["details", "unknown"] {
+            assert!(
+                from_json(with(&format!(r#""{member}":{}"#, nested(123))).as_bytes()).is_ok(),
+                "{member}"
+            );
+            assert!(
+                from_json(with(&format!(r#""{member}":{}"#, nested(124))).as_bytes()).is_err(),
+                "{member}"
+            );
+        }
     }
 }
