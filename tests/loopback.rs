@@ -246,6 +246,45 @@ fn a_pooled_connection_closed_as_the_request_arrives_is_resent_once_on_a_fresh_o
 }
 
 #[test]
+fn a_response_nobody_asked_for_is_never_read_as_the_next_answer() {
+    // A server that, after its answer, writes a second response on the same connection
+    // (an ALLOW for nobody): together with the answer, or a moment later. Were that
+    // connection reused, the next guard would read this ALLOW as its own answer.
+    const REAL: &str = r#"{"verdict":"BLOCK","recordId":"rec_real","checks":[]}"#;
+    const UNSOLICITED: &str = r#"{"verdict":"ALLOW","recordId":"rec_unsolicited","checks":[]}"#;
+    for delay in [None, Some(Duration::from_millis(50))] {
+        let server = RawServer::start(move |mut stream, stop| {
+            while read_request(&mut stream, stop).is_some() {
+                let mut answer = http_response("200 OK", REAL);
+                match delay {
+                    None => answer.extend(http_response("200 OK", UNSOLICITED)),
+                    Some(delay) => {
+                        let _ = stream.write_all(&answer);
+                        std::thread::sleep(delay);
+                        answer = http_response("200 OK", UNSOLICITED);
+                    }
+                }
+                if stream.write_all(&answer).is_err() {
+                    return;
+                }
+            }
+        });
+        let client = client(&server.endpoint(), 2000);
+        for _ in 0..2 {
+            let decision = client.guard(&pay(), &Context::new("r"), "p");
+            assert_eq!(decision.verdict(), Verdict::Block, "{delay:?}: {decision:?}");
+            assert_eq!(decision.record_id(), "rec_real", "{delay:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert_eq!(
+            server.accepted(),
+            2,
+            "{delay:?}: the spoiled connection was not reused"
+        );
+    }
+}
+
+#[test]
 fn a_fresh_connection_that_breaks_is_not_resent() {
     let server = RawServer::start(|mut stream, stop| {
         let _ = read_request(&mut stream, stop);

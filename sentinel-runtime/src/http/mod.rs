@@ -8,7 +8,9 @@
 //! - names resolved through a small cache, so a guard on a warm connection spawns no
 //!   resolver thread;
 //! - a request that fails on a pooled connection the server had already closed, before any
-//!   response byte, is sent once more on a fresh connection.
+//!   response byte, is sent once more on a fresh connection;
+//! - a request leaves in one write, with no socket option set on a warm connection
+//!   ([`wire`]).
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -24,6 +26,8 @@ use ureq::unversioned::transport::{ConnectionDetails, Connector, DefaultConnecto
 use ureq::Agent;
 
 use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
+
+mod wire;
 
 /// Addresses of a name and when they expire.
 type Resolved = (Vec<SocketAddr>, Instant);
@@ -73,7 +77,9 @@ impl UreqTransport {
                 .max_idle_connections_per_host(idle)
                 .max_idle_age(Duration::from_secs(4))
                 .build();
-            let connector = DefaultConnector::new().chain(CountingConnector(Arc::clone(&connections)));
+            let connector = DefaultConnector::new()
+                .chain(CountingConnector(Arc::clone(&connections)))
+                .chain(wire::WireConnector);
             Agent::with_parts(config, connector, resolver.clone())
         };
         UreqTransport {
@@ -115,11 +121,13 @@ impl UreqTransport {
         };
         let status = response.status().as_u16();
         let headers = crate::transport::header_pairs(response.headers());
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(request.body_limit as u64)
-            .read_to_vec()
+        let limit = request.body_limit as u64;
+        // Sized once from Content-Length (capped by the limit) rather than grown while read.
+        let expected = response.body().content_length().unwrap_or(0).min(limit);
+        let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+        let mut reader = response.body_mut().with_config().limit(limit).reader();
+        io::Read::read_to_end(&mut reader, &mut body)
+            .map_err(ureq::Error::from)
             .map_err(|e| match e {
                 // Reading the body only ends in errors of the body itself: never stale.
                 ureq::Error::Io(io) => ureq::Error::Io(io::Error::other(format!("reading body: {io}"))),
