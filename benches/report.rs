@@ -24,8 +24,9 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use common::{
-    http_client, in_process_client, lean_client, recorded_body, typical_action, typical_context,
-    GuardRequest, RawClient, Server, ALLOW_CASE, LARGEST_CASE, POLICY,
+    http_client, in_process_client, lean_client, pin_current_thread, recorded_body, typical_action,
+    typical_context, usable_cores, GuardRequest, PlainUreq, RawClient, Server, ALLOW_CASE, LARGEST_CASE,
+    POLICY,
 };
 use sentinel::{Action, Context, Denied, GuardDecision, SentinelClient};
 use serde_json::json;
@@ -291,8 +292,28 @@ fn cpu(scale: &Scale) {
 /// 2. Loopback round trip with keep-alive vs a raw HTTP/1.1 client sending the same bytes.
 fn loopback(scale: &Scale) {
     println!("## 2. Loopback round trip, keep-alive: guard vs raw HTTP/1.1 baseline\n");
+    // Where the scheduler puts the two ends decides a loopback round trip on a VM (an idle
+    // vCPU woken for every message costs more than everything else here), so each run pins
+    // them: on one core, then on two.
+    let cores = usable_cores();
+    let mut placements = vec![("client and server on one core", cores[0], cores[0])];
+    if let Some(&other) = cores.get(1) {
+        placements.push(("client and server on two cores", cores[0], other));
+    }
+    for (title, client_core, server_core) in placements {
+        println!("### {title}\n");
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                pin_current_thread(client_core);
+                loopback_placed(scale, server_core);
+            });
+        });
+    }
+}
+
+fn loopback_placed(scale: &Scale, server_core: usize) {
     let body = recorded_body(ALLOW_CASE);
-    let server = Server::start(&body);
+    let server = Server::start_on(&body, Some(server_core));
     let client = http_client(&server.endpoint());
     let lean = lean_client(&server.endpoint());
     let (action, context) = (typical_action(), typical_context());
@@ -308,7 +329,10 @@ fn loopback(scale: &Scale) {
     }
 
     let head_len = request.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
-    let (mut baseline, mut split, mut guard, mut guard_new_action, mut guard_lean) = (
+    let plain = PlainUreq::new(&server.endpoint());
+    assert_eq!(plain.post(&request[head_len..]), body);
+    let (mut baseline, mut split, mut plain_ureq, mut guard, mut guard_new_action, mut guard_lean) = (
+        Samples::default(),
         Samples::default(),
         Samples::default(),
         Samples::default(),
@@ -323,6 +347,9 @@ fn loopback(scale: &Scale) {
             });
             split.take(per_round, || {
                 black_box(raw.round_trip_split(&request, head_len));
+            });
+            plain_ureq.take(per_round, || {
+                black_box(plain.post(&request[head_len..]));
             });
         };
         let mut ours = || {
@@ -363,6 +390,10 @@ fn loopback(scale: &Scale) {
         (
             "raw `TcpStream`, head and body in two writes (as ureq sends them)",
             &mut split,
+        ),
+        (
+            "plain `ureq` POST of the same body, default agent (the HTTP client alone)",
+            &mut plain_ureq,
         ),
         ("`client.guard` (ureq, pooled)", &mut guard),
         ("new `Action` + `client.guard`", &mut guard_new_action),

@@ -160,6 +160,11 @@ pub struct Server {
 impl Server {
     /// Starts a server answering every request with `200` and `body`.
     pub fn start(body: &[u8]) -> Server {
+        Server::start_on(body, None)
+    }
+
+    /// [`start`](Server::start), each connection's thread pinned to `core` when given.
+    pub fn start_on(body: &[u8], core: Option<usize>) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("an address");
         let accepted = Arc::new(AtomicU64::new(0));
@@ -179,6 +184,9 @@ impl Server {
                         accepted.fetch_add(1, Ordering::SeqCst);
                         let (response, first_request) = (response.clone(), first_request.clone());
                         std::thread::spawn(move || {
+                            if let Some(core) = core {
+                                pin_current_thread(core);
+                            }
                             let _ = serve(stream, &response, &first_request);
                         });
                     }
@@ -272,6 +280,52 @@ fn read_head(reader: &mut impl BufRead, head: &mut Vec<u8>) -> std::io::Result<O
                 .and_then(|v| v.trim().parse().ok())
                 .ok_or(std::io::ErrorKind::InvalidData)?;
         }
+    }
+}
+
+/// The cores this process may run on.
+pub fn usable_cores() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|core| core.id)
+        .collect()
+}
+
+/// Keeps the calling thread on `core`.
+pub fn pin_current_thread(core: usize) {
+    assert!(
+        core_affinity::set_for_current(core_affinity::CoreId { id: core }),
+        "could not pin a thread to core {core}"
+    );
+}
+
+/// The HTTP client alone: `body` POSTed to `url` with ureq's defaults (keep-alive), the
+/// response body read whole. What a guard costs over this is the gate's own work.
+pub struct PlainUreq {
+    agent: ureq::Agent,
+    url: String,
+}
+
+impl PlainUreq {
+    /// A ureq agent with its default configuration.
+    pub fn new(endpoint: &str) -> PlainUreq {
+        PlainUreq {
+            agent: ureq::Agent::new_with_defaults(),
+            url: format!("{endpoint}/v1/guard"),
+        }
+    }
+
+    /// One request; returns the response body.
+    pub fn post(&self, body: &[u8]) -> Vec<u8> {
+        self.agent
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .send(body)
+            .expect("a response")
+            .body_mut()
+            .read_to_vec()
+            .expect("a body")
     }
 }
 
