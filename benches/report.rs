@@ -5,8 +5,11 @@
 //! cargo bench --bench report                          # every section, ~1.5 min
 //! cargo bench --bench report -- loopback attribute    # some sections
 //! cargo bench --bench report -- --quick               # a tenth of the samples (a smoke run)
-//! taskset -c 0 cargo bench --bench report -- loopback # client and server on one core
+//! taskset -c 0 cargo bench --bench report -- cpu async  # everything on one core
 //! ```
+//!
+//! The `loopback` section pins its own threads (client and server on one core, then on two),
+//! so it needs no `taskset`; under `taskset -c 0` it can only do the first.
 //!
 //! Sections: `cpu`, `loopback`, `connections`, `attribute`, `async`, `throughput`; and,
 //! not run by default, `profile` (200 000 in-process guards and nothing else, for
