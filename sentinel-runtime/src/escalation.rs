@@ -459,10 +459,11 @@ fn human_decision(verdict: Verdict, record_id: String, escalation_id: &str, reas
         },
         verdict,
         reason: Some(reason.to_owned()),
-        details: Some(Details::from(Map::from_iter([(
+        details: Details::try_from(Map::from_iter([(
             "escalationId".to_owned(),
             Value::String(escalation_id.to_owned()),
-        )]))),
+        )]))
+        .ok(),
         latency_ms: None,
     };
     GuardDecision::new(verdict, record_id, vec![check])

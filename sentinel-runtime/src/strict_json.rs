@@ -85,9 +85,7 @@ impl<'de> Visitor<'de> for StrictValue {
                 // Some crate in the build enabled serde_json's `arbitrary_precision`: numbers
                 // then arrive as this one-member map holding the number's text.
                 let text: String = map.next_value()?;
-                return serde_json::from_str::<Number>(&text)
-                    .map(Value::Number)
-                    .map_err(de::Error::custom);
+                return finite_number(&text).map(Value::Number);
             }
             if object.contains_key(&key) {
                 return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
@@ -96,6 +94,17 @@ impl<'de> Visitor<'de> for StrictValue {
             object.insert(key, value);
         }
         Ok(Value::Object(object))
+    }
+}
+
+/// A number's text (under `arbitrary_precision`), refused where serde_json without that
+/// feature refuses it: when its value is beyond `f64` (`1e400`). What is accepted must not
+/// depend on a feature some other crate turned on.
+fn finite_number<E: de::Error>(text: &str) -> Result<Number, E> {
+    let number: Number = serde_json::from_str(text).map_err(E::custom)?;
+    match number.as_f64() {
+        Some(value) if value.is_finite() => Ok(number),
+        _ => Err(E::custom("number out of range")),
     }
 }
 
@@ -186,16 +195,19 @@ impl<'de> Visitor<'de> for Check {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<&'static str, A::Error> {
+        let mut next = map.next_key_seed(Key)?;
+        // With serde_json's `arbitrary_precision` (which another crate may turn on), a
+        // number arrives as a map with one special key: a number, not a nesting level.
+        if next.as_deref() == Some(ARBITRARY_PRECISION_TOKEN) {
+            let text: String = map.next_value()?;
+            finite_number::<A::Error>(&text)?;
+            return Ok("a number");
+        }
         let inner = self.enter()?;
         let mut inline: [Cow<'de, str>; INLINE_KEYS] = [const { Cow::Borrowed("") }; INLINE_KEYS];
         let mut len = 0;
         let mut many: Option<BTreeSet<Cow<'de, str>>> = None;
-        while let Some(key) = map.next_key_seed(Key)? {
-            if len == 0 && key == ARBITRARY_PRECISION_TOKEN {
-                let text: String = map.next_value()?;
-                serde_json::from_str::<Number>(&text).map_err(de::Error::custom)?;
-                return Ok("a number");
-            }
+        while let Some(key) = next.take() {
             let repeated = match &mut many {
                 Some(many) => !many.insert(key.clone()),
                 None => inline[..len].contains(&key),
@@ -214,6 +226,7 @@ impl<'de> Visitor<'de> for Check {
             }
             len += 1;
             map.next_value_seed(Check { room: inner.room })?;
+            next = map.next_key_seed(Key)?;
         }
         Ok("an object")
     }

@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::client::FailMode;
+use crate::strict_json;
 
 /// The three answers a sidecar can give. The protocol has exactly these; there is no
 /// "unknown" verdict, and a client that sees another string fails safe.
@@ -131,14 +132,27 @@ impl Details {
 
     /// The whole object.
     pub fn to_map(&self) -> Map<String, Value> {
-        serde_json::from_str(self.as_str()).expect("`details` were checked when they were read")
+        // Every way to make a `Details` checks its text strictly and within `DETAILS_ROOM`.
+        serde_json::from_str(self.as_str()).expect("`details` were checked when they were made")
     }
 }
 
-impl From<Map<String, Value>> for Details {
-    fn from(map: Map<String, Value>) -> Details {
-        let text = serde_json::to_string(&map).expect("a `Map` always serializes");
-        Details(RawValue::from_string(text).expect("serde_json writes valid JSON"))
+/// How many arrays and objects may open inside a check's `details`, itself included:
+/// serde_json allows 127 nested in a whole body, and `details` opens inside three (the
+/// decision, `checks`, the check). Every `Details` fits, so reading one again cannot fail.
+pub(crate) const DETAILS_ROOM: usize = 127 - 3;
+
+impl TryFrom<Map<String, Value>> for Details {
+    type Error = DecisionError;
+
+    /// Fails only for an object nested deeper than a decision's `details` can be.
+    fn try_from(map: Map<String, Value>) -> Result<Details, DecisionError> {
+        let invalid = |why: String| DecisionError(format!("`details` cannot be kept: {why}"));
+        let text = serde_json::to_string(&map).map_err(|e| invalid(e.to_string()))?;
+        strict_json::check(&text, DETAILS_ROOM).map_err(|e| invalid(strict_json::message(&e)))?;
+        RawValue::from_string(text)
+            .map(Details)
+            .map_err(|e| invalid(e.to_string()))
     }
 }
 
@@ -396,7 +410,7 @@ fn parse_check(value: Value) -> Result<CheckResult, DecisionError> {
     let verdict = take_verdict(&mut object, "verdict")?;
     let reason = take_optional_string(&mut object, "reason")?;
     let details = match object.remove("details") {
-        Some(Value::Object(details)) => Some(Details::from(details)),
+        Some(Value::Object(details)) => Some(Details::try_from(details)?),
         Some(other) => return Err(wrong_type("details", "an object", &other)),
         None => None,
     };
@@ -453,3 +467,33 @@ fn kind_of(value: &Value) -> &'static str {
 }
 
 mod typed;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Map, Value};
+
+    use super::{Details, GuardDecision, DETAILS_ROOM};
+
+    /// `{"a":[[…]]}` with `depth` arrays and objects in all.
+    fn nested(depth: usize) -> Map<String, Value> {
+        let mut value = json!([]);
+        for _ in 2..depth {
+            value = Value::Array(vec![value]);
+        }
+        Map::from_iter([("a".to_owned(), value)])
+    }
+
+    #[test]
+    fn details_too_deep_to_read_back_are_refused_not_kept() {
+        let deepest = Details::try_from(nested(DETAILS_ROOM)).unwrap();
+        assert_eq!(deepest.to_map(), nested(DETAILS_ROOM));
+        let error = Details::try_from(nested(DETAILS_ROOM + 1)).unwrap_err();
+        assert!(error.to_string().contains("recursion limit"), "{error}");
+
+        // A decision built in code can nest deeper than any body can: refused, no panic.
+        let decision = json!({"verdict": "ALLOW", "recordId": "r", "checks": [
+            {"check": "c", "outcome": "pass", "verdict": "ALLOW", "details": nested(200)}]});
+        let error = GuardDecision::from_value(decision).unwrap_err();
+        assert!(error.to_string().contains("`details` cannot be kept"), "{error}");
+    }
+}

@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 
 use super::{
     kind_of, wrong_kind, wrong_type, CheckResult, DecisionError, Details, GuardDecision, Outcome, Verdict,
+    DETAILS_ROOM,
 };
 use crate::strict_json::{self, Key, StrictValue};
 
@@ -365,11 +366,6 @@ impl<'de> Visitor<'de> for CheckSeed {
         })())
     }
 }
-
-/// How many arrays and objects may open inside a check's `details`, itself included:
-/// serde_json allows 127 nested in the whole body, and `details` opens inside three (the
-/// decision, `checks`, the check).
-const DETAILS_ROOM: usize = 127 - 3;
 
 /// `details`: `Ok` for an object, kept as its text; `Err(its kind)` for anything else. The
 /// text is borrowed from the body while it is checked, then copied once.

@@ -122,8 +122,14 @@ impl UreqTransport {
         let status = response.status().as_u16();
         let headers = crate::transport::header_pairs(response.headers());
         let limit = request.body_limit as u64;
-        // Sized once from Content-Length (capped by the limit) rather than grown while read.
-        let expected = response.body().content_length().unwrap_or(0).min(limit);
+        // Sized once from Content-Length rather than grown while read; a claimed length is
+        // trusted only up to 64 KiB before its bytes arrive (the limit applies as they do).
+        let expected = response
+            .body()
+            .content_length()
+            .unwrap_or(0)
+            .min(limit)
+            .min(64 * 1024);
         let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
         let mut reader = response.body_mut().with_config().limit(limit).reader();
         io::Read::read_to_end(&mut reader, &mut body)
