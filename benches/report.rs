@@ -184,6 +184,13 @@ async fn pay_async(client: &SentinelClient, amount: u64, from: &str, to: &str) -
     Ok(amount)
 }
 
+/// What a user writes: no `client =`, so the global client (`sentinel::init`) is asked.
+#[sentinel::guarded(policy = "p", kind = "k")]
+fn pay_global(amount: u64, from: &str, to: &str) -> Result<u64, Denied> {
+    let _ = (from, to);
+    Ok(amount)
+}
+
 /// What `pay_sync` does, written by hand.
 fn pay_by_hand(client: &SentinelClient, amount: u64, from: &str, to: &str) -> Result<u64, Denied> {
     let action = Action::of("k", json!({"amount": amount, "from": from, "to": to}));
@@ -607,7 +614,7 @@ fn asynchronous(scale: &Scale) {
 
 /// 6. Throughput with 1, 2, 4 and 8 threads sharing one client.
 fn throughput(scale: &Scale) {
-    println!("## 6. Throughput: threads sharing one client against the in-bench server\n");
+    println!("## 6. Throughput: threads sharing the global client against the in-bench server\n");
     let body = recorded_body(ALLOW_CASE);
     let context = typical_context();
     let window = if scale.quick {
@@ -615,18 +622,20 @@ fn throughput(scale: &Scale) {
     } else {
         Duration::from_secs(2)
     };
-    println!("| threads | guards/s | median | p99 | connections opened | raw baseline calls/s (a connection per thread) | ratio | prototype transport guards/s | ratio |");
+    let server = Server::start(&body);
+    // The client every `#[guarded]` function without `client =` uses, as in an application.
+    sentinel::init(http_client(&server.endpoint())).expect("the global client is set only here");
+    let global = sentinel::client().expect("just set");
+    for _ in 0..200 {
+        assert!(pay_global(100, "acct_ops", "vendor_42").is_ok());
+    }
+    let request = server.first_request().expect("a request");
+    println!("| threads | guarded calls/s | median | p99 | connections opened (in all, so far) | raw baseline calls/s (a connection per thread) | ratio | prototype transport guards/s | ratio |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for threads in [1, 2, 4, 8] {
-        let server = Server::start(&body);
-        let client = http_client(&server.endpoint());
-        for _ in 0..200 {
-            assert!(client.guard(&typical_action(), &context, POLICY).allowed());
-        }
-        let request = server.first_request().expect("a request");
         let (rate, mut samples) = run_threads(threads, window, || {
             Box::new(|| {
-                black_box(client.guard(&typical_action(), &context, POLICY).allowed());
+                black_box(pay_global(100, "acct_ops", "vendor_42").is_ok());
             })
         });
         let lean = lean_client(&server.endpoint());
@@ -647,13 +656,13 @@ fn throughput(scale: &Scale) {
             "| {threads} | {rate:.0} | {} | {} | {} | {raw_rate:.0} | {:.2} | {lean_rate:.0} | {:.2} |",
             ns(stats.median),
             ns(stats.p99),
-            client.connections_opened().unwrap_or(0),
+            global.connections_opened().unwrap_or(0),
             rate / raw_rate,
             lean_rate / raw_rate
         );
     }
     println!(
-        "\n{:.1} s per row and client; the server runs in the same process (a thread per connection) on the same {} core(s). load: {}\n",
+        "\n{:.1} s per row and client; `#[guarded]` functions on the global client; the server runs in the same process (a thread per connection) on the same {} core(s). load: {}\n",
         window.as_secs_f64(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average()
