@@ -101,7 +101,8 @@ impl<'de> Visitor<'de> for StrictValue {
 /// feature refuses it: when its value is beyond `f64` (`1e400`). What is accepted must not
 /// depend on a feature some other crate turned on.
 fn finite_number<E: de::Error>(text: &str) -> Result<Number, E> {
-    let number: Number = serde_json::from_str(text).map_err(E::custom)?;
+    // `parse`, as serde_json's own `Value` reads this text (no whitespace around it).
+    let number: Number = text.parse().map_err(E::custom)?;
     match number.as_f64() {
         Some(value) if value.is_finite() => Ok(number),
         _ => Err(E::custom("number out of range")),

@@ -421,6 +421,20 @@ mod tests {
     }
 
     #[test]
+    fn details_imitating_serde_jsons_number_token_are_refused_or_read_back() {
+        // With `arbitrary_precision` on (CI runs these tests both ways), serde_json reads
+        // this one-key object as a number: `Details::to_map` must read back whatever the
+        // strict check let through, and never panic.
+        for text in ["5", " 5", "1e400", "abc", "-0.5"] {
+            let member = format!(r#""details":{{"a":{{"$serde_json::private::Number":"{text}"}}}}"#);
+            if let Ok(decision) = from_json(with(&member).as_bytes()) {
+                let details = decision.checks()[0].details.as_ref().unwrap();
+                assert_eq!(details.to_map().len(), 1, "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn details_nest_as_deep_as_any_other_member() {
         let nested = |n: usize| format!(r#"{{"a":{}{}}}"#, "[".repeat(n), "]".repeat(n));
         for member in ["details", "unknown"] {
