@@ -2,7 +2,7 @@
 //! measured in the same run, printed as markdown tables (BENCHMARKS.md explains them).
 //!
 //! ```text
-//! cargo bench --bench report                          # every section, ~1.5 min
+//! cargo bench --bench report                          # every section, ~2 min
 //! cargo bench --bench report -- loopback attribute    # some sections
 //! cargo bench --bench report -- --quick               # a tenth of the samples (a smoke run)
 //! taskset -c 0 cargo bench --bench report -- cpu async  # everything on one core

@@ -101,8 +101,8 @@ pub struct CheckResult {
 ///
 /// The text was checked as strictly as the rest of the decision when it was read (one
 /// object, no duplicate keys at any depth), so reading it again cannot fail. Two `Details`
-/// are equal when they hold the same JSON, however it is spaced; serialized, they write
-/// that JSON as it is.
+/// are equal when they hold the same JSON, however it is spaced; serialized (in any serde
+/// format), they write the object [`to_map`](Self::to_map) reads.
 ///
 /// ```
 /// use sentinel_runtime::GuardDecision;
@@ -120,7 +120,8 @@ pub struct CheckResult {
 pub struct Details(Box<RawValue>);
 
 impl Details {
-    /// The JSON text of the object, as the sidecar wrote it.
+    /// The JSON text of the object: as the sidecar wrote it when the decision was read by
+    /// [`GuardDecision::from_json`]; serde_json's compact form when made from a `Map`.
     pub fn as_str(&self) -> &str {
         self.0.get()
     }
@@ -176,7 +177,9 @@ impl fmt::Display for Details {
 
 impl Serialize for Details {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        // Not the `RawValue`: only serde_json writes that as JSON; other formats would get
+        // serde_json's private wrapper instead of the object.
+        self.to_map().serialize(serializer)
     }
 }
 

@@ -435,6 +435,17 @@ mod tests {
     }
 
     #[test]
+    fn details_keep_the_sidecars_text_and_serialize_as_the_object() {
+        let decision = from_json(with(r#""details": { "b" : 1, "a" : [2] }"#).as_bytes()).unwrap();
+        let details = decision.checks()[0].details.as_ref().unwrap();
+        assert_eq!(details.as_str(), r#"{ "b" : 1, "a" : [2] }"#);
+        // As the object, not as the sidecar's spacing (nor serde_json's raw-value wrapper).
+        let written = serde_json::to_string(details).unwrap();
+        assert_eq!(written, serde_json::to_string(&details.to_map()).unwrap());
+        assert!(!written.contains(' '), "{written}");
+    }
+
+    #[test]
     fn details_nest_as_deep_as_any_other_member() {
         let nested = |n: usize| format!(r#"{{"a":{}{}}}"#, "[".repeat(n), "]".repeat(n));
         for member in ["details", "unknown"] {
