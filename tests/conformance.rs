@@ -1,4 +1,4 @@
-//! The reference sidecar's recorded `/v1/guard` answers (../shared/conformance/cases.json)
+//! The reference sidecar's recorded `/v1/guard` answers (tests/fixtures/cases.json)
 //! through this client: parsing, fail-safe on errors, and the request body's shape.
 
 mod support;
@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 const CASES: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/cases.json"
+    "/tests/fixtures/cases.json"
 ));
 
 fn guard_cases() -> Vec<Value> {

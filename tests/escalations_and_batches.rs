@@ -12,11 +12,11 @@ use serde_json::{json, Value};
 
 const CASES: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/cases.json"
+    "/tests/fixtures/cases.json"
 ));
 const RECORDS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/records.json"
+    "/tests/fixtures/records.json"
 ));
 
 fn case(name: &str) -> Value {

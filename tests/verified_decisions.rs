@@ -17,11 +17,11 @@ use support::{http_response, read_request_with_target, RawServer};
 
 const RECORDS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/records.json"
+    "/tests/fixtures/records.json"
 ));
 const SIGNER: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/signer.json"
+    "/tests/fixtures/signer.json"
 ));
 
 /// The recorded ALLOW of `{amount: 100, from: acct_ops, to: vendor_42}` in run `run_conf_1`.

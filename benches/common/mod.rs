@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 /// The reference sidecar's recorded answers.
 pub const CASES: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/cases.json"
+    "/tests/fixtures/cases.json"
 ));
 
 /// The typical decision: an `ALLOW` with five checks, 664 bytes.

@@ -1,5 +1,5 @@
 //! Provenance verification against the reference sidecar's recorded chain
-//! (`shared/conformance/`), plus canonical JSON checked against what node prints.
+//! (`tests/fixtures/` at the repository root), plus canonical JSON checked against what node prints.
 #![cfg(feature = "verify")]
 
 use base64::engine::general_purpose::STANDARD;
@@ -14,15 +14,15 @@ use sha2::{Digest, Sha256};
 
 const RECORDS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/conformance/records.json"
+    "/../tests/fixtures/records.json"
 ));
 const RECORDS_CANONICAL: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/conformance/records_canonical.json"
+    "/../tests/fixtures/records_canonical.json"
 ));
 const SIGNER: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/conformance/signer.json"
+    "/../tests/fixtures/signer.json"
 ));
 
 // ---------------------------------------------------------------------------------------

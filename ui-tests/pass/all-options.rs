@@ -1,4 +1,5 @@
 //! Every option at once, sync and async.
+#![deny(warnings)]
 use std::sync::{Arc, LazyLock};
 
 use sentinel::{Context, Denied, SentinelClient};

@@ -1,4 +1,5 @@
 //! `async fn`s, free and methods, stay `async`, and their futures stay `Send`.
+#![deny(warnings)]
 use sentinel::{Context, Denied, WithContextExt};
 
 #[sentinel::guarded(policy = "fintech.payments", kind = "payment")]

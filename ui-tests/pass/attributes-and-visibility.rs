@@ -1,4 +1,5 @@
 //! Visibility, doc comments, `#[must_use]` and other attributes (outer and inner) stay.
+#![deny(warnings)]
 #![deny(unused_must_use, missing_docs)]
 
 use sentinel::Denied;

@@ -1,5 +1,6 @@
 //! The body is untouched: `return`, `?`, early exits, shadowing, closures, items and
 //! locals that look like the macro's own all behave as written.
+#![deny(warnings)]
 use sentinel::Denied;
 
 #[derive(Debug)]

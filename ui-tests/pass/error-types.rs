@@ -1,4 +1,5 @@
 //! Every way of spelling a Result whose error accepts a `Denied`.
+#![deny(warnings)]
 use std::error::Error;
 
 use sentinel::Denied;

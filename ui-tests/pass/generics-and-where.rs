@@ -1,4 +1,5 @@
 //! Generic parameters, bounds, `where` clauses, const generics and lifetimes pass through.
+#![deny(warnings)]
 use sentinel::Denied;
 use serde::Serialize;
 

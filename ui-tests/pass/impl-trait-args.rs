@@ -1,4 +1,5 @@
 //! `impl Trait` parameters and return types; unsendable arguments are skipped.
+#![deny(warnings)]
 use std::fmt::Display;
 
 use sentinel::Denied;

@@ -1,4 +1,5 @@
 //! The example of the issue: a payment tool with its own error type.
+#![deny(warnings)]
 use sentinel::{Context, Denied};
 
 #[derive(Debug)]

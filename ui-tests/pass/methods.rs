@@ -1,4 +1,5 @@
 //! Every receiver form; the receiver is never sent.
+#![deny(warnings)]
 use sentinel::Denied;
 
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! `on_escalate`: a literal timeout in every unit, a per-call timeout (a `Duration`,
 //! `&Duration` or `Option<Duration>` expression, a parameter named there being not sent),
 //! `deny`, sync and async, free functions and methods; async futures stay `Send`.
+#![deny(warnings)]
 use std::time::Duration;
 
 use sentinel::{Context, Denied, WithContextExt};

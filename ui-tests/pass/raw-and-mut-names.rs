@@ -1,4 +1,5 @@
 //! Raw identifiers, `mut` and `_`-prefixed parameters are plain names.
+#![deny(warnings)]
 use sentinel::Denied;
 
 #[sentinel::guarded(policy = "p")]

@@ -1,4 +1,5 @@
 //! Methods of trait implementations, and a trait's default method.
+#![deny(warnings)]
 use sentinel::Denied;
 
 trait Tool {
