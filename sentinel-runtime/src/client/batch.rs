@@ -76,26 +76,19 @@ impl SentinelClient {
         if !protocol::is_success(response.status) {
             return fail_all(protocol::describe_status(response.status, &response.body));
         }
-        let items = match crate::strict_json::parse(&response.body) {
-            Ok(serde_json::Value::Object(mut answer)) => match answer.remove("decisions") {
-                Some(serde_json::Value::Array(items)) if items.len() == count => items,
-                Some(serde_json::Value::Array(items)) => {
-                    return fail_all(format!(
-                        "batch answer has {} decisions for {count} requests",
-                        items.len()
-                    ))
-                }
-                _ => return fail_all("malformed batch answer: `decisions` must be an array".into()),
-            },
-            Ok(_) => return fail_all("malformed batch answer: expected an object".into()),
-            Err(e) => return fail_all(format!("malformed batch answer: not valid JSON: {e}")),
+        let items = match crate::decision::batch_from_json(&response.body) {
+            Ok(items) if items.len() == count => items,
+            Ok(items) => {
+                return fail_all(format!(
+                    "batch answer has {} decisions for {count} requests",
+                    items.len()
+                ))
+            }
+            Err(e) => return fail_all(format!("malformed batch answer: {e}")),
         };
         items
             .into_iter()
-            .map(|item| {
-                GuardDecision::from_value(item)
-                    .unwrap_or_else(|e| self.fail_safe(format!("malformed decision: {e}")))
-            })
+            .map(|item| item.unwrap_or_else(|e| self.fail_safe(format!("malformed decision: {e}"))))
             .collect()
     }
 }

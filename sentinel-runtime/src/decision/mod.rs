@@ -233,40 +233,8 @@ impl GuardDecision {
         typed::from_json(body)
     }
 
-    /// [`from_json`](Self::from_json) for an already parsed value (duplicate keys can no
-    /// longer be seen at this point).
-    pub fn from_value(value: Value) -> Result<GuardDecision, DecisionError> {
-        let Value::Object(mut object) = value else {
-            return Err(DecisionError(format!(
-                "expected a JSON object, got {}",
-                kind_of(&value)
-            )));
-        };
-        let verdict = take_verdict(&mut object, "verdict")?;
-        let record_id = match object.remove("recordId") {
-            Some(Value::String(id)) if !id.is_empty() => id,
-            Some(Value::String(_)) => return Err(DecisionError("`recordId` is empty".into())),
-            Some(other) => return Err(wrong_type("recordId", "a string", &other)),
-            None => return Err(DecisionError("`recordId` is missing".into())),
-        };
-        let checks = match object.remove("checks") {
-            Some(Value::Array(items)) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    parse_check(item).map_err(|e| DecisionError(format!("checks[{i}]: {}", e.0)))
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(other) => return Err(wrong_type("checks", "an array", &other)),
-            None => return Err(DecisionError("`checks` is missing".into())),
-        };
-        let reason = take_optional_string(&mut object, "reason")?;
-        let escalation_id = take_optional_string(&mut object, "escalationId")?;
-        GuardDecision::from_parts(verdict, record_id, checks, reason, escalation_id)
-    }
-
     /// A decision read off the wire, once the rules that tie its members together hold:
-    /// an `ESCALATE` names its escalation. Both parsers end here.
+    /// an `ESCALATE` names its escalation.
     fn from_parts(
         verdict: Verdict,
         record_id: String,
@@ -402,65 +370,6 @@ impl fmt::Display for DecisionError {
 
 impl std::error::Error for DecisionError {}
 
-fn parse_check(value: Value) -> Result<CheckResult, DecisionError> {
-    let Value::Object(mut object) = value else {
-        return Err(DecisionError(format!(
-            "expected an object, got {}",
-            kind_of(&value)
-        )));
-    };
-    let check = match object.remove("check") {
-        Some(Value::String(name)) => name,
-        Some(other) => return Err(wrong_type("check", "a string", &other)),
-        None => return Err(DecisionError("`check` is missing".into())),
-    };
-    let outcome = match object.remove("outcome") {
-        Some(Value::String(text)) => {
-            Outcome::from_wire(&text).ok_or_else(|| DecisionError(format!("unknown outcome {text:?}")))?
-        }
-        Some(other) => return Err(wrong_type("outcome", "a string", &other)),
-        None => return Err(DecisionError("`outcome` is missing".into())),
-    };
-    let verdict = take_verdict(&mut object, "verdict")?;
-    let reason = take_optional_string(&mut object, "reason")?;
-    let details = match object.remove("details") {
-        Some(Value::Object(details)) => Some(Details::try_from(details)?),
-        Some(other) => return Err(wrong_type("details", "an object", &other)),
-        None => None,
-    };
-    let latency_ms = match object.remove("latencyMs") {
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(other) => return Err(wrong_type("latencyMs", "a number", &other)),
-        None => None,
-    };
-    Ok(CheckResult {
-        check,
-        outcome,
-        verdict,
-        reason,
-        details,
-        latency_ms,
-    })
-}
-
-fn take_verdict(object: &mut Map<String, Value>, key: &str) -> Result<Verdict, DecisionError> {
-    match object.remove(key) {
-        Some(Value::String(text)) => {
-            Verdict::from_wire(&text).ok_or_else(|| DecisionError(format!("unknown verdict {text:?}")))
-        }
-        Some(other) => Err(wrong_type(key, "a string", &other)),
-        None => Err(DecisionError(format!("`{key}` is missing"))),
-    }
-}
-
-fn take_optional_string(object: &mut Map<String, Value>, key: &str) -> Result<Option<String>, DecisionError> {
-    match object.remove(key) {
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(other) => Err(wrong_type(key, "a string", &other)),
-        None => Ok(None),
-    }
-}
-
 fn wrong_type(key: &str, expected: &str, got: &Value) -> DecisionError {
     wrong_kind(key, expected, kind_of(got))
 }
@@ -482,11 +391,13 @@ fn kind_of(value: &Value) -> &'static str {
 
 mod typed;
 
+pub(crate) use typed::batch_from_json;
+
 #[cfg(test)]
 mod tests {
     use serde_json::{json, Map, Value};
 
-    use super::{Details, GuardDecision, DETAILS_ROOM};
+    use super::{Details, DETAILS_ROOM};
 
     /// `{"a":[[…]]}` with `depth` arrays and objects in all.
     fn nested(depth: usize) -> Map<String, Value> {
@@ -502,12 +413,7 @@ mod tests {
         let deepest = Details::try_from(nested(DETAILS_ROOM)).unwrap();
         assert_eq!(deepest.to_map(), nested(DETAILS_ROOM));
         let error = Details::try_from(nested(DETAILS_ROOM + 1)).unwrap_err();
-        assert!(error.to_string().contains("recursion limit"), "{error}");
-
-        // A decision built in code can nest deeper than any body can: refused, no panic.
-        let decision = json!({"verdict": "ALLOW", "recordId": "r", "checks": [
-            {"check": "c", "outcome": "pass", "verdict": "ALLOW", "details": nested(200)}]});
-        let error = GuardDecision::from_value(decision).unwrap_err();
         assert!(error.to_string().contains("`details` cannot be kept"), "{error}");
+        assert!(error.to_string().contains("recursion limit"), "{error}");
     }
 }
