@@ -151,3 +151,54 @@ fn escalations_can_be_listed_resolved_and_waited_on() {
         "{unknown:?}"
     );
 }
+
+#[test]
+fn guard_and_wait_by_hand_waits_as_the_attribute_does() {
+    use sentinel::{EscalationState, Resolution};
+
+    let sidecar = MockSidecar::start(|_| MockAnswer::escalate("needs sign-off"));
+    let client = SentinelClient::builder(sidecar.endpoint())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let ask =
+        |timeout| client.guard_and_wait(&pay("vendor_42"), &Context::new("r"), "fintech.payments", timeout);
+
+    // No wait: the ESCALATE as it came.
+    let at_once = ask(Duration::ZERO);
+    assert_eq!(at_once.verdict(), Verdict::Escalate);
+    assert!(!at_once.is_fallback());
+
+    // Nobody answers: a BLOCK that keeps the escalation id to report and resume with.
+    let unanswered = ask(Duration::from_millis(300));
+    assert_eq!(unanswered.verdict(), Verdict::Block);
+    assert!(unanswered.is_fallback());
+    assert!(
+        unanswered.reason().unwrap().contains("still pending"),
+        "{unanswered:?}"
+    );
+    let left_pending = unanswered.escalation_id().unwrap().to_owned();
+    assert!(left_pending.starts_with("esc_"), "{left_pending}");
+
+    // A human approves the new escalation while the call waits: an ALLOW on the review.
+    let approver = {
+        let client = client.clone();
+        let earlier = [at_once.escalation_id().unwrap().to_owned(), left_pending];
+        std::thread::spawn(move || {
+            for _ in 0..200 {
+                let pending = client.escalations(Some(EscalationState::Pending)).unwrap();
+                if let Some(new) = pending.iter().find(|e| !earlier.contains(&e.id)) {
+                    return client
+                        .resolve(&new.id, Resolution::Approve, "treasury_ops")
+                        .unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            panic!("the waiting call's escalation never appeared");
+        })
+    };
+    let approved = ask(Duration::from_secs(5));
+    let review_record = approver.join().unwrap();
+    assert!(approved.allowed() && !approved.is_fallback(), "{approved:?}");
+    assert_eq!(approved.record_id(), review_record);
+}
