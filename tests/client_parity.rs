@@ -6,10 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use support::recording_client;
 
-use sentinel::{
-    Action, Context, FailMode, HttpRequest, HttpResponse, SentinelClient, TransportError, Verdict,
-    TRANSPORT_CHECK,
-};
+use sentinel::transport::{HttpRequest, HttpResponse, TransportError};
+use sentinel::{Action, Context, FailMode, GuardDecision, SentinelClient, Verdict};
 use serde_json::{json, Value};
 
 fn answering(
@@ -61,7 +59,12 @@ fn block_answer_is_not_allowed() {
 #[test]
 fn connection_error_fails_closed_with_a_transport_check() {
     let client = SentinelClient::builder("http://localhost:4000")
-        .transport(|_: &HttpRequest| Err(TransportError::Connect("connection refused".into())))
+        .transport(|_: &HttpRequest| {
+            Err(TransportError::Connect(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "connection refused",
+            )))
+        })
         .build()
         .unwrap();
     let decision = client.guard(&pay(), &Context::new("r"), "fintech.payments");
@@ -69,7 +72,7 @@ fn connection_error_fails_closed_with_a_transport_check() {
     assert!(decision.is_fallback());
     assert_eq!(decision.record_id(), "");
     assert_eq!(decision.checks().len(), 1);
-    assert_eq!(decision.checks()[0].check, TRANSPORT_CHECK);
+    assert_eq!(decision.checks()[0].check, GuardDecision::TRANSPORT_CHECK);
     assert_eq!(decision.checks()[0].verdict, Verdict::Block);
     assert_eq!(
         decision.reason(),
@@ -88,7 +91,7 @@ fn fail_open_with_a_timing_out_transport_allows_and_says_so() {
     assert_eq!(decision.verdict(), Verdict::Allow);
     assert!(decision.allowed());
     assert!(decision.is_fallback());
-    assert_eq!(decision.checks()[0].check, TRANSPORT_CHECK);
+    assert_eq!(decision.checks()[0].check, GuardDecision::TRANSPORT_CHECK);
     assert_eq!(decision.checks()[0].outcome, sentinel::Outcome::Inconclusive);
     assert!(decision.reason().unwrap().ends_with("failing open"));
 }
@@ -124,7 +127,7 @@ fn explicit_id_and_meta_are_kept_on_the_wire() {
         .with_id("act_fixed")
         .with_meta(json!({"source": "planner"}));
     assert_eq!(action.id(), "act_fixed");
-    client.guard(&action, &Context::new("r"), "comms");
+    let _ = client.guard(&action, &Context::new("r"), "comms");
     let body: Value = serde_json::from_slice(&seen.lock().unwrap()[0].body).unwrap();
     assert_eq!(body["action"]["id"], "act_fixed");
     assert_eq!(body["action"]["meta"], json!({"source": "planner"}));
@@ -171,11 +174,11 @@ fn absent_context_fields_are_omitted_and_present_ones_are_camel_case() {
     let bare = serde_json::to_value(Context::new("run_1")).unwrap();
     assert_eq!(bare, json!({"runId": "run_1"}));
     let full = Context::new("run_1")
-        .provider("anthropic")
-        .model("claude-sonnet-4-6")
-        .actor("agent-007", ["ops"])
-        .tenant("acme")
-        .trace_step("tool", "lookup", json!({"q": 1}));
+        .with_provider("anthropic")
+        .with_model("claude-sonnet-4-6")
+        .with_actor("agent-007", ["ops"])
+        .with_tenant("acme")
+        .with_trace_step("tool", "lookup", json!({"q": 1}));
     assert_eq!(
         serde_json::to_value(full).unwrap(),
         json!({"runId": "run_1", "provider": "anthropic", "model": "claude-sonnet-4-6",
@@ -225,7 +228,7 @@ fn extra_headers_are_sent_after_content_type() {
     let (client, seen) = recording_client(
         SentinelClient::builder("http://localhost:4000").header("authorization", "Bearer t"),
     );
-    client.guard(&pay(), &Context::new("r"), "p");
+    let _ = client.guard(&pay(), &Context::new("r"), "p");
     let headers = seen.lock().unwrap()[0].headers.to_vec();
     assert_eq!(headers[0], ("content-type".into(), "application/json".into()));
     assert!(headers.contains(&("authorization".into(), "Bearer t".into())));
@@ -297,7 +300,10 @@ fn a_huge_retry_after_or_timeout_never_panics() {
         .timeout(std::time::Duration::MAX)
         .transport(|req: &HttpRequest| match req.method {
             "GET" => Ok(HttpResponse::new(200, "[]")), // no such escalation
-            _ => Err(TransportError::Connect("refused".into())),
+            _ => Err(TransportError::Connect(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "refused",
+            ))),
         })
         .build()
         .unwrap();

@@ -4,16 +4,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sentinel::transport::{HttpRequest, HttpResponse};
 use sentinel::{
-    Action, Context, EscalationError, EscalationState, EscalationStatus, HttpRequest, HttpResponse,
-    Resolution, SentinelClient, Verdict,
+    Action, Context, EscalationError, EscalationState, Resolution, ReviewStatus, SentinelClient, Verdict,
 };
 use serde_json::{json, Value};
 
-const CASES: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/cases.json"
-));
+const CASES: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cases.json"));
 const RECORDS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/records.json"
@@ -247,10 +244,10 @@ fn still_pending_at_the_timeout_is_never_an_allow_even_failing_open() {
 #[test]
 fn status_without_waiting_reports_pending_then_approved() {
     let (client, _) = escalation_sidecar("approved", 1);
-    assert_eq!(client.escalation_status(ESC).unwrap(), EscalationStatus::Pending);
+    assert_eq!(client.escalation_status(ESC).unwrap(), ReviewStatus::Pending);
     assert_eq!(
         client.escalation_status(ESC).unwrap(),
-        EscalationStatus::Approved {
+        ReviewStatus::Approved {
             record_id: HUMAN_REVIEW_RECORD.into()
         }
     );

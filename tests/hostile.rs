@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sentinel::{Action, Context, Denied, FailMode, Outcome, SentinelClient, Verdict, TRANSPORT_CHECK};
+use sentinel::{Action, Context, Denied, FailMode, GuardDecision, Outcome, SentinelClient, Verdict};
 use serde_json::json;
 use support::{idle, publish_reliability_section, read_request, RawServer, ALLOW_BODY};
 
@@ -972,7 +972,7 @@ fn observe(case: &Case, mode: FailMode) -> Observation {
             seen.transport_outcome = decision
                 .checks()
                 .iter()
-                .find(|c| c.check == TRANSPORT_CHECK)
+                .find(|c| c.check == GuardDecision::TRANSPORT_CHECK)
                 .map(|c| c.outcome);
             seen.reason = decision.reason().unwrap_or_default().to_owned();
         }

@@ -22,7 +22,7 @@ fn answers_from_the_rule_and_records_every_request() {
         .header("authorization", "Bearer t")
         .build()
         .unwrap();
-    let context = Context::new("run-mock").tenant("acme");
+    let context = Context::new("run-mock").with_tenant("acme");
 
     let allowed = client.guard(&pay("vendor_42"), &context, "fintech.payments");
     let blocked = client.guard(&pay("acct_evil"), &context, "fintech.payments");
@@ -95,7 +95,7 @@ fn a_restarted_sidecar_on_the_same_port_is_used_again_without_a_new_client() {
 
 #[test]
 fn escalations_can_be_listed_resolved_and_waited_on() {
-    use sentinel::{EscalationError, EscalationState, EscalationStatus, Resolution};
+    use sentinel::{EscalationError, EscalationState, Resolution, ReviewStatus};
 
     let sidecar =
         MockSidecar::start(|_| MockAnswer::escalate("needs sign-off").with_approvers(["treasury_ops"]));
@@ -113,7 +113,7 @@ fn escalations_can_be_listed_resolved_and_waited_on() {
     assert_eq!(pending[0].action["payload"]["to"], "vendor_42");
     assert_eq!(
         client.escalation_status(&escalation_id).unwrap(),
-        EscalationStatus::Pending
+        ReviewStatus::Pending
     );
 
     let refused = client.resolve(&escalation_id, Resolution::Approve, "mallory");
@@ -136,7 +136,7 @@ fn escalations_can_be_listed_resolved_and_waited_on() {
     assert_eq!(waited.record_id(), review_record);
     assert_eq!(
         client.escalation_status(&escalation_id).unwrap(),
-        EscalationStatus::Approved {
+        ReviewStatus::Approved {
             record_id: review_record
         }
     );

@@ -9,10 +9,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use sentinel::{
-    Action, Context, FailMode, GuardDecision, HttpRequest, HttpResponse, Outcome, SentinelClient, Verdict,
-    TRANSPORT_CHECK,
-};
+use sentinel::transport::{HttpRequest, HttpResponse};
+use sentinel::{Action, Context, FailMode, GuardDecision, Outcome, SentinelClient, Verdict};
 use serde_json::{json, Map, Value};
 
 /// The decision a client with `fail_mode` makes of a `status` answer carrying `body`.
@@ -41,7 +39,10 @@ fn assert_fail_safe(decision: &GuardDecision, fail_mode: FailMode) -> Result<(),
     prop_assert_eq!(decision.verdict(), verdict);
     prop_assert_eq!(decision.record_id(), "");
     prop_assert_eq!(decision.checks().len(), 1);
-    prop_assert_eq!(decision.checks()[0].check.as_str(), TRANSPORT_CHECK);
+    prop_assert_eq!(
+        decision.checks()[0].check.as_str(),
+        GuardDecision::TRANSPORT_CHECK
+    );
     prop_assert_eq!(decision.checks()[0].outcome, outcome);
     prop_assert!(
         decision

@@ -19,10 +19,7 @@ const RECORDS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/records.json"
 ));
-const SIGNER: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/signer.json"
-));
+const SIGNER: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/signer.json"));
 
 /// The recorded ALLOW of `{amount: 100, from: acct_ops, to: vendor_42}` in run `run_conf_1`.
 fn genuine_allow_record() -> Value {
@@ -75,7 +72,7 @@ fn verifying_client(endpoint: String) -> SentinelClient {
 
 /// The context the recorded ALLOW was made in.
 fn the_recorded_context() -> Context {
-    Context::new("run_conf_1").tenant("acme")
+    Context::new("run_conf_1").with_tenant("acme")
 }
 
 fn the_recorded_action() -> Action {
@@ -220,7 +217,7 @@ fn a_genuine_record_of_another_tenant_is_blocked() {
     let server = sidecar_serving(genuine_allow_record());
     let decision = verifying_client(server.endpoint()).guard(
         &the_recorded_action(),
-        &Context::new("run_conf_1").tenant("globex"),
+        &Context::new("run_conf_1").with_tenant("globex"),
         "fintech.payments",
     );
     assert_eq!(decision.verdict(), Verdict::Block);

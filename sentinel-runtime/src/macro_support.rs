@@ -276,6 +276,6 @@ fn verdict_of(decision: GuardDecision, kind: &str, policy: &str) -> Result<(), D
     if decision.allowed() {
         Ok(())
     } else {
-        Err(Denied::new(decision, kind, policy))
+        Err(Denied::of(decision, kind, policy))
     }
 }

@@ -34,7 +34,7 @@ pub(crate) fn check_allow_record(
     if record.context.get("runId").and_then(|r| r.as_str()) != Some(context.run_id()) {
         return Err("the signed record is about another run (context.runId differs)".into());
     }
-    if record.tenant.as_deref() != context.tenant_ref() {
+    if record.tenant.as_deref() != context.tenant() {
         return Err("the signed record is about another tenant".into());
     }
     Ok(())

@@ -415,14 +415,14 @@ pub fn recording_client(
     builder: sentinel::SentinelClientBuilder,
 ) -> (
     sentinel::SentinelClient,
-    Arc<std::sync::Mutex<Vec<sentinel::HttpRequest>>>,
+    Arc<std::sync::Mutex<Vec<sentinel::transport::HttpRequest>>>,
 ) {
-    let seen: Arc<std::sync::Mutex<Vec<sentinel::HttpRequest>>> = Arc::default();
+    let seen: Arc<std::sync::Mutex<Vec<sentinel::transport::HttpRequest>>> = Arc::default();
     let record = Arc::clone(&seen);
     let client = builder
-        .transport(move |req: &sentinel::HttpRequest| {
+        .transport(move |req: &sentinel::transport::HttpRequest| {
             record.lock().unwrap().push(req.clone());
-            Ok(sentinel::HttpResponse::new(
+            Ok(sentinel::transport::HttpResponse::new(
                 200,
                 r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#,
             ))

@@ -10,17 +10,18 @@ use crate::context::Context;
 use crate::decision::GuardDecision;
 use crate::protocol;
 
-/// The most requests one `POST /v1/guard/batch` carries; longer batches are split.
-pub const MAX_BATCH: usize = 256;
-
 impl SentinelClient {
+    /// The most requests one `POST /v1/guard/batch` carries; longer batches are split.
+    pub const MAX_BATCH: usize = 256;
+
     /// Asks about many actions in as few requests as the protocol allows
-    /// (`POST /v1/guard/batch`, at most [`MAX_BATCH`] a request). Returns one decision per
+    /// (`POST /v1/guard/batch`, at most [`MAX_BATCH`](Self::MAX_BATCH) a request). Returns one decision per
     /// request, in order. A malformed decision fails safe for its own request; an answer
     /// that is not a list of the right length fails safe for every request it covered.
+    #[must_use = "each action may happen only if its decision allows it"]
     pub fn guard_batch<P: AsRef<str>>(&self, requests: &[(Action, Context, P)]) -> Vec<GuardDecision> {
         let mut decisions = Vec::with_capacity(requests.len());
-        for chunk in requests.chunks(MAX_BATCH) {
+        for chunk in requests.chunks(Self::MAX_BATCH) {
             decisions.extend(self.guard_chunk(chunk));
         }
         decisions
@@ -71,7 +72,7 @@ impl SentinelClient {
         };
         let response = match self.exchange_until("POST", &self.inner.batch_url, body, deadline, &mut 0) {
             Ok(response) => response,
-            Err(why) => return fail_all(why),
+            Err(why) => return fail_all(why.to_string()),
         };
         if !protocol::is_success(response.status) {
             return fail_all(protocol::describe_status(response.status, &response.body));

@@ -11,13 +11,6 @@ use crate::http::UreqTransport;
 use crate::protocol;
 use crate::transport::{RedactedHeaders, Transport};
 
-/// The default whole-request deadline.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The default cap on a response body.
-pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
-/// The default number of idle keep-alive connections kept to the sidecar.
-pub const DEFAULT_POOL_SIZE: usize = 16;
-
 /// Configures a [`SentinelClient`]; made by [`SentinelClient::builder`].
 #[must_use = "a builder does nothing until .build()"]
 pub struct SentinelClientBuilder {
@@ -46,13 +39,20 @@ impl fmt::Debug for SentinelClientBuilder {
 }
 
 impl SentinelClientBuilder {
+    /// The default whole-request deadline.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// The default cap on a response body.
+    pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+    /// The default number of idle keep-alive connections kept to the sidecar.
+    pub const DEFAULT_POOL_SIZE: usize = 16;
+
     pub(super) fn new(endpoint: String) -> Self {
         SentinelClientBuilder {
             endpoint,
             fail_mode: FailMode::Closed,
-            timeout: DEFAULT_TIMEOUT,
-            body_limit: DEFAULT_BODY_LIMIT,
-            pool_size: DEFAULT_POOL_SIZE,
+            timeout: Self::DEFAULT_TIMEOUT,
+            body_limit: Self::DEFAULT_BODY_LIMIT,
+            pool_size: Self::DEFAULT_POOL_SIZE,
             headers: Vec::new(),
             transport: None,
             #[cfg(feature = "verify")]
@@ -106,6 +106,7 @@ impl SentinelClientBuilder {
     /// call. A forged or replayed `ALLOW` becomes a `BLOCK`. Costs one more request per
     /// `ALLOW`.
     #[cfg(feature = "verify")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
     pub fn verify_decisions(mut self, trusted_keys: crate::provenance::TrustedKeys) -> Self {
         self.trusted_keys = Some(trusted_keys);
         self
@@ -114,6 +115,7 @@ impl SentinelClientBuilder {
     /// Trusts only these CA certificates (PEM) for an `https://` sidecar, instead of the
     /// platform's roots. Feature `tls`.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_root_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.tls.root_ca_pem = Some(pem.into());
         self
@@ -123,6 +125,7 @@ impl SentinelClientBuilder {
     /// sidecar that asks for one (mutual TLS). The key never appears in `Debug` output or
     /// errors. Feature `tls`.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_client_identity_pem(
         mut self,
         cert_chain_pem: impl Into<Vec<u8>>,

@@ -22,7 +22,7 @@ impl SentinelClient {
         method: &'static str,
         url: &str,
         body: Vec<u8>,
-    ) -> Result<HttpResponse, String> {
+    ) -> Result<HttpResponse, TransportError> {
         self.exchange_until(method, url, body, self.deadline(), &mut 0)
     }
 
@@ -36,7 +36,7 @@ impl SentinelClient {
         body: Vec<u8>,
         deadline: Instant,
         attempts: &mut u32,
-    ) -> Result<HttpResponse, String> {
+    ) -> Result<HttpResponse, TransportError> {
         let mut request = HttpRequest {
             method,
             url: Arc::from(url),
@@ -50,9 +50,9 @@ impl SentinelClient {
             *attempts += 1;
             request.timeout = deadline.saturating_duration_since(Instant::now());
             if request.timeout.is_zero() {
-                return Err(TransportError::Timeout.to_string());
+                return Err(TransportError::Timeout);
             }
-            let response = self.send_caught(&request).map_err(|e| e.to_string())?;
+            let response = self.send_caught(&request)?;
             if !matches!(response.status, 429 | 503) || *attempts >= MAX_ATTEMPTS {
                 return Ok(response);
             }

@@ -23,10 +23,7 @@ mod replay;
 #[cfg(feature = "verify")]
 mod verify;
 
-pub use batch::MAX_BATCH;
-pub use builder::{
-    BuildError, SentinelClientBuilder, DEFAULT_BODY_LIMIT, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT,
-};
+pub use builder::{BuildError, SentinelClientBuilder};
 pub(crate) use exchange::deadline_after;
 
 /// The client of a Sentinel sidecar. Cheap to clone: clones share one connection pool.
@@ -76,11 +73,12 @@ impl SentinelClient {
     /// Asks the sidecar whether `action` may happen under `policy`.
     ///
     /// Never fails and never panics: anything but a well-formed decision in a 2xx answer
-    /// within the deadline becomes the [fallback](GuardDecision::fallback) decision of the
+    /// within the deadline becomes the [fallback](GuardDecision::is_fallback) decision of the
     /// client's [`FailMode`]. A request the sidecar would refuse before looking at it (an
     /// empty policy, run id or action type, a payload that is not a JSON object) is
     /// refused without asking, whatever the fail mode; so is an `ALLOW` whose signed record
     /// does not match the call, with [`verify_decisions`](SentinelClientBuilder::verify_decisions).
+    #[must_use = "the action may happen only if this decision allows it"]
     pub fn guard(&self, action: &Action, context: &Context, policy: &str) -> GuardDecision {
         let span = GuardSpan::enter(action, policy);
         let mut attempts = 0;
@@ -116,7 +114,7 @@ impl SentinelClient {
         let deadline = self.deadline();
         let decision = match self.exchange_until("POST", &self.inner.guard_url, body, deadline, attempts) {
             Ok(response) => self.decision_from(response),
-            Err(why) => return self.fail_safe(why),
+            Err(why) => return self.fail_safe(why.to_string()),
         };
         self.checked(decision, action, context, deadline)
     }
@@ -152,8 +150,8 @@ impl SentinelClient {
     }
 
     /// The fail-safe decision of this client's fail mode for `what_went_wrong`.
-    pub fn fail_safe(&self, what_went_wrong: impl Into<String>) -> GuardDecision {
-        let decision = GuardDecision::fallback(self.inner.fail_mode, what_went_wrong);
+    pub(crate) fn fail_safe(&self, what_went_wrong: impl Into<String>) -> GuardDecision {
+        let decision = GuardDecision::made_up(self.inner.fail_mode, what_went_wrong);
         if self.inner.fail_mode == FailMode::Open {
             log::warn!(target: "sentinel", "{}", decision.reason().unwrap_or_default());
         }
@@ -176,7 +174,9 @@ impl SentinelClient {
     }
 
     /// How many connections the transport has opened, if it counts them (the default one
-    /// does).
+    /// does). For tests and benchmarks (feature `testing`).
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn connections_opened(&self) -> Option<u64> {
         self.inner.transport.connections_opened()
     }

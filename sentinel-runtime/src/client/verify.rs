@@ -50,7 +50,9 @@ impl SentinelClient {
     /// `GET /v1/records/{id}`, read strictly.
     pub(crate) fn fetch_record(&self, record_id: &str, deadline: Instant) -> Result<Record, String> {
         let url = format!("{}{}", self.endpoint(), protocol::record_path(record_id));
-        let response = self.exchange_until("GET", &url, Vec::new(), deadline, &mut 0)?;
+        let response = self
+            .exchange_until("GET", &url, Vec::new(), deadline, &mut 0)
+            .map_err(|e| e.to_string())?;
         if !protocol::is_success(response.status) {
             return Err(format!(
                 "record {record_id} could not be fetched (HTTP {})",

@@ -194,9 +194,6 @@ impl Serialize for Details {
     }
 }
 
-/// The name of the single check a client-side fallback decision carries.
-pub const TRANSPORT_CHECK: &str = "sentinel.transport";
-
 /// The answer to one guard: a verdict the sidecar rendered and signed, or the client's own
 /// fail-safe decision when no trustworthy answer could be had ([`is_fallback`](Self::is_fallback)).
 ///
@@ -211,6 +208,7 @@ pub const TRANSPORT_CHECK: &str = "sentinel.transport";
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[must_use = "a decision does nothing until its verdict is checked"]
 pub struct GuardDecision {
     verdict: Verdict,
     record_id: String,
@@ -255,10 +253,13 @@ impl GuardDecision {
         })
     }
 
+    /// The name of the single check a client-side fallback decision carries.
+    pub const TRANSPORT_CHECK: &'static str = "sentinel.transport";
+
     /// The decision the client makes up when it has no trustworthy answer: `BLOCK` when
     /// failing closed, `ALLOW` when failing open; an empty record id; exactly one
     /// `sentinel.transport` check carrying `what_went_wrong`.
-    pub fn fallback(fail_mode: FailMode, what_went_wrong: impl Into<String>) -> GuardDecision {
+    pub(crate) fn made_up(fail_mode: FailMode, what_went_wrong: impl Into<String>) -> GuardDecision {
         let what_went_wrong = what_went_wrong.into();
         let (verdict, outcome, mode) = match fail_mode {
             FailMode::Closed => (Verdict::Block, Outcome::Fail, "closed"),
@@ -271,7 +272,7 @@ impl GuardDecision {
                 "sentinel sidecar unreachable ({what_went_wrong}); failing {mode}"
             )),
             checks: vec![CheckResult {
-                check: TRANSPORT_CHECK.to_owned(),
+                check: GuardDecision::TRANSPORT_CHECK.to_owned(),
                 outcome,
                 verdict,
                 reason: Some(what_went_wrong),
@@ -290,34 +291,32 @@ impl GuardDecision {
     /// same, but its reason says what happened instead of "unreachable".
     pub(crate) fn refused(why: impl Into<String>) -> GuardDecision {
         let why = why.into();
-        let mut decision = GuardDecision::fallback(FailMode::Closed, why.clone());
+        let mut decision = GuardDecision::made_up(FailMode::Closed, why.clone());
         decision.reason = Some(format!("{why}; failing closed"));
         decision
     }
 
-    /// Builds a decision from parts, for tests and for decisions derived from other
-    /// answers (an approved escalation, for instance). `record_id` must not be empty.
-    pub fn new(verdict: Verdict, record_id: impl Into<String>, checks: Vec<CheckResult>) -> GuardDecision {
+    /// A decision derived from other answers (an approved escalation's human review).
+    pub(crate) fn derived(
+        verdict: Verdict,
+        record_id: String,
+        checks: Vec<CheckResult>,
+        reason: String,
+        escalation_id: String,
+    ) -> GuardDecision {
         GuardDecision {
             verdict,
-            record_id: record_id.into(),
+            record_id,
             checks,
-            reason: None,
-            escalation_id: None,
+            reason: Some(reason),
+            escalation_id: Some(escalation_id),
             fallback: false,
         }
     }
 
-    /// Sets the reason.
-    pub fn with_reason(mut self, reason: impl Into<String>) -> GuardDecision {
-        self.reason = Some(reason.into());
-        self
-    }
-
-    /// Sets the escalation id.
-    pub fn with_escalation_id(mut self, escalation_id: impl Into<String>) -> GuardDecision {
+    /// Names the escalation this decision is about.
+    pub(crate) fn set_escalation_id(&mut self, escalation_id: impl Into<String>) {
         self.escalation_id = Some(escalation_id.into());
-        self
     }
 
     /// `true` only for `ALLOW`: a real one from the sidecar, or a fail-open fallback
@@ -355,6 +354,43 @@ impl GuardDecision {
     /// The escalation to wait on, for `ESCALATE`.
     pub fn escalation_id(&self) -> Option<&str> {
         self.escalation_id.as_deref()
+    }
+}
+
+/// Decisions made in code, for tests of code that handles them (feature `testing`).
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+impl GuardDecision {
+    /// The fallback decision a client of `fail_mode` makes up when it has no trustworthy
+    /// answer: `BLOCK` when failing closed, `ALLOW` when failing open; an empty record id;
+    /// exactly one [`TRANSPORT_CHECK`](Self::TRANSPORT_CHECK) check carrying
+    /// `what_went_wrong`.
+    pub fn fallback(fail_mode: FailMode, what_went_wrong: impl Into<String>) -> GuardDecision {
+        GuardDecision::made_up(fail_mode, what_went_wrong)
+    }
+
+    /// A decision as the sidecar could have sent it. `record_id` should not be empty.
+    pub fn new(verdict: Verdict, record_id: impl Into<String>, checks: Vec<CheckResult>) -> GuardDecision {
+        GuardDecision {
+            verdict,
+            record_id: record_id.into(),
+            checks,
+            reason: None,
+            escalation_id: None,
+            fallback: false,
+        }
+    }
+
+    /// Sets the reason.
+    pub fn with_reason(mut self, reason: impl Into<String>) -> GuardDecision {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Sets the escalation id.
+    pub fn with_escalation_id(mut self, escalation_id: impl Into<String>) -> GuardDecision {
+        self.set_escalation_id(escalation_id);
+        self
     }
 }
 

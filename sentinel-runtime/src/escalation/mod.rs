@@ -9,12 +9,15 @@ use serde_json::Value;
 
 use crate::client::SentinelClient;
 use crate::protocol::{self, path_segment};
+use crate::transport::TransportError;
 
 mod wait;
 
-/// Where an escalation stands.
+/// Where an escalation stands, as the sidecar lists it (and as a filter of
+/// [`SentinelClient::escalations`]). [`ReviewStatus`] adds the human-review record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum EscalationState {
     /// Waiting for a human.
     Pending,
@@ -71,10 +74,11 @@ pub enum Resolution {
     Deny,
 }
 
-/// The non-blocking answer of [`SentinelClient::escalation_status`].
+/// Where a human's review of an escalation stands: pending, or resolved with its signed
+/// `human.review` record. The non-blocking answer of [`SentinelClient::escalation_status`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum EscalationStatus {
+pub enum ReviewStatus {
     /// No human has answered yet.
     Pending,
     /// Approved; the signed `human.review` record is `record_id`.
@@ -90,7 +94,7 @@ pub enum EscalationStatus {
 }
 
 /// Why an escalation call failed. Resolve's refusals carry the sidecar's message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum EscalationError {
     /// 403: the approver is not on the escalation's list.
@@ -99,7 +103,9 @@ pub enum EscalationError {
     NotFound(String),
     /// 409: it was already resolved.
     AlreadyResolved(String),
-    /// Anything else: transport failure, another status, a malformed answer.
+    /// The sidecar could not be reached, or did not answer in time.
+    Transport(TransportError),
+    /// Anything else: another status, a malformed answer.
     Sidecar(String),
 }
 
@@ -109,23 +115,32 @@ impl fmt::Display for EscalationError {
             EscalationError::NotAnApprover(m) => write!(f, "not an approver of this escalation: {m}"),
             EscalationError::NotFound(m) => write!(f, "escalation not found: {m}"),
             EscalationError::AlreadyResolved(m) => write!(f, "escalation already resolved: {m}"),
+            EscalationError::Transport(e) => write!(f, "the sidecar could not be asked: {e}"),
             EscalationError::Sidecar(m) => write!(f, "sidecar error: {m}"),
         }
     }
 }
 
-impl std::error::Error for EscalationError {}
+impl std::error::Error for EscalationError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EscalationError::Transport(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// The first poll interval of [`SentinelClient::wait_for_resolution`]; it doubles up to
-/// [`MAX_POLL_INTERVAL`].
+/// [`SentinelClient::MAX_POLL_INTERVAL`].
 const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(100);
-/// The longest pause between two polls.
-pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// How many record pages are searched for a human-review record.
 const MAX_RECORD_PAGES: usize = 20;
 const RECORD_PAGE: usize = 100;
 
 impl SentinelClient {
+    /// The longest pause between two polls of a wait for a human's answer.
+    pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
     /// Lists escalations, optionally only those in `state`.
     pub fn escalations(&self, state: Option<EscalationState>) -> Result<Vec<Escalation>, EscalationError> {
         self.escalations_until(state, self.deadline())
@@ -168,7 +183,7 @@ impl SentinelClient {
             .map_err(|e| EscalationError::Sidecar(e.to_string()))?;
         let response = self
             .exchange("POST", &url, body)
-            .map_err(EscalationError::Sidecar)?;
+            .map_err(EscalationError::Transport)?;
         let message =
             || protocol::error_text(&response.body).unwrap_or_else(|| format!("HTTP {}", response.status));
         match response.status {
@@ -190,20 +205,18 @@ impl SentinelClient {
 
     /// Where an escalation stands, without waiting. An agent can return "pending" to its
     /// model, park the job, and call this (or re-run the tool) later.
-    pub fn escalation_status(&self, escalation_id: &str) -> Result<EscalationStatus, EscalationError> {
+    pub fn escalation_status(&self, escalation_id: &str) -> Result<ReviewStatus, EscalationError> {
         let (_, status) = self.poll(escalation_id, self.deadline())?;
         match status {
-            EscalationStatus::Approved { record_id } if record_id.is_empty() => {
-                Err(EscalationError::Sidecar(format!(
-                    "no human.review record found for approved {escalation_id}"
-                )))
-            }
+            ReviewStatus::Approved { record_id } if record_id.is_empty() => Err(EscalationError::Sidecar(
+                format!("no human.review record found for approved {escalation_id}"),
+            )),
             status => Ok(status),
         }
     }
     /// Finds an escalation (pending first: the short list) and, once resolved, its
     /// human-review record.
-    fn poll(&self, id: &str, deadline: Instant) -> Result<(Escalation, EscalationStatus), EscalationError> {
+    fn poll(&self, id: &str, deadline: Instant) -> Result<(Escalation, ReviewStatus), EscalationError> {
         for state in [
             EscalationState::Pending,
             EscalationState::Approved,
@@ -217,13 +230,13 @@ impl SentinelClient {
                 continue;
             };
             let status = match escalation.status {
-                EscalationState::Pending => EscalationStatus::Pending,
-                EscalationState::Approved => EscalationStatus::Approved {
+                EscalationState::Pending => ReviewStatus::Pending,
+                EscalationState::Approved => ReviewStatus::Approved {
                     record_id: self
                         .human_review_record(&escalation, "ALLOW", deadline)?
                         .unwrap_or_default(),
                 },
-                EscalationState::Denied => EscalationStatus::Denied {
+                EscalationState::Denied => ReviewStatus::Denied {
                     record_id: self
                         .human_review_record(&escalation, "BLOCK", deadline)
                         .ok()
@@ -279,7 +292,7 @@ impl SentinelClient {
     fn get_json(&self, url: &str, deadline: Instant) -> Result<Value, EscalationError> {
         let response = self
             .exchange_until("GET", url, Vec::new(), deadline, &mut 0)
-            .map_err(EscalationError::Sidecar)?;
+            .map_err(EscalationError::Transport)?;
         if !protocol::is_success(response.status) {
             let message = protocol::error_text(&response.body).unwrap_or_default();
             return Err(EscalationError::Sidecar(format!(

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use super::{Escalation, EscalationError, EscalationStatus, FIRST_POLL_INTERVAL, MAX_POLL_INTERVAL};
+use super::{Escalation, EscalationError, ReviewStatus, FIRST_POLL_INTERVAL};
 use crate::action::Action;
 use crate::client::{deadline_after, SentinelClient};
 use crate::context::Context;
@@ -20,6 +20,7 @@ impl SentinelClient {
     /// cannot be confirmed: a fallback `BLOCK`, whatever the fail mode (a pending
     /// escalation is never an `ALLOW`). A sidecar error while polling does not end the
     /// wait early; the last one is named in the reason if the wait runs out.
+    #[must_use = "the action may happen only if this decision allows it"]
     pub fn wait_for_resolution(&self, escalation_id: &str, timeout: Duration) -> GuardDecision {
         self.wait(escalation_id, timeout, None, &AtomicBool::new(false))
     }
@@ -32,7 +33,7 @@ impl SentinelClient {
     /// (the decision's record and the action's id): an `ESCALATE` pointing at someone
     /// else's approved escalation is refused. A zero `timeout` does not wait: the
     /// `ESCALATE` is returned as it came.
-    #[must_use]
+    #[must_use = "the action may happen only if this decision allows it"]
     pub fn guard_and_wait(
         &self,
         action: &Action,
@@ -57,15 +58,14 @@ impl SentinelClient {
         if timeout.is_zero() || decision.verdict() != Verdict::Escalate || decision.is_fallback() {
             return decision;
         }
-        let resolved = self.wait_on_escalated(&decision, action, timeout, cancelled);
-        if resolved.escalation_id().is_some() {
-            resolved
-        } else {
+        let mut resolved = self.wait_on_escalated(&decision, action, timeout, cancelled);
+        if resolved.escalation_id().is_none() {
             // Still pending at the timeout (or the sidecar failed while polled): the
             // escalation is still there for a human, so the denial keeps its id to report
             // and resume with.
-            resolved.with_escalation_id(decision.escalation_id().unwrap_or_default())
+            resolved.set_escalation_id(decision.escalation_id().unwrap_or_default());
         }
+        resolved
     }
 
     /// [`wait_for_resolution`](Self::wait_for_resolution) for the escalation `decision`
@@ -115,14 +115,14 @@ impl SentinelClient {
                         }
                     }
                     match status {
-                        EscalationStatus::Pending => {}
-                        EscalationStatus::Approved { record_id } => {
+                        ReviewStatus::Pending => {}
+                        ReviewStatus::Approved { record_id } => {
                             return self.approved(id, record_id, binding.as_ref(), deadline)
                         }
-                        EscalationStatus::Denied {
+                        ReviewStatus::Denied {
                             record_id: Some(record_id),
                         } => return human_decision(Verdict::Block, record_id, id, "denied by a human"),
-                        EscalationStatus::Denied { record_id: None } => {
+                        ReviewStatus::Denied { record_id: None } => {
                             return GuardDecision::refused(format!("escalation {id} was denied by a human"))
                         }
                     }
@@ -142,7 +142,7 @@ impl SentinelClient {
                 });
             }
             std::thread::sleep(pause.min(wait_deadline - now));
-            pause = (pause * 2).min(MAX_POLL_INTERVAL);
+            pause = (pause * 2).min(Self::MAX_POLL_INTERVAL);
         }
     }
 
@@ -234,7 +234,11 @@ fn human_decision(verdict: Verdict, record_id: String, escalation_id: &str, reas
         .ok(),
         latency_ms: None,
     };
-    GuardDecision::new(verdict, record_id, vec![check])
-        .with_reason(format!("{reason} (escalation {escalation_id})"))
-        .with_escalation_id(escalation_id)
+    GuardDecision::derived(
+        verdict,
+        record_id,
+        vec![check],
+        format!("{reason} (escalation {escalation_id})"),
+        escalation_id.to_owned(),
+    )
 }
