@@ -4,7 +4,7 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use support::recording_client;
+use support::{pay, recording_client};
 
 use sentinel::transport::{HttpRequest, HttpResponse, TransportError};
 use sentinel::{Action, Context, FailMode, GuardDecision, SentinelClient, Verdict};
@@ -17,15 +17,11 @@ fn answering(
     move |_req: &HttpRequest| Ok(HttpResponse::new(status, body))
 }
 
-fn pay() -> Action {
-    Action::payment(json!({"amount": 100, "from": "acct_ops", "to": "vendor_42"}))
-}
-
 #[test]
 fn posts_to_v1_guard_with_policy_type_and_json_content_type() {
     let (client, seen) = recording_client(SentinelClient::builder("http://localhost:4000/"));
 
-    let decision = client.guard(&pay(), &Context::new("run_1"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("run_1"), "fintech.payments");
 
     assert!(decision.allowed());
     assert!(!decision.is_fallback());
@@ -49,7 +45,7 @@ fn block_answer_is_not_allowed() {
         ))
         .build()
         .unwrap();
-    let decision = client.guard(&pay(), &Context::new("r"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "fintech.payments");
     assert!(!decision.allowed());
     assert_eq!(decision.verdict(), Verdict::Block);
     assert_eq!(decision.reason(), Some("sanctioned"));
@@ -67,7 +63,7 @@ fn connection_error_fails_closed_with_a_transport_check() {
         })
         .build()
         .unwrap();
-    let decision = client.guard(&pay(), &Context::new("r"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "fintech.payments");
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.is_fallback());
     assert_eq!(decision.record_id(), "");
@@ -87,7 +83,7 @@ fn fail_open_with_a_timing_out_transport_allows_and_says_so() {
         .transport(|_: &HttpRequest| Err(TransportError::Timeout))
         .build()
         .unwrap();
-    let decision = client.guard(&pay(), &Context::new("r"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "fintech.payments");
     assert_eq!(decision.verdict(), Verdict::Allow);
     assert!(decision.allowed());
     assert!(decision.is_fallback());
@@ -102,7 +98,7 @@ fn http_500_blocks_with_the_status_in_the_reason() {
         .transport(answering(500, r#"{"error":"internal error"}"#))
         .build()
         .unwrap();
-    let decision = client.guard(&pay(), &Context::new("r"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "fintech.payments");
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.is_fallback());
     let reason = decision.reason().unwrap();
@@ -112,12 +108,12 @@ fn http_500_blocks_with_the_status_in_the_reason() {
 
 #[test]
 fn payment_actions_have_type_payment_and_an_act_uuid_id() {
-    let action = pay();
+    let action = pay(100, "vendor_42");
     assert_eq!(action.kind(), "payment");
     let uuid = action.id().strip_prefix("act_").expect("act_ prefix");
     assert_eq!(uuid.len(), 36);
     assert_eq!(uuid.as_bytes()[14], b'4', "a v4 uuid: {uuid}");
-    assert_ne!(pay().id(), action.id());
+    assert_ne!(pay(100, "vendor_42").id(), action.id());
 }
 
 #[test]
@@ -139,7 +135,7 @@ fn a_panicking_transport_is_a_transport_failure() {
         .transport(|_: &HttpRequest| -> Result<HttpResponse, TransportError> { panic!("boom in transport") })
         .build()
         .unwrap();
-    let decision = client.guard(&pay(), &Context::new("r"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "fintech.payments");
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.is_fallback());
     assert!(decision.reason().unwrap().contains("boom in transport"));
@@ -228,7 +224,7 @@ fn extra_headers_are_sent_after_content_type() {
     let (client, seen) = recording_client(
         SentinelClient::builder("http://localhost:4000").header("authorization", "Bearer t"),
     );
-    let _ = client.guard(&pay(), &Context::new("r"), "p");
+    let _ = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
     let headers = seen.lock().unwrap()[0].headers.to_vec();
     assert_eq!(headers[0], ("content-type".into(), "application/json".into()));
     assert!(headers.contains(&("authorization".into(), "Bearer t".into())));
@@ -250,7 +246,9 @@ fn status_429_is_retried_until_an_answer_and_500_is_not() {
         })
         .build()
         .unwrap();
-    assert!(client.guard(&pay(), &Context::new("r"), "p").allowed());
+    assert!(client
+        .guard(&pay(100, "vendor_42"), &Context::new("r"), "p")
+        .allowed());
     assert_eq!(*calls.lock().unwrap(), 3);
 
     let calls = Arc::new(Mutex::new(0u32));
@@ -262,7 +260,9 @@ fn status_429_is_retried_until_an_answer_and_500_is_not() {
         })
         .build()
         .unwrap();
-    assert!(!client.guard(&pay(), &Context::new("r"), "p").allowed());
+    assert!(!client
+        .guard(&pay(100, "vendor_42"), &Context::new("r"), "p")
+        .allowed());
     assert_eq!(
         *calls.lock().unwrap(),
         1,
@@ -278,7 +278,7 @@ fn a_retry_after_past_the_deadline_fails_now_instead_of_sleeping() {
         .build()
         .unwrap();
     let started = std::time::Instant::now();
-    let decision = client.guard(&pay(), &Context::new("r"), "p");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
     assert!(started.elapsed() < std::time::Duration::from_millis(300));
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.reason().unwrap().contains("503"));
@@ -293,7 +293,7 @@ fn a_huge_retry_after_or_timeout_never_panics() {
         })
         .build()
         .unwrap();
-    let decision = client.guard(&pay(), &Context::new("r"), "p");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
     assert_eq!(decision.verdict(), Verdict::Block);
 
     let client = SentinelClient::builder("http://localhost:4000")
@@ -308,7 +308,9 @@ fn a_huge_retry_after_or_timeout_never_panics() {
         .build()
         .unwrap();
     assert_eq!(
-        client.guard(&pay(), &Context::new("r"), "p").verdict(),
+        client
+            .guard(&pay(100, "vendor_42"), &Context::new("r"), "p")
+            .verdict(),
         Verdict::Block
     );
     let waited = client.wait_for_resolution("esc_1", std::time::Duration::MAX);
@@ -351,8 +353,8 @@ fn empty_policy_run_id_or_action_type_is_refused_before_asking() {
         .build()
         .unwrap();
     for (action, context, policy) in [
-        (pay(), Context::new("r"), ""),
-        (pay(), Context::new(""), "p"),
+        (pay(100, "vendor_42"), Context::new("r"), ""),
+        (pay(100, "vendor_42"), Context::new(""), "p"),
         (Action::of("", json!({})), Context::new("r"), "p"),
     ] {
         let decision = client.guard(&action, &context, policy);

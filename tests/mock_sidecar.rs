@@ -1,15 +1,14 @@
 //! `sentinel::testing::MockSidecar`: the loopback sidecar users test their tools against.
 
+mod support;
+
+use support::pay;
+
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use sentinel::testing::{MockAnswer, MockSidecar};
-use sentinel::{Action, Context, SentinelClient, Verdict};
-use serde_json::json;
-
-fn pay(to: &str) -> Action {
-    Action::payment(json!({"amount": 100, "from": "acct_ops", "to": to}))
-}
+use sentinel::{Context, SentinelClient, Verdict};
 
 #[test]
 fn answers_from_the_rule_and_records_every_request() {
@@ -24,9 +23,9 @@ fn answers_from_the_rule_and_records_every_request() {
         .unwrap();
     let context = Context::new("run-mock").with_tenant("acme");
 
-    let allowed = client.guard(&pay("vendor_42"), &context, "fintech.payments");
-    let blocked = client.guard(&pay("acct_evil"), &context, "fintech.payments");
-    let escalated = client.guard(&pay("vendor_big"), &context, "fintech.payments");
+    let allowed = client.guard(&pay(100, "vendor_42"), &context, "fintech.payments");
+    let blocked = client.guard(&pay(100, "acct_evil"), &context, "fintech.payments");
+    let escalated = client.guard(&pay(100, "vendor_big"), &context, "fintech.payments");
 
     assert!(allowed.allowed());
     assert!(allowed.record_id().starts_with("rec_"));
@@ -60,10 +59,10 @@ fn after_stop_guards_fail_closed_promptly() {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    assert!(client.guard(&pay("v"), &Context::new("r"), "p").allowed());
+    assert!(client.guard(&pay(100, "v"), &Context::new("r"), "p").allowed());
     sidecar.stop();
     let started = Instant::now();
-    let decision = client.guard(&pay("v"), &Context::new("r"), "p");
+    let decision = client.guard(&pay(100, "v"), &Context::new("r"), "p");
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.is_fallback());
     // Stopping closed the pooled connection: the client did not sit out its 5 s deadline.
@@ -83,11 +82,13 @@ fn a_restarted_sidecar_on_the_same_port_is_used_again_without_a_new_client() {
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    assert!(client.guard(&pay("v"), &Context::new("r"), "p").allowed());
+    assert!(client.guard(&pay(100, "v"), &Context::new("r"), "p").allowed());
     drop(sidecar);
-    assert!(client.guard(&pay("v"), &Context::new("r"), "p").is_fallback());
+    assert!(client
+        .guard(&pay(100, "v"), &Context::new("r"), "p")
+        .is_fallback());
     let sidecar = MockSidecar::start_on(TcpListener::bind(addr).unwrap(), |_| MockAnswer::allow());
-    let decision = client.guard(&pay("v"), &Context::new("r"), "p");
+    let decision = client.guard(&pay(100, "v"), &Context::new("r"), "p");
     assert!(decision.allowed(), "{decision:?}");
     assert!(!decision.is_fallback());
     assert_eq!(sidecar.requests().len(), 1);
@@ -103,7 +104,7 @@ fn escalations_can_be_listed_resolved_and_waited_on() {
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    let decision = client.guard(&pay("vendor_42"), &Context::new("r"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "fintech.payments");
     let escalation_id = decision.escalation_id().unwrap().to_owned();
 
     let pending = client.escalations(Some(EscalationState::Pending)).unwrap();
@@ -161,8 +162,14 @@ fn guard_and_wait_by_hand_waits_as_the_attribute_does() {
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    let ask =
-        |timeout| client.guard_and_wait(&pay("vendor_42"), &Context::new("r"), "fintech.payments", timeout);
+    let ask = |timeout| {
+        client.guard_and_wait(
+            &pay(100, "vendor_42"),
+            &Context::new("r"),
+            "fintech.payments",
+            timeout,
+        )
+    };
 
     // No wait: the ESCALATE as it came.
     let at_once = ask(Duration::ZERO);

@@ -431,3 +431,8 @@ pub fn recording_client(
         .unwrap();
     (client, seen)
 }
+
+/// A payment of `amount` from `acct_ops` to `to`: the action most tests guard.
+pub fn pay(amount: u64, to: &str) -> sentinel::Action {
+    sentinel::Action::payment(serde_json::json!({"amount": amount, "from": "acct_ops", "to": to}))
+}
