@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sentinel::transport::{HttpRequest, HttpResponse};
 use sentinel::{
-    Action, Context, EscalationError, EscalationState, Resolution, ReviewStatus, SentinelClient, Verdict,
+    Context, EscalationError, EscalationState, Resolution, ReviewStatus, SentinelClient, Verdict,
 };
 use serde_json::{json, Value};
 
