@@ -394,9 +394,15 @@ pub fn publish_reliability_section(name: &str, content: &str) {
         .unwrap_or_else(|| root.join("target"));
     let _ = std::fs::create_dir_all(&target);
     let _ = std::fs::write(target.join(format!("reliability-{name}.md")), content);
-    if std::env::var("SENTINEL_WRITE_RELIABILITY").as_deref() != Ok("1") {
-        return;
+    if std::env::var("SENTINEL_WRITE_RELIABILITY").as_deref() == Ok("1") {
+        write_reliability_section(name, content);
     }
+}
+
+/// Replaces the text between `<!-- BEGIN GENERATED: <name> -->` and
+/// `<!-- END GENERATED: <name> -->` in RELIABILITY.md with `content`.
+pub fn write_reliability_section(name: &str, content: &str) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let path = root.join("RELIABILITY.md");
     let text = std::fs::read_to_string(&path).expect("RELIABILITY.md exists");
     let begin = format!("<!-- BEGIN GENERATED: {name} -->");
