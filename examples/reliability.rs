@@ -1,12 +1,15 @@
-//! Runs the hostile-sidecar matrix of `tests/hostile_matrix/` (every case against a
-//! fail-closed and a fail-open client) and writes it as the generated `hostile-matrix`
-//! section of RELIABILITY.md.
+//! Writes the generated sections of RELIABILITY.md: the hostile-sidecar matrix of
+//! `tests/hostile_matrix/` (every case against a fail-closed and a fail-open client), then
+//! the soak and the restart of `tests/soak_run/` (which assert as they run, as their tests
+//! do).
 //!
-//! `cargo run --release --example reliability`. The tests assert the same cases one by one
-//! (`cargo test --all-features --test hostile`); this program only reports.
+//! `cargo run --release --example reliability`. The tests run the same code
+//! (`cargo test --all-features --test hostile --test soak`); this program also reports.
 
 #[path = "../tests/hostile_matrix/mod.rs"]
 mod hostile_matrix;
+#[path = "../tests/soak_run/mod.rs"]
+mod soak_run;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -19,6 +22,13 @@ fn main() -> ExitCode {
     println!("{table}");
     let failing = rows.iter().filter(|row| !row.problems.is_empty()).count();
     if failing == 0 {
+        let soak = soak_run::twenty_thousand_guarded_calls_from_threads_and_tasks();
+        support::write_reliability_section("soak", &soak);
+        println!("{soak}");
+        let restart =
+            soak_run::the_sidecar_restarts_on_the_same_port_under_load_and_the_same_client_recovers();
+        support::write_reliability_section("restart", &restart);
+        println!("{restart}");
         ExitCode::SUCCESS
     } else {
         eprintln!("error: {failing} cases failed their assertions (see the table)");

@@ -384,21 +384,6 @@ impl ProcStats {
     }
 }
 
-/// Writes a generated report section to `target/reliability-<name>.md`, and, when the
-/// environment has `SENTINEL_WRITE_RELIABILITY=1`, also replaces the text between
-/// `<!-- BEGIN GENERATED: <name> -->` and `<!-- END GENERATED: <name> -->` in RELIABILITY.md.
-pub fn publish_reliability_section(name: &str, content: &str) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let _ = std::fs::create_dir_all(&target);
-    let _ = std::fs::write(target.join(format!("reliability-{name}.md")), content);
-    if std::env::var("SENTINEL_WRITE_RELIABILITY").as_deref() == Ok("1") {
-        write_reliability_section(name, content);
-    }
-}
-
 /// Replaces the text between `<!-- BEGIN GENERATED: <name> -->` and
 /// `<!-- END GENERATED: <name> -->` in RELIABILITY.md with `content`.
 pub fn write_reliability_section(name: &str, content: &str) {
