@@ -1,8 +1,6 @@
 //! Batches and escalations against a scripted sidecar built from the recorded answers.
 
-mod support;
-
-use support::pay;
+use crate::support::pay;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

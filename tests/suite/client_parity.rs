@@ -1,10 +1,8 @@
 //! The published Python SDK's client tests, restated for Rust with an injected transport.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
-use support::{pay, recording_client};
+use crate::support::{pay, recording_client};
 
 use sentinel::transport::{HttpRequest, HttpResponse, TransportError};
 use sentinel::{Action, Context, FailMode, GuardDecision, SentinelClient, Verdict};

@@ -1,8 +1,6 @@
 //! `sentinel::testing::MockSidecar`: the loopback sidecar users test their tools against.
 
-mod support;
-
-use support::pay;
+use crate::support::pay;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};

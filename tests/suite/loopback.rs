@@ -1,15 +1,13 @@
 //! The default transport against real loopback servers, well-behaved and not.
 
-mod support;
-
 use std::io::Write;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{http_response, idle, pay, read_request, RawServer, ALLOW_BODY};
 use sentinel::{Context, SentinelClient, Verdict};
-use support::{http_response, idle, pay, read_request, RawServer, ALLOW_BODY};
 
 fn client(endpoint: &str, timeout_ms: u64) -> SentinelClient {
     SentinelClient::builder(endpoint)

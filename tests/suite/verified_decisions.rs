@@ -2,18 +2,16 @@
 //! this very call. A forged or replayed ALLOW becomes a BLOCK.
 #![cfg(feature = "verify")]
 
-mod support;
-
 use std::io::Write;
 use std::time::Duration;
 
+use crate::support::{http_response, read_request_with_target, RawServer};
 use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
 use sentinel::provenance::{Record, TrustedKeys};
 use sentinel::{Action, BuildError, Context, FailMode, SentinelClient, Verdict};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{http_response, read_request_with_target, RawServer};
 
 const RECORDS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),

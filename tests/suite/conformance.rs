@@ -1,9 +1,7 @@
 //! The reference sidecar's recorded `/v1/guard` answers (tests/fixtures/cases.json)
 //! through this client: parsing, fail-safe on errors, and the request body's shape.
 
-mod support;
-
-use support::recording_client;
+use crate::support::recording_client;
 
 use sentinel::transport::{HttpRequest, HttpResponse};
 use sentinel::{Action, Context, GuardDecision, SentinelClient, Verdict};
