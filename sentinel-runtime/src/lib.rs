@@ -20,7 +20,6 @@ mod denied;
 mod env;
 mod escalation;
 mod global;
-mod http;
 mod protocol;
 mod strict_json;
 mod telemetry;

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use super::{Inner, SentinelClient};
 use crate::decision::FailMode;
-use crate::http::UreqTransport;
 use crate::protocol;
-use crate::transport::{RedactedHeaders, Transport};
+use crate::transport::{RedactedHeaders, Transport, UreqTransport};
 
 /// Configures a [`SentinelClient`]; made by [`SentinelClient::builder`].
 #[must_use = "a builder does nothing until .build()"]

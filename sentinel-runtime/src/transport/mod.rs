@@ -7,6 +7,10 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod http;
+
+pub use self::http::UreqTransport;
+
 /// One HTTP request the client wants sent.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -104,8 +108,6 @@ fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a s
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
 }
-
-pub use crate::http::UreqTransport;
 
 /// Why no response could be had. Every variant makes the guard fail safe.
 #[derive(Debug)]
