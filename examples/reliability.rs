@@ -3,7 +3,7 @@
 //! hostile-sidecar matrix of `tests/hostile_matrix/` (every case against a fail-closed and a
 //! fail-open client).
 //!
-//! `cargo run --release --example reliability`. The tests run the same code
+//! `cargo run --example reliability`. The tests run the same code
 //! (`cargo test --all-features --test hostile --test soak`); this program also reports.
 
 #[path = "../tests/hostile_matrix/mod.rs"]

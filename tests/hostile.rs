@@ -2,7 +2,7 @@
 //! the verdict in both fail modes, that the body ran only on ALLOW, that no panic escaped,
 //! and that each call returned within the deadline plus 100 ms. Run one with
 //! `cargo test --all-features --test hostile -- refused`. The cases live in
-//! `tests/hostile_matrix/`; `cargo run --release --example reliability` writes the whole
+//! `tests/hostile_matrix/`; `cargo run --example reliability` writes the whole
 //! table into RELIABILITY.md.
 
 mod hostile_matrix;
