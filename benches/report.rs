@@ -224,19 +224,19 @@ fn cpu(scale: &Scale) {
         (
             format!("`client.guard`, {ALLOW_CASE} ({} B)", allow.len()),
             Box::new(|| {
-                black_box(allow_client.guard(black_box(&action), black_box(&context), POLICY));
+                let _ = black_box(allow_client.guard(black_box(&action), black_box(&context), POLICY));
             }),
         ),
         (
             format!("`client.guard`, {LARGEST_CASE} ({} B)", largest.len()),
             Box::new(|| {
-                black_box(largest_client.guard(black_box(&action), black_box(&context), POLICY));
+                let _ = black_box(largest_client.guard(black_box(&action), black_box(&context), POLICY));
             }),
         ),
         (
             format!("new `Action` + `client.guard`, {ALLOW_CASE}"),
             Box::new(|| {
-                black_box(allow_client.guard(&typical_action(), black_box(&context), POLICY));
+                let _ = black_box(allow_client.guard(&typical_action(), black_box(&context), POLICY));
             }),
         ),
         (
@@ -364,13 +364,13 @@ fn loopback_placed(scale: &Scale, server_core: usize) {
         };
         let mut ours = || {
             guard.take(per_round, || {
-                black_box(client.guard(&action, &context, POLICY));
+                let _ = black_box(client.guard(&action, &context, POLICY));
             });
             guard_new_action.take(per_round, || {
-                black_box(client.guard(&typical_action(), &context, POLICY));
+                let _ = black_box(client.guard(&typical_action(), &context, POLICY));
             });
             guard_lean.take(per_round, || {
-                black_box(lean.guard(&action, &context, POLICY));
+                let _ = black_box(lean.guard(&action, &context, POLICY));
             });
         };
         // Alternate who goes first so that neither always follows the other.

@@ -98,8 +98,8 @@ async fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
         Step::Pay(90_000, "vendor_42"),
     ];
     let context = Context::new("agent-tools-run")
-        .provider("anthropic")
-        .actor("agent-007", ["ops"]);
+        .with_provider("anthropic")
+        .with_actor("agent-007", ["ops"]);
     for step in plan {
         let result = async {
             match step {

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use sentinel::testing::{MockAnswer, MockSidecar};
-use sentinel::{Context, Denied, EscalationStatus, Resolution, SentinelClient};
+use sentinel::{Context, Denied, Resolution, ReviewStatus, SentinelClient};
 
 #[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = client)]
 fn pay(client: &SentinelClient, amount: u64, to: &str) -> Result<String, Denied> {
@@ -43,7 +43,7 @@ fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     let client = SentinelClient::builder(sidecar.endpoint()).build()?;
-    let context = Context::new("escalation-demo").actor("agent-007", ["ops"]);
+    let context = Context::new("escalation-demo").with_actor("agent-007", ["ops"]);
 
     // 1. Resume instead of waiting: the agent parks the job and answers its model at once.
     let ToolResult::Pending { escalation_id } = context.scope(|| pay_tool(&client, 42_000, "vendor_42"))
@@ -58,7 +58,7 @@ fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
     writeln!(out, "treasury_ops approved; human-review record {review}")?;
 
     // Later the agent checks again, without blocking, and carries on.
-    if let EscalationStatus::Approved { record_id } = client.escalation_status(&escalation_id)? {
+    if let ReviewStatus::Approved { record_id } = client.escalation_status(&escalation_id)? {
         writeln!(
             out,
             "status later: approved (record {record_id}); the job can proceed"

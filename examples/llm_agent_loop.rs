@@ -98,7 +98,9 @@ fn run(out: &mut impl Write) -> Result<String, Box<dyn std::error::Error>> {
     });
     sentinel::init(SentinelClient::builder(sidecar.endpoint()).build()?)?;
 
-    let context = Context::new("llm-loop-run").provider("fake").model("scripted-1");
+    let context = Context::new("llm-loop-run")
+        .with_provider("fake")
+        .with_model("scripted-1");
     let mut transcript = vec![json!({"role": "user", "content": "Pay vendor_42 40000."})];
     // A bounded loop: an agent that never finishes must not run forever.
     for _ in 0..8 {

@@ -7,6 +7,7 @@
 
 use std::error::Error;
 use std::io::Write;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use sentinel::testing::{MockAnswer, MockSidecar};
@@ -65,13 +66,14 @@ fn show(out: &mut impl Write, call: &str, result: Result<Receipt, Denied>) -> st
     }
 }
 
-fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
-    let (endpoint, mock) = match std::env::var("SENTINEL_ENDPOINT") {
-        Ok(endpoint) => {
+/// Runs the demo against `endpoint` (`SENTINEL_ENDPOINT`), or an embedded mock sidecar.
+fn run(out: &mut impl Write, endpoint: Option<String>) -> Result<(), Box<dyn Error>> {
+    let (endpoint, mock) = match endpoint {
+        Some(endpoint) => {
             writeln!(out, "Using the sidecar at {endpoint} (SENTINEL_ENDPOINT).")?;
             (endpoint, None)
         }
-        Err(_) => {
+        None => {
             let mock = demo_sidecar();
             writeln!(
                 out,
@@ -88,9 +90,9 @@ fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     )?;
 
     let context = Context::new("quickstart-run")
-        .provider("anthropic")
-        .model("claude-sonnet-4-6")
-        .actor("agent-007", ["ops"]);
+        .with_provider("anthropic")
+        .with_model("claude-sonnet-4-6")
+        .with_actor("agent-007", ["ops"]);
     context.scope(|| -> std::io::Result<()> {
         show(
             out,
@@ -123,8 +125,15 @@ fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    run(&mut std::io::stdout())
+fn main() -> ExitCode {
+    match run(&mut std::io::stdout(), std::env::var("SENTINEL_ENDPOINT").ok()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The error's sentence, not its Debug form.
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]
@@ -135,7 +144,7 @@ mod tests {
             return; // pointed at a real sidecar: its policies decide, not the demo rules
         }
         let mut out = Vec::new();
-        super::run(&mut out).unwrap();
+        super::run(&mut out, None).unwrap();
         let out = String::from_utf8(out).unwrap();
         let verdicts: Vec<&str> = out
             .lines()
@@ -149,5 +158,13 @@ mod tests {
             2,
             "{out}"
         );
+    }
+
+    #[test]
+    fn a_bad_endpoint_is_reported_as_a_sentence() {
+        let error = super::run(&mut Vec::new(), Some("localhost:4000".into())).unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with("invalid Sentinel endpoint"), "{message}");
+        assert!(!message.contains("InvalidEndpoint"), "{message}");
     }
 }

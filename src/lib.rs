@@ -34,7 +34,7 @@
 //!     // Once, at startup: the client every guarded function uses.
 //!     sentinel::init(SentinelClient::builder("http://localhost:4000").build()?)?;
 //!
-//!     let ctx = Context::new("run-42").provider("anthropic").actor("agent-007", ["ops"]);
+//!     let ctx = Context::new("run-42").with_provider("anthropic").with_actor("agent-007", ["ops"]);
 //!     match ctx.scope(|| pay(42_000, "acct_ops", "vendor_42")) {
 //!         Ok(receipt) => println!("paid: {receipt:?}"),
 //!         Err(denied) if denied.is_escalated() => println!("waiting for a human: {denied}"),
@@ -182,14 +182,14 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use sentinel::{EscalationStatus, SentinelClient};
+//! use sentinel::{ReviewStatus, SentinelClient};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = SentinelClient::builder("http://localhost:4000").build()?;
 //! # let escalation_id = "esc_1";
 //! match client.escalation_status(escalation_id)? {
-//!     EscalationStatus::Pending => { /* park the job; try again later */ }
-//!     EscalationStatus::Approved { record_id } => { /* re-run the tool */ }
+//!     ReviewStatus::Pending => { /* park the job; try again later */ }
+//!     ReviewStatus::Approved { record_id } => { /* re-run the tool */ }
 //!     _ => { /* denied: tell the model */ }
 //! }
 //! let decision = client.wait_for_resolution(escalation_id, Duration::from_secs(600));
@@ -244,8 +244,8 @@
 //!
 //! [`SentinelClient::from_env`] and [`init_from_env`] read `SENTINEL_ENDPOINT` (required),
 //! `SENTINEL_FAIL_MODE` (`closed`/`open`), `SENTINEL_TIMEOUT_MS`, `SENTINEL_BODY_LIMIT` and
-//! `SENTINEL_HEADERS` (`name=value,…`); a bad value is an error naming the variable (see
-//! [`env`](mod@env)).
+//! `SENTINEL_HEADERS` (`name=value,…`); a bad value is an error naming the variable (the
+//! table is on [`SentinelClient::from_env`]).
 //!
 //! ## Feature flags
 //!
@@ -257,8 +257,25 @@
 //! | `testing` | no | [`testing::MockSidecar`] for your own tests |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use sentinel_runtime::*;
+// One path per item: what is not listed here is not part of the API.
+pub use sentinel_runtime::{
+    client, init, init_from_env, Action, Actor, AlreadyInitialized, BuildError, CheckResult, Context,
+    DecisionError, Denied, Details, EnvError, Escalation, EscalationError, EscalationState, FailMode,
+    GuardDecision, InitError, Outcome, Resolution, ReviewStatus, SentinelClient, SentinelClientBuilder,
+    TraceStep, Verdict, WithContext, WithContextExt,
+};
+
+pub use sentinel_runtime::transport;
+
+#[cfg(feature = "verify")]
+#[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
+pub use sentinel_runtime::provenance;
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub use sentinel_runtime::testing;
 
 pub use sentinel_macros::guarded;
 

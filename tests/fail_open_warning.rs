@@ -3,7 +3,8 @@
 
 use std::sync::Mutex;
 
-use sentinel::{Action, Context, FailMode, HttpRequest, SentinelClient, TransportError};
+use sentinel::transport::{HttpRequest, TransportError};
+use sentinel::{Action, Context, FailMode, SentinelClient};
 use serde_json::json;
 
 static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -26,7 +27,12 @@ fn fail_open_client() -> SentinelClient {
     SentinelClient::builder("http://localhost:4000")
         .fail_mode(FailMode::Open)
         .header("authorization", "Bearer SECRET-TOKEN")
-        .transport(|_: &HttpRequest| Err(TransportError::Connect("connection refused".into())))
+        .transport(|_: &HttpRequest| {
+            Err(TransportError::Connect(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "connection refused",
+            )))
+        })
         .build()
         .unwrap()
 }
@@ -57,9 +63,14 @@ fn fail_open_warns_when_built_once_and_on_every_fallback_allow() {
 
     // Failing closed stays quiet: a BLOCK needs no warning.
     let closed = SentinelClient::builder("http://localhost:4000")
-        .transport(|_: &HttpRequest| Err(TransportError::Connect("connection refused".into())))
+        .transport(|_: &HttpRequest| {
+            Err(TransportError::Connect(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "connection refused",
+            )))
+        })
         .build()
         .unwrap();
-    closed.guard(&Action::payment(json!({"amount": 1})), &Context::new("r"), "p");
+    let _ = closed.guard(&Action::payment(json!({"amount": 1})), &Context::new("r"), "p");
     assert!(WARNINGS.lock().unwrap().is_empty());
 }

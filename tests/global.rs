@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sentinel::testing::{MockAnswer, MockSidecar};
-use sentinel::{Context, Denied, SentinelClient, Verdict, TRANSPORT_CHECK};
+use sentinel::{Context, Denied, GuardDecision, SentinelClient, Verdict};
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -34,7 +34,7 @@ fn assert_not_configured(denied: &Denied) {
     assert_eq!(denied.verdict(), Verdict::Block);
     let checks = denied.decision().checks();
     assert_eq!(checks.len(), 1);
-    assert_eq!(checks[0].check, TRANSPORT_CHECK);
+    assert_eq!(checks[0].check, GuardDecision::TRANSPORT_CHECK);
     assert!(
         checks[0]
             .reason

@@ -5,19 +5,14 @@ mod support;
 
 use std::time::Duration;
 
-use sentinel::{Action, Context, SentinelClient, Verdict};
-use serde_json::json;
-use support::{http_response, RawServer, ALLOW_BODY};
+use sentinel::{Context, SentinelClient, Verdict};
+use support::{http_response, pay, RawServer, ALLOW_BODY};
 
 fn client(endpoint: &str, timeout_ms: u64) -> SentinelClient {
     SentinelClient::builder(endpoint)
         .timeout(Duration::from_millis(timeout_ms))
         .build()
         .unwrap()
-}
-
-fn pay() -> Action {
-    Action::payment(json!({"amount": 100, "from": "acct_ops", "to": "vendor_42"}))
 }
 
 #[test]
@@ -34,7 +29,7 @@ fn proxy_variables_do_not_reroute_the_sidecar() {
         std::env::set_var("http_proxy", proxy.endpoint());
         std::env::set_var("ALL_PROXY", proxy.endpoint());
     }
-    let decision = client(&blocking.endpoint(), 2000).guard(&pay(), &Context::new("r"), "p");
+    let decision = client(&blocking.endpoint(), 2000).guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
     unsafe {
         std::env::remove_var("HTTP_PROXY");
         std::env::remove_var("http_proxy");

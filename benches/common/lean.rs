@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sentinel::{HttpRequest, HttpResponse, Transport, TransportError};
+use sentinel::transport::{HttpRequest, HttpResponse, Transport, TransportError};
 
 /// How much later than the deadline a socket timeout left from an earlier request may fire
 /// before it is set again (saves two `setsockopt` calls a request).
@@ -47,14 +47,17 @@ impl LeanTransport {
         use std::net::ToSocketAddrs;
         let addr = authority
             .to_socket_addrs()
-            .map_err(|e| TransportError::Connect(e.to_string()))?
+            .map_err(TransportError::Connect)?
             .next()
-            .ok_or_else(|| TransportError::Connect("host not found".into()))?;
-        let stream = TcpStream::connect_timeout(&addr, remaining(deadline)?)
-            .map_err(|e| TransportError::Connect(e.to_string()))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|e| TransportError::Io(e.to_string()))?;
+            .ok_or_else(|| {
+                TransportError::Connect(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "host not found",
+                ))
+            })?;
+        let stream =
+            TcpStream::connect_timeout(&addr, remaining(deadline)?).map_err(TransportError::Connect)?;
+        stream.set_nodelay(true).map_err(TransportError::Io)?;
         self.opened.fetch_add(1, Ordering::Relaxed);
         Ok(Conn {
             reader: BufReader::with_capacity(8 * 1024, stream),
@@ -81,7 +84,7 @@ fn remaining(deadline: Instant) -> Result<Duration, TransportError> {
 fn io_failure(e: std::io::Error, before_response: bool) -> Failed {
     let error = match e.kind() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => TransportError::Timeout,
-        _ => TransportError::Io(e.to_string()),
+        _ => TransportError::Io(e),
     };
     Failed {
         error,
@@ -120,7 +123,7 @@ fn exchange(
     let mut line = String::with_capacity(64);
     if conn.read_line(&mut line).map_err(|e| io_failure(e, true))? == 0 {
         return Err(fail(
-            TransportError::Io("closed before the response".into()),
+            TransportError::Io(std::io::Error::other("closed before the response")),
             true,
         ));
     }
@@ -129,20 +132,31 @@ fn exchange(
         .or_else(|| line.strip_prefix("HTTP/1.0 "))
         .and_then(|rest| rest.get(..3))
         .and_then(|code| code.parse().ok())
-        .ok_or_else(|| fail(TransportError::Io("malformed status line".into()), false))?;
+        .ok_or_else(|| {
+            fail(
+                TransportError::Io(std::io::Error::other("malformed status line")),
+                false,
+            )
+        })?;
     let mut headers = Vec::new();
     let (mut length, mut keep_alive) = (None, line.starts_with("HTTP/1.1"));
     loop {
         line.clear();
         if conn.read_line(&mut line).map_err(|e| io_failure(e, false))? == 0 {
-            return Err(fail(TransportError::Io("closed in the head".into()), false));
+            return Err(fail(
+                TransportError::Io(std::io::Error::other("closed in the head")),
+                false,
+            ));
         }
         let header = line.trim_end_matches(['\r', '\n']);
         if header.is_empty() {
             break;
         }
         let Some((name, value)) = header.split_once(':') else {
-            return Err(fail(TransportError::Io("malformed header".into()), false));
+            return Err(fail(
+                TransportError::Io(std::io::Error::other("malformed header")),
+                false,
+            ));
         };
         let (name, value) = (name.to_ascii_lowercase(), value.trim().to_owned());
         match name.as_str() {

@@ -12,15 +12,13 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use sentinel::{Action, Context, HttpRequest, HttpResponse, SentinelClient};
+use sentinel::transport::{HttpRequest, HttpResponse};
+use sentinel::{Action, Context, SentinelClient};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 /// The reference sidecar's recorded answers.
-pub const CASES: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/cases.json"
-));
+pub const CASES: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cases.json"));
 
 /// The typical decision: an `ALLOW` with five checks, 664 bytes.
 pub const ALLOW_CASE: &str = "allow_small_payment";
@@ -92,10 +90,10 @@ pub fn typical_action() -> Action {
 /// The context of the recorded requests: run, provider, model, actor with a role, tenant.
 pub fn typical_context() -> Context {
     Context::new("run_conf_1")
-        .provider("anthropic")
-        .model("claude-sonnet-4-6")
-        .actor("agent-007", ["ops"])
-        .tenant("acme")
+        .with_provider("anthropic")
+        .with_model("claude-sonnet-4-6")
+        .with_actor("agent-007", ["ops"])
+        .with_tenant("acme")
 }
 
 /// The request body as the client writes it (same fields, same order as its private

@@ -13,9 +13,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use sentinel_runtime::{
-    Action, Context, GuardDecision, HttpRequest, HttpResponse, SentinelClient, Verdict, TRANSPORT_CHECK,
-};
+use sentinel_runtime::transport::{HttpRequest, HttpResponse};
+use sentinel_runtime::{Action, Context, GuardDecision, SentinelClient, Verdict};
 
 thread_local! {
     static BODY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -60,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(decision.verdict(), Verdict::Block);
             assert_eq!(decision.record_id(), "");
             assert_eq!(decision.checks().len(), 1);
-            assert_eq!(decision.checks()[0].check, TRANSPORT_CHECK);
+            assert_eq!(decision.checks()[0].check, GuardDecision::TRANSPORT_CHECK);
         }
     }
 });

@@ -34,7 +34,7 @@ mod signature;
 /// }
 ///
 /// sentinel::init(SentinelClient::builder("http://localhost:4000").build()?)?;
-/// let ctx = Context::new("run-42").provider("anthropic").actor("agent-007", ["ops"]);
+/// let ctx = Context::new("run-42").with_provider("anthropic").with_actor("agent-007", ["ops"]);
 /// let receipt = ctx.scope(|| pay(42_000, "acct_ops", "vendor_42"));
 /// ```
 ///

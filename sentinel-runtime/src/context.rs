@@ -19,10 +19,10 @@ use serde_json::Value;
 /// use sentinel_runtime::Context;
 ///
 /// let ctx = Context::new("run-42")
-///     .provider("anthropic")
-///     .model("claude-sonnet-4-6")
-///     .actor("agent-007", ["ops"])
-///     .tenant("acme");
+///     .with_provider("anthropic")
+///     .with_model("claude-sonnet-4-6")
+///     .with_actor("agent-007", ["ops"])
+///     .with_tenant("acme");
 /// assert_eq!(ctx.run_id(), "run-42");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,6 +43,7 @@ pub struct Context {
 
 /// The principal on whose behalf the agent acts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Actor {
     /// A stable identifier, such as `agent-007`.
     pub id: String,
@@ -52,6 +53,7 @@ pub struct Actor {
 
 /// One step of the agent's recent history (a model turn, a tool call, a message).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct TraceStep {
     /// `model`, `tool` or `message`.
     pub kind: String,
@@ -75,19 +77,19 @@ impl Context {
     }
 
     /// Sets the model provider, such as `anthropic`.
-    pub fn provider(mut self, provider: impl Into<String>) -> Self {
+    pub fn with_provider(mut self, provider: impl Into<String>) -> Self {
         self.provider = Some(provider.into());
         self
     }
 
     /// Sets the model name.
-    pub fn model(mut self, model: impl Into<String>) -> Self {
+    pub fn with_model(mut self, model: impl Into<String>) -> Self {
         self.model = Some(model.into());
         self
     }
 
     /// Sets the acting principal and its roles.
-    pub fn actor<R, S>(mut self, id: impl Into<String>, roles: R) -> Self
+    pub fn with_actor<R, S>(mut self, id: impl Into<String>, roles: R) -> Self
     where
         R: IntoIterator<Item = S>,
         S: Into<String>,
@@ -100,13 +102,18 @@ impl Context {
     }
 
     /// Sets the tenant.
-    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
         self.tenant = Some(tenant.into());
         self
     }
 
     /// Appends a trace step.
-    pub fn trace_step(mut self, kind: impl Into<String>, name: impl Into<String>, content: Value) -> Self {
+    pub fn with_trace_step(
+        mut self,
+        kind: impl Into<String>,
+        name: impl Into<String>,
+        content: Value,
+    ) -> Self {
         self.trace.push(TraceStep {
             kind: kind.into(),
             name: name.into(),
@@ -120,14 +127,29 @@ impl Context {
         &self.run_id
     }
 
+    /// The model provider, if set.
+    pub fn provider(&self) -> Option<&str> {
+        self.provider.as_deref()
+    }
+
+    /// The model name, if set.
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
     /// The acting principal, if set.
-    pub fn actor_ref(&self) -> Option<&Actor> {
+    pub fn actor(&self) -> Option<&Actor> {
         self.actor.as_ref()
     }
 
     /// The tenant, if set.
-    pub fn tenant_ref(&self) -> Option<&str> {
+    pub fn tenant(&self) -> Option<&str> {
         self.tenant.as_deref()
+    }
+
+    /// The trace steps, oldest first.
+    pub fn trace(&self) -> &[TraceStep] {
+        &self.trace
     }
 
     /// Runs `f` with this context as the [current](Context::current) one on this thread,
@@ -145,15 +167,6 @@ impl Context {
     /// ```
     pub fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
         enter(Arc::new(self.clone()), f)
-    }
-
-    /// Wraps a future so that this context is current while it is being polled, on whatever
-    /// thread polls it. Prefer [`WithContextExt::with_context`].
-    pub fn wrap<F: Future>(&self, future: F) -> WithContext<F> {
-        WithContext {
-            context: Arc::new(self.clone()),
-            future,
-        }
     }
 
     /// The context in scope on this thread, or the [process default](Context::process_default).

@@ -11,12 +11,17 @@ use crate::decision::{GuardDecision, Verdict};
 /// `Box<dyn Error + Send + Sync>` accept it as it is.
 ///
 /// ```
-/// use sentinel_runtime::{Denied, FailMode, GuardDecision, Verdict};
+/// use sentinel_runtime::Denied;
 ///
-/// let denied = Denied::new(GuardDecision::fallback(FailMode::Closed, "connection refused"), "payment", "fintech.payments");
-/// assert_eq!(denied.verdict(), Verdict::Block);
-/// assert!(denied.is_fallback());
-/// assert!(denied.to_string().starts_with("sentinel BLOCK payment under fintech.payments: "));
+/// fn explain(denied: &Denied) -> String {
+///     if denied.is_escalated() {
+///         format!("held for a human: {}", denied.escalation_id().unwrap_or_default())
+///     } else if denied.is_fallback() {
+///         format!("the sidecar could not be asked: {}", denied.reason())
+///     } else {
+///         format!("refused: {denied}") // sentinel BLOCK payment under fintech.payments: …
+///     }
+/// }
 /// ```
 #[derive(Clone, PartialEq)]
 pub struct Denied {
@@ -31,8 +36,15 @@ struct Inner {
 }
 
 impl Denied {
-    /// A denial of an action of type `kind` under `policy`.
+    /// A denial of an action of type `kind` under `policy`, for tests of code that handles
+    /// denials (feature `testing`).
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn new(decision: GuardDecision, kind: impl Into<String>, policy: impl Into<String>) -> Self {
+        Denied::of(decision, kind, policy)
+    }
+
+    pub(crate) fn of(decision: GuardDecision, kind: impl Into<String>, policy: impl Into<String>) -> Self {
         Denied {
             inner: Box::new(Inner {
                 decision,

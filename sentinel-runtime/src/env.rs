@@ -1,24 +1,25 @@
 //! Configuration from the environment: [`SentinelClient::from_env`] and [`init_from_env`].
-//!
-//! | variable | meaning | default |
-//! |---|---|---|
-//! | `SENTINEL_ENDPOINT` | the sidecar's base URL, such as `http://localhost:4000` | required |
-//! | `SENTINEL_FAIL_MODE` | `closed` or `open` | `closed` |
-//! | `SENTINEL_TIMEOUT_MS` | whole-request deadline in milliseconds, > 0 | `5000` |
-//! | `SENTINEL_BODY_LIMIT` | largest response body in bytes, > 0 | `1048576` |
-//! | `SENTINEL_HEADERS` | extra headers, `name=value` pairs separated by commas | none |
-//!
-//! A variable that is set but wrong is an error naming it; nothing falls back to a default
-//! silently. Header values are never printed.
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::client::{BuildError, FailMode, SentinelClient};
+use crate::client::{BuildError, SentinelClient};
+use crate::decision::FailMode;
 use crate::global::{init, AlreadyInitialized};
 
 impl SentinelClient {
-    /// Builds a client from the `SENTINEL_*` variables (see the [module table](crate::env)).
+    /// Builds a client from the `SENTINEL_*` variables:
+    ///
+    /// | variable | meaning | default |
+    /// |---|---|---|
+    /// | `SENTINEL_ENDPOINT` | the sidecar's base URL, such as `http://localhost:4000` | required |
+    /// | `SENTINEL_FAIL_MODE` | `closed` or `open` | `closed` |
+    /// | `SENTINEL_TIMEOUT_MS` | whole-request deadline in milliseconds, > 0 | `5000` |
+    /// | `SENTINEL_BODY_LIMIT` | largest response body in bytes, > 0 | `1048576` |
+    /// | `SENTINEL_HEADERS` | extra headers, `name=value` pairs separated by commas | none |
+    ///
+    /// A variable that is set but wrong is an error naming it; nothing falls back to a
+    /// default silently. Header values are never printed.
     ///
     /// ```no_run
     /// let client = sentinel_runtime::SentinelClient::from_env()?;
@@ -29,7 +30,7 @@ impl SentinelClient {
     }
 }
 
-/// [`init`] with [`SentinelClient::from_env`].
+/// [`init`] with [`SentinelClient::from_env`] (its table lists the variables).
 pub fn init_from_env() -> Result<(), InitError> {
     init(SentinelClient::from_env().map_err(InitError::Env)?).map_err(InitError::AlreadyInitialized)
 }
@@ -72,7 +73,11 @@ pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Sen
             BuildError::InvalidHeader { .. } => "SENTINEL_HEADERS",
             _ => "SENTINEL_ENDPOINT",
         };
-        EnvError::invalid(variable, e.to_string())
+        EnvError {
+            variable,
+            problem: e.to_string(),
+            source: Some(e),
+        }
     })
 }
 
@@ -91,6 +96,7 @@ fn positive(variable: &'static str, text: &str) -> Result<u64, EnvError> {
 pub struct EnvError {
     variable: &'static str,
     problem: String,
+    source: Option<BuildError>,
 }
 
 impl EnvError {
@@ -98,11 +104,16 @@ impl EnvError {
         EnvError {
             variable,
             problem: "is not set".into(),
+            source: None,
         }
     }
 
     fn invalid(variable: &'static str, problem: String) -> Self {
-        EnvError { variable, problem }
+        EnvError {
+            variable,
+            problem,
+            source: None,
+        }
     }
 
     /// The variable at fault.
@@ -117,7 +128,11 @@ impl fmt::Display for EnvError {
     }
 }
 
-impl std::error::Error for EnvError {}
+impl std::error::Error for EnvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
 
 /// Why [`init_from_env`] failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,13 +147,20 @@ pub enum InitError {
 impl fmt::Display for InitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            InitError::Env(e) => e.fmt(f),
+            InitError::Env(e) => write!(f, "the environment does not describe a Sentinel client: {e}"),
             InitError::AlreadyInitialized(e) => e.fmt(f),
         }
     }
 }
 
-impl std::error::Error for InitError {}
+impl std::error::Error for InitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InitError::Env(e) => Some(e),
+            InitError::AlreadyInitialized(e) => Some(e),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -169,7 +191,7 @@ mod tests {
     fn defaults_to_failing_closed() {
         let client = env(&[("SENTINEL_ENDPOINT", "http://localhost:4000")]).unwrap();
         assert_eq!(client.fail_mode(), FailMode::Closed);
-        assert_eq!(client.timeout(), crate::DEFAULT_TIMEOUT);
+        assert_eq!(client.timeout(), crate::SentinelClientBuilder::DEFAULT_TIMEOUT);
     }
 
     #[test]

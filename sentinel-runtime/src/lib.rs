@@ -9,6 +9,7 @@
 //! default, and never returns an error or panics.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod action;
 mod blocking;
@@ -16,16 +17,15 @@ mod client;
 mod context;
 mod decision;
 mod denied;
-pub mod env;
+mod env;
 mod escalation;
 mod global;
-mod http;
+mod protocol;
 mod strict_json;
-#[cfg(feature = "tracing")]
 mod telemetry;
 #[cfg(feature = "tls")]
 mod tls;
-mod transport;
+pub mod transport;
 #[cfg(feature = "verify")]
 mod verified;
 
@@ -33,23 +33,18 @@ mod verified;
 pub mod macro_support;
 
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 #[cfg(feature = "verify")]
+#[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
 pub mod provenance;
 
 pub use action::Action;
-pub use client::{
-    BuildError, FailMode, SentinelClient, SentinelClientBuilder, DEFAULT_BODY_LIMIT, DEFAULT_POOL_SIZE,
-    DEFAULT_TIMEOUT, MAX_BATCH,
-};
+pub use client::{BuildError, SentinelClient, SentinelClientBuilder};
 pub use context::{Actor, Context, TraceStep, WithContext, WithContextExt};
-pub use decision::{CheckResult, DecisionError, Details, GuardDecision, Outcome, Verdict, TRANSPORT_CHECK};
+pub use decision::{CheckResult, DecisionError, Details, FailMode, GuardDecision, Outcome, Verdict};
 pub use denied::Denied;
 pub use env::{init_from_env, EnvError, InitError};
-pub use escalation::{
-    Escalation, EscalationError, EscalationState, EscalationStatus, Resolution, MAX_POLL_INTERVAL,
-};
+pub use escalation::{Escalation, EscalationError, EscalationState, Resolution, ReviewStatus};
 pub use global::{client, init, AlreadyInitialized};
-pub use http::UreqTransport;
-pub use transport::{HttpRequest, HttpResponse, Transport, TransportError};

@@ -266,20 +266,9 @@ fn decide(
     if let Some(meta) = meta {
         action = action.with_meta(Value::Object(meta.members));
     }
-    let decision = client.guard(&action, context, policy);
     match escalation_wait {
-        Some(timeout) if decision.verdict() == crate::Verdict::Escalate && !decision.is_fallback() => {
-            let resolved = client.wait_on_escalated(&decision, &action, timeout, cancelled);
-            if resolved.escalation_id().is_some() {
-                resolved
-            } else {
-                // Still pending at the timeout (or the sidecar failed while polled): the
-                // escalation is still there for a human, so the denial keeps its id to
-                // report and resume with.
-                resolved.with_escalation_id(decision.escalation_id().unwrap_or_default())
-            }
-        }
-        _ => decision,
+        Some(timeout) => client.guard_and_wait_cancellable(&action, context, policy, timeout, cancelled),
+        None => client.guard(&action, context, policy),
     }
 }
 
@@ -287,6 +276,6 @@ fn verdict_of(decision: GuardDecision, kind: &str, policy: &str) -> Result<(), D
     if decision.allowed() {
         Ok(())
     } else {
-        Err(Denied::new(decision, kind, policy))
+        Err(Denied::of(decision, kind, policy))
     }
 }

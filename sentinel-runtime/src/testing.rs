@@ -37,6 +37,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use crate::decision::Verdict;
+use crate::protocol;
 
 /// A guard request as the mock sidecar received it.
 #[derive(Debug, Clone, PartialEq)]
@@ -287,20 +288,17 @@ async fn answer(
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
-    let headers = crate::transport::header_pairs(request.headers());
+    let headers = crate::protocol::header_pairs(request.headers());
     let body = match request.into_body().collect().await {
         Ok(body) => body.to_bytes(),
         Err(_) => return Ok(json_response(400, &json!({"error": "unreadable body"}))),
     };
-    let resolve_id = path
-        .strip_prefix("/v1/escalations/")
-        .and_then(|rest| rest.strip_suffix("/resolve"))
-        .map(str::to_owned);
+    let resolve_id = protocol::resolve_id(&path).map(str::to_owned);
     let (status, reply) = match (method, path.as_str(), resolve_id) {
-        (hyper::Method::POST, "/v1/guard", _) => guard(&body, headers, &seen, rule).await,
-        (hyper::Method::GET, "/v1/escalations", _) => (200, list_escalations(&lock(&seen), &query)),
+        (hyper::Method::POST, protocol::GUARD, _) => guard(&body, headers, &seen, rule).await,
+        (hyper::Method::GET, protocol::ESCALATIONS, _) => (200, list_escalations(&lock(&seen), &query)),
         (hyper::Method::POST, _, Some(id)) => resolve(&mut lock(&seen), &id, &body),
-        (hyper::Method::GET, "/v1/records", _) => (200, Value::Array(lock(&seen).review_records.clone())),
+        (hyper::Method::GET, protocol::RECORDS, _) => (200, Value::Array(lock(&seen).review_records.clone())),
         _ => (404, json!({"error": "not found"})),
     };
     Ok(json_response(status, &reply))

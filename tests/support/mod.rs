@@ -384,19 +384,10 @@ impl ProcStats {
     }
 }
 
-/// Writes a generated report section to `target/reliability-<name>.md`, and, when the
-/// environment has `SENTINEL_WRITE_RELIABILITY=1`, also replaces the text between
-/// `<!-- BEGIN GENERATED: <name> -->` and `<!-- END GENERATED: <name> -->` in RELIABILITY.md.
-pub fn publish_reliability_section(name: &str, content: &str) {
+/// Replaces the text between `<!-- BEGIN GENERATED: <name> -->` and
+/// `<!-- END GENERATED: <name> -->` in RELIABILITY.md with `content`.
+pub fn write_reliability_section(name: &str, content: &str) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let _ = std::fs::create_dir_all(&target);
-    let _ = std::fs::write(target.join(format!("reliability-{name}.md")), content);
-    if std::env::var("SENTINEL_WRITE_RELIABILITY").as_deref() != Ok("1") {
-        return;
-    }
     let path = root.join("RELIABILITY.md");
     let text = std::fs::read_to_string(&path).expect("RELIABILITY.md exists");
     let begin = format!("<!-- BEGIN GENERATED: {name} -->");
@@ -415,14 +406,14 @@ pub fn recording_client(
     builder: sentinel::SentinelClientBuilder,
 ) -> (
     sentinel::SentinelClient,
-    Arc<std::sync::Mutex<Vec<sentinel::HttpRequest>>>,
+    Arc<std::sync::Mutex<Vec<sentinel::transport::HttpRequest>>>,
 ) {
-    let seen: Arc<std::sync::Mutex<Vec<sentinel::HttpRequest>>> = Arc::default();
+    let seen: Arc<std::sync::Mutex<Vec<sentinel::transport::HttpRequest>>> = Arc::default();
     let record = Arc::clone(&seen);
     let client = builder
-        .transport(move |req: &sentinel::HttpRequest| {
+        .transport(move |req: &sentinel::transport::HttpRequest| {
             record.lock().unwrap().push(req.clone());
-            Ok(sentinel::HttpResponse::new(
+            Ok(sentinel::transport::HttpResponse::new(
                 200,
                 r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#,
             ))
@@ -430,4 +421,9 @@ pub fn recording_client(
         .build()
         .unwrap();
     (client, seen)
+}
+
+/// A payment of `amount` from `acct_ops` to `to`: the action most tests guard.
+pub fn pay(amount: u64, to: &str) -> sentinel::Action {
+    sentinel::Action::payment(serde_json::json!({"amount": amount, "from": "acct_ops", "to": to}))
 }

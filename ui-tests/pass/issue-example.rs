@@ -30,8 +30,8 @@ fn pay(amount: u64, from: &str, to: &str) -> Result<Receipt, PayError> {
 fn main() {
     // No client was installed with sentinel::init: every call is denied, the body never runs.
     let ctx = Context::new("run-42")
-        .provider("anthropic")
-        .actor("agent-007", ["ops"]);
+        .with_provider("anthropic")
+        .with_actor("agent-007", ["ops"]);
     match ctx.scope(|| pay(42_000, "acct_ops", "vendor_42")) {
         Err(PayError::Denied(denied)) => {
             assert!(denied.is_fallback());

@@ -7,7 +7,6 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::client::FailMode;
 use crate::strict_json;
 
 /// The three answers a sidecar can give. The protocol has exactly these; there is no
@@ -48,6 +47,18 @@ impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// What the client does when it cannot get a trustworthy answer from the sidecar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FailMode {
+    /// Deny: the synthetic decision is `BLOCK`. The default, and the only safe choice for
+    /// actions that matter.
+    #[default]
+    Closed,
+    /// Allow: the synthetic decision is `ALLOW`, marked as a fallback. Choose it only for
+    /// actions whose being blocked costs more than their happening unchecked.
+    Open,
 }
 
 /// How one check came out.
@@ -183,9 +194,6 @@ impl Serialize for Details {
     }
 }
 
-/// The name of the single check a client-side fallback decision carries.
-pub const TRANSPORT_CHECK: &str = "sentinel.transport";
-
 /// The answer to one guard: a verdict the sidecar rendered and signed, or the client's own
 /// fail-safe decision when no trustworthy answer could be had ([`is_fallback`](Self::is_fallback)).
 ///
@@ -200,6 +208,7 @@ pub const TRANSPORT_CHECK: &str = "sentinel.transport";
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[must_use = "a decision does nothing until its verdict is checked"]
 pub struct GuardDecision {
     verdict: Verdict,
     record_id: String,
@@ -222,40 +231,8 @@ impl GuardDecision {
         typed::from_json(body)
     }
 
-    /// [`from_json`](Self::from_json) for an already parsed value (duplicate keys can no
-    /// longer be seen at this point).
-    pub fn from_value(value: Value) -> Result<GuardDecision, DecisionError> {
-        let Value::Object(mut object) = value else {
-            return Err(DecisionError(format!(
-                "expected a JSON object, got {}",
-                kind_of(&value)
-            )));
-        };
-        let verdict = take_verdict(&mut object, "verdict")?;
-        let record_id = match object.remove("recordId") {
-            Some(Value::String(id)) if !id.is_empty() => id,
-            Some(Value::String(_)) => return Err(DecisionError("`recordId` is empty".into())),
-            Some(other) => return Err(wrong_type("recordId", "a string", &other)),
-            None => return Err(DecisionError("`recordId` is missing".into())),
-        };
-        let checks = match object.remove("checks") {
-            Some(Value::Array(items)) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    parse_check(item).map_err(|e| DecisionError(format!("checks[{i}]: {}", e.0)))
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(other) => return Err(wrong_type("checks", "an array", &other)),
-            None => return Err(DecisionError("`checks` is missing".into())),
-        };
-        let reason = take_optional_string(&mut object, "reason")?;
-        let escalation_id = take_optional_string(&mut object, "escalationId")?;
-        GuardDecision::from_parts(verdict, record_id, checks, reason, escalation_id)
-    }
-
     /// A decision read off the wire, once the rules that tie its members together hold:
-    /// an `ESCALATE` names its escalation. Both parsers end here.
+    /// an `ESCALATE` names its escalation.
     fn from_parts(
         verdict: Verdict,
         record_id: String,
@@ -276,10 +253,13 @@ impl GuardDecision {
         })
     }
 
+    /// The name of the single check a client-side fallback decision carries.
+    pub const TRANSPORT_CHECK: &'static str = "sentinel.transport";
+
     /// The decision the client makes up when it has no trustworthy answer: `BLOCK` when
     /// failing closed, `ALLOW` when failing open; an empty record id; exactly one
     /// `sentinel.transport` check carrying `what_went_wrong`.
-    pub fn fallback(fail_mode: FailMode, what_went_wrong: impl Into<String>) -> GuardDecision {
+    pub(crate) fn made_up(fail_mode: FailMode, what_went_wrong: impl Into<String>) -> GuardDecision {
         let what_went_wrong = what_went_wrong.into();
         let (verdict, outcome, mode) = match fail_mode {
             FailMode::Closed => (Verdict::Block, Outcome::Fail, "closed"),
@@ -292,7 +272,7 @@ impl GuardDecision {
                 "sentinel sidecar unreachable ({what_went_wrong}); failing {mode}"
             )),
             checks: vec![CheckResult {
-                check: TRANSPORT_CHECK.to_owned(),
+                check: GuardDecision::TRANSPORT_CHECK.to_owned(),
                 outcome,
                 verdict,
                 reason: Some(what_went_wrong),
@@ -311,34 +291,32 @@ impl GuardDecision {
     /// same, but its reason says what happened instead of "unreachable".
     pub(crate) fn refused(why: impl Into<String>) -> GuardDecision {
         let why = why.into();
-        let mut decision = GuardDecision::fallback(FailMode::Closed, why.clone());
+        let mut decision = GuardDecision::made_up(FailMode::Closed, why.clone());
         decision.reason = Some(format!("{why}; failing closed"));
         decision
     }
 
-    /// Builds a decision from parts, for tests and for decisions derived from other
-    /// answers (an approved escalation, for instance). `record_id` must not be empty.
-    pub fn new(verdict: Verdict, record_id: impl Into<String>, checks: Vec<CheckResult>) -> GuardDecision {
+    /// A decision derived from other answers (an approved escalation's human review).
+    pub(crate) fn derived(
+        verdict: Verdict,
+        record_id: String,
+        checks: Vec<CheckResult>,
+        reason: String,
+        escalation_id: String,
+    ) -> GuardDecision {
         GuardDecision {
             verdict,
-            record_id: record_id.into(),
+            record_id,
             checks,
-            reason: None,
-            escalation_id: None,
+            reason: Some(reason),
+            escalation_id: Some(escalation_id),
             fallback: false,
         }
     }
 
-    /// Sets the reason.
-    pub fn with_reason(mut self, reason: impl Into<String>) -> GuardDecision {
-        self.reason = Some(reason.into());
-        self
-    }
-
-    /// Sets the escalation id.
-    pub fn with_escalation_id(mut self, escalation_id: impl Into<String>) -> GuardDecision {
+    /// Names the escalation this decision is about.
+    pub(crate) fn set_escalation_id(&mut self, escalation_id: impl Into<String>) {
         self.escalation_id = Some(escalation_id.into());
-        self
     }
 
     /// `true` only for `ALLOW`: a real one from the sidecar, or a fail-open fallback
@@ -379,6 +357,43 @@ impl GuardDecision {
     }
 }
 
+/// Decisions made in code, for tests of code that handles them (feature `testing`).
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+impl GuardDecision {
+    /// The fallback decision a client of `fail_mode` makes up when it has no trustworthy
+    /// answer: `BLOCK` when failing closed, `ALLOW` when failing open; an empty record id;
+    /// exactly one [`TRANSPORT_CHECK`](Self::TRANSPORT_CHECK) check carrying
+    /// `what_went_wrong`.
+    pub fn fallback(fail_mode: FailMode, what_went_wrong: impl Into<String>) -> GuardDecision {
+        GuardDecision::made_up(fail_mode, what_went_wrong)
+    }
+
+    /// A decision as the sidecar could have sent it. `record_id` should not be empty.
+    pub fn new(verdict: Verdict, record_id: impl Into<String>, checks: Vec<CheckResult>) -> GuardDecision {
+        GuardDecision {
+            verdict,
+            record_id: record_id.into(),
+            checks,
+            reason: None,
+            escalation_id: None,
+            fallback: false,
+        }
+    }
+
+    /// Sets the reason.
+    pub fn with_reason(mut self, reason: impl Into<String>) -> GuardDecision {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Sets the escalation id.
+    pub fn with_escalation_id(mut self, escalation_id: impl Into<String>) -> GuardDecision {
+        self.set_escalation_id(escalation_id);
+        self
+    }
+}
+
 /// Why a response body is not a well-formed decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecisionError(String);
@@ -390,65 +405,6 @@ impl fmt::Display for DecisionError {
 }
 
 impl std::error::Error for DecisionError {}
-
-fn parse_check(value: Value) -> Result<CheckResult, DecisionError> {
-    let Value::Object(mut object) = value else {
-        return Err(DecisionError(format!(
-            "expected an object, got {}",
-            kind_of(&value)
-        )));
-    };
-    let check = match object.remove("check") {
-        Some(Value::String(name)) => name,
-        Some(other) => return Err(wrong_type("check", "a string", &other)),
-        None => return Err(DecisionError("`check` is missing".into())),
-    };
-    let outcome = match object.remove("outcome") {
-        Some(Value::String(text)) => {
-            Outcome::from_wire(&text).ok_or_else(|| DecisionError(format!("unknown outcome {text:?}")))?
-        }
-        Some(other) => return Err(wrong_type("outcome", "a string", &other)),
-        None => return Err(DecisionError("`outcome` is missing".into())),
-    };
-    let verdict = take_verdict(&mut object, "verdict")?;
-    let reason = take_optional_string(&mut object, "reason")?;
-    let details = match object.remove("details") {
-        Some(Value::Object(details)) => Some(Details::try_from(details)?),
-        Some(other) => return Err(wrong_type("details", "an object", &other)),
-        None => None,
-    };
-    let latency_ms = match object.remove("latencyMs") {
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(other) => return Err(wrong_type("latencyMs", "a number", &other)),
-        None => None,
-    };
-    Ok(CheckResult {
-        check,
-        outcome,
-        verdict,
-        reason,
-        details,
-        latency_ms,
-    })
-}
-
-fn take_verdict(object: &mut Map<String, Value>, key: &str) -> Result<Verdict, DecisionError> {
-    match object.remove(key) {
-        Some(Value::String(text)) => {
-            Verdict::from_wire(&text).ok_or_else(|| DecisionError(format!("unknown verdict {text:?}")))
-        }
-        Some(other) => Err(wrong_type(key, "a string", &other)),
-        None => Err(DecisionError(format!("`{key}` is missing"))),
-    }
-}
-
-fn take_optional_string(object: &mut Map<String, Value>, key: &str) -> Result<Option<String>, DecisionError> {
-    match object.remove(key) {
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(other) => Err(wrong_type(key, "a string", &other)),
-        None => Ok(None),
-    }
-}
 
 fn wrong_type(key: &str, expected: &str, got: &Value) -> DecisionError {
     wrong_kind(key, expected, kind_of(got))
@@ -471,11 +427,13 @@ fn kind_of(value: &Value) -> &'static str {
 
 mod typed;
 
+pub(crate) use typed::batch_from_json;
+
 #[cfg(test)]
 mod tests {
     use serde_json::{json, Map, Value};
 
-    use super::{Details, GuardDecision, DETAILS_ROOM};
+    use super::{Details, DETAILS_ROOM};
 
     /// `{"a":[[…]]}` with `depth` arrays and objects in all.
     fn nested(depth: usize) -> Map<String, Value> {
@@ -491,12 +449,7 @@ mod tests {
         let deepest = Details::try_from(nested(DETAILS_ROOM)).unwrap();
         assert_eq!(deepest.to_map(), nested(DETAILS_ROOM));
         let error = Details::try_from(nested(DETAILS_ROOM + 1)).unwrap_err();
-        assert!(error.to_string().contains("recursion limit"), "{error}");
-
-        // A decision built in code can nest deeper than any body can: refused, no panic.
-        let decision = json!({"verdict": "ALLOW", "recordId": "r", "checks": [
-            {"check": "c", "outcome": "pass", "verdict": "ALLOW", "details": nested(200)}]});
-        let error = GuardDecision::from_value(decision).unwrap_err();
         assert!(error.to_string().contains("`details` cannot be kept"), "{error}");
+        assert!(error.to_string().contains("recursion limit"), "{error}");
     }
 }

@@ -1,7 +1,6 @@
-//! The strict decision parser of the hot path: builds the decision and its checks
-//! directly while reading, without a `Value` tree for them. It applies the same rules, with
-//! the same messages, as [`GuardDecision::from_value`](super::GuardDecision::from_value);
-//! a property in `tests/parser_props.rs` checks the two agree on every input.
+//! The one decision parser: strict, single pass, building the decision and its checks
+//! directly while reading, without a `Value` tree for them. A batch answer's decisions go
+//! through it too, one by one.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -28,6 +27,25 @@ pub(super) fn from_json(body: &[u8]) -> Result<GuardDecision, DecisionError> {
         .and_then(|decision| de.end().map(|()| decision));
     match parsed {
         Ok(decision) => decision,
+        Err(e) => Err(DecisionError(format!("not valid JSON: {e}"))),
+    }
+}
+
+/// The decisions of a batch answer, `{"decisions": [...]}`, each parsed as
+/// [`from_json`] parses a single one. The whole body is one JSON document: a syntax
+/// error or a duplicate key anywhere refuses it all; a decision that is well-formed JSON
+/// but not a valid decision is refused on its own.
+pub(crate) fn batch_from_json(
+    body: &[u8],
+) -> Result<Vec<Result<GuardDecision, DecisionError>>, DecisionError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| DecisionError(format!("not valid JSON: invalid UTF-8: {e}")))?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = BatchSeed
+        .deserialize(&mut de)
+        .and_then(|batch| de.end().map(|()| batch));
+    match parsed {
+        Ok(batch) => batch,
         Err(e) => Err(DecisionError(format!("not valid JSON: {e}"))),
     }
 }
@@ -236,6 +254,89 @@ impl<'de> Visitor<'de> for DecisionSeed {
     }
 }
 
+/// A batch answer: its `decisions`, or why there are none.
+struct BatchSeed;
+
+impl<'de> DeserializeSeed<'de> for BatchSeed {
+    type Value = Result<Vec<Result<GuardDecision, DecisionError>>, DecisionError>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BatchSeed {
+    type Value = Result<Vec<Result<GuardDecision, DecisionError>>, DecisionError>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a batch answer")
+    }
+    not_an_object!("an object");
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut decisions = None;
+        let mut seen = Vec::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            if key == "decisions" {
+                if decisions.is_some() {
+                    return Err(duplicate(&key));
+                }
+                decisions = Some(map.next_value_seed(DecisionsSeed)?);
+            } else {
+                skip_unknown(&mut map, key, &mut seen)?;
+            }
+        }
+        Ok(decisions
+            .flatten()
+            .ok_or_else(|| DecisionError("`decisions` must be an array".into())))
+    }
+}
+
+/// `decisions`: one parse per item for an array, `None` for anything else (still read
+/// strictly).
+struct DecisionsSeed;
+
+impl<'de> DeserializeSeed<'de> for DecisionsSeed {
+    type Value = Option<Vec<Result<GuardDecision, DecisionError>>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DecisionsSeed {
+    type Value = Option<Vec<Result<GuardDecision, DecisionError>>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("decisions")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        StrictValue.visit_f64::<E>(v)?;
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        StrictValue.visit_map(map)?;
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut decisions = Vec::new();
+        while let Some(decision) = seq.next_element_seed(DecisionSeed)? {
+            decisions.push(decision);
+        }
+        Ok(Some(decisions))
+    }
+}
+
 /// `checks`: `Ok(list or the first bad check)` for an array, `Err(value)` otherwise.
 struct ChecksSeed;
 
@@ -386,7 +487,55 @@ impl<'de> DeserializeSeed<'de> for DetailsSeed {
 
 #[cfg(test)]
 mod tests {
-    use super::from_json;
+    use super::{batch_from_json, from_json};
+
+    #[test]
+    fn a_batch_answers_decisions_are_read_by_the_single_decision_rules() {
+        let body = br#"{"other":[1],"decisions":[
+            {"verdict":"ALLOW","recordId":"rec_1","checks":[]},
+            {"verdict":"ALLOW","recordId":"","checks":[]},
+            {"verdict":"ESCALATE","recordId":"rec_3","checks":[]},
+            {"verdict":"ESCALATE","recordId":"rec_4","escalationId":"esc_4","checks":[]},
+            "ALLOW"]}"#;
+        let items = batch_from_json(body).unwrap();
+        assert_eq!(items.len(), 5);
+        assert_eq!(items[0].as_ref().unwrap().record_id(), "rec_1");
+        assert_eq!(items[1].as_ref().unwrap_err().to_string(), "`recordId` is empty");
+        assert_eq!(
+            items[2].as_ref().unwrap_err().to_string(),
+            "ESCALATE without an `escalationId`"
+        );
+        assert_eq!(items[3].as_ref().unwrap().escalation_id(), Some("esc_4"));
+        assert_eq!(
+            items[4].as_ref().unwrap_err().to_string(),
+            "expected a JSON object, got a string"
+        );
+    }
+
+    #[test]
+    fn a_batch_answer_is_refused_whole_when_its_json_or_its_shape_is_wrong() {
+        for (body, error) in [
+            (&br#"{"decisions":[]"#[..], "not valid JSON: "),
+            (
+                br#"{"decisions":[],"decisions":[]}"#,
+                "not valid JSON: duplicate key",
+            ),
+            (
+                br#"{"decisions":[{"verdict":"ALLOW","verdict":"ALLOW"}]}"#,
+                "not valid JSON: duplicate key",
+            ),
+            (
+                br#"{"x":{"a":1,"a":2},"decisions":[]}"#,
+                "not valid JSON: duplicate key",
+            ),
+            (br#"[]"#, "expected an object, got an array"),
+            (br#"{"decisions":{}}"#, "`decisions` must be an array"),
+            (br#"{}"#, "`decisions` must be an array"),
+        ] {
+            let got = batch_from_json(body).unwrap_err().to_string();
+            assert!(got.starts_with(error), "{}: {got}", String::from_utf8_lossy(body));
+        }
+    }
 
     /// A decision whose one check has `member` (such as `"details":{…}`).
     fn with(member: &str) -> String {

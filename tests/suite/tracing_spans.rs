@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use sentinel::{Action, Context, HttpRequest, HttpResponse, SentinelClient, TransportError};
+use sentinel::transport::{HttpRequest, HttpResponse, TransportError};
+use sentinel::{Action, Context, SentinelClient};
 use serde_json::json;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -59,7 +60,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Captured {
     }
 }
 
-fn guard_with(transport: impl sentinel::Transport) -> Captured {
+fn guard_with(transport: impl sentinel::transport::Transport) -> Captured {
     let captured = Captured::default();
     let subscriber = tracing_subscriber::registry().with(captured.clone());
     let client = SentinelClient::builder("http://localhost:4000")
@@ -70,7 +71,7 @@ fn guard_with(transport: impl sentinel::Transport) -> Captured {
     let action = Action::payment(json!({"amount": 100, "from": "acct_ops", "to": "acct_private_payee"}))
         .with_id("act_traced");
     tracing::subscriber::with_default(subscriber, || {
-        client.guard(&action, &Context::new("run-t"), "fintech.payments");
+        let _ = client.guard(&action, &Context::new("run-t"), "fintech.payments");
     });
     captured
 }
@@ -116,7 +117,12 @@ fn one_span_per_guard_carries_the_decision() {
 
 #[test]
 fn every_fallback_is_a_warning_and_no_secret_is_recorded() {
-    let captured = guard_with(|_: &HttpRequest| Err(TransportError::Connect("connection refused".into())));
+    let captured = guard_with(|_: &HttpRequest| {
+        Err(TransportError::Connect(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "connection refused",
+        )))
+    });
     let events = captured.events.lock().unwrap().clone();
     let warnings: Vec<_> = events.iter().filter(|(level, _)| *level == Level::WARN).collect();
     assert_eq!(warnings.len(), 1);

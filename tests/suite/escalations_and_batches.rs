@@ -1,19 +1,18 @@
 //! Batches and escalations against a scripted sidecar built from the recorded answers.
 
+use crate::support::pay;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sentinel::transport::{HttpRequest, HttpResponse};
 use sentinel::{
-    Action, Context, EscalationError, EscalationState, EscalationStatus, HttpRequest, HttpResponse,
-    Resolution, SentinelClient, Verdict,
+    Context, EscalationError, EscalationState, Resolution, ReviewStatus, SentinelClient, Verdict,
 };
 use serde_json::{json, Value};
 
-const CASES: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/cases.json"
-));
+const CASES: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cases.json"));
 const RECORDS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/records.json"
@@ -32,10 +31,6 @@ fn scripted(route: impl Fn(&HttpRequest) -> HttpResponse + Send + Sync + 'static
         .unwrap()
 }
 
-fn pay(amount: u64) -> Action {
-    Action::payment(json!({"amount": amount, "from": "acct_ops", "to": "vendor_42"}))
-}
-
 #[test]
 fn a_recorded_batch_gives_one_decision_per_request_in_order() {
     let recorded = case("batch_two");
@@ -49,8 +44,8 @@ fn a_recorded_batch_gives_one_decision_per_request_in_order() {
     });
     let ctx = Context::new("run_conf_1");
     let decisions = client.guard_batch(&[
-        (pay(1), ctx.clone(), "fintech.payments"),
-        (pay(30000), ctx, "fintech.payments"),
+        (pay(1, "vendor_42"), ctx.clone(), "fintech.payments"),
+        (pay(30000, "vendor_42"), ctx, "fintech.payments"),
     ]);
     assert_eq!(decisions.len(), 2);
     assert_eq!(decisions[0].verdict(), Verdict::Allow);
@@ -79,7 +74,9 @@ fn more_than_256_requests_are_split_into_several_calls() {
             .collect();
         HttpResponse::new(200, json!({ "decisions": decisions }).to_string())
     });
-    let requests: Vec<_> = (0..600).map(|i| (pay(i + 1), Context::new("r"), "p")).collect();
+    let requests: Vec<_> = (0..600)
+        .map(|i| (pay(i + 1, "vendor_42"), Context::new("r"), "p"))
+        .collect();
     let decisions = client.guard_batch(&requests);
     assert_eq!(decisions.len(), 600);
     assert!(decisions.iter().all(|d| d.allowed()));
@@ -99,7 +96,10 @@ fn a_wrong_count_fails_every_request_and_a_malformed_one_fails_only_itself() {
             r#"{"decisions":[{"verdict":"ALLOW","recordId":"rec_1","checks":[]}]}"#,
         )
     });
-    let decisions = short.guard_batch(&[(pay(1), Context::new("r"), "p"), (pay(2), Context::new("r"), "p")]);
+    let decisions = short.guard_batch(&[
+        (pay(1, "vendor_42"), Context::new("r"), "p"),
+        (pay(2, "vendor_42"), Context::new("r"), "p"),
+    ]);
     assert!(decisions
         .iter()
         .all(|d| d.verdict() == Verdict::Block && d.is_fallback()));
@@ -114,13 +114,15 @@ fn a_wrong_count_fails_every_request_and_a_malformed_one_fails_only_itself() {
             r#"{"decisions":[{"verdict":"ALLOW","recordId":"rec_1","checks":[]},{"verdict":"allow","recordId":"rec_2","checks":[]}]}"#,
         )
     });
-    let decisions =
-        one_bad.guard_batch(&[(pay(1), Context::new("r"), "p"), (pay(2), Context::new("r"), "p")]);
+    let decisions = one_bad.guard_batch(&[
+        (pay(1, "vendor_42"), Context::new("r"), "p"),
+        (pay(2, "vendor_42"), Context::new("r"), "p"),
+    ]);
     assert!(decisions[0].allowed() && !decisions[0].is_fallback());
     assert!(decisions[1].is_fallback() && decisions[1].verdict() == Verdict::Block);
 
     let down = scripted(|_| HttpResponse::new(503, "{}"));
-    let decisions = down.guard_batch(&[(pay(1), Context::new("r"), "p")]);
+    let decisions = down.guard_batch(&[(pay(1, "vendor_42"), Context::new("r"), "p")]);
     assert!(decisions[0].is_fallback() && !decisions[0].allowed());
 }
 
@@ -247,10 +249,10 @@ fn still_pending_at_the_timeout_is_never_an_allow_even_failing_open() {
 #[test]
 fn status_without_waiting_reports_pending_then_approved() {
     let (client, _) = escalation_sidecar("approved", 1);
-    assert_eq!(client.escalation_status(ESC).unwrap(), EscalationStatus::Pending);
+    assert_eq!(client.escalation_status(ESC).unwrap(), ReviewStatus::Pending);
     assert_eq!(
         client.escalation_status(ESC).unwrap(),
-        EscalationStatus::Approved {
+        ReviewStatus::Approved {
             record_id: HUMAN_REVIEW_RECORD.into()
         }
     );

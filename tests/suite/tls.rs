@@ -3,18 +3,16 @@
 //! certificate all fail closed.
 #![cfg(feature = "tls")]
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{http_response, RawServer, ALLOW_BODY};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sentinel::{Action, Context, SentinelClient, Verdict};
 use serde_json::json;
-use support::{http_response, RawServer, ALLOW_BODY};
 
 struct Pki {
     ca_pem: String,

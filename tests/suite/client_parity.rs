@@ -1,15 +1,11 @@
 //! The published Python SDK's client tests, restated for Rust with an injected transport.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
-use support::recording_client;
+use crate::support::{pay, recording_client};
 
-use sentinel::{
-    Action, Context, FailMode, HttpRequest, HttpResponse, SentinelClient, TransportError, Verdict,
-    TRANSPORT_CHECK,
-};
+use sentinel::transport::{HttpRequest, HttpResponse, TransportError};
+use sentinel::{Action, Context, FailMode, GuardDecision, SentinelClient, Verdict};
 use serde_json::{json, Value};
 
 fn answering(
@@ -19,15 +15,11 @@ fn answering(
     move |_req: &HttpRequest| Ok(HttpResponse::new(status, body))
 }
 
-fn pay() -> Action {
-    Action::payment(json!({"amount": 100, "from": "acct_ops", "to": "vendor_42"}))
-}
-
 #[test]
 fn posts_to_v1_guard_with_policy_type_and_json_content_type() {
     let (client, seen) = recording_client(SentinelClient::builder("http://localhost:4000/"));
 
-    let decision = client.guard(&pay(), &Context::new("run_1"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("run_1"), "fintech.payments");
 
     assert!(decision.allowed());
     assert!(!decision.is_fallback());
@@ -51,7 +43,7 @@ fn block_answer_is_not_allowed() {
         ))
         .build()
         .unwrap();
-    let decision = client.guard(&pay(), &Context::new("r"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "fintech.payments");
     assert!(!decision.allowed());
     assert_eq!(decision.verdict(), Verdict::Block);
     assert_eq!(decision.reason(), Some("sanctioned"));
@@ -61,15 +53,20 @@ fn block_answer_is_not_allowed() {
 #[test]
 fn connection_error_fails_closed_with_a_transport_check() {
     let client = SentinelClient::builder("http://localhost:4000")
-        .transport(|_: &HttpRequest| Err(TransportError::Connect("connection refused".into())))
+        .transport(|_: &HttpRequest| {
+            Err(TransportError::Connect(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "connection refused",
+            )))
+        })
         .build()
         .unwrap();
-    let decision = client.guard(&pay(), &Context::new("r"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "fintech.payments");
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.is_fallback());
     assert_eq!(decision.record_id(), "");
     assert_eq!(decision.checks().len(), 1);
-    assert_eq!(decision.checks()[0].check, TRANSPORT_CHECK);
+    assert_eq!(decision.checks()[0].check, GuardDecision::TRANSPORT_CHECK);
     assert_eq!(decision.checks()[0].verdict, Verdict::Block);
     assert_eq!(
         decision.reason(),
@@ -84,11 +81,11 @@ fn fail_open_with_a_timing_out_transport_allows_and_says_so() {
         .transport(|_: &HttpRequest| Err(TransportError::Timeout))
         .build()
         .unwrap();
-    let decision = client.guard(&pay(), &Context::new("r"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "fintech.payments");
     assert_eq!(decision.verdict(), Verdict::Allow);
     assert!(decision.allowed());
     assert!(decision.is_fallback());
-    assert_eq!(decision.checks()[0].check, TRANSPORT_CHECK);
+    assert_eq!(decision.checks()[0].check, GuardDecision::TRANSPORT_CHECK);
     assert_eq!(decision.checks()[0].outcome, sentinel::Outcome::Inconclusive);
     assert!(decision.reason().unwrap().ends_with("failing open"));
 }
@@ -99,7 +96,7 @@ fn http_500_blocks_with_the_status_in_the_reason() {
         .transport(answering(500, r#"{"error":"internal error"}"#))
         .build()
         .unwrap();
-    let decision = client.guard(&pay(), &Context::new("r"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "fintech.payments");
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.is_fallback());
     let reason = decision.reason().unwrap();
@@ -109,12 +106,12 @@ fn http_500_blocks_with_the_status_in_the_reason() {
 
 #[test]
 fn payment_actions_have_type_payment_and_an_act_uuid_id() {
-    let action = pay();
+    let action = pay(100, "vendor_42");
     assert_eq!(action.kind(), "payment");
     let uuid = action.id().strip_prefix("act_").expect("act_ prefix");
     assert_eq!(uuid.len(), 36);
     assert_eq!(uuid.as_bytes()[14], b'4', "a v4 uuid: {uuid}");
-    assert_ne!(pay().id(), action.id());
+    assert_ne!(pay(100, "vendor_42").id(), action.id());
 }
 
 #[test]
@@ -124,7 +121,7 @@ fn explicit_id_and_meta_are_kept_on_the_wire() {
         .with_id("act_fixed")
         .with_meta(json!({"source": "planner"}));
     assert_eq!(action.id(), "act_fixed");
-    client.guard(&action, &Context::new("r"), "comms");
+    let _ = client.guard(&action, &Context::new("r"), "comms");
     let body: Value = serde_json::from_slice(&seen.lock().unwrap()[0].body).unwrap();
     assert_eq!(body["action"]["id"], "act_fixed");
     assert_eq!(body["action"]["meta"], json!({"source": "planner"}));
@@ -136,7 +133,7 @@ fn a_panicking_transport_is_a_transport_failure() {
         .transport(|_: &HttpRequest| -> Result<HttpResponse, TransportError> { panic!("boom in transport") })
         .build()
         .unwrap();
-    let decision = client.guard(&pay(), &Context::new("r"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "fintech.payments");
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.is_fallback());
     assert!(decision.reason().unwrap().contains("boom in transport"));
@@ -171,11 +168,11 @@ fn absent_context_fields_are_omitted_and_present_ones_are_camel_case() {
     let bare = serde_json::to_value(Context::new("run_1")).unwrap();
     assert_eq!(bare, json!({"runId": "run_1"}));
     let full = Context::new("run_1")
-        .provider("anthropic")
-        .model("claude-sonnet-4-6")
-        .actor("agent-007", ["ops"])
-        .tenant("acme")
-        .trace_step("tool", "lookup", json!({"q": 1}));
+        .with_provider("anthropic")
+        .with_model("claude-sonnet-4-6")
+        .with_actor("agent-007", ["ops"])
+        .with_tenant("acme")
+        .with_trace_step("tool", "lookup", json!({"q": 1}));
     assert_eq!(
         serde_json::to_value(full).unwrap(),
         json!({"runId": "run_1", "provider": "anthropic", "model": "claude-sonnet-4-6",
@@ -225,7 +222,7 @@ fn extra_headers_are_sent_after_content_type() {
     let (client, seen) = recording_client(
         SentinelClient::builder("http://localhost:4000").header("authorization", "Bearer t"),
     );
-    client.guard(&pay(), &Context::new("r"), "p");
+    let _ = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
     let headers = seen.lock().unwrap()[0].headers.to_vec();
     assert_eq!(headers[0], ("content-type".into(), "application/json".into()));
     assert!(headers.contains(&("authorization".into(), "Bearer t".into())));
@@ -247,7 +244,9 @@ fn status_429_is_retried_until_an_answer_and_500_is_not() {
         })
         .build()
         .unwrap();
-    assert!(client.guard(&pay(), &Context::new("r"), "p").allowed());
+    assert!(client
+        .guard(&pay(100, "vendor_42"), &Context::new("r"), "p")
+        .allowed());
     assert_eq!(*calls.lock().unwrap(), 3);
 
     let calls = Arc::new(Mutex::new(0u32));
@@ -259,7 +258,9 @@ fn status_429_is_retried_until_an_answer_and_500_is_not() {
         })
         .build()
         .unwrap();
-    assert!(!client.guard(&pay(), &Context::new("r"), "p").allowed());
+    assert!(!client
+        .guard(&pay(100, "vendor_42"), &Context::new("r"), "p")
+        .allowed());
     assert_eq!(
         *calls.lock().unwrap(),
         1,
@@ -275,7 +276,7 @@ fn a_retry_after_past_the_deadline_fails_now_instead_of_sleeping() {
         .build()
         .unwrap();
     let started = std::time::Instant::now();
-    let decision = client.guard(&pay(), &Context::new("r"), "p");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
     assert!(started.elapsed() < std::time::Duration::from_millis(300));
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.reason().unwrap().contains("503"));
@@ -290,19 +291,24 @@ fn a_huge_retry_after_or_timeout_never_panics() {
         })
         .build()
         .unwrap();
-    let decision = client.guard(&pay(), &Context::new("r"), "p");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
     assert_eq!(decision.verdict(), Verdict::Block);
 
     let client = SentinelClient::builder("http://localhost:4000")
         .timeout(std::time::Duration::MAX)
         .transport(|req: &HttpRequest| match req.method {
             "GET" => Ok(HttpResponse::new(200, "[]")), // no such escalation
-            _ => Err(TransportError::Connect("refused".into())),
+            _ => Err(TransportError::Connect(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "refused",
+            ))),
         })
         .build()
         .unwrap();
     assert_eq!(
-        client.guard(&pay(), &Context::new("r"), "p").verdict(),
+        client
+            .guard(&pay(100, "vendor_42"), &Context::new("r"), "p")
+            .verdict(),
         Verdict::Block
     );
     let waited = client.wait_for_resolution("esc_1", std::time::Duration::MAX);
@@ -345,8 +351,8 @@ fn empty_policy_run_id_or_action_type_is_refused_before_asking() {
         .build()
         .unwrap();
     for (action, context, policy) in [
-        (pay(), Context::new("r"), ""),
-        (pay(), Context::new(""), "p"),
+        (pay(100, "vendor_42"), Context::new("r"), ""),
+        (pay(100, "vendor_42"), Context::new(""), "p"),
         (Action::of("", json!({})), Context::new("r"), "p"),
     ] {
         let decision = client.guard(&action, &context, policy);

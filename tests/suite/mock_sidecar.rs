@@ -1,15 +1,12 @@
 //! `sentinel::testing::MockSidecar`: the loopback sidecar users test their tools against.
 
+use crate::support::pay;
+
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use sentinel::testing::{MockAnswer, MockSidecar};
-use sentinel::{Action, Context, SentinelClient, Verdict};
-use serde_json::json;
-
-fn pay(to: &str) -> Action {
-    Action::payment(json!({"amount": 100, "from": "acct_ops", "to": to}))
-}
+use sentinel::{Context, SentinelClient, Verdict};
 
 #[test]
 fn answers_from_the_rule_and_records_every_request() {
@@ -22,11 +19,11 @@ fn answers_from_the_rule_and_records_every_request() {
         .header("authorization", "Bearer t")
         .build()
         .unwrap();
-    let context = Context::new("run-mock").tenant("acme");
+    let context = Context::new("run-mock").with_tenant("acme");
 
-    let allowed = client.guard(&pay("vendor_42"), &context, "fintech.payments");
-    let blocked = client.guard(&pay("acct_evil"), &context, "fintech.payments");
-    let escalated = client.guard(&pay("vendor_big"), &context, "fintech.payments");
+    let allowed = client.guard(&pay(100, "vendor_42"), &context, "fintech.payments");
+    let blocked = client.guard(&pay(100, "acct_evil"), &context, "fintech.payments");
+    let escalated = client.guard(&pay(100, "vendor_big"), &context, "fintech.payments");
 
     assert!(allowed.allowed());
     assert!(allowed.record_id().starts_with("rec_"));
@@ -60,10 +57,10 @@ fn after_stop_guards_fail_closed_promptly() {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    assert!(client.guard(&pay("v"), &Context::new("r"), "p").allowed());
+    assert!(client.guard(&pay(100, "v"), &Context::new("r"), "p").allowed());
     sidecar.stop();
     let started = Instant::now();
-    let decision = client.guard(&pay("v"), &Context::new("r"), "p");
+    let decision = client.guard(&pay(100, "v"), &Context::new("r"), "p");
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.is_fallback());
     // Stopping closed the pooled connection: the client did not sit out its 5 s deadline.
@@ -83,11 +80,13 @@ fn a_restarted_sidecar_on_the_same_port_is_used_again_without_a_new_client() {
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    assert!(client.guard(&pay("v"), &Context::new("r"), "p").allowed());
+    assert!(client.guard(&pay(100, "v"), &Context::new("r"), "p").allowed());
     drop(sidecar);
-    assert!(client.guard(&pay("v"), &Context::new("r"), "p").is_fallback());
+    assert!(client
+        .guard(&pay(100, "v"), &Context::new("r"), "p")
+        .is_fallback());
     let sidecar = MockSidecar::start_on(TcpListener::bind(addr).unwrap(), |_| MockAnswer::allow());
-    let decision = client.guard(&pay("v"), &Context::new("r"), "p");
+    let decision = client.guard(&pay(100, "v"), &Context::new("r"), "p");
     assert!(decision.allowed(), "{decision:?}");
     assert!(!decision.is_fallback());
     assert_eq!(sidecar.requests().len(), 1);
@@ -95,7 +94,7 @@ fn a_restarted_sidecar_on_the_same_port_is_used_again_without_a_new_client() {
 
 #[test]
 fn escalations_can_be_listed_resolved_and_waited_on() {
-    use sentinel::{EscalationError, EscalationState, EscalationStatus, Resolution};
+    use sentinel::{EscalationError, EscalationState, Resolution, ReviewStatus};
 
     let sidecar =
         MockSidecar::start(|_| MockAnswer::escalate("needs sign-off").with_approvers(["treasury_ops"]));
@@ -103,7 +102,7 @@ fn escalations_can_be_listed_resolved_and_waited_on() {
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    let decision = client.guard(&pay("vendor_42"), &Context::new("r"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "fintech.payments");
     let escalation_id = decision.escalation_id().unwrap().to_owned();
 
     let pending = client.escalations(Some(EscalationState::Pending)).unwrap();
@@ -113,7 +112,7 @@ fn escalations_can_be_listed_resolved_and_waited_on() {
     assert_eq!(pending[0].action["payload"]["to"], "vendor_42");
     assert_eq!(
         client.escalation_status(&escalation_id).unwrap(),
-        EscalationStatus::Pending
+        ReviewStatus::Pending
     );
 
     let refused = client.resolve(&escalation_id, Resolution::Approve, "mallory");
@@ -136,7 +135,7 @@ fn escalations_can_be_listed_resolved_and_waited_on() {
     assert_eq!(waited.record_id(), review_record);
     assert_eq!(
         client.escalation_status(&escalation_id).unwrap(),
-        EscalationStatus::Approved {
+        ReviewStatus::Approved {
             record_id: review_record
         }
     );
@@ -150,4 +149,61 @@ fn escalations_can_be_listed_resolved_and_waited_on() {
         matches!(unknown, Err(EscalationError::NotFound(_))),
         "{unknown:?}"
     );
+}
+
+#[test]
+fn guard_and_wait_by_hand_waits_as_the_attribute_does() {
+    use sentinel::{EscalationState, Resolution};
+
+    let sidecar = MockSidecar::start(|_| MockAnswer::escalate("needs sign-off"));
+    let client = SentinelClient::builder(sidecar.endpoint())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let ask = |timeout| {
+        client.guard_and_wait(
+            &pay(100, "vendor_42"),
+            &Context::new("r"),
+            "fintech.payments",
+            timeout,
+        )
+    };
+
+    // No wait: the ESCALATE as it came.
+    let at_once = ask(Duration::ZERO);
+    assert_eq!(at_once.verdict(), Verdict::Escalate);
+    assert!(!at_once.is_fallback());
+
+    // Nobody answers: a BLOCK that keeps the escalation id to report and resume with.
+    let unanswered = ask(Duration::from_millis(300));
+    assert_eq!(unanswered.verdict(), Verdict::Block);
+    assert!(unanswered.is_fallback());
+    assert!(
+        unanswered.reason().unwrap().contains("still pending"),
+        "{unanswered:?}"
+    );
+    let left_pending = unanswered.escalation_id().unwrap().to_owned();
+    assert!(left_pending.starts_with("esc_"), "{left_pending}");
+
+    // A human approves the new escalation while the call waits: an ALLOW on the review.
+    let approver = {
+        let client = client.clone();
+        let earlier = [at_once.escalation_id().unwrap().to_owned(), left_pending];
+        std::thread::spawn(move || {
+            for _ in 0..200 {
+                let pending = client.escalations(Some(EscalationState::Pending)).unwrap();
+                if let Some(new) = pending.iter().find(|e| !earlier.contains(&e.id)) {
+                    return client
+                        .resolve(&new.id, Resolution::Approve, "treasury_ops")
+                        .unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            panic!("the waiting call's escalation never appeared");
+        })
+    };
+    let approved = ask(Duration::from_secs(5));
+    let review_record = approver.join().unwrap();
+    assert!(approved.allowed() && !approved.is_fallback(), "{approved:?}");
+    assert_eq!(approved.record_id(), review_record);
 }

@@ -13,10 +13,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use sentinel::testing::{MockAnswer, MockRequest, MockSidecar};
-use sentinel::{
-    Context, Denied, FailMode, HttpRequest, HttpResponse, SentinelClient, TransportError, Verdict,
-    TRANSPORT_CHECK,
-};
+use sentinel::transport::{HttpRequest, HttpResponse, TransportError};
+use sentinel::{Context, Denied, FailMode, GuardDecision, SentinelClient, Verdict};
 use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 
@@ -98,8 +96,8 @@ fn arguments_are_sent_by_name_with_kind_and_policy() {
     }
 
     let receipt = Context::new("run-42")
-        .provider("anthropic")
-        .actor("agent-007", ["ops"])
+        .with_provider("anthropic")
+        .with_actor("agent-007", ["ops"])
         .scope(|| pay(42_000, "acct_ops", "vendor_42"))
         .unwrap();
     assert_eq!(receipt, Receipt { amount: 42_000 });
@@ -481,7 +479,10 @@ fn unreachable_sidecar_fails_closed() {
     assert!(denied.is_fallback());
     assert_eq!(denied.verdict(), Verdict::Block);
     assert_eq!(denied.record_id(), "");
-    assert_eq!(denied.decision().checks()[0].check, TRANSPORT_CHECK);
+    assert_eq!(
+        denied.decision().checks()[0].check,
+        GuardDecision::TRANSPORT_CHECK
+    );
     assert!(
         error
             .to_string()
@@ -520,7 +521,11 @@ fn fail_open_fallback_runs_the_body() {
 fn transport_failures_never_run_the_body() {
     static BROKEN: LazyLock<SentinelClient> = LazyLock::new(|| {
         SentinelClient::builder("http://127.0.0.1:9")
-            .transport(|_: &HttpRequest| Err(TransportError::Io("connection reset by peer".into())))
+            .transport(|_: &HttpRequest| {
+                Err(TransportError::Io(std::io::Error::other(
+                    "connection reset by peer",
+                )))
+            })
             .build()
             .unwrap()
     });

@@ -25,7 +25,7 @@ use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{ConnectionDetails, Connector, DefaultConnector, NextTimeout};
 use ureq::Agent;
 
-use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
+use super::{HttpRequest, HttpResponse, Transport, TransportError};
 
 mod wire;
 
@@ -48,6 +48,7 @@ pub struct UreqTransport {
     pooled: Agent,
     fresh: Agent,
     connections: Arc<AtomicU64>,
+    #[cfg(feature = "testing")]
     resolver: CachingResolver,
 }
 
@@ -60,6 +61,7 @@ impl UreqTransport {
     /// A transport for `https://` sidecars (feature `tls`): rustls, verifying the server
     /// against `tls`'s roots, optionally presenting a client certificate.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn with_tls(max_idle_connections: usize, tls: ureq::tls::TlsConfig) -> Self {
         UreqTransport::build(max_idle_connections, move |config| config.tls_config(tls.clone()))
     }
@@ -86,12 +88,16 @@ impl UreqTransport {
             pooled: agent(max_idle_connections),
             fresh: agent(0),
             connections,
+            #[cfg(feature = "testing")]
             resolver,
         }
     }
 
     /// How many times a host name was looked up in the system resolver (the answer is then
-    /// reused for 30 s; IP addresses are never looked up).
+    /// reused for 30 s; IP addresses are never looked up). For tests and benchmarks
+    /// (feature `testing`).
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn name_lookups(&self) -> u64 {
         self.resolver.lookups.load(Ordering::Relaxed)
     }
@@ -120,7 +126,7 @@ impl UreqTransport {
                 .send(&request.body[..])?
         };
         let status = response.status().as_u16();
-        let headers = crate::transport::header_pairs(response.headers());
+        let headers = crate::protocol::header_pairs(response.headers());
         let limit = request.body_limit as u64;
         // Sized once from Content-Length rather than grown while read; a claimed length is
         // trusted only up to 64 KiB before its bytes arrive (the limit applies as they do).
@@ -184,6 +190,7 @@ impl Transport for UreqTransport {
         }
     }
 
+    #[cfg(feature = "testing")]
     fn connections_opened(&self) -> Option<u64> {
         Some(self.connections.load(Ordering::Relaxed))
     }
@@ -202,15 +209,18 @@ fn is_closed_before_response(error: &ureq::Error) -> bool {
 fn map_error(error: ureq::Error) -> TransportError {
     match error {
         ureq::Error::Timeout(_) => TransportError::Timeout,
-        ureq::Error::HostNotFound => TransportError::Connect("host not found".into()),
-        ureq::Error::ConnectionFailed => TransportError::Connect("connection failed".into()),
-        ureq::Error::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            TransportError::Connect("connection refused".into())
+        ureq::Error::HostNotFound => {
+            TransportError::Connect(io::Error::new(io::ErrorKind::NotFound, "host not found"))
         }
+        ureq::Error::ConnectionFailed => TransportError::Connect(io::Error::other("connection failed")),
+        ureq::Error::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused => TransportError::Connect(e),
         ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => TransportError::Timeout,
         ureq::Error::BodyExceedsLimit(limit) => TransportError::BodyTooLarge(limit as usize),
-        ureq::Error::Io(e) => TransportError::Io(e.to_string()),
-        ureq::Error::Protocol(e) => TransportError::Io(format!("HTTP protocol error: {e}")),
+        ureq::Error::Io(e) => TransportError::Io(e),
+        ureq::Error::Protocol(e) => TransportError::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("HTTP protocol error: {e}"),
+        )),
         // ureq's error enum is non-exhaustive: whatever it grows also fails safe.
         other => TransportError::Other(other.to_string()),
     }

@@ -1,20 +1,13 @@
 //! The default transport against real loopback servers, well-behaved and not.
 
-mod support;
-
 use std::io::Write;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sentinel::{Action, Context, SentinelClient, Verdict};
-use serde_json::json;
-use support::{http_response, idle, read_request, RawServer, ALLOW_BODY};
-
-fn pay() -> Action {
-    Action::payment(json!({"amount": 100, "from": "acct_ops", "to": "vendor_42"}))
-}
+use crate::support::{http_response, idle, pay, read_request, RawServer, ALLOW_BODY};
+use sentinel::{Context, SentinelClient, Verdict};
 
 fn client(endpoint: &str, timeout_ms: u64) -> SentinelClient {
     SentinelClient::builder(endpoint)
@@ -26,7 +19,7 @@ fn client(endpoint: &str, timeout_ms: u64) -> SentinelClient {
 /// Guards once; asserts a fail-safe BLOCK within the deadline plus a margin; returns the reason.
 fn assert_fails_closed(client: &SentinelClient) -> String {
     let started = Instant::now();
-    let decision = client.guard(&pay(), &Context::new("run_1"), "fintech.payments");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("run_1"), "fintech.payments");
     let elapsed = started.elapsed();
     assert!(
         elapsed < client.timeout() + Duration::from_millis(500),
@@ -41,7 +34,7 @@ fn assert_fails_closed(client: &SentinelClient) -> String {
 #[test]
 fn a_well_behaved_server_is_honoured() {
     let server = RawServer::answering(http_response("200 OK", ALLOW_BODY));
-    let decision = client(&server.endpoint(), 2000).guard(&pay(), &Context::new("r"), "p");
+    let decision = client(&server.endpoint(), 2000).guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
     assert!(decision.allowed());
     assert!(!decision.is_fallback());
     assert_eq!(decision.record_id(), "rec_1");
@@ -157,7 +150,9 @@ fn a_body_over_the_limit_fails_closed() {
         .body_limit(4 * 1024 * 1024)
         .build()
         .unwrap();
-    assert!(roomy.guard(&pay(), &Context::new("r"), "p").allowed());
+    assert!(roomy
+        .guard(&pay(100, "vendor_42"), &Context::new("r"), "p")
+        .allowed());
 }
 
 #[test]
@@ -176,7 +171,7 @@ fn status_429_then_200_is_retried_to_a_real_allow() {
             }
         }
     });
-    let decision = client(&server.endpoint(), 2000).guard(&pay(), &Context::new("r"), "p");
+    let decision = client(&server.endpoint(), 2000).guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
     assert!(decision.allowed(), "{decision:?}");
     assert!(!decision.is_fallback());
     assert_eq!(requests.load(Ordering::SeqCst), 2);
@@ -217,9 +212,11 @@ fn an_idle_connection_closed_by_the_server_is_not_a_spurious_block() {
         }
     });
     let client = client(&server.endpoint(), 2000);
-    assert!(client.guard(&pay(), &Context::new("r"), "p").allowed());
+    assert!(client
+        .guard(&pay(100, "vendor_42"), &Context::new("r"), "p")
+        .allowed());
     std::thread::sleep(Duration::from_millis(500));
-    let decision = client.guard(&pay(), &Context::new("r"), "p");
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
     assert!(decision.allowed(), "{decision:?}");
     assert!(!decision.is_fallback());
 }
@@ -238,8 +235,10 @@ fn a_pooled_connection_closed_as_the_request_arrives_is_resent_once_on_a_fresh_o
         }
     });
     let client = client(&server.endpoint(), 2000);
-    assert!(client.guard(&pay(), &Context::new("r"), "p").allowed());
-    let decision = client.guard(&pay(), &Context::new("r"), "p");
+    assert!(client
+        .guard(&pay(100, "vendor_42"), &Context::new("r"), "p")
+        .allowed());
+    let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
     assert!(decision.allowed(), "{decision:?}");
     assert!(!decision.is_fallback());
     assert_eq!(server.accepted(), 2, "the resend went out on a second connection");
@@ -271,7 +270,7 @@ fn a_response_nobody_asked_for_is_never_read_as_the_next_answer() {
         });
         let client = client(&server.endpoint(), 2000);
         for _ in 0..2 {
-            let decision = client.guard(&pay(), &Context::new("r"), "p");
+            let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
             assert_eq!(decision.verdict(), Verdict::Block, "{delay:?}: {decision:?}");
             assert_eq!(decision.record_id(), "rec_real", "{delay:?}");
             std::thread::sleep(Duration::from_millis(200));
@@ -299,7 +298,9 @@ fn a_hundred_guards_reuse_one_connection() {
     let server = RawServer::answering(http_response("200 OK", ALLOW_BODY));
     let client = client(&server.endpoint(), 2000);
     for _ in 0..100 {
-        assert!(client.guard(&pay(), &Context::new("r"), "p").allowed());
+        assert!(client
+            .guard(&pay(100, "vendor_42"), &Context::new("r"), "p")
+            .allowed());
     }
     assert_eq!(server.accepted(), 1);
     assert_eq!(client.connections_opened(), Some(1));
@@ -314,24 +315,29 @@ fn an_unresolvable_host_fails_closed() {
 #[test]
 fn a_host_name_is_looked_up_once_not_on_every_guard() {
     let server = RawServer::answering(http_response("200 OK", ALLOW_BODY));
-    let transport = std::sync::Arc::new(sentinel::UreqTransport::new(4));
+    let transport = std::sync::Arc::new(sentinel::transport::UreqTransport::new(4));
     let client = SentinelClient::builder(format!("http://localhost:{}", server.addr.port()))
         .timeout(Duration::from_secs(2))
         .transport(std::sync::Arc::clone(&transport))
         .build()
         .unwrap();
     for _ in 0..100 {
-        assert!(client.guard(&pay(), &Context::new("r"), "p").allowed());
+        assert!(client
+            .guard(&pay(100, "vendor_42"), &Context::new("r"), "p")
+            .allowed());
     }
     // Each lookup would be a resolver thread; on a warm connection there are none.
     assert_eq!(transport.name_lookups(), 1);
     let by_ip = client_for_ip(&server);
-    assert!(by_ip.0.guard(&pay(), &Context::new("r"), "p").allowed());
+    assert!(by_ip
+        .0
+        .guard(&pay(100, "vendor_42"), &Context::new("r"), "p")
+        .allowed());
     assert_eq!(by_ip.1.name_lookups(), 0, "an IP address is never looked up");
 }
 
-fn client_for_ip(server: &RawServer) -> (SentinelClient, std::sync::Arc<sentinel::UreqTransport>) {
-    let transport = std::sync::Arc::new(sentinel::UreqTransport::new(4));
+fn client_for_ip(server: &RawServer) -> (SentinelClient, std::sync::Arc<sentinel::transport::UreqTransport>) {
+    let transport = std::sync::Arc::new(sentinel::transport::UreqTransport::new(4));
     let client = SentinelClient::builder(server.endpoint())
         .transport(std::sync::Arc::clone(&transport))
         .build()

@@ -2,27 +2,22 @@
 //! this very call. A forged or replayed ALLOW becomes a BLOCK.
 #![cfg(feature = "verify")]
 
-mod support;
-
 use std::io::Write;
 use std::time::Duration;
 
+use crate::support::{http_response, read_request_with_target, RawServer};
 use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
 use sentinel::provenance::{Record, TrustedKeys};
 use sentinel::{Action, BuildError, Context, FailMode, SentinelClient, Verdict};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{http_response, read_request_with_target, RawServer};
 
 const RECORDS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/records.json"
 ));
-const SIGNER: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/signer.json"
-));
+const SIGNER: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/signer.json"));
 
 /// The recorded ALLOW of `{amount: 100, from: acct_ops, to: vendor_42}` in run `run_conf_1`.
 fn genuine_allow_record() -> Value {
@@ -75,7 +70,7 @@ fn verifying_client(endpoint: String) -> SentinelClient {
 
 /// The context the recorded ALLOW was made in.
 fn the_recorded_context() -> Context {
-    Context::new("run_conf_1").tenant("acme")
+    Context::new("run_conf_1").with_tenant("acme")
 }
 
 fn the_recorded_action() -> Action {
@@ -220,7 +215,7 @@ fn a_genuine_record_of_another_tenant_is_blocked() {
     let server = sidecar_serving(genuine_allow_record());
     let decision = verifying_client(server.endpoint()).guard(
         &the_recorded_action(),
-        &Context::new("run_conf_1").tenant("globex"),
+        &Context::new("run_conf_1").with_tenant("globex"),
         "fintech.payments",
     );
     assert_eq!(decision.verdict(), Verdict::Block);

@@ -1,8 +1,15 @@
-//! The HTTP exchange under a guard, behind a small trait so tests can script it.
+//! The HTTP exchange under a guard, behind a small trait: the extension point for a
+//! custom HTTP stack, and the way tests script a sidecar's answers. [`UreqTransport`] is
+//! the default.
 
 use std::fmt;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod http;
+
+pub use self::http::UreqTransport;
 
 /// One HTTP request the client wants sent.
 #[derive(Clone)]
@@ -95,19 +102,6 @@ impl HttpResponse {
     }
 }
 
-/// Headers as `(lowercase name, value)` pairs; a value that is not UTF-8 is read lossily.
-pub(crate) fn header_pairs(headers: &ureq::http::HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
-}
-
 fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -116,17 +110,17 @@ fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a s
 }
 
 /// Why no response could be had. Every variant makes the guard fail safe.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum TransportError {
     /// The connection could not be made (refused, unreachable, DNS failure).
-    Connect(String),
+    Connect(io::Error),
     /// The deadline passed.
     Timeout,
     /// The body was longer than the limit.
     BodyTooLarge(usize),
     /// The connection broke, or the peer did not speak HTTP/1.1 properly.
-    Io(String),
+    Io(io::Error),
     /// Anything else, including a panic inside a custom transport.
     Other(String),
 }
@@ -143,7 +137,14 @@ impl fmt::Display for TransportError {
     }
 }
 
-impl std::error::Error for TransportError {}
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TransportError::Connect(e) | TransportError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Sends one HTTP request and returns the whole response.
 ///
@@ -152,10 +153,11 @@ impl std::error::Error for TransportError {}
 /// — any `Fn(&HttpRequest) -> Result<HttpResponse, TransportError>` closure is one:
 ///
 /// ```
-/// use sentinel_runtime::{Action, Context, HttpResponse, SentinelClient};
+/// use sentinel_runtime::transport::{HttpRequest, HttpResponse};
+/// use sentinel_runtime::{Action, Context, SentinelClient};
 ///
 /// let client = SentinelClient::builder("http://localhost:4000")
-///     .transport(|_req: &sentinel_runtime::HttpRequest| {
+///     .transport(|_req: &HttpRequest| {
 ///         Ok(HttpResponse::new(200, r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#))
 ///     })
 ///     .build()
@@ -170,7 +172,10 @@ pub trait Transport: Send + Sync + 'static {
     /// Sends `request`, returning the response or why there is none.
     fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError>;
 
-    /// How many TCP connections this transport has opened so far, if it counts them.
+    /// How many TCP connections this transport has opened so far, if it counts them. For
+    /// tests and benchmarks (feature `testing`).
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     fn connections_opened(&self) -> Option<u64> {
         None
     }
@@ -191,6 +196,7 @@ impl<T: Transport> Transport for std::sync::Arc<T> {
         (**self).send(request)
     }
 
+    #[cfg(feature = "testing")]
     fn connections_opened(&self) -> Option<u64> {
         (**self).connections_opened()
     }

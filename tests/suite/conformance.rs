@@ -1,19 +1,13 @@
 //! The reference sidecar's recorded `/v1/guard` answers (tests/fixtures/cases.json)
 //! through this client: parsing, fail-safe on errors, and the request body's shape.
 
-mod support;
+use crate::support::recording_client;
 
-use support::recording_client;
-
-use sentinel::{
-    Action, Context, GuardDecision, HttpRequest, HttpResponse, SentinelClient, Verdict, TRANSPORT_CHECK,
-};
+use sentinel::transport::{HttpRequest, HttpResponse};
+use sentinel::{Action, Context, GuardDecision, SentinelClient, Verdict};
 use serde_json::{json, Value};
 
-const CASES: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/cases.json"
-));
+const CASES: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cases.json"));
 
 fn guard_cases() -> Vec<Value> {
     let cases: Vec<Value> = serde_json::from_str(CASES).unwrap();
@@ -100,7 +94,7 @@ fn every_recorded_error_answer_fails_safe() {
         assert!(decision.is_fallback());
         assert_eq!(decision.record_id(), "");
         assert_eq!(decision.checks().len(), 1);
-        assert_eq!(decision.checks()[0].check, TRANSPORT_CHECK);
+        assert_eq!(decision.checks()[0].check, GuardDecision::TRANSPORT_CHECK);
         let reason = decision.reason().unwrap();
         assert!(reason.contains(&format!("HTTP {status}")), "{reason}");
         assert!(
@@ -116,10 +110,10 @@ fn every_recorded_error_answer_fails_safe() {
 fn context_of(recorded: &Value) -> Context {
     let mut context = Context::new(recorded["runId"].as_str().unwrap());
     if let Some(provider) = recorded["provider"].as_str() {
-        context = context.provider(provider);
+        context = context.with_provider(provider);
     }
     if let Some(model) = recorded["model"].as_str() {
-        context = context.model(model);
+        context = context.with_model(model);
     }
     if let Some(actor) = recorded.get("actor") {
         let roles: Vec<&str> = actor["roles"]
@@ -128,10 +122,10 @@ fn context_of(recorded: &Value) -> Context {
             .iter()
             .map(|r| r.as_str().unwrap())
             .collect();
-        context = context.actor(actor["id"].as_str().unwrap(), roles);
+        context = context.with_actor(actor["id"].as_str().unwrap(), roles);
     }
     if let Some(tenant) = recorded["tenant"].as_str() {
-        context = context.tenant(tenant);
+        context = context.with_tenant(tenant);
     }
     context
 }
@@ -154,7 +148,7 @@ fn request_bodies_have_the_recorded_shape() {
         if let Some(meta) = action_json.get("meta") {
             action = action.with_meta(meta.clone());
         }
-        client.guard(
+        let _ = client.guard(
             &action,
             &context_of(&recorded["context"]),
             recorded["policy"].as_str().unwrap(),

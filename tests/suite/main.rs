@@ -1,0 +1,29 @@
+//! The integration tests that need no process of their own, in one binary: one build and
+//! link instead of a dozen. Run one file's tests with a filter:
+//! `cargo test --all-features --test suite -- loopback::`.
+//!
+//! Tests that touch process-wide state have binaries of their own: `global.rs`
+//! (`sentinel::init`), `proxy_env.rs` (environment variables), `fail_open_warning.rs` (the
+//! `log` logger), `soak.rs` (a counting global allocator; descriptor, thread and memory
+//! counts of the whole process) and `hostile.rs` (call-time bounds, kept clear of the
+//! other tests' load).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod client_parity;
+mod conformance;
+mod escalations_and_batches;
+#[cfg(feature = "testing")]
+mod guarded;
+#[cfg(feature = "testing")]
+mod guarded_async;
+#[cfg(feature = "testing")]
+mod guarded_escalation;
+mod loopback;
+#[cfg(feature = "testing")]
+mod mock_sidecar;
+mod parser_props;
+mod tls;
+mod tracing_spans;
+mod verified_decisions;
