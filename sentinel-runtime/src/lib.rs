@@ -20,6 +20,8 @@ pub mod env;
 mod escalation;
 mod global;
 mod http;
+#[cfg(feature = "verify")]
+mod records;
 mod strict_json;
 #[cfg(feature = "tracing")]
 mod telemetry;
@@ -52,4 +54,9 @@ pub use escalation::{
 };
 pub use global::{client, init, AlreadyInitialized};
 pub use http::UreqTransport;
+#[cfg(feature = "verify")]
+pub use records::{
+    ExportError, ExportPages, ReadError, RecordQuery, SidecarVerdictOnChain, VerifiedExport,
+    DEFAULT_EXPORT_PAGE,
+};
 pub use transport::{HttpRequest, HttpResponse, Transport, TransportError};
