@@ -14,7 +14,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::client::{BuildError, FailMode, SentinelClient};
+use crate::client::{BuildError, SentinelClient};
+use crate::decision::FailMode;
 use crate::global::{init, AlreadyInitialized};
 
 impl SentinelClient {

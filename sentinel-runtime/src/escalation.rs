@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::action::Action;
 use crate::client::{deadline_after, SentinelClient};
 use crate::decision::{CheckResult, Details, GuardDecision, Verdict};
+use crate::protocol::{self, path_segment};
 
 /// Where an escalation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -137,8 +138,13 @@ impl SentinelClient {
         deadline: Instant,
     ) -> Result<Vec<Escalation>, EscalationError> {
         let url = match state {
-            Some(state) => format!("{}/v1/escalations?status={}", self.endpoint(), state.as_str()),
-            None => format!("{}/v1/escalations", self.endpoint()),
+            Some(state) => format!(
+                "{}{}?status={}",
+                self.endpoint(),
+                protocol::ESCALATIONS,
+                state.as_str()
+            ),
+            None => format!("{}{}", self.endpoint(), protocol::ESCALATIONS),
         };
         let list = self.get_json(&url, deadline)?;
         serde_json::from_value(list)
@@ -154,11 +160,7 @@ impl SentinelClient {
         resolution: Resolution,
         approver: &str,
     ) -> Result<String, EscalationError> {
-        let url = format!(
-            "{}/v1/escalations/{}/resolve",
-            self.endpoint(),
-            path_segment(escalation_id)
-        );
+        let url = format!("{}{}", self.endpoint(), protocol::resolve_path(escalation_id));
         let decision = match resolution {
             Resolution::Approve => "approve",
             Resolution::Deny => "deny",
@@ -168,9 +170,10 @@ impl SentinelClient {
         let response = self
             .exchange("POST", &url, body)
             .map_err(EscalationError::Sidecar)?;
-        let message = || error_message(&response.body).unwrap_or_else(|| format!("HTTP {}", response.status));
+        let message =
+            || protocol::error_text(&response.body).unwrap_or_else(|| format!("HTTP {}", response.status));
         match response.status {
-            200..=299 => {}
+            status if protocol::is_success(status) => {}
             403 => return Err(EscalationError::NotAnApprover(message())),
             404 => return Err(EscalationError::NotFound(message())),
             409 => return Err(EscalationError::AlreadyResolved(message())),
@@ -389,8 +392,9 @@ impl SentinelClient {
     ) -> Result<Option<String>, EscalationError> {
         for page in 0..MAX_RECORD_PAGES {
             let url = format!(
-                "{}/v1/records?limit={RECORD_PAGE}&offset={}&verdict={verdict}&since={}",
+                "{}{}?limit={RECORD_PAGE}&offset={}&verdict={verdict}&since={}",
                 self.endpoint(),
+                protocol::RECORDS,
                 page * RECORD_PAGE,
                 path_segment(&escalation.created_at)
             );
@@ -424,8 +428,8 @@ impl SentinelClient {
         let response = self
             .exchange_until("GET", url, Vec::new(), deadline, &mut 0)
             .map_err(EscalationError::Sidecar)?;
-        if !(200..300).contains(&response.status) {
-            let message = error_message(&response.body).unwrap_or_default();
+        if !protocol::is_success(response.status) {
+            let message = protocol::error_text(&response.body).unwrap_or_default();
             return Err(EscalationError::Sidecar(format!(
                 "HTTP {}: {message}",
                 response.status
@@ -469,27 +473,4 @@ fn human_decision(verdict: Verdict, record_id: String, escalation_id: &str, reas
     GuardDecision::new(verdict, record_id, vec![check])
         .with_reason(format!("{reason} (escalation {escalation_id})"))
         .with_escalation_id(escalation_id)
-}
-
-/// The sidecar's `error` text, cut to a readable length.
-fn error_message(body: &[u8]) -> Option<String> {
-    let value = serde_json::from_slice::<Value>(body).ok()?;
-    let error = value.get("error")?.as_str()?;
-    Some(match error.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}…", &error[..cut]),
-        None => error.to_owned(),
-    })
-}
-
-/// Percent-encodes everything but unreserved characters, for ids and timestamps in URLs.
-pub(crate) fn path_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }

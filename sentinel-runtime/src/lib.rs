@@ -20,10 +20,10 @@ pub mod env;
 mod escalation;
 mod global;
 mod http;
+mod protocol;
 #[cfg(feature = "verify")]
 mod records;
 mod strict_json;
-#[cfg(feature = "tracing")]
 mod telemetry;
 #[cfg(feature = "tls")]
 mod tls;
@@ -42,11 +42,13 @@ pub mod provenance;
 
 pub use action::Action;
 pub use client::{
-    BuildError, FailMode, SentinelClient, SentinelClientBuilder, DEFAULT_BODY_LIMIT, DEFAULT_POOL_SIZE,
+    BuildError, SentinelClient, SentinelClientBuilder, DEFAULT_BODY_LIMIT, DEFAULT_POOL_SIZE,
     DEFAULT_TIMEOUT, MAX_BATCH,
 };
 pub use context::{Actor, Context, TraceStep, WithContext, WithContextExt};
-pub use decision::{CheckResult, DecisionError, Details, GuardDecision, Outcome, Verdict, TRANSPORT_CHECK};
+pub use decision::{
+    CheckResult, DecisionError, Details, FailMode, GuardDecision, Outcome, Verdict, TRANSPORT_CHECK,
+};
 pub use denied::Denied;
 pub use env::{init_from_env, EnvError, InitError};
 pub use escalation::{

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::client::SentinelClient;
 use crate::decision::Verdict;
-use crate::escalation::path_segment;
+use crate::protocol::{self, path_segment};
 use crate::provenance::{verify_chain_from, ChainStart, ProvenanceError, Record, TrustedKeys};
 
 /// The page size [`SentinelClient::export_pages`] asks for when the query sets no limit:
@@ -242,13 +242,13 @@ impl SentinelClient {
     /// keys refused). Reading does not verify it: see
     /// [`verify_record`](crate::provenance::verify_record).
     pub fn record(&self, record_id: &str) -> Result<Record, ReadError> {
-        let url = format!("{}/v1/records/{}", self.endpoint(), path_segment(record_id));
+        let url = format!("{}{}", self.endpoint(), protocol::record_path(record_id));
         Record::from_value(self.read_json(&url)?).map_err(|e| ReadError::Malformed(e.to_string()))
     }
 
     /// The records matching `query`, in chain order (`GET /v1/records`).
     pub fn records(&self, query: &RecordQuery) -> Result<Vec<Record>, ReadError> {
-        let url = format!("{}/v1/records?{}", self.endpoint(), query.to_query_string());
+        let url = format!("{}{}?{}", self.endpoint(), protocol::RECORDS, query.to_query_string());
         match self.read_json(&url)? {
             Value::Array(items) => items
                 .into_iter()

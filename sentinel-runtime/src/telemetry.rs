@@ -1,40 +1,61 @@
-//! `tracing` integration (feature `tracing`): one `sentinel.guard` span per guard and a
-//! warning for every fallback. Payload values and header values are never recorded.
-
-use std::time::Duration;
-
-use tracing::field::Empty;
-use tracing::Span;
+//! `tracing` integration: with the `tracing` feature, one `sentinel.guard` span per guard
+//! and a warning for every fallback; without it, nothing at all. The feature checks live
+//! here so the client reads the same either way. Payload values and header values are
+//! never recorded.
 
 use crate::action::Action;
 use crate::decision::GuardDecision;
 
-/// The span of one guard; the decision's fields are recorded when it is known.
-pub(crate) fn guard_span(action: &Action, policy: &str) -> Span {
-    tracing::info_span!(
-        "sentinel.guard",
-        policy,
-        action.kind = action.kind(),
-        action.id = action.id(),
-        verdict = Empty,
-        record_id = Empty,
-        latency_ms = Empty,
-        fallback = Empty,
-        attempts = Empty,
-    )
+/// The span of one guard, entered until [`finish`](Self::finish) records its decision.
+pub(crate) struct GuardSpan {
+    #[cfg(feature = "tracing")]
+    span: tracing::span::EnteredSpan,
+    #[cfg(feature = "tracing")]
+    started: std::time::Instant,
 }
 
-pub(crate) fn record_decision(span: &Span, decision: &GuardDecision, latency: Duration, attempts: u32) {
-    span.record("verdict", decision.verdict().as_str());
-    span.record("record_id", decision.record_id());
-    span.record("latency_ms", latency.as_secs_f64() * 1000.0);
-    span.record("fallback", decision.is_fallback());
-    span.record("attempts", attempts);
-    if decision.is_fallback() {
-        tracing::warn!(
-            verdict = decision.verdict().as_str(),
-            reason = decision.reason().unwrap_or_default(),
-            "sentinel guard fell back without a trustworthy answer"
-        );
+impl GuardSpan {
+    /// Opens and enters the span of a guard of `action` under `policy`.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn enter(action: &Action, policy: &str) -> GuardSpan {
+        GuardSpan {
+            #[cfg(feature = "tracing")]
+            span: tracing::info_span!(
+                "sentinel.guard",
+                policy,
+                action.kind = action.kind(),
+                action.id = action.id(),
+                verdict = tracing::field::Empty,
+                record_id = tracing::field::Empty,
+                latency_ms = tracing::field::Empty,
+                fallback = tracing::field::Empty,
+                attempts = tracing::field::Empty,
+            )
+            .entered(),
+            #[cfg(feature = "tracing")]
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// Records the decision and how many attempts it took, warns on a fallback, and
+    /// leaves the span.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn finish(self, decision: &GuardDecision, attempts: u32) {
+        #[cfg(feature = "tracing")]
+        {
+            let span = &self.span;
+            span.record("verdict", decision.verdict().as_str());
+            span.record("record_id", decision.record_id());
+            span.record("latency_ms", self.started.elapsed().as_secs_f64() * 1000.0);
+            span.record("fallback", decision.is_fallback());
+            span.record("attempts", attempts);
+            if decision.is_fallback() {
+                tracing::warn!(
+                    verdict = decision.verdict().as_str(),
+                    reason = decision.reason().unwrap_or_default(),
+                    "sentinel guard fell back without a trustworthy answer"
+                );
+            }
+        }
     }
 }

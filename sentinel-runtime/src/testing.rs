@@ -37,6 +37,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use crate::decision::Verdict;
+use crate::protocol;
 
 mod chain;
 
@@ -321,27 +322,25 @@ async fn answer(
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
-    let headers = crate::transport::header_pairs(request.headers());
+    let headers = crate::protocol::header_pairs(request.headers());
     let body = match request.into_body().collect().await {
         Ok(body) => body.to_bytes(),
         Err(_) => return Ok(json_response(400, &json!({"error": "unreadable body"}))),
     };
-    let resolve_id = path
-        .strip_prefix("/v1/escalations/")
-        .and_then(|rest| rest.strip_suffix("/resolve"))
-        .map(str::to_owned);
+    let resolve_id = protocol::resolve_id(&path).map(str::to_owned);
     let record_id = path
-        .strip_prefix("/v1/records/")
+        .strip_prefix(protocol::RECORDS)
+        .and_then(|rest| rest.strip_prefix('/'))
         .filter(|id| !id.is_empty())
         .map(str::to_owned);
     let (status, reply) = match (method, path.as_str(), resolve_id, record_id) {
         (hyper::Method::GET, "/healthz", ..) => (200, json!({"status": "ok"})),
         (hyper::Method::GET, "/readyz", ..) => (200, json!({"status": "ready"})),
-        (hyper::Method::POST, "/v1/guard", ..) => guard(&body, headers, &seen, rule).await,
-        (hyper::Method::POST, "/v1/guard/batch", ..) => batch(&body, headers, &seen, rule).await,
-        (hyper::Method::GET, "/v1/escalations", ..) => (200, list_escalations(&lock(&seen), &query)),
+        (hyper::Method::POST, protocol::GUARD, ..) => guard(&body, headers, &seen, rule).await,
+        (hyper::Method::POST, protocol::GUARD_BATCH, ..) => batch(&body, headers, &seen, rule).await,
+        (hyper::Method::GET, protocol::ESCALATIONS, ..) => (200, list_escalations(&lock(&seen), &query)),
         (hyper::Method::POST, _, Some(id), _) => resolve(&mut lock(&seen), &id, &body),
-        (hyper::Method::GET, "/v1/records", ..) => (200, Value::Array(lock(&seen).chain.query(&query).0)),
+        (hyper::Method::GET, protocol::RECORDS, ..) => (200, Value::Array(lock(&seen).chain.query(&query).0)),
         (hyper::Method::GET, _, _, Some(id)) => match lock(&seen).chain.get(&id) {
             Some(record) => (200, record.clone()),
             None => (404, json!({"error": "record not found"})),

@@ -5,8 +5,6 @@ use std::fmt;
 
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 
-use crate::client::BuildError;
-
 #[derive(Default, Clone)]
 pub(crate) struct TlsOptions {
     pub(crate) root_ca_pem: Option<Vec<u8>>,
@@ -23,7 +21,7 @@ impl fmt::Debug for TlsOptions {
 }
 
 impl TlsOptions {
-    pub(crate) fn to_ureq(&self) -> Result<TlsConfig, BuildError> {
+    pub(crate) fn to_ureq(&self) -> Result<TlsConfig, TlsError> {
         let roots = match &self.root_ca_pem {
             Some(pem) => {
                 let certs = certificates(pem, "root CA")?;
@@ -34,9 +32,8 @@ impl TlsOptions {
         let client_cert = match &self.identity_pem {
             Some((chain, key)) => {
                 let chain = certificates(chain, "client certificate")?;
-                let key = PrivateKey::from_pem(key).map_err(|_| {
-                    BuildError::InvalidTls("the client private key is not a PEM private key".into())
-                })?;
+                let key = PrivateKey::from_pem(key)
+                    .map_err(|_| TlsError("the client private key is not a PEM private key".into()))?;
                 Some(ClientCert::new_with_certs(&chain, key))
             }
             None => None,
@@ -49,19 +46,29 @@ impl TlsOptions {
     }
 }
 
-fn certificates(pem: &[u8], what: &str) -> Result<Vec<Certificate<'static>>, BuildError> {
+fn certificates(pem: &[u8], what: &str) -> Result<Vec<Certificate<'static>>, TlsError> {
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(pem) {
         match item {
             Ok(PemItem::Certificate(cert)) => certs.push(cert),
             Ok(_) => {}
-            Err(e) => return Err(BuildError::InvalidTls(format!("{what}: {e}"))),
+            Err(e) => return Err(TlsError(format!("{what}: {e}"))),
         }
     }
     if certs.is_empty() {
-        return Err(BuildError::InvalidTls(format!(
-            "{what}: no PEM certificate found"
-        )));
+        return Err(TlsError(format!("{what}: no PEM certificate found")));
     }
     Ok(certs)
 }
+
+/// Why the TLS settings could not be read. Key material is never part of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsError(String);
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TlsError {}

@@ -7,7 +7,6 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::client::FailMode;
 use crate::strict_json;
 
 /// The three answers a sidecar can give. The protocol has exactly these; there is no
@@ -48,6 +47,18 @@ impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// What the client does when it cannot get a trustworthy answer from the sidecar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FailMode {
+    /// Deny: the synthetic decision is `BLOCK`. The default, and the only safe choice for
+    /// actions that matter.
+    #[default]
+    Closed,
+    /// Allow: the synthetic decision is `ALLOW`, marked as a fallback. Choose it only for
+    /// actions whose being blocked costs more than their happening unchecked.
+    Open,
 }
 
 /// How one check came out.

@@ -120,7 +120,7 @@ impl UreqTransport {
                 .send(&request.body[..])?
         };
         let status = response.status().as_u16();
-        let headers = crate::transport::header_pairs(response.headers());
+        let headers = crate::protocol::header_pairs(response.headers());
         let limit = request.body_limit as u64;
         // Sized once from Content-Length rather than grown while read; a claimed length is
         // trusted only up to 64 KiB before its bytes arrive (the limit applies as they do).

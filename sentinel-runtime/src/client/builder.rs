@@ -1,0 +1,309 @@
+//! [`SentinelClientBuilder`]: checks a client's configuration once, so that a bad one
+//! fails at startup rather than on every guard.
+
+use std::fmt;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use super::{Inner, SentinelClient};
+use crate::decision::FailMode;
+use crate::http::UreqTransport;
+use crate::protocol;
+use crate::transport::{RedactedHeaders, Transport};
+
+/// The default whole-request deadline.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default cap on a response body.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default number of idle keep-alive connections kept to the sidecar.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+
+/// Configures a [`SentinelClient`]; made by [`SentinelClient::builder`].
+#[must_use = "a builder does nothing until .build()"]
+pub struct SentinelClientBuilder {
+    endpoint: String,
+    fail_mode: FailMode,
+    timeout: Duration,
+    body_limit: usize,
+    pool_size: usize,
+    headers: Vec<(String, String)>,
+    transport: Option<Arc<dyn Transport>>,
+    #[cfg(feature = "verify")]
+    trusted_keys: Option<crate::provenance::TrustedKeys>,
+    #[cfg(feature = "tls")]
+    tls: crate::tls::TlsOptions,
+}
+
+impl fmt::Debug for SentinelClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentinelClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("fail_mode", &self.fail_mode)
+            .field("timeout", &self.timeout)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SentinelClientBuilder {
+    pub(super) fn new(endpoint: String) -> Self {
+        SentinelClientBuilder {
+            endpoint,
+            fail_mode: FailMode::Closed,
+            timeout: DEFAULT_TIMEOUT,
+            body_limit: DEFAULT_BODY_LIMIT,
+            pool_size: DEFAULT_POOL_SIZE,
+            headers: Vec::new(),
+            transport: None,
+            #[cfg(feature = "verify")]
+            trusted_keys: None,
+            #[cfg(feature = "tls")]
+            tls: crate::tls::TlsOptions::default(),
+        }
+    }
+
+    /// What to do without a trustworthy answer. [`FailMode::Closed`] unless you say so.
+    pub fn fail_mode(mut self, fail_mode: FailMode) -> Self {
+        self.fail_mode = fail_mode;
+        self
+    }
+
+    /// The whole-request deadline of one guard, retries included: connect, send, headers
+    /// and body. Default 5 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest response body read; a longer one fails safe. Default 1 MiB.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// How many idle keep-alive connections to keep; size it to the number of threads that
+    /// guard at once. Default 16.
+    pub fn pool_size(mut self, connections: usize) -> Self {
+        self.pool_size = connections;
+        self
+    }
+
+    /// Sends this header with every request, such as a gateway's auth token. Its value
+    /// never appears in `Debug` output, logs or errors.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Replaces the HTTP transport, for tests or a custom stack.
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// Honours an `ALLOW` only after its signed record (`GET /v1/records/{recordId}`)
+    /// verifies with one of `trusted_keys` and matches the action, verdict and run of the
+    /// call. A forged or replayed `ALLOW` becomes a `BLOCK`. Costs one more request per
+    /// `ALLOW`.
+    #[cfg(feature = "verify")]
+    pub fn verify_decisions(mut self, trusted_keys: crate::provenance::TrustedKeys) -> Self {
+        self.trusted_keys = Some(trusted_keys);
+        self
+    }
+
+    /// Trusts only these CA certificates (PEM) for an `https://` sidecar, instead of the
+    /// platform's roots. Feature `tls`.
+    #[cfg(feature = "tls")]
+    pub fn tls_root_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.root_ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Presents this client certificate chain and private key (PEM) to an `https://`
+    /// sidecar that asks for one (mutual TLS). The key never appears in `Debug` output or
+    /// errors. Feature `tls`.
+    #[cfg(feature = "tls")]
+    pub fn tls_client_identity_pem(
+        mut self,
+        cert_chain_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.identity_pem = Some((cert_chain_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    pub fn build(self) -> Result<SentinelClient, BuildError> {
+        let endpoint = self.endpoint.trim().trim_end_matches('/').to_owned();
+        check_endpoint(&endpoint, self.transport.is_some())?;
+        if self.timeout.is_zero() {
+            return Err(BuildError::InvalidTimeout);
+        }
+        #[cfg(feature = "verify")]
+        if self.trusted_keys.is_some() && self.fail_mode == FailMode::Open {
+            return Err(BuildError::VerifyWithFailOpen);
+        }
+        let mut headers = Vec::with_capacity(self.headers.len() + 1);
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+        for (index, (name, value)) in self.headers.into_iter().enumerate() {
+            check_header(index, &name, &value)?;
+            headers.push((name, value));
+        }
+        if self.fail_mode == FailMode::Open {
+            static WARN_ONCE: Once = Once::new();
+            WARN_ONCE.call_once(|| {
+                log::warn!(
+                    target: "sentinel",
+                    "a Sentinel client fails OPEN: when the sidecar cannot be reached, actions are ALLOWED unchecked"
+                );
+            });
+        }
+        let transport = match self.transport {
+            Some(transport) => transport,
+            #[cfg(feature = "tls")]
+            None if endpoint.starts_with("https://") => {
+                let tls = self
+                    .tls
+                    .to_ureq()
+                    .map_err(|e| BuildError::InvalidTls(e.to_string()))?;
+                Arc::new(UreqTransport::with_tls(self.pool_size, tls))
+            }
+            None => Arc::new(UreqTransport::new(self.pool_size)),
+        };
+        Ok(SentinelClient {
+            inner: Arc::new(Inner {
+                guard_url: format!("{endpoint}{}", protocol::GUARD).into(),
+                batch_url: format!("{endpoint}{}", protocol::GUARD_BATCH).into(),
+                endpoint,
+                fail_mode: self.fail_mode,
+                timeout: self.timeout,
+                body_limit: self.body_limit,
+                headers: headers.into(),
+                transport,
+                #[cfg(feature = "verify")]
+                trusted_keys: self.trusted_keys,
+                #[cfg(feature = "verify")]
+                seen_records: Default::default(),
+            }),
+        })
+    }
+}
+
+fn check_endpoint(endpoint: &str, custom_transport: bool) -> Result<(), BuildError> {
+    let invalid = |reason: &str| BuildError::InvalidEndpoint {
+        endpoint: endpoint.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let uri: ureq::http::Uri = endpoint
+        .parse()
+        .map_err(|e: ureq::http::uri::InvalidUri| invalid(&e.to_string()))?;
+    if uri
+        .authority()
+        .is_some_and(|authority| authority.as_str().contains('@'))
+    {
+        // Never echo the endpoint here: it holds a credential.
+        return Err(BuildError::InvalidEndpoint {
+            endpoint: "<redacted: it holds credentials>".into(),
+            reason: "credentials in the URL would be printed and logged; send them with .header(\"authorization\", …)"
+                .into(),
+        });
+    }
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") if custom_transport || cfg!(feature = "tls") => {}
+        Some("https") => return Err(BuildError::TlsNotEnabled),
+        Some(other) => return Err(invalid(&format!("scheme must be http or https, not {other}"))),
+        None => return Err(invalid("expected an absolute URL such as http://localhost:4000")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid("no host"));
+    }
+    if uri.query().is_some() {
+        return Err(invalid("an endpoint has no query string"));
+    }
+    Ok(())
+}
+
+/// Checks a header as the HTTP stack will, so a bad one fails at build time rather than
+/// on every guard. A name that is not a valid header name is not echoed: it may be a
+/// token pasted in the wrong place.
+fn check_header(index: usize, name: &str, value: &str) -> Result<(), BuildError> {
+    if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(BuildError::InvalidHeader {
+            name: format!("#{} (its name is not a valid header name)", index + 1),
+        });
+    }
+    if ureq::http::HeaderValue::from_str(value).is_err() {
+        return Err(BuildError::InvalidHeader {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Why a client could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The endpoint is not an absolute `http://` URL.
+    InvalidEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An `https://` endpoint, but this build has no TLS.
+    TlsNotEnabled,
+    /// A header whose name is not an HTTP token or whose value holds a line break. (The
+    /// value is never printed.)
+    InvalidHeader {
+        /// The header's name.
+        name: String,
+    },
+    /// A zero timeout would deny every action.
+    InvalidTimeout,
+    /// `verify_decisions` on a client that fails open: an attacker who can forge answers
+    /// would simply answer an error and get `ALLOW`.
+    VerifyWithFailOpen,
+    /// A TLS certificate or key could not be read. (Key material is never printed.)
+    InvalidTls(String),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::InvalidEndpoint { endpoint, reason } => {
+                write!(f, "invalid Sentinel endpoint {endpoint:?}: {reason}")
+            }
+            BuildError::TlsNotEnabled => f.write_str(
+                "https:// endpoints need TLS, which this build of sentinel does not include; enable the `tls` feature",
+            ),
+            BuildError::InvalidHeader { name } => write!(
+                f,
+                "invalid header {name}: a name must be an HTTP token, a value visible ASCII without line breaks"
+            ),
+            BuildError::VerifyWithFailOpen => f.write_str(
+                "verify_decisions with FailMode::Open would let anyone on the path answer an error and get ALLOW; \
+                 choose one"
+            ),
+            BuildError::InvalidTimeout => f.write_str("the timeout must be greater than zero"),
+            BuildError::InvalidTls(why) => write!(f, "invalid TLS configuration: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+#[cfg(all(test, not(feature = "tls")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_https_endpoint_without_tls_names_the_feature_to_enable() {
+        let err = SentinelClient::builder("https://sidecar.internal")
+            .build()
+            .unwrap_err();
+        assert_eq!(err, BuildError::TlsNotEnabled);
+        assert!(err.to_string().contains("enable the `tls` feature"), "{err}");
+    }
+}
