@@ -248,7 +248,12 @@ impl SentinelClient {
 
     /// The records matching `query`, in chain order (`GET /v1/records`).
     pub fn records(&self, query: &RecordQuery) -> Result<Vec<Record>, ReadError> {
-        let url = format!("{}{}?{}", self.endpoint(), protocol::RECORDS, query.to_query_string());
+        let url = format!(
+            "{}{}?{}",
+            self.endpoint(),
+            protocol::RECORDS,
+            query.to_query_string()
+        );
         match self.read_json(&url)? {
             Value::Array(items) => items
                 .into_iter()
