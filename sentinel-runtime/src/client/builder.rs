@@ -184,6 +184,7 @@ impl SentinelClientBuilder {
                 trusted_keys: self.trusted_keys,
                 #[cfg(feature = "verify")]
                 seen_records: Default::default(),
+                batch_pace: Default::default(),
             }),
         })
     }

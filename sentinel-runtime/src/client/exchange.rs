@@ -42,6 +42,20 @@ impl SentinelClient {
         deadline: Instant,
         attempts: &mut u32,
     ) -> Result<HttpResponse, String> {
+        self.exchange_retrying(method, url, body, deadline, attempts, &|_| true)
+    }
+
+    /// [`exchange_until`](Self::exchange_until), retrying only the 429/503 answers
+    /// `worth_retrying` accepts; any other is returned at once.
+    pub(crate) fn exchange_retrying(
+        &self,
+        method: &'static str,
+        url: &str,
+        body: Vec<u8>,
+        deadline: Instant,
+        attempts: &mut u32,
+        worth_retrying: &dyn Fn(&HttpResponse) -> bool,
+    ) -> Result<HttpResponse, String> {
         let mut request = HttpRequest {
             method,
             url: Arc::from(url),
@@ -58,7 +72,10 @@ impl SentinelClient {
                 return Err(TransportError::Timeout.to_string());
             }
             let response = self.send_caught(&request).map_err(|e| e.to_string())?;
-            if !matches!(response.status, 429 | 503) || *attempts >= MAX_ATTEMPTS {
+            if !matches!(response.status, 429 | 503)
+                || !worth_retrying(&response)
+                || *attempts >= MAX_ATTEMPTS
+            {
                 return Ok(response);
             }
             let left = deadline.saturating_duration_since(Instant::now());

@@ -64,6 +64,7 @@ struct Inner {
     trusted_keys: Option<crate::provenance::TrustedKeys>,
     #[cfg(feature = "verify")]
     seen_records: replay::SeenRecords,
+    batch_pace: batch::Pace,
 }
 
 impl SentinelClient {
