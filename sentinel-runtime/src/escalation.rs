@@ -351,7 +351,11 @@ impl SentinelClient {
 
     /// Finds an escalation (pending first: the short list) and, once resolved, its
     /// human-review record.
-    fn poll(&self, id: &str, deadline: Instant) -> Result<(Escalation, EscalationStatus), EscalationError> {
+    pub(crate) fn poll(
+        &self,
+        id: &str,
+        deadline: Instant,
+    ) -> Result<(Escalation, EscalationStatus), EscalationError> {
         for state in [
             EscalationState::Pending,
             EscalationState::Approved,
@@ -453,7 +457,12 @@ impl Binding<'_> {
     }
 }
 
-fn human_decision(verdict: Verdict, record_id: String, escalation_id: &str, reason: &str) -> GuardDecision {
+pub(crate) fn human_decision(
+    verdict: Verdict,
+    record_id: String,
+    escalation_id: &str,
+    reason: &str,
+) -> GuardDecision {
     let check = CheckResult {
         check: "human.review".to_owned(),
         outcome: if verdict == Verdict::Allow {

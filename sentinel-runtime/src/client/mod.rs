@@ -21,6 +21,8 @@ mod exchange;
 #[cfg(feature = "verify")]
 mod replay;
 #[cfg(feature = "verify")]
+mod resume;
+#[cfg(feature = "verify")]
 mod verify;
 
 pub use batch::MAX_BATCH;
@@ -101,6 +103,14 @@ impl SentinelClient {
         // absence: it is denied whatever the fail mode.
         if let Some(why) = request_error(action, context, policy) {
             return GuardDecision::refused(why);
+        }
+        if let Some(escalation_id) = context.resumes() {
+            #[cfg(feature = "verify")]
+            return self.resume(escalation_id, action, context);
+            #[cfg(not(feature = "verify"))]
+            return GuardDecision::refused(format!(
+                "resuming escalation {escalation_id} needs the `verify` feature"
+            ));
         }
         // Sized for a typical request, so serializing does not reallocate.
         let mut body = Vec::with_capacity(512);
