@@ -113,9 +113,14 @@ fn conformance(endpoint: &str) {
         client.resolve(&escalation_id, Resolution::Approve, "mallory"),
         Err(EscalationError::NotAnApprover(_))
     ));
-    let review_id = client
-        .resolve(&escalation_id, Resolution::Approve, "treasury_ops")
+    let resolved = client
+        .resolve_escalation(&escalation_id, Resolution::Approve, "treasury_ops")
         .unwrap();
+    assert_eq!(resolved.escalation.id, escalation_id);
+    assert_eq!(resolved.escalation.status, EscalationState::Approved);
+    assert_eq!(resolved.escalation.resolved_by.as_deref(), Some("treasury_ops"));
+    assert_eq!(resolved.escalation.record_id, held.record_id());
+    let review_id = resolved.record_id;
     assert!(matches!(
         client.resolve(&escalation_id, Resolution::Approve, "treasury_ops"),
         Err(EscalationError::AlreadyResolved(_))

@@ -52,7 +52,7 @@ pub use decision::{
 pub use denied::Denied;
 pub use env::{init_from_env, EnvError, InitError};
 pub use escalation::{
-    Escalation, EscalationError, EscalationState, EscalationStatus, Resolution, MAX_POLL_INTERVAL,
+    Escalation, EscalationError, EscalationState, EscalationStatus, Resolution, Resolved, MAX_POLL_INTERVAL,
 };
 pub use global::{client, init, AlreadyInitialized};
 pub use http::UreqTransport;
