@@ -161,6 +161,11 @@ pub trait Transport: Send + Sync + 'static {
     fn connections_opened(&self) -> Option<u64> {
         None
     }
+
+    /// The client did not honour the last answer (it was malformed): connections idle now
+    /// must not carry another request, lest a late answer meant for that one be read as
+    /// the next one's. A transport without a pool has nothing to do.
+    fn discard_idle(&self) {}
 }
 
 impl<F> Transport for F
@@ -180,5 +185,9 @@ impl<T: Transport> Transport for std::sync::Arc<T> {
 
     fn connections_opened(&self) -> Option<u64> {
         (**self).connections_opened()
+    }
+
+    fn discard_idle(&self) {
+        (**self).discard_idle()
     }
 }

@@ -163,6 +163,10 @@ impl SentinelClient {
             return fail_all(protocol::describe_status(response.status, &response.body));
         }
         self.inner.batch_pace.observe(started.elapsed(), count);
+        let fail_all = |why: String| {
+            self.dishonoured();
+            fail_all(why)
+        };
         let items = match crate::strict_json::parse(&response.body) {
             Ok(serde_json::Value::Object(mut answer)) => match answer.remove("decisions") {
                 Some(serde_json::Value::Array(items)) if items.len() == count => items,

@@ -198,8 +198,17 @@ impl SentinelClient {
         }
         match GuardDecision::from_json(&response.body) {
             Ok(decision) => decision,
-            Err(e) => self.fail_safe(format!("malformed decision: {e}")),
+            Err(e) => {
+                self.dishonoured();
+                self.fail_safe(format!("malformed decision: {e}"))
+            }
         }
+    }
+
+    /// A 2xx answer was not honoured: the connection it came on is not used again (the
+    /// transport drops non-2xx ones itself).
+    pub(crate) fn dishonoured(&self) {
+        self.inner.transport.discard_idle();
     }
 }
 

@@ -49,6 +49,7 @@ pub struct UreqTransport {
     fresh: Agent,
     connections: Arc<AtomicU64>,
     resolver: CachingResolver,
+    wires: wire::WireConnector,
 }
 
 impl UreqTransport {
@@ -67,6 +68,7 @@ impl UreqTransport {
     fn build(max_idle_connections: usize, customize: impl Fn(AgentConfig) -> AgentConfig) -> Self {
         let connections = Arc::new(AtomicU64::new(0));
         let resolver = CachingResolver::default();
+        let wires = wire::WireConnector::default();
         let agent = |idle: usize| {
             let config = customize(Agent::config_builder())
                 .max_redirects(0)
@@ -79,7 +81,7 @@ impl UreqTransport {
                 .build();
             let connector = DefaultConnector::new()
                 .chain(CountingConnector(Arc::clone(&connections)))
-                .chain(wire::WireConnector);
+                .chain(wires.clone());
             Agent::with_parts(config, connector, resolver.clone())
         };
         UreqTransport {
@@ -87,6 +89,7 @@ impl UreqTransport {
             fresh: agent(0),
             connections,
             resolver,
+            wires,
         }
     }
 
@@ -186,6 +189,10 @@ impl Transport for UreqTransport {
 
     fn connections_opened(&self) -> Option<u64> {
         Some(self.connections.load(Ordering::Relaxed))
+    }
+
+    fn discard_idle(&self) {
+        self.wires.discard_idle();
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the default transport puts on the socket, below ureq's HTTP: one write per request,
-//! socket timeouts rounded up to a multiple of 8 ms (so a warm connection sets none), and
-//! one liveness probe per reuse of a pooled connection instead of two.
+//! socket timeouts rounded up to a multiple of 8 ms (so a warm connection sets none), one
+//! liveness probe per reuse of a pooled connection instead of two, and no reuse of a
+//! connection whose last answer was not honoured (not a 2xx, or discarded by the client).
 //!
 //! Measured on loopback, these were most of what a guard cost over a bare request: ureq
 //! writes a request's head and body in two `send`s (the server wakes twice), sets the read
@@ -8,6 +9,8 @@
 //! and probes a pooled connection both when it goes back to the pool and when it is taken.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ureq::unversioned::transport::time::Duration as UreqDuration;
@@ -23,15 +26,23 @@ const TIMEOUT_GRANULE: Duration = Duration::from_millis(8);
 /// whole a second time).
 const HOLD_AT_MOST: usize = 64 * 1024;
 
-/// Wraps every connection the agent opens (plain TCP or TLS) in a [`Wire`].
-#[derive(Debug)]
-pub(super) struct WireConnector;
+/// Wraps every connection the agent opens (plain TCP or TLS) in a [`Wire`]. Bumping its
+/// generation ([`WireConnector::discard_idle`]) retires every connection idle in the pool.
+#[derive(Debug, Clone, Default)]
+pub(super) struct WireConnector(Arc<AtomicU64>);
+
+impl WireConnector {
+    /// No connection that is idle now is used again.
+    pub(super) fn discard_idle(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 impl<In: Transport> Connector<In> for WireConnector {
     type Out = Wire<In>;
 
     fn connect(&self, _details: &ConnectionDetails, chained: Option<In>) -> Result<Option<Wire<In>>, Error> {
-        Ok(chained.map(Wire::new))
+        Ok(chained.map(|inner| Wire::with_generation(inner, Arc::clone(&self.0))))
     }
 }
 
@@ -44,14 +55,50 @@ pub(super) struct Wire<T> {
     held: Vec<u8>,
     /// Whether the connection carried a request since it last answered [`Transport::is_open`].
     used_since_probe: bool,
+    /// A request was sent whose status line has not been seen yet.
+    status_pending: bool,
+    /// The last answer was not a 2xx: the connection is not reused.
+    dishonoured: bool,
+    /// The transport's generation, and its value when this connection went idle.
+    generation: Arc<AtomicU64>,
+    idle_since: u64,
 }
 
 impl<T: Transport> Wire<T> {
+    #[cfg(test)]
     fn new(inner: T) -> Wire<T> {
+        Wire::with_generation(inner, Arc::default())
+    }
+
+    fn with_generation(inner: T, generation: Arc<AtomicU64>) -> Wire<T> {
         Wire {
             inner,
             held: Vec::new(),
             used_since_probe: false,
+            status_pending: false,
+            dishonoured: false,
+            idle_since: generation.load(Ordering::Relaxed),
+            generation,
+        }
+    }
+
+    /// Reads the status of the answer to the request just sent, once its status line is in:
+    /// anything but a 2xx (after any 1xx) leaves the connection unfit for another request,
+    /// whose answer could otherwise be what the server meant for this one.
+    fn note_status(&mut self) {
+        if !self.status_pending {
+            return;
+        }
+        let input = self.inner.buffers().input();
+        if input.len() < 12 {
+            return;
+        }
+        self.status_pending = false;
+        match (&input[..5], input[8], input[9]) {
+            (b"HTTP/", b' ', b'2') => {}
+            // `100 Continue` (never asked for): the final status follows; judged by ureq.
+            (b"HTTP/", b' ', b'1') => {}
+            _ => self.dishonoured = true,
         }
     }
 
@@ -97,6 +144,7 @@ impl<T: Transport> Transport for Wire<T> {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
         self.used_since_probe = true;
+        self.status_pending = true;
         let output = &self.inner.buffers().output()[..amount];
         self.held.extend_from_slice(output);
         if self.held.len() > HOLD_AT_MOST {
@@ -112,7 +160,9 @@ impl<T: Transport> Transport for Wire<T> {
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
         self.used_since_probe = true;
         let timeout = self.send_held(timeout)?;
-        self.inner.await_input(coarse(timeout))
+        let input = self.inner.await_input(coarse(timeout))?;
+        self.note_status();
+        Ok(input)
     }
 
     fn is_open(&mut self) -> bool {
@@ -127,8 +177,16 @@ impl<T: Transport> Transport for Wire<T> {
         // between (closed the connection, or wrote bytes nobody asked for): probe then.
         // (The ureq dependency is held to 3.5.x for this; `tests/loopback.rs` fails with an
         // unsolicited ALLOW if the probe before reuse is ever lost.)
+        if self.dishonoured {
+            return false;
+        }
         if std::mem::take(&mut self.used_since_probe) {
+            self.idle_since = self.generation.load(Ordering::Relaxed);
             return true;
+        }
+        if self.generation.load(Ordering::Relaxed) != self.idle_since {
+            // Idle when the client discarded the pool (an answer it did not honour).
+            return false;
         }
         self.inner.is_open()
     }
@@ -334,7 +392,7 @@ mod tests {
         use ureq::unversioned::transport::DefaultConnector;
         let connector = DefaultConnector::new()
             .chain(SpyConnector(log.clone()))
-            .chain(WireConnector);
+            .chain(WireConnector::default());
         let config = ureq::Agent::config_builder().http_status_as_error(false).build();
         ureq::Agent::with_parts(
             config,

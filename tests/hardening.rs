@@ -1,0 +1,129 @@
+//! Hostile and broken servers (raw TCP): a connection whose answer was not honoured is never
+//! used again; sidecar text in reasons is bounded, stripped of control characters and of
+//! configured header values; the builder refuses what would smuggle or silently misroute a
+//! request; the deadline counts serialization.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sentinel::{Action, Context, SentinelClient, Verdict};
+use serde_json::json;
+use support::{KeepAliveServer, Reply};
+
+fn pay() -> Action {
+    Action::payment(json!({"amount": 5, "from": "a", "to": "b"}))
+}
+
+fn http(status: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+const ALLOW: &str = r#"{"verdict":"ALLOW","recordId":"rec_1","checks":[]}"#;
+
+/// For each answer that is not honoured, the next guard goes out on a new connection (the
+/// server keeps every connection alive, so only the client can have dropped it); after an
+/// honoured ALLOW, the connection is reused.
+#[test]
+fn a_connection_is_dropped_after_any_answer_not_honoured() {
+    for (what, answer) in [
+        ("3xx", http("302 Found", "{}")),
+        ("4xx", http("404 Not Found", r#"{"error":"not found"}"#)),
+        (
+            "429",
+            http("429 Too Many Requests", r#"{"error":"rate limit exceeded"}"#),
+        ),
+        (
+            "5xx",
+            http("500 Internal Server Error", r#"{"error":"internal error"}"#),
+        ),
+        ("malformed 2xx", http("200 OK", r#"{"verdict":"allow"}"#)),
+    ] {
+        let served = Arc::new(Mutex::new(0usize));
+        let count = Arc::clone(&served);
+        let server = KeepAliveServer::start(move |_, _| {
+            let mut n = count.lock().unwrap();
+            *n += 1;
+            // First an honoured ALLOW, then the answer under test once, then ALLOWs.
+            Reply::KeepAlive(if *n == 2 {
+                answer.clone()
+            } else {
+                http("200 OK", ALLOW)
+            })
+        });
+        let client = SentinelClient::builder(server.endpoint())
+            .timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        assert!(client.guard(&pay(), &Context::new("r"), "p").allowed(), "{what}");
+        if what == "429" {
+            // Retried: the retry is the next request, on a new connection.
+            assert!(client.guard(&pay(), &Context::new("r"), "p").allowed(), "{what}");
+        } else {
+            assert!(!client.guard(&pay(), &Context::new("r"), "p").allowed(), "{what}");
+            assert_eq!(server.accepted(), 1, "{what}: one connection so far");
+            assert!(client.guard(&pay(), &Context::new("r"), "p").allowed(), "{what}");
+        }
+        assert_eq!(
+            server.accepted(),
+            2,
+            "{what}: the connection that answered it was dropped"
+        );
+        assert!(client.guard(&pay(), &Context::new("r"), "p").allowed(), "{what}");
+        assert_eq!(
+            server.accepted(),
+            2,
+            "{what}: an honoured answer's connection is reused"
+        );
+    }
+}
+
+/// A shifted connection hands one call another call's ALLOW. Nothing in a decision names its
+/// action, so only verification catches it: the signed record is about the other action.
+#[test]
+fn verification_turns_another_calls_allow_into_a_block() {
+    let mock = sentinel::testing::MockSidecar::allow_all();
+    let genuine_client = SentinelClient::builder(mock.endpoint()).build().unwrap();
+    let other_call = genuine_client.guard(
+        &Action::payment(json!({"amount": 1, "from": "a", "to": "b"})),
+        &Context::new("r"),
+        "p",
+    );
+    assert!(other_call.allowed());
+    let record = serde_json::to_vec(&genuine_client.record(other_call.record_id()).unwrap()).unwrap();
+    let shifted_allow = serde_json::to_string(&json!({
+        "verdict": "ALLOW", "recordId": other_call.record_id(), "checks": []
+    }))
+    .unwrap();
+    let server = KeepAliveServer::start(move |target, _| {
+        Reply::KeepAlive(if target.starts_with("/v1/records/") {
+            http("200 OK", std::str::from_utf8(&record).unwrap())
+        } else {
+            http("200 OK", &shifted_allow)
+        })
+    });
+    let trusted = sentinel::provenance::TrustedKeys::new()
+        .with_key_base64("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")
+        .unwrap();
+    let unverified = SentinelClient::builder(server.endpoint()).build().unwrap();
+    let verifying = SentinelClient::builder(server.endpoint())
+        .verify_decisions(trusted)
+        .build()
+        .unwrap();
+    let this_call = Action::payment(json!({"amount": 90_000, "from": "a", "to": "b"}));
+    assert!(
+        unverified.guard(&this_call, &Context::new("r"), "p").allowed(),
+        "without verification the shifted ALLOW stands: README says so"
+    );
+    let decision = verifying.guard(&this_call, &Context::new("r"), "p");
+    assert_eq!(decision.verdict(), Verdict::Block);
+    assert!(
+        decision.reason().unwrap().contains("another action"),
+        "{decision:?}"
+    );
+}
