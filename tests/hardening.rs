@@ -127,3 +127,90 @@ fn verification_turns_another_calls_allow_into_a_block() {
         "{decision:?}"
     );
 }
+
+const TOKEN: &str = "tok_9f8e7d6c5b4a39281706";
+
+/// A proxy that echoes the request's headers into its answers: the configured header values
+/// never reach a reason, a `Denied`, or the fail-open warning.
+#[test]
+fn reasons_never_carry_configured_header_values() {
+    let echo = format!("authorization: Bearer {TOKEN} rejected; token {TOKEN}");
+    let answers = [
+        http("502 Bad Gateway", &json!({ "error": echo }).to_string()),
+        http(
+            "200 OK",
+            &json!({"verdict": "BLOCK", "recordId": "rec_1", "checks": [], "reason": echo}).to_string(),
+        ),
+        http(
+            "200 OK",
+            &json!({"verdict": echo, "recordId": "rec_1", "checks": []}).to_string(),
+        ),
+    ];
+    for (i, answer) in answers.into_iter().enumerate() {
+        let server = KeepAliveServer::start(move |_, _| Reply::KeepAlive(answer.clone()));
+        for mode in [sentinel::FailMode::Closed, sentinel::FailMode::Open] {
+            let client = SentinelClient::builder(server.endpoint())
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .fail_mode(mode)
+                .timeout(Duration::from_millis(500))
+                .build()
+                .unwrap();
+            let decision = client.guard(&pay(), &Context::new("r"), "p");
+            let reason = decision.reason().unwrap_or_default();
+            assert!(!reason.is_empty(), "answer {i}");
+            assert!(!reason.contains(TOKEN), "answer {i}: {reason}");
+            assert!(reason.contains("<redacted>"), "answer {i}: {reason}");
+            assert!(
+                !format!("{decision:?}").contains(TOKEN),
+                "answer {i}: {decision:?}"
+            );
+        }
+    }
+}
+
+/// A 1 MB string and terminal escapes from the sidecar: the reason stays short and printable.
+#[test]
+fn reasons_are_bounded_and_free_of_control_characters() {
+    let huge = "V".repeat(1 << 20);
+    let escapes = "line one\nline two\r\n\u{1b}[2J\u{1b}]0;owned\u{7}";
+    let answers = [
+        http(
+            "200 OK",
+            &json!({"verdict": huge, "recordId": "rec_1", "checks": []}).to_string(),
+        ),
+        http("400 Bad Request", &json!({ "error": huge }).to_string()),
+        http("400 Bad Request", &json!({ "error": escapes }).to_string()),
+        http(
+            "200 OK",
+            &json!({"verdict": "BLOCK", "recordId": "rec_1", "checks": [], "reason": escapes}).to_string(),
+        ),
+        http(
+            "200 OK",
+            &json!({"verdict": "BLOCK", "recordId": "rec_1", "checks": [], "reason": huge}).to_string(),
+        ),
+    ];
+    for (i, answer) in answers.into_iter().enumerate() {
+        let server = KeepAliveServer::start(move |_, _| Reply::KeepAlive(answer.clone()));
+        let client = SentinelClient::builder(server.endpoint())
+            .body_limit(4 << 20)
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let decision = client.guard(&pay(), &Context::new("r"), "p");
+        assert_eq!(decision.verdict(), Verdict::Block, "answer {i}");
+        let reason = decision.reason().unwrap();
+        assert!(
+            reason.chars().count() <= 600,
+            "answer {i}: {} chars",
+            reason.chars().count()
+        );
+        assert!(!reason.chars().any(char::is_control), "answer {i}: {reason:?}");
+        for check in decision.checks() {
+            let text = check.reason.as_deref().unwrap_or_default();
+            assert!(
+                text.chars().count() <= 600 && !text.chars().any(char::is_control),
+                "answer {i}"
+            );
+        }
+    }
+}

@@ -194,8 +194,11 @@ impl SentinelClient {
         let response = self
             .exchange("POST", &url, body)
             .map_err(EscalationError::Sidecar)?;
-        let message =
-            || protocol::error_text(&response.body).unwrap_or_else(|| format!("HTTP {}", response.status));
+        let message = || {
+            self.redact(
+                protocol::error_text(&response.body).unwrap_or_else(|| format!("HTTP {}", response.status)),
+            )
+        };
         match response.status {
             status if protocol::is_success(status) => {}
             403 => return Err(EscalationError::NotAnApprover(message())),
@@ -475,7 +478,7 @@ impl SentinelClient {
             .exchange_until("GET", url, Vec::new(), deadline, &mut 0)
             .map_err(EscalationError::Sidecar)?;
         if !protocol::is_success(response.status) {
-            let message = protocol::error_text(&response.body).unwrap_or_default();
+            let message = self.redact(protocol::error_text(&response.body).unwrap_or_default());
             return Err(EscalationError::Sidecar(format!(
                 "HTTP {}: {message}",
                 response.status

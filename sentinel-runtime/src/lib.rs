@@ -21,6 +21,7 @@ mod escalation;
 mod global;
 mod http;
 mod protocol;
+mod reason;
 #[cfg(feature = "verify")]
 mod records;
 mod strict_json;

@@ -337,12 +337,7 @@ impl SentinelClient {
         let response = self
             .exchange("GET", url, Vec::new())
             .map_err(ReadError::Transport)?;
-        let message = || {
-            serde_json::from_slice::<Value>(&response.body)
-                .ok()
-                .and_then(|v| v.get("error").and_then(Value::as_str).map(bounded))
-                .unwrap_or_default()
-        };
+        let message = || self.redact(protocol::error_text(&response.body).unwrap_or_default());
         match response.status {
             200..=299 => {}
             404 => return Err(ReadError::NotFound(message())),
@@ -357,13 +352,4 @@ impl SentinelClient {
             std::str::from_utf8(&response.body).map_err(|_| ReadError::Malformed("not UTF-8".into()))?;
         crate::provenance::parse_json(text).map_err(|e| ReadError::Malformed(e.to_string()))
     }
-}
-
-/// Sidecar text cut to 200 characters, control characters dropped.
-fn bounded(text: &str) -> String {
-    let mut out: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
-    if text.chars().filter(|c| !c.is_control()).nth(200).is_some() {
-        out.push('…');
-    }
-    out
 }

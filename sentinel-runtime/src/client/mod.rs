@@ -164,6 +164,7 @@ impl SentinelClient {
 
     /// The fail-safe decision of this client's fail mode for `what_went_wrong`.
     pub fn fail_safe(&self, what_went_wrong: impl Into<String>) -> GuardDecision {
+        let what_went_wrong = self.redact(what_went_wrong.into());
         let decision = GuardDecision::fallback(self.inner.fail_mode, what_went_wrong);
         if self.inner.fail_mode == FailMode::Open {
             log::warn!(target: "sentinel", "{}", decision.reason().unwrap_or_default());
@@ -197,12 +198,23 @@ impl SentinelClient {
             return self.fail_safe(protocol::describe_status(response.status, &response.body));
         }
         match GuardDecision::from_json(&response.body) {
-            Ok(decision) => decision,
+            Ok(decision) => match decision.reason() {
+                Some(reason) if reason != self.redact(reason.to_owned()) => {
+                    let reason = self.redact(reason.to_owned());
+                    decision.with_reason(reason)
+                }
+                _ => decision,
+            },
             Err(e) => {
                 self.dishonoured();
                 self.fail_safe(format!("malformed decision: {e}"))
             }
         }
+    }
+
+    /// `text` without this client's header values (sidecar text may echo the request).
+    pub(crate) fn redact(&self, text: String) -> String {
+        crate::reason::redact(text, &self.inner.headers)
     }
 
     /// A 2xx answer was not honoured: the connection it came on is not used again (the
