@@ -214,3 +214,82 @@ fn reasons_are_bounded_and_free_of_control_characters() {
         }
     }
 }
+
+#[test]
+fn an_endpoint_with_a_fragment_is_refused() {
+    let err = SentinelClient::builder("http://127.0.0.1:4000#frag")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("#fragment"), "{err}");
+    let err = SentinelClient::builder("http://127.0.0.1:4000/#")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("#fragment"), "{err}");
+    assert!(SentinelClient::builder("http://127.0.0.1:4000/sentinel")
+        .build()
+        .is_ok());
+}
+
+#[test]
+fn headers_the_client_owns_cannot_be_overridden() {
+    for name in [
+        "Content-Length",
+        "transfer-encoding",
+        "Host",
+        "expect",
+        "connection",
+        "content-type",
+    ] {
+        let err = SentinelClient::builder("http://127.0.0.1:4000")
+            .header(name, "0")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, sentinel::BuildError::InvalidHeader { .. }),
+            "{name}: {err}"
+        );
+        assert!(err.to_string().contains("cannot be overridden"), "{name}: {err}");
+    }
+    assert!(SentinelClient::builder("http://127.0.0.1:4000")
+        .header("x-api-key", "abc")
+        .build()
+        .is_ok());
+}
+
+#[test]
+fn header_values_must_be_visible_ascii_as_the_error_says() {
+    for value in ["caf\u{e9}", "tok\u{2028}en", "a\nb", "\u{1b}[0m"] {
+        let err = SentinelClient::builder("http://127.0.0.1:4000")
+            .header("x-api-key", value)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("visible ASCII"), "{value:?}: {err}");
+        assert!(!err.to_string().contains(value), "the value is never printed");
+    }
+    assert!(SentinelClient::builder("http://127.0.0.1:4000")
+        .header("authorization", "Bearer a.b-c_d~e+f/g= h\tj")
+        .build()
+        .is_ok());
+}
+
+/// A huge argument's serialization counts in the deadline: with the deadline gone by the
+/// time the body is ready, nothing is sent and the guard fails closed.
+#[test]
+fn the_deadline_counts_serialization() {
+    let sent = Arc::new(Mutex::new(0usize));
+    let count = Arc::clone(&sent);
+    let client = SentinelClient::builder("http://sidecar.test")
+        .timeout(Duration::from_millis(1))
+        .transport(move |_: &sentinel::HttpRequest| {
+            *count.lock().unwrap() += 1;
+            Ok(sentinel::HttpResponse::new(200, ALLOW))
+        })
+        .build()
+        .unwrap();
+    // 16 MiB of escaped text cannot be serialized in a millisecond.
+    let huge = Action::of("upload", json!({ "blob": "\"".repeat(8 << 20) }));
+    let decision = client.guard(&huge, &Context::new("r"), "p");
+    assert_eq!(decision.verdict(), Verdict::Block);
+    assert!(decision.reason().unwrap().contains("deadline"), "{decision:?}");
+    assert_eq!(*sent.lock().unwrap(), 0, "nothing sent after the deadline");
+}

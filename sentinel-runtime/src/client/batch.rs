@@ -135,12 +135,13 @@ impl SentinelClient {
         }
         let count = requests.len();
         let fail_all = |why: String| (0..count).map(|_| self.fail_safe(why.clone())).collect();
+        // The deadline counts serializing.
+        let started = Instant::now();
+        let deadline = self.deadline();
         let body = match serde_json::to_vec(&Batch { requests }) {
             Ok(body) => body,
             Err(e) => return fail_all(format!("request could not be serialized: {e}")),
         };
-        let started = Instant::now();
-        let deadline = self.deadline();
         // A batch refused whole is refused again however long one waits if it holds more
         // actions than the bucket can: split it instead of retrying it.
         let retry = |response: &HttpResponse| count == 1 || !refused_whole(response);

@@ -112,6 +112,8 @@ impl SentinelClient {
                 "resuming escalation {escalation_id} needs the `verify` feature"
             ));
         }
+        // The deadline counts serializing: a huge argument must not stretch it.
+        let deadline = self.deadline();
         // Sized for a typical request, so serializing does not reallocate.
         let mut body = Vec::with_capacity(512);
         if let Err(e) = serde_json::to_writer(
@@ -124,7 +126,6 @@ impl SentinelClient {
         ) {
             return GuardDecision::refused(format!("request could not be serialized: {e}"));
         }
-        let deadline = self.deadline();
         let decision = match self.exchange_until("POST", &self.inner.guard_url, body, deadline, attempts) {
             Ok(response) => self.decision_from(response),
             Err(why) => return self.fail_safe(why),
