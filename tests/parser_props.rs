@@ -21,7 +21,11 @@ fn decide(status: u16, body: Vec<u8>, fail_mode: FailMode) -> GuardDecision {
         .fail_mode(fail_mode)
         // 429 and 503 are retried until the deadline: keep that short. Any other answer is
         // instant, but the deadline counts serializing, which a loaded machine can stall.
-        .timeout(Duration::from_millis(if matches!(status, 429 | 503) { 100 } else { 10_000 }))
+        .timeout(Duration::from_millis(if matches!(status, 429 | 503) {
+            100
+        } else {
+            10_000
+        }))
         .transport(move |_: &HttpRequest| Ok(HttpResponse::new(status, body.clone())))
         .build()
         .unwrap();

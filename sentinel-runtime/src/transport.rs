@@ -162,10 +162,11 @@ pub trait Transport: Send + Sync + 'static {
         None
     }
 
-    /// The client did not honour the last answer (it was malformed): connections idle now
-    /// must not carry another request, lest a late answer meant for that one be read as
-    /// the next one's. A transport without a pool has nothing to do.
-    fn discard_idle(&self) {}
+    /// The client did not honour the answer to the last request this thread sent (it was
+    /// malformed): the connection it came on must not carry another request, lest a late
+    /// answer meant for that one be read as the next one's. A transport without a pool has
+    /// nothing to do.
+    fn discard_last_connection(&self) {}
 }
 
 impl<F> Transport for F
@@ -187,7 +188,7 @@ impl<T: Transport> Transport for std::sync::Arc<T> {
         (**self).connections_opened()
     }
 
-    fn discard_idle(&self) {
-        (**self).discard_idle()
+    fn discard_last_connection(&self) {
+        (**self).discard_last_connection()
     }
 }

@@ -221,7 +221,7 @@ impl SentinelClient {
     /// A 2xx answer was not honoured: the connection it came on is not used again (the
     /// transport drops non-2xx ones itself).
     pub(crate) fn dishonoured(&self) {
-        self.inner.transport.discard_idle();
+        self.inner.transport.discard_last_connection();
     }
 }
 

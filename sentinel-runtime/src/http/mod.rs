@@ -49,7 +49,6 @@ pub struct UreqTransport {
     fresh: Agent,
     connections: Arc<AtomicU64>,
     resolver: CachingResolver,
-    wires: wire::WireConnector,
 }
 
 impl UreqTransport {
@@ -68,7 +67,6 @@ impl UreqTransport {
     fn build(max_idle_connections: usize, customize: impl Fn(AgentConfig) -> AgentConfig) -> Self {
         let connections = Arc::new(AtomicU64::new(0));
         let resolver = CachingResolver::default();
-        let wires = wire::WireConnector::default();
         let agent = |idle: usize| {
             let config = customize(Agent::config_builder())
                 .max_redirects(0)
@@ -81,7 +79,7 @@ impl UreqTransport {
                 .build();
             let connector = DefaultConnector::new()
                 .chain(CountingConnector(Arc::clone(&connections)))
-                .chain(wires.clone());
+                .chain(wire::WireConnector);
             Agent::with_parts(config, connector, resolver.clone())
         };
         UreqTransport {
@@ -89,7 +87,6 @@ impl UreqTransport {
             fresh: agent(0),
             connections,
             resolver,
-            wires,
         }
     }
 
@@ -191,8 +188,8 @@ impl Transport for UreqTransport {
         Some(self.connections.load(Ordering::Relaxed))
     }
 
-    fn discard_idle(&self) {
-        self.wires.discard_idle();
+    fn discard_last_connection(&self) {
+        wire::retire_last_used();
     }
 }
 

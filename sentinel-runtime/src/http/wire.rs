@@ -8,8 +8,9 @@
 //! and write timeouts before every read and write (the remaining deadline has always moved),
 //! and probes a pooled connection both when it goes back to the pool and when it is taken.
 
+use std::cell::RefCell;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,23 +27,32 @@ const TIMEOUT_GRANULE: Duration = Duration::from_millis(8);
 /// whole a second time).
 const HOLD_AT_MOST: usize = 64 * 1024;
 
-/// Wraps every connection the agent opens (plain TCP or TLS) in a [`Wire`]. Bumping its
-/// generation ([`WireConnector::discard_idle`]) retires every connection idle in the pool.
-#[derive(Debug, Clone, Default)]
-pub(super) struct WireConnector(Arc<AtomicU64>);
-
-impl WireConnector {
-    /// No connection that is idle now is used again.
-    pub(super) fn discard_idle(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
+thread_local! {
+    /// The retirement flag of the connection this thread's last request went out on (ureq
+    /// sends on the calling thread).
+    static LAST_USED: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
 }
+
+/// Retires the connection this thread's last request went out on: it is not used again.
+/// (Between that request's end and this call the connection sits in the pool; the window is
+/// the caller's parsing of the answer.)
+pub(super) fn retire_last_used() {
+    LAST_USED.with(|last| {
+        if let Some(retired) = last.borrow_mut().take() {
+            retired.store(true, Ordering::Relaxed);
+        }
+    });
+}
+
+/// Wraps every connection the agent opens (plain TCP or TLS) in a [`Wire`].
+#[derive(Debug, Clone, Default)]
+pub(super) struct WireConnector;
 
 impl<In: Transport> Connector<In> for WireConnector {
     type Out = Wire<In>;
 
     fn connect(&self, _details: &ConnectionDetails, chained: Option<In>) -> Result<Option<Wire<In>>, Error> {
-        Ok(chained.map(|inner| Wire::with_generation(inner, Arc::clone(&self.0))))
+        Ok(chained.map(Wire::new))
     }
 }
 
@@ -59,26 +69,19 @@ pub(super) struct Wire<T> {
     status_pending: bool,
     /// The last answer was not a 2xx: the connection is not reused.
     dishonoured: bool,
-    /// The transport's generation, and its value when this connection went idle.
-    generation: Arc<AtomicU64>,
-    idle_since: u64,
+    /// Set when the client did not honour this connection's last answer.
+    retired: Arc<AtomicBool>,
 }
 
 impl<T: Transport> Wire<T> {
-    #[cfg(test)]
     fn new(inner: T) -> Wire<T> {
-        Wire::with_generation(inner, Arc::default())
-    }
-
-    fn with_generation(inner: T, generation: Arc<AtomicU64>) -> Wire<T> {
         Wire {
             inner,
             held: Vec::new(),
             used_since_probe: false,
             status_pending: false,
             dishonoured: false,
-            idle_since: generation.load(Ordering::Relaxed),
-            generation,
+            retired: Arc::default(),
         }
     }
 
@@ -145,6 +148,7 @@ impl<T: Transport> Transport for Wire<T> {
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
         self.used_since_probe = true;
         self.status_pending = true;
+        LAST_USED.with(|last| *last.borrow_mut() = Some(Arc::clone(&self.retired)));
         let output = &self.inner.buffers().output()[..amount];
         self.held.extend_from_slice(output);
         if self.held.len() > HOLD_AT_MOST {
@@ -177,16 +181,11 @@ impl<T: Transport> Transport for Wire<T> {
         // between (closed the connection, or wrote bytes nobody asked for): probe then.
         // (The ureq dependency is held to 3.5.x for this; `tests/loopback.rs` fails with an
         // unsolicited ALLOW if the probe before reuse is ever lost.)
-        if self.dishonoured {
+        if self.dishonoured || self.retired.load(Ordering::Relaxed) {
             return false;
         }
         if std::mem::take(&mut self.used_since_probe) {
-            self.idle_since = self.generation.load(Ordering::Relaxed);
             return true;
-        }
-        if self.generation.load(Ordering::Relaxed) != self.idle_since {
-            // Idle when the client discarded the pool (an answer it did not honour).
-            return false;
         }
         self.inner.is_open()
     }
@@ -392,7 +391,7 @@ mod tests {
         use ureq::unversioned::transport::DefaultConnector;
         let connector = DefaultConnector::new()
             .chain(SpyConnector(log.clone()))
-            .chain(WireConnector::default());
+            .chain(WireConnector);
         let config = ureq::Agent::config_builder().http_status_as_error(false).build();
         ureq::Agent::with_parts(
             config,
