@@ -57,12 +57,22 @@ fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
     let review = client.resolve(&escalation_id, Resolution::Approve, "treasury_ops")?;
     writeln!(out, "treasury_ops approved; human-review record {review}")?;
 
-    // Later the agent checks again, without blocking, and carries on.
+    // Later the agent checks again, without blocking, and resumes: the rerun names the
+    // approved escalation, and the body runs only on the approval of this very payment.
     if let ReviewStatus::Approved { record_id } = client.escalation_status(&escalation_id)? {
         writeln!(
             out,
             "status later: approved (record {record_id}); the job can proceed"
         )?;
+        let resumed = context.clone().resuming(&escalation_id);
+        match resumed.scope(|| pay_tool(&client, 42_000, "vendor_42")) {
+            ToolResult::Done(receipt) => writeln!(out, "resumed: {receipt}")?,
+            _ => return Err("the approved payment did not resume".into()),
+        }
+        // The approval was for 42 000 to vendor_42, once.
+        if let ToolResult::Refused(why) = resumed.scope(|| pay_tool(&client, 42_000, "vendor_42")) {
+            writeln!(out, "resumed again: refused ({why})")?;
+        }
     }
 
     // 2. Wait, bounded: block until a human answers or the timeout passes.
@@ -121,6 +131,11 @@ mod tests {
         assert!(out.contains("tool result: pending human approval (esc_"), "{out}");
         assert!(out.contains("status now: Pending"), "{out}");
         assert!(out.contains("status later: approved (record rec_"), "{out}");
+        assert!(out.contains("resumed: paid 42000 to vendor_42"), "{out}");
+        assert!(
+            out.contains("resumed again: refused (") && out.contains("already used"),
+            "{out}"
+        );
         assert!(out.contains("waited: BLOCK (denied by a human"), "{out}");
         assert!(out.contains("nobody answered: BLOCK"), "{out}");
         assert!(out.contains("small payment: paid 100 to vendor_42"), "{out}");

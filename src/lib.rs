@@ -263,8 +263,8 @@
 pub use sentinel_runtime::{
     client, init, init_from_env, Action, Actor, AlreadyInitialized, BuildError, CheckResult, Context,
     DecisionError, Denied, Details, EnvError, Escalation, EscalationError, EscalationState, FailMode,
-    GuardDecision, InitError, Outcome, Resolution, ReviewStatus, SentinelClient, SentinelClientBuilder,
-    TraceStep, Verdict, WithContext, WithContextExt,
+    GuardDecision, InitError, Outcome, Resolution, Resolved, ReviewStatus, SentinelClient,
+    SentinelClientBuilder, TraceStep, Verdict, WithContext, WithContextExt,
 };
 
 pub use sentinel_runtime::transport;
@@ -272,6 +272,9 @@ pub use sentinel_runtime::transport;
 #[cfg(feature = "verify")]
 #[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
 pub use sentinel_runtime::provenance;
+#[cfg(feature = "verify")]
+#[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
+pub use sentinel_runtime::records;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

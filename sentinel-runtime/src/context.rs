@@ -39,6 +39,9 @@ pub struct Context {
     tenant: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     trace: Vec<TraceStep>,
+    /// The approved escalation a guard under this context resumes on; never sent.
+    #[serde(skip)]
+    resuming: Option<String>,
 }
 
 /// The principal on whose behalf the agent acts.
@@ -73,6 +76,7 @@ impl Context {
             actor: None,
             tenant: None,
             trace: Vec::new(),
+            resuming: None,
         }
     }
 
@@ -120,6 +124,28 @@ impl Context {
             content,
         });
         self
+    }
+
+    /// Resumes a parked action: a guard under this context does not ask the sidecar again
+    /// (which would open a new escalation) but runs the action only on the human approval
+    /// of `escalation_id` for the identical action; see
+    /// [`SentinelClient::resume`](crate::SentinelClient::resume). Feature `verify`; without
+    /// it such a guard is refused.
+    ///
+    /// ```
+    /// use sentinel_runtime::Context;
+    ///
+    /// let rerun = Context::new("run-42").resuming("esc_6f1c");
+    /// assert_eq!(rerun.resumes(), Some("esc_6f1c"));
+    /// ```
+    pub fn resuming(mut self, escalation_id: impl Into<String>) -> Self {
+        self.resuming = Some(escalation_id.into());
+        self
+    }
+
+    /// The escalation this context resumes on, if any.
+    pub fn resumes(&self) -> Option<&str> {
+        self.resuming.as_deref()
     }
 
     /// The run id.

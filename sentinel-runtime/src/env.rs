@@ -58,14 +58,8 @@ pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Sen
         builder = builder.body_limit(usize::try_from(bytes).unwrap_or(usize::MAX));
     }
     if let Some(headers) = lookup("SENTINEL_HEADERS") {
-        for (index, pair) in headers.split(',').filter(|p| !p.trim().is_empty()).enumerate() {
-            let Some((name, value)) = pair.split_once('=') else {
-                return Err(EnvError::invalid(
-                    "SENTINEL_HEADERS",
-                    format!("entry {} is not `name=value`", index + 1),
-                ));
-            };
-            builder = builder.header(name.trim(), value.trim());
+        for (name, value) in header_entries(&headers)? {
+            builder = builder.header(name, value);
         }
     }
     builder.build().map_err(|e| {
@@ -79,6 +73,48 @@ pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Sen
             source: Some(e),
         }
     })
+}
+
+/// `name=value` entries separated by commas outside double quotes; a quoted value loses
+/// its quotes. An entry without `=`, or a quote left open, is an error (which never quotes
+/// the text: it may hold a token).
+fn header_entries(text: &str) -> Result<Vec<(&str, &str)>, EnvError> {
+    let invalid = |why: String| EnvError::invalid("SENTINEL_HEADERS", why);
+    let mut entries = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (at, c) in text.char_indices().chain(std::iter::once((text.len(), ','))) {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted || at == text.len() => {
+                let entry = &text[start..at];
+                start = at + 1;
+                if entry.trim().is_empty() {
+                    continue;
+                }
+                let number = entries.len() + 1;
+                let Some((name, value)) = entry.split_once('=') else {
+                    return Err(invalid(format!("entry {number} is not `name=value`")));
+                };
+                let value = value.trim();
+                let value = match value.strip_prefix('"') {
+                    Some(rest) => rest
+                        .strip_suffix('"')
+                        .filter(|inner| !inner.contains('"'))
+                        .ok_or_else(|| invalid(format!("entry {number} has an unbalanced `\"`")))?,
+                    None if value.contains('"') => {
+                        return Err(invalid(format!("entry {number}: quote the whole value")))
+                    }
+                    None => value,
+                };
+                entries.push((name.trim(), value));
+            }
+            _ => {}
+        }
+    }
+    if quoted {
+        return Err(invalid("a `\"` is not closed".into()));
+    }
+    Ok(entries)
 }
 
 fn positive(variable: &'static str, text: &str) -> Result<u64, EnvError> {
@@ -185,6 +221,24 @@ mod tests {
         assert_eq!(client.timeout(), Duration::from_millis(1500));
         let debug = format!("{client:?}");
         assert!(debug.contains("x-tenant") && !debug.contains("abc"), "{debug}");
+    }
+
+    #[test]
+    fn a_quoted_value_keeps_its_commas() {
+        assert_eq!(
+            header_entries(r#"x-api-key="abc,def=ghi", x-tenant=acme"#).unwrap(),
+            [("x-api-key", "abc,def=ghi"), ("x-tenant", "acme")]
+        );
+        // Unquoted, a comma separates headers, as documented.
+        assert_eq!(
+            header_entries("x-api-key=abc,def=ghi").unwrap(),
+            [("x-api-key", "abc"), ("def", "ghi")]
+        );
+        assert_eq!(header_entries(" , a=b ,").unwrap(), [("a", "b")]);
+        for bad in [r#"a="b"#, r#"a=b"c"#, r#"a="b"c""#, "a"] {
+            let err = header_entries(bad).unwrap_err();
+            assert_eq!(err.variable(), "SENTINEL_HEADERS");
+        }
     }
 
     #[test]

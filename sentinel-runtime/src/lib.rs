@@ -21,6 +21,7 @@ mod env;
 mod escalation;
 mod global;
 mod protocol;
+mod reason;
 mod strict_json;
 mod telemetry;
 #[cfg(feature = "tls")]
@@ -40,11 +41,15 @@ pub mod testing;
 #[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
 pub mod provenance;
 
+#[cfg(feature = "verify")]
+#[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
+pub mod records;
+
 pub use action::Action;
 pub use client::{BuildError, SentinelClient, SentinelClientBuilder};
 pub use context::{Actor, Context, TraceStep, WithContext, WithContextExt};
 pub use decision::{CheckResult, DecisionError, Details, FailMode, GuardDecision, Outcome, Verdict};
 pub use denied::Denied;
 pub use env::{init_from_env, EnvError, InitError};
-pub use escalation::{Escalation, EscalationError, EscalationState, Resolution, ReviewStatus};
+pub use escalation::{Escalation, EscalationError, EscalationState, Resolution, Resolved, ReviewStatus};
 pub use global::{client, init, AlreadyInitialized};

@@ -37,11 +37,7 @@ pub(crate) fn is_success(status: u16) -> bool {
 /// The sidecar's `error` text, cut to a readable length.
 pub(crate) fn error_text(body: &[u8]) -> Option<String> {
     let value = serde_json::from_slice::<serde_json::Value>(body).ok()?;
-    let error = value.get("error")?.as_str()?;
-    Some(match error.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}…", &error[..cut]),
-        None => error.to_owned(),
-    })
+    Some(crate::reason::clean(value.get("error")?.as_str()?, 200))
 }
 
 /// `HTTP 400: unknown policy pack: no.such.pack`, using the sidecar's `error` text when

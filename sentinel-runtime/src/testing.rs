@@ -39,6 +39,10 @@ use tokio::sync::oneshot;
 use crate::decision::Verdict;
 use crate::protocol;
 
+mod chain;
+
+use chain::{Chain, Entry};
+
 /// A guard request as the mock sidecar received it.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -109,13 +113,9 @@ impl MockAnswer {
         self
     }
 
-    fn to_decision(&self) -> Value {
+    /// The answer's checks, as the decision and its record carry them.
+    fn checks(&self) -> Value {
         let mut check = json!({"check": "mock", "outcome": "pass", "verdict": self.verdict.as_str()});
-        let mut decision = json!({
-            "verdict": self.verdict.as_str(),
-            "recordId": format!("rec_{}", uuid::Uuid::new_v4()),
-            "checks": [],
-        });
         if self.verdict != Verdict::Allow {
             check["outcome"] = json!(if self.verdict == Verdict::Block {
                 "fail"
@@ -125,30 +125,64 @@ impl MockAnswer {
         }
         if let Some(reason) = &self.reason {
             check["reason"] = json!(reason);
+        }
+        if !self.approvers.is_empty() {
+            // Where the reference sidecar takes an escalation's approvers from.
+            check["details"] = json!({"approvers": self.approvers});
+        }
+        json!([check])
+    }
+
+    fn to_decision(&self, record_id: &str) -> Value {
+        let mut decision = json!({
+            "verdict": self.verdict.as_str(),
+            "recordId": record_id,
+            "checks": self.checks(),
+        });
+        if let Some(reason) = &self.reason {
             decision["reason"] = json!(reason);
         }
         if let Some(id) = &self.escalation_id {
             decision["escalationId"] = json!(id);
         }
-        decision["checks"] = json!([check]);
         decision
     }
 }
 
 type Rule = dyn Fn(&MockRequest) -> MockAnswer + Send + Sync;
 
-#[derive(Default)]
 struct Seen {
     requests: Vec<MockRequest>,
     connections: usize,
     escalations: Vec<Value>,
-    review_records: Vec<Value>,
+    chain: Chain,
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen {
+            requests: Vec::new(),
+            connections: 0,
+            escalations: Vec::new(),
+            chain: Chain::new(chain::DEFAULT_SEED),
+        }
+    }
 }
 
 /// A real HTTP/1.1 Sentinel sidecar on `127.0.0.1`, in a background thread, answering
-/// `POST /v1/guard` from a rule. Keeps connections alive, records every guard request,
-/// counts the connections it accepted, and stops when dropped, closing every connection
-/// (so a client sees a stopped sidecar at once, not at its deadline).
+/// `POST /v1/guard` and `POST /v1/guard/batch` from a rule. Keeps connections alive, records
+/// every guard request, counts the connections it accepted, and stops when dropped, closing
+/// every connection (so a client sees a stopped sidecar at once, not at its deadline).
+///
+/// Like the reference sidecar, it appends a signed provenance record for every decision and
+/// every human resolution, chained from `GENESIS` and signed with the reference sidecar
+/// script's default key (seed bytes 0..31, key id
+/// `ed25519:56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c`), and serves
+/// the routes a client reads them with: `GET /v1/records/{id}`, `GET /v1/records` and
+/// `GET /v1/export` (with the `tenant`, `runId`, `verdict`, `since`, `until`, `limit`,
+/// `offset` filters), `GET /v1/escalations`, `POST /v1/escalations/{id}/resolve`,
+/// `GET /v1/verify`, `GET /healthz` and `GET /readyz`. The conformance suite
+/// (`tests/live_conformance.rs`) holds it to the reference sidecar.
 pub struct MockSidecar {
     addr: SocketAddr,
     seen: Arc<Mutex<Seen>>,
@@ -294,11 +328,26 @@ async fn answer(
         Err(_) => return Ok(json_response(400, &json!({"error": "unreadable body"}))),
     };
     let resolve_id = protocol::resolve_id(&path).map(str::to_owned);
-    let (status, reply) = match (method, path.as_str(), resolve_id) {
-        (hyper::Method::POST, protocol::GUARD, _) => guard(&body, headers, &seen, rule).await,
-        (hyper::Method::GET, protocol::ESCALATIONS, _) => (200, list_escalations(&lock(&seen), &query)),
-        (hyper::Method::POST, _, Some(id)) => resolve(&mut lock(&seen), &id, &body),
-        (hyper::Method::GET, protocol::RECORDS, _) => (200, Value::Array(lock(&seen).review_records.clone())),
+    let record_id = path
+        .strip_prefix(protocol::RECORDS)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned);
+    let (status, reply) = match (method, path.as_str(), resolve_id, record_id) {
+        (hyper::Method::GET, "/healthz", ..) => (200, json!({"status": "ok"})),
+        (hyper::Method::GET, "/readyz", ..) => (200, json!({"status": "ready"})),
+        (hyper::Method::POST, protocol::GUARD, ..) => guard(&body, headers, &seen, rule).await,
+        (hyper::Method::POST, protocol::GUARD_BATCH, ..) => batch(&body, headers, &seen, rule).await,
+        (hyper::Method::GET, protocol::ESCALATIONS, ..) => (200, list_escalations(&lock(&seen), &query)),
+        (hyper::Method::POST, _, Some(id), _) => resolve(&mut lock(&seen), &id, &body),
+        (hyper::Method::GET, protocol::RECORDS, ..) => (200, Value::Array(lock(&seen).chain.query(&query).0)),
+        (hyper::Method::GET, _, _, Some(id)) => match lock(&seen).chain.get(&id) {
+            Some(record) => (200, record.clone()),
+            None => (404, json!({"error": "record not found"})),
+        },
+        (hyper::Method::GET, "/v1/export", ..) => (200, export(&lock(&seen), &query)),
+        // The mock's chain is built and signed in one place; it is intact by construction.
+        (hyper::Method::GET, "/v1/verify", ..) => (200, json!({"ok": true})),
         _ => (404, json!({"error": "not found"})),
     };
     Ok(json_response(status, &reply))
@@ -325,9 +374,46 @@ async fn guard(
     seen: &Mutex<Seen>,
     rule: Arc<Rule>,
 ) -> (u16, Value) {
-    let Some(parsed) = parse_guard_request(body, headers) else {
+    let Some(parsed) = serde_json::from_slice(body)
+        .ok()
+        .and_then(|body| parse_guard_request(body, headers))
+    else {
         return (400, json!({"error": "invalid guard request"}));
     };
+    run_one(parsed, seen, rule).await
+}
+
+/// `POST /v1/guard/batch`: at most 256 requests, each decided and recorded in order.
+async fn batch(
+    body: &[u8],
+    headers: Vec<(String, String)>,
+    seen: &Mutex<Seen>,
+    rule: Arc<Rule>,
+) -> (u16, Value) {
+    let requests = serde_json::from_slice::<Value>(body).ok().and_then(|mut body| {
+        match body.get_mut("requests").map(Value::take) {
+            Some(Value::Array(items)) if items.len() <= 256 => items
+                .into_iter()
+                .map(|item| parse_guard_request(item, headers.clone()))
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        }
+    });
+    let Some(requests) = requests else {
+        return (400, json!({"error": "invalid batch request"}));
+    };
+    let mut decisions = Vec::with_capacity(requests.len());
+    for request in requests {
+        match run_one(request, seen, Arc::clone(&rule)).await {
+            (200, decision) => decisions.push(decision),
+            failed => return failed,
+        }
+    }
+    (200, json!({"decisions": decisions}))
+}
+
+/// Decides one parsed request by the rule and records it, as the sidecar's `runOne` does.
+async fn run_one(parsed: MockRequest, seen: &Mutex<Seen>, rule: Arc<Rule>) -> (u16, Value) {
     // The rule may block (a test simulating a slow sidecar): keep it off the thread that
     // serves the other connections.
     let Ok((parsed, answer)) = tokio::task::spawn_blocking(move || {
@@ -338,21 +424,66 @@ async fn guard(
     else {
         return (500, json!({"error": "internal error"}));
     };
-    let decision = answer.to_decision();
     let mut seen = lock(seen);
+    let tenant = parsed.context["tenant"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    let record_id = seen.chain.append(
+        Entry {
+            tenant,
+            action: parsed.body["action"].clone(),
+            context: record_context(&parsed.context),
+            checks: answer.checks(),
+            verdict: answer.verdict.as_str(),
+            reason: answer.reason.clone(),
+        },
+        now_iso8601(),
+    );
+    let decision = answer.to_decision(&record_id);
     if let Some(escalation_id) = &answer.escalation_id {
-        seen.escalations.push(json!({
+        let mut escalation = json!({
             "id": escalation_id,
-            "recordId": decision["recordId"],
+            "recordId": record_id,
             "action": parsed.body["action"],
             "approvers": answer.approvers,
-            "reason": answer.reason,
             "status": "pending",
             "createdAt": now_iso8601(),
-        }));
+        });
+        if let Some(reason) = &answer.reason {
+            escalation["reason"] = json!(reason);
+        }
+        seen.escalations.push(escalation);
     }
     seen.requests.push(parsed);
     (200, decision)
+}
+
+/// The context a record keeps: `runId`, and `provider`, `model`, `actor` when set (the
+/// sidecar's `toRecordContext`; the tenant and trace are not kept there).
+fn record_context(context: &Value) -> Value {
+    let mut kept = serde_json::Map::new();
+    kept.insert("runId".into(), context["runId"].clone());
+    for key in ["provider", "model"] {
+        if let Some(value) = context[key].as_str().filter(|v| !v.is_empty()) {
+            kept.insert(key.into(), json!(value));
+        }
+    }
+    if let Some(actor) = context.get("actor").filter(|a| a.is_object()) {
+        kept.insert("actor".into(), actor.clone());
+    }
+    Value::Object(kept)
+}
+
+/// `GET /v1/export`: a page of records, with `nextOffset` when the page is full.
+fn export(seen: &Seen, query: &str) -> Value {
+    let (records, limit, offset) = seen.chain.query(query);
+    let mut page = json!({"format": "json", "count": records.len()});
+    if records.len() == limit {
+        page["nextOffset"] = json!(offset + limit);
+    }
+    page["records"] = Value::Array(records);
+    page
 }
 
 fn list_escalations(seen: &Seen, query: &str) -> Value {
@@ -400,18 +531,30 @@ fn resolve(seen: &mut Seen, id: &str, body: &[u8]) -> (u16, Value) {
     escalation["resolvedBy"] = json!(approver);
     escalation["resolvedAt"] = json!(now_iso8601());
     let escalation = escalation.clone();
-    let record_id = format!("rec_{}", uuid::Uuid::new_v4());
-    seen.review_records.push(json!({
-        "id": record_id,
-        "verdict": verdict.as_str(),
-        "reason": format!("human {decision} of escalation {id}"),
-        "checks": [{
+    // Chained after the original, about the same action, run and tenant, as the sidecar does.
+    let original = escalation["recordId"]
+        .as_str()
+        .and_then(|record_id| seen.chain.get(record_id))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let entry = Entry {
+        tenant: original["tenant"].as_str().map(str::to_owned),
+        action: escalation["action"].clone(),
+        context: match &original["context"] {
+            Value::Null => json!({"runId": format!("escalation_{id}")}),
+            context => context.clone(),
+        },
+        checks: json!([{
             "check": "human.review",
             "outcome": if verdict == Verdict::Allow { "pass" } else { "fail" },
             "verdict": verdict.as_str(),
+            "reason": format!("{decision} by {approver}"),
             "details": {"escalationId": id, "originalRecordId": escalation["recordId"]},
-        }],
-    }));
+        }]),
+        verdict: verdict.as_str(),
+        reason: Some(format!("human {decision} of escalation {id}")),
+    };
+    let record_id = seen.chain.append(entry, now_iso8601());
     (200, json!({"escalation": escalation, "recordId": record_id}))
 }
 
@@ -440,8 +583,7 @@ fn now_iso8601() -> String {
     )
 }
 
-fn parse_guard_request(body: &[u8], headers: Vec<(String, String)>) -> Option<MockRequest> {
-    let body: Value = serde_json::from_slice(body).ok()?;
+fn parse_guard_request(body: Value, headers: Vec<(String, String)>) -> Option<MockRequest> {
     let action = body.get("action")?;
     let context = body.get("context")?.clone();
     Some(MockRequest {

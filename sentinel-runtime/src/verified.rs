@@ -34,7 +34,9 @@ pub(crate) fn check_allow_record(
     if record.context.get("runId").and_then(|r| r.as_str()) != Some(context.run_id()) {
         return Err("the signed record is about another run (context.runId differs)".into());
     }
-    if record.tenant.as_deref() != context.tenant() {
+    // The sidecar records no tenant for an empty one (`tenant: ""` is dropped).
+    let tenant = context.tenant().filter(|tenant| !tenant.is_empty());
+    if record.tenant.as_deref() != tenant {
         return Err("the signed record is about another tenant".into());
     }
     Ok(())

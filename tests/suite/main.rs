@@ -11,6 +11,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod batch_sizing;
 mod client_parity;
 mod conformance;
 mod escalations_and_batches;
@@ -20,6 +21,7 @@ mod guarded;
 mod guarded_async;
 #[cfg(feature = "testing")]
 mod guarded_escalation;
+mod hardening;
 mod loopback;
 #[cfg(feature = "testing")]
 mod mock_sidecar;

@@ -1,6 +1,13 @@
-//! `POST /v1/guard/batch`: many guards in as few requests as the protocol allows.
+//! `POST /v1/guard/batch`: many guards in as few requests as the deadline allows.
+//!
+//! The sidecar evaluates a batch one action after another and answers once it has decided
+//! (and recorded) them all, so a batch too long for the deadline is lost whole while the
+//! sidecar records every decision. Chunks are therefore sized from the deadline and the time
+//! per action observed so far; a chunk the rate limiter refuses whole
+//! (`rate limit exceeded (batch)`: it charges one token per action) is split in two.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -9,26 +16,89 @@ use crate::action::Action;
 use crate::context::Context;
 use crate::decision::GuardDecision;
 use crate::protocol;
+use crate::transport::HttpResponse;
+
+/// The first chunk's size, before any time per action has been observed.
+const FIRST_CHUNK: usize = 32;
+
+/// The time per action the sidecar took on this client's batches (nanoseconds; 0 until
+/// one has been seen). Shared by the client's clones.
+#[derive(Default)]
+pub(crate) struct Pace {
+    nanos_per_action: AtomicU64,
+}
+
+impl Pace {
+    /// How many actions fit in half of `timeout` (the rest is margin for the network, a
+    /// slower moment of the sidecar, and verifying the answers).
+    fn chunk_for(&self, timeout: Duration) -> usize {
+        match self.nanos_per_action.load(Ordering::Relaxed) {
+            0 => FIRST_CHUNK,
+            per_action => {
+                let budget = (timeout / 2).as_nanos();
+                usize::try_from(budget / u128::from(per_action)).map_or(SentinelClient::MAX_BATCH, |n| {
+                    n.clamp(1, SentinelClient::MAX_BATCH)
+                })
+            }
+        }
+    }
+
+    /// Takes in that `actions` took `elapsed`: a slower pace is believed at once, a faster
+    /// one half way.
+    fn observe(&self, elapsed: Duration, actions: usize) {
+        let Ok(actions) = u32::try_from(actions.max(1)) else {
+            return;
+        };
+        let observed = u64::try_from((elapsed / actions).as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let _ = self
+            .nanos_per_action
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(if old == 0 || observed >= old {
+                    observed
+                } else {
+                    old / 2 + observed / 2
+                })
+            });
+    }
+}
+
+/// The reference sidecar's answer to a batch its rate limiter refuses whole.
+fn refused_whole(response: &HttpResponse) -> bool {
+    response.status == 429
+        && protocol::error_text(&response.body).is_some_and(|text| text.contains("(batch)"))
+}
 
 impl SentinelClient {
     /// The most requests one `POST /v1/guard/batch` carries; longer batches are split.
     pub const MAX_BATCH: usize = 256;
 
-    /// Asks about many actions in as few requests as the protocol allows
-    /// (`POST /v1/guard/batch`, at most [`MAX_BATCH`](Self::MAX_BATCH) a request). Returns one decision per
-    /// request, in order. A malformed decision fails safe for its own request; an answer
-    /// that is not a list of the right length fails safe for every request it covered.
+    /// Asks about many actions in as few requests as their deadline allows
+    /// (`POST /v1/guard/batch`). Returns one decision per request, in order.
+    ///
+    /// Each request to the sidecar gets the client's [timeout](SentinelClient::timeout) and
+    /// carries as many actions as the sidecar can decide in half of it, judged by the time
+    /// per action of this client's earlier batches (32 at first, at most [`MAX_BATCH`](Self::MAX_BATCH)); so
+    /// a long batch takes several requests, one after another. A chunk the sidecar's rate
+    /// limiter refuses whole is split in two; a 503, or a 429 for an empty bucket, is retried
+    /// like a guard. A malformed decision fails safe for its own request; an answer that is
+    /// not a list of the right length, or none within the deadline, fails safe for every
+    /// request it covered.
     #[must_use = "each action may happen only if its decision allows it"]
     pub fn guard_batch<P: AsRef<str>>(&self, requests: &[(Action, Context, P)]) -> Vec<GuardDecision> {
         let mut decisions = Vec::with_capacity(requests.len());
-        for chunk in requests.chunks(Self::MAX_BATCH) {
+        let mut rest = requests;
+        while !rest.is_empty() {
+            let size = self.inner.batch_pace.chunk_for(self.timeout()).min(rest.len());
+            let (chunk, tail) = rest.split_at(size);
             decisions.extend(self.guard_chunk(chunk));
+            rest = tail;
         }
         decisions
     }
 
     fn guard_chunk<P: AsRef<str>>(&self, chunk: &[(Action, Context, P)]) -> Vec<GuardDecision> {
-        let deadline = self.deadline();
         let sent: Vec<GuardRequest<'_>> = chunk
             .iter()
             .filter(|(action, context, policy)| request_error(action, context, policy.as_ref()).is_none())
@@ -41,7 +111,7 @@ impl SentinelClient {
         let mut answers = if sent.is_empty() {
             Vec::new().into_iter()
         } else {
-            self.batch_exchange(&sent, deadline).into_iter()
+            self.batch_exchange(&sent).into_iter()
         };
         chunk
             .iter()
@@ -50,7 +120,8 @@ impl SentinelClient {
                     Some(why) => GuardDecision::refused(why),
                     // batch_exchange returns exactly one decision per request sent.
                     None => match answers.next() {
-                        Some(decision) => self.checked(decision, action, context, deadline),
+                        // Verifying is a request of its own, with a deadline of its own.
+                        Some(decision) => self.checked(decision, action, context, self.deadline()),
                         None => self.fail_safe("batch answer too short"),
                     },
                 },
@@ -58,25 +129,48 @@ impl SentinelClient {
             .collect()
     }
 
-    /// Sends one batch; returns exactly one decision per request.
-    fn batch_exchange(&self, requests: &[GuardRequest<'_>], deadline: Instant) -> Vec<GuardDecision> {
+    /// Sends one batch within a deadline of its own, split in two when the rate limiter
+    /// refuses it whole; returns exactly one decision per request.
+    fn batch_exchange(&self, requests: &[GuardRequest<'_>]) -> Vec<GuardDecision> {
         #[derive(Serialize)]
         struct Batch<'a> {
             requests: &'a [GuardRequest<'a>],
         }
         let count = requests.len();
         let fail_all = |why: String| (0..count).map(|_| self.fail_safe(why.clone())).collect();
+        // The deadline counts serializing.
+        let started = Instant::now();
+        let deadline = self.deadline();
         let body = match serde_json::to_vec(&Batch { requests }) {
             Ok(body) => body,
             Err(e) => return fail_all(format!("request could not be serialized: {e}")),
         };
-        let response = match self.exchange_until("POST", &self.inner.batch_url, body, deadline, &mut 0) {
+        // A batch refused whole is refused again however long one waits if it holds more
+        // actions than the bucket can: split it instead of retrying it.
+        let retry = |response: &HttpResponse| count == 1 || !refused_whole(response);
+        let response = self.exchange_retrying("POST", &self.inner.batch_url, body, deadline, &mut 0, &retry);
+        let response = match response {
+            Ok(response) if count > 1 && refused_whole(&response) => {
+                let (first, second) = requests.split_at(count / 2);
+                let mut decisions = self.batch_exchange(first);
+                decisions.extend(self.batch_exchange(second));
+                return decisions;
+            }
             Ok(response) => response,
-            Err(why) => return fail_all(why.to_string()),
+            Err(why) => {
+                // No answer in time: the sidecar is at least this slow per action.
+                self.inner.batch_pace.observe(started.elapsed(), count);
+                return fail_all(why.to_string());
+            }
         };
         if !protocol::is_success(response.status) {
             return fail_all(protocol::describe_status(response.status, &response.body));
         }
+        self.inner.batch_pace.observe(started.elapsed(), count);
+        let fail_all = |why: String| {
+            self.dishonoured();
+            fail_all(why)
+        };
         let items = match crate::decision::batch_from_json(&response.body) {
             Ok(items) if items.len() == count => items,
             Ok(items) => {
@@ -91,5 +185,45 @@ impl SentinelClient {
             .into_iter()
             .map(|item| item.unwrap_or_else(|e| self.fail_safe(format!("malformed decision: {e}"))))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_chunk_is_small_and_later_ones_fit_half_the_deadline() {
+        let pace = Pace::default();
+        assert_eq!(pace.chunk_for(Duration::from_secs(10)), FIRST_CHUNK);
+        // 32 actions in 3.2 s: 100 ms each, so 5 s hold 50.
+        pace.observe(Duration::from_millis(3200), 32);
+        assert_eq!(pace.chunk_for(Duration::from_secs(10)), 50);
+        // Never empty, never over the protocol's cap.
+        assert_eq!(pace.chunk_for(Duration::from_millis(10)), 1);
+        pace.observe(Duration::from_nanos(10), 10);
+        pace.observe(Duration::from_nanos(10), 10);
+        pace.observe(Duration::from_nanos(10), 10);
+        assert!(pace.chunk_for(Duration::from_secs(10)) <= SentinelClient::MAX_BATCH);
+    }
+
+    #[test]
+    fn a_slower_pace_is_believed_at_once_and_a_faster_one_half_way() {
+        let pace = Pace::default();
+        pace.observe(Duration::from_millis(100), 10); // 10 ms
+        pace.observe(Duration::from_millis(400), 10); // 40 ms: believed
+        assert_eq!(pace.nanos_per_action.load(Ordering::Relaxed), 40_000_000);
+        pace.observe(Duration::from_millis(200), 10); // 20 ms: half way to 30
+        assert_eq!(pace.nanos_per_action.load(Ordering::Relaxed), 30_000_000);
+    }
+
+    #[test]
+    fn only_the_batch_refusal_splits() {
+        let whole = HttpResponse::new(429, r#"{"error":"rate limit exceeded (batch)"}"#);
+        let empty_bucket = HttpResponse::new(429, r#"{"error":"rate limit exceeded"}"#);
+        let overloaded = HttpResponse::new(503, r#"{"error":"overloaded; retry later"}"#);
+        assert!(refused_whole(&whole));
+        assert!(!refused_whole(&empty_bucket));
+        assert!(!refused_whole(&overloaded));
     }
 }

@@ -186,6 +186,7 @@ impl SentinelClientBuilder {
                 trusted_keys: self.trusted_keys,
                 #[cfg(feature = "verify")]
                 seen_records: Default::default(),
+                batch_pace: Default::default(),
             }),
         })
     }
@@ -223,8 +224,28 @@ fn check_endpoint(endpoint: &str, custom_transport: bool) -> Result<(), BuildErr
     if uri.query().is_some() {
         return Err(invalid("an endpoint has no query string"));
     }
+    // The URI parser drops a fragment silently: every request would then go elsewhere
+    // than the endpoint reads.
+    if endpoint.contains('#') {
+        return Err(invalid("an endpoint has no #fragment"));
+    }
     Ok(())
 }
+
+/// Headers the client or its HTTP stack owns: overriding them would misframe the request
+/// (its body not sent, or read as another request), reroute it, or hold it back.
+const OWN_HEADERS: [&str; 10] = [
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "expect",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "content-type",
+];
 
 /// Checks a header as the HTTP stack will, so a bad one fails at build time rather than
 /// on every guard. A name that is not a valid header name is not echoed: it may be a
@@ -235,7 +256,15 @@ fn check_header(index: usize, name: &str, value: &str) -> Result<(), BuildError>
             name: format!("#{} (its name is not a valid header name)", index + 1),
         });
     }
-    if ureq::http::HeaderValue::from_str(value).is_err() {
+    if OWN_HEADERS.iter().any(|own| own.eq_ignore_ascii_case(name)) {
+        return Err(BuildError::InvalidHeader {
+            name: format!("{name} (the client sets it; it cannot be overridden)"),
+        });
+    }
+    // Visible ASCII, spaces and tabs: what the error says (the HTTP stack would also take
+    // bytes above 0x7f, which reach the wire as whatever the other side decodes).
+    let visible_ascii = value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b));
+    if !visible_ascii || ureq::http::HeaderValue::from_str(value).is_err() {
         return Err(BuildError::InvalidHeader {
             name: name.to_owned(),
         });
@@ -256,8 +285,9 @@ pub enum BuildError {
     },
     /// An `https://` endpoint, but this build has no TLS.
     TlsNotEnabled,
-    /// A header whose name is not an HTTP token or whose value holds a line break. (The
-    /// value is never printed.)
+    /// A header whose name is not an HTTP token, one the client sets itself
+    /// (`content-length`, `transfer-encoding`, `host`, `expect`, …), or whose value is not
+    /// visible ASCII (spaces and tabs allowed). (The value is never printed.)
     InvalidHeader {
         /// The header's name.
         name: String,

@@ -8,12 +8,15 @@ use std::time::{Duration, Instant};
 use super::SentinelClient;
 use crate::transport::{HttpRequest, HttpResponse, TransportError};
 
-/// How many times a 429/503 answer is tried again at most (the deadline usually ends the
-/// retries first).
-const MAX_ATTEMPTS: u32 = 8;
-/// The first backoff after a 429/503 without `Retry-After`; doubles each time.
+/// A bound on attempts for a clock that does not move; the deadline ends retries first.
+const MAX_ATTEMPTS: u32 = 1000;
+/// The first backoff after a 429/503 without `Retry-After`; doubles each time up to
+/// [`MAX_BACKOFF`], and each wait is jittered so threads refused together do not retry
+/// together.
 const FIRST_BACKOFF: Duration = Duration::from_millis(25);
-const MAX_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Below this much time left, another attempt could not get an answer.
+const LAST_CHANCE: Duration = Duration::from_millis(5);
 
 impl SentinelClient {
     /// Sends one request within the client's deadline; see [`exchange_until`](Self::exchange_until).
@@ -27,8 +30,10 @@ impl SentinelClient {
     }
 
     /// Sends one request, every attempt before `deadline`, retrying answers the sidecar
-    /// gave before evaluating anything (429, 503). Returns the last response, whatever its
-    /// status, or why there was none. Counts the attempts in `attempts`.
+    /// gave before evaluating anything (429, 503) for as long as the deadline allows: after
+    /// a jittered exponential backoff, or after `Retry-After` when the sidecar sends one
+    /// (and not at all when that is past the deadline). Returns the last response, whatever
+    /// its status, or why there was none. Counts the attempts in `attempts`.
     pub(crate) fn exchange_until(
         &self,
         method: &'static str,
@@ -36,6 +41,20 @@ impl SentinelClient {
         body: Vec<u8>,
         deadline: Instant,
         attempts: &mut u32,
+    ) -> Result<HttpResponse, TransportError> {
+        self.exchange_retrying(method, url, body, deadline, attempts, &|_| true)
+    }
+
+    /// [`exchange_until`](Self::exchange_until), retrying only the 429/503 answers
+    /// `worth_retrying` accepts; any other is returned at once.
+    pub(crate) fn exchange_retrying(
+        &self,
+        method: &'static str,
+        url: &str,
+        body: Vec<u8>,
+        deadline: Instant,
+        attempts: &mut u32,
+        worth_retrying: &dyn Fn(&HttpResponse) -> bool,
     ) -> Result<HttpResponse, TransportError> {
         let mut request = HttpRequest {
             method,
@@ -53,11 +72,21 @@ impl SentinelClient {
                 return Err(TransportError::Timeout);
             }
             let response = self.send_caught(&request)?;
-            if !matches!(response.status, 429 | 503) || *attempts >= MAX_ATTEMPTS {
+            if !matches!(response.status, 429 | 503)
+                || !worth_retrying(&response)
+                || *attempts >= MAX_ATTEMPTS
+            {
                 return Ok(response);
             }
-            let wait = retry_after(&response).unwrap_or_else(|| backoff(*attempts));
-            if wait >= deadline.saturating_duration_since(Instant::now()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let wait = match retry_after(&response) {
+                // The sidecar says when it can answer: past the deadline, it cannot.
+                Some(after) if after >= left => return Ok(response),
+                Some(after) => after.max(jittered(backoff(*attempts))).min(left),
+                // Leave time for one more attempt rather than sleeping to the deadline.
+                None => jittered(backoff(*attempts)).min(left / 2),
+            };
+            if left.saturating_sub(wait) < LAST_CHANCE {
                 return Ok(response);
             }
             std::thread::sleep(wait);
@@ -95,6 +124,31 @@ fn backoff(attempt: u32) -> Duration {
         .min(MAX_BACKOFF)
 }
 
+/// Between half of `wait` and all of it, at random ("equal jitter").
+fn jittered(wait: Duration) -> Duration {
+    wait / 2 + wait.mul_f64(unit_random() / 2.0)
+}
+
+/// A number in `[0, 1)` from a per-thread xorshift generator seeded by std's randomly keyed
+/// hasher: spreading retries needs no cryptographic randomness.
+fn unit_random() -> f64 {
+    use std::cell::Cell;
+    use std::hash::{BuildHasher, Hasher};
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(
+            std::collections::hash_map::RandomState::new().build_hasher().finish() | 1
+        );
+    }
+    STATE.with(|state| {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.set(x);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +158,23 @@ mod tests {
         assert_eq!(backoff(1), FIRST_BACKOFF);
         assert_eq!(backoff(2), FIRST_BACKOFF * 2);
         assert_eq!(backoff(30), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn jitter_stays_within_half_and_whole_and_varies() {
+        let wait = Duration::from_millis(400);
+        let waits: Vec<Duration> = (0..200).map(|_| jittered(wait)).collect();
+        assert!(waits.iter().all(|w| *w >= wait / 2 && *w <= wait), "{waits:?}");
+        let distinct: std::collections::HashSet<_> = waits.iter().collect();
+        assert!(distinct.len() > 100, "jittered waits differ: {}", distinct.len());
+    }
+
+    #[test]
+    fn threads_draw_different_jitter() {
+        let draws: Vec<u64> = (0..8)
+            .map(|_| std::thread::spawn(|| unit_random().to_bits()).join().unwrap())
+            .collect();
+        let distinct: std::collections::HashSet<_> = draws.iter().collect();
+        assert_eq!(distinct.len(), draws.len(), "threads must not retry in lockstep");
     }
 }

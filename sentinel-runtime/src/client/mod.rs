@@ -21,6 +21,8 @@ mod exchange;
 #[cfg(feature = "verify")]
 mod replay;
 #[cfg(feature = "verify")]
+mod resume;
+#[cfg(feature = "verify")]
 mod verify;
 
 pub use builder::{BuildError, SentinelClientBuilder};
@@ -61,6 +63,7 @@ struct Inner {
     trusted_keys: Option<crate::provenance::TrustedKeys>,
     #[cfg(feature = "verify")]
     seen_records: replay::SeenRecords,
+    batch_pace: batch::Pace,
 }
 
 impl SentinelClient {
@@ -99,6 +102,16 @@ impl SentinelClient {
         if let Some(why) = request_error(action, context, policy) {
             return GuardDecision::refused(why);
         }
+        if let Some(escalation_id) = context.resumes() {
+            #[cfg(feature = "verify")]
+            return self.resume(escalation_id, action, context);
+            #[cfg(not(feature = "verify"))]
+            return GuardDecision::refused(format!(
+                "resuming escalation {escalation_id} needs the `verify` feature"
+            ));
+        }
+        // The deadline counts serializing: a huge argument must not stretch it.
+        let deadline = self.deadline();
         // Sized for a typical request, so serializing does not reallocate.
         let mut body = Vec::with_capacity(512);
         if let Err(e) = serde_json::to_writer(
@@ -111,7 +124,6 @@ impl SentinelClient {
         ) {
             return GuardDecision::refused(format!("request could not be serialized: {e}"));
         }
-        let deadline = self.deadline();
         let decision = match self.exchange_until("POST", &self.inner.guard_url, body, deadline, attempts) {
             Ok(response) => self.decision_from(response),
             Err(why) => return self.fail_safe(why.to_string()),
@@ -151,6 +163,7 @@ impl SentinelClient {
 
     /// The fail-safe decision of this client's fail mode for `what_went_wrong`.
     pub(crate) fn fail_safe(&self, what_went_wrong: impl Into<String>) -> GuardDecision {
+        let what_went_wrong = self.redact(what_went_wrong.into());
         let decision = GuardDecision::made_up(self.inner.fail_mode, what_went_wrong);
         if self.inner.fail_mode == FailMode::Open {
             log::warn!(target: "sentinel", "{}", decision.reason().unwrap_or_default());
@@ -186,9 +199,29 @@ impl SentinelClient {
             return self.fail_safe(protocol::describe_status(response.status, &response.body));
         }
         match GuardDecision::from_json(&response.body) {
-            Ok(decision) => decision,
-            Err(e) => self.fail_safe(format!("malformed decision: {e}")),
+            Ok(decision) => match decision.reason() {
+                Some(reason) if reason != self.redact(reason.to_owned()) => {
+                    let reason = self.redact(reason.to_owned());
+                    decision.with_reason(reason)
+                }
+                _ => decision,
+            },
+            Err(e) => {
+                self.dishonoured();
+                self.fail_safe(format!("malformed decision: {e}"))
+            }
         }
+    }
+
+    /// `text` without this client's header values (sidecar text may echo the request).
+    pub(crate) fn redact(&self, text: String) -> String {
+        crate::reason::redact(text, &self.inner.headers)
+    }
+
+    /// A 2xx answer was not honoured: the connection it came on is not used again (the
+    /// transport drops non-2xx ones itself).
+    pub(crate) fn dishonoured(&self) {
+        self.inner.transport.discard_last_connection();
     }
 }
 

@@ -247,7 +247,8 @@ impl GuardDecision {
             verdict,
             record_id,
             checks,
-            reason,
+            // Shown and logged as the reason for the verdict: bounded, no control characters.
+            reason: reason.map(|reason| crate::reason::clean(&reason, crate::reason::MAX_REASON_CHARS)),
             escalation_id,
             fallback: false,
         })
@@ -259,8 +260,11 @@ impl GuardDecision {
     /// The decision the client makes up when it has no trustworthy answer: `BLOCK` when
     /// failing closed, `ALLOW` when failing open; an empty record id; exactly one
     /// `sentinel.transport` check carrying `what_went_wrong`.
+    ///
+    /// `what_went_wrong` is cut to 500 characters and its control characters become spaces:
+    /// it often quotes the sidecar.
     pub(crate) fn made_up(fail_mode: FailMode, what_went_wrong: impl Into<String>) -> GuardDecision {
-        let what_went_wrong = what_went_wrong.into();
+        let what_went_wrong = crate::reason::clean(&what_went_wrong.into(), crate::reason::MAX_REASON_CHARS);
         let (verdict, outcome, mode) = match fail_mode {
             FailMode::Closed => (Verdict::Block, Outcome::Fail, "closed"),
             FailMode::Open => (Verdict::Allow, Outcome::Inconclusive, "open"),
@@ -290,7 +294,7 @@ impl GuardDecision {
     /// fallback (empty record id, one `sentinel.transport` check) so callers treat it the
     /// same, but its reason says what happened instead of "unreachable".
     pub(crate) fn refused(why: impl Into<String>) -> GuardDecision {
-        let why = why.into();
+        let why = crate::reason::clean(&why.into(), crate::reason::MAX_REASON_CHARS);
         let mut decision = GuardDecision::made_up(FailMode::Closed, why.clone());
         decision.reason = Some(format!("{why}; failing closed"));
         decision

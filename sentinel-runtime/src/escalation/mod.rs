@@ -13,6 +13,8 @@ use crate::transport::TransportError;
 
 mod wait;
 
+pub(crate) use wait::human_decision;
+
 /// Where an escalation stands, as the sidecar lists it (and as a filter of
 /// [`SentinelClient::escalations`]). [`ReviewStatus`] adds the human-review record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -63,6 +65,16 @@ pub struct Escalation {
     /// When it was resolved (ISO 8601).
     #[serde(default)]
     pub resolved_at: Option<String>,
+}
+
+/// What [`SentinelClient::resolve_escalation`] got back.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Resolved {
+    /// The escalation as the sidecar updated it.
+    pub escalation: Escalation,
+    /// The signed `human.review` record of the resolution.
+    pub record_id: String,
 }
 
 /// A human's answer to an escalation.
@@ -167,13 +179,27 @@ impl SentinelClient {
 
     /// Approves or denies an escalation as `approver`; returns the id of the signed
     /// `human.review` record. Never resent: a resolve the sidecar may have applied is not
-    /// applied twice.
+    /// applied twice. [`resolve_escalation`](Self::resolve_escalation) also returns the
+    /// escalation as the sidecar updated it.
     pub fn resolve(
         &self,
         escalation_id: &str,
         resolution: Resolution,
         approver: &str,
     ) -> Result<String, EscalationError> {
+        self.resolve_escalation(escalation_id, resolution, approver)
+            .map(|resolved| resolved.record_id)
+    }
+
+    /// [`resolve`](Self::resolve), returning what the sidecar sent back: the escalation, now
+    /// approved or denied (`resolvedBy`, `resolvedAt` set), and the id of its signed
+    /// `human.review` record.
+    pub fn resolve_escalation(
+        &self,
+        escalation_id: &str,
+        resolution: Resolution,
+        approver: &str,
+    ) -> Result<Resolved, EscalationError> {
         let url = format!("{}{}", self.endpoint(), protocol::resolve_path(escalation_id));
         let decision = match resolution {
             Resolution::Approve => "approve",
@@ -184,8 +210,11 @@ impl SentinelClient {
         let response = self
             .exchange("POST", &url, body)
             .map_err(EscalationError::Transport)?;
-        let message =
-            || protocol::error_text(&response.body).unwrap_or_else(|| format!("HTTP {}", response.status));
+        let message = || {
+            self.redact(
+                protocol::error_text(&response.body).unwrap_or_else(|| format!("HTTP {}", response.status)),
+            )
+        };
         match response.status {
             status if protocol::is_success(status) => {}
             403 => return Err(EscalationError::NotAnApprover(message())),
@@ -193,14 +222,32 @@ impl SentinelClient {
             409 => return Err(EscalationError::AlreadyResolved(message())),
             _ => return Err(EscalationError::Sidecar(message())),
         }
-        let answer = crate::strict_json::parse(&response.body)
+        let mut answer = crate::strict_json::parse(&response.body)
             .map_err(|e| EscalationError::Sidecar(format!("malformed resolve answer: {e}")))?;
-        match answer.get("recordId") {
-            Some(Value::String(record_id)) if !record_id.is_empty() => Ok(record_id.clone()),
-            _ => Err(EscalationError::Sidecar(
-                "malformed resolve answer: no `recordId`".into(),
-            )),
+        let record_id = match answer.get("recordId") {
+            Some(Value::String(record_id)) if !record_id.is_empty() => record_id.clone(),
+            _ => {
+                return Err(EscalationError::Sidecar(
+                    "malformed resolve answer: no `recordId`".into(),
+                ))
+            }
+        };
+        let escalation: Escalation = answer
+            .get_mut("escalation")
+            .map(Value::take)
+            .ok_or_else(|| "no `escalation`".to_owned())
+            .and_then(|e| serde_json::from_value(e).map_err(|e| e.to_string()))
+            .map_err(|e| EscalationError::Sidecar(format!("malformed resolve answer: {e}")))?;
+        if escalation.id != escalation_id {
+            return Err(EscalationError::Sidecar(format!(
+                "the resolve answer is about escalation {}, not {escalation_id}",
+                escalation.id
+            )));
         }
+        Ok(Resolved {
+            escalation,
+            record_id,
+        })
     }
 
     /// Where an escalation stands, without waiting. An agent can return "pending" to its
@@ -216,7 +263,11 @@ impl SentinelClient {
     }
     /// Finds an escalation (pending first: the short list) and, once resolved, its
     /// human-review record.
-    fn poll(&self, id: &str, deadline: Instant) -> Result<(Escalation, ReviewStatus), EscalationError> {
+    pub(crate) fn poll(
+        &self,
+        id: &str,
+        deadline: Instant,
+    ) -> Result<(Escalation, ReviewStatus), EscalationError> {
         for state in [
             EscalationState::Pending,
             EscalationState::Approved,
@@ -294,7 +345,7 @@ impl SentinelClient {
             .exchange_until("GET", url, Vec::new(), deadline, &mut 0)
             .map_err(EscalationError::Transport)?;
         if !protocol::is_success(response.status) {
-            let message = protocol::error_text(&response.body).unwrap_or_default();
+            let message = self.redact(protocol::error_text(&response.body).unwrap_or_default());
             return Err(EscalationError::Sidecar(format!(
                 "HTTP {}: {message}",
                 response.status

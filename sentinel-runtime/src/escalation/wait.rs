@@ -217,7 +217,12 @@ impl Binding<'_> {
     }
 }
 
-fn human_decision(verdict: Verdict, record_id: String, escalation_id: &str, reason: &str) -> GuardDecision {
+pub(crate) fn human_decision(
+    verdict: Verdict,
+    record_id: String,
+    escalation_id: &str,
+    reason: &str,
+) -> GuardDecision {
     let check = CheckResult {
         check: "human.review".to_owned(),
         outcome: if verdict == Verdict::Allow {

@@ -45,7 +45,7 @@ pub use record::{Record, RecordAction};
 pub use verify::{action_fingerprint, verify_chain, verify_chain_from, verify_record, ChainStart, GENESIS};
 
 /// Lowercase hex of `bytes`.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for &byte in bytes {

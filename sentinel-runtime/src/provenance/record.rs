@@ -13,13 +13,20 @@ use super::{canonical_json, parse_json, ProvenanceError};
 /// record may lack (`tenant`, `reason`, `escalationId`) are `None` when absent; unknown
 /// extra fields are ignored (they are not signed).
 ///
+/// A member the record holds as `null` (`"reason": null`, `"tenant": null`,
+/// `"escalationId": null`, `"meta": null`) is also `None`, but it is remembered: the hash is
+/// taken over exactly the members present, `null` ones included, as the sidecar's own
+/// `verifyRecord` does, so such a record fails with
+/// [`ContentHashMismatch`](ProvenanceError::ContentHashMismatch) there and here. Setting such
+/// a field to `Some` forgets its `null`.
+///
 /// Read records from their JSON text with [`Record::from_json`] or
 /// [`Record::list_from_json`]: they read numbers exactly as the sidecar did and refuse
 /// repeated keys. (This crate turns on serde_json's `float_roundtrip`; without it, a number
 /// with 16–17 significant digits can lose its last bit, and the record would then fail to
 /// verify with [`ContentHashMismatch`](ProvenanceError::ContentHashMismatch).)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "Value", into = "Value")]
 pub struct Record {
     /// The record id, `rec_…`.
     pub id: String,
@@ -56,6 +63,100 @@ pub struct Record {
     /// The escalation opened for an `ESCALATE` verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation_id: Option<String>,
+    /// Optional members that were present as `null`.
+    #[serde(skip)]
+    nulls: NullMembers,
+}
+
+/// The optional signed members a record held as `null` (present, so hashed, unlike absent
+/// ones).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct NullMembers {
+    tenant: bool,
+    reason: bool,
+    escalation_id: bool,
+    meta: bool,
+}
+
+impl NullMembers {
+    fn of(value: &Value) -> NullMembers {
+        let null = |member: Option<&Value>| member.is_some_and(Value::is_null);
+        NullMembers {
+            tenant: null(value.get("tenant")),
+            reason: null(value.get("reason")),
+            escalation_id: null(value.get("escalationId")),
+            meta: null(value.get("action").and_then(|action| action.get("meta"))),
+        }
+    }
+}
+
+/// The record's members as serde reads them; [`Record`] adds which were `null`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Members {
+    id: String,
+    ts: String,
+    seq: u64,
+    prev_hash: String,
+    content_hash: String,
+    key_id: String,
+    signer_public_key: String,
+    sig: String,
+    #[serde(default)]
+    tenant: Option<String>,
+    action: RecordAction,
+    action_fingerprint: String,
+    context: Value,
+    checks: Value,
+    verdict: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    escalation_id: Option<String>,
+}
+
+impl TryFrom<Value> for Record {
+    type Error = serde_json::Error;
+
+    fn try_from(value: Value) -> Result<Record, serde_json::Error> {
+        let nulls = NullMembers::of(&value);
+        let m: Members = serde_json::from_value(value)?;
+        Ok(Record {
+            id: m.id,
+            ts: m.ts,
+            seq: m.seq,
+            prev_hash: m.prev_hash,
+            content_hash: m.content_hash,
+            key_id: m.key_id,
+            signer_public_key: m.signer_public_key,
+            sig: m.sig,
+            tenant: m.tenant,
+            action: m.action,
+            action_fingerprint: m.action_fingerprint,
+            context: m.context,
+            checks: m.checks,
+            verdict: m.verdict,
+            reason: m.reason,
+            escalation_id: m.escalation_id,
+            nulls,
+        })
+    }
+}
+
+impl From<Record> for Value {
+    /// The record as the sidecar serves it, `null` members kept.
+    fn from(record: Record) -> Value {
+        let mut served = match record.signed_members() {
+            Value::Object(members) => members,
+            _ => Map::new(),
+        };
+        if let (Some(id), Some(Value::Object(action))) = (&record.action.id, served.get_mut("action")) {
+            action.insert("id".to_owned(), Value::String(id.clone()));
+        }
+        served.insert("contentHash".to_owned(), Value::String(record.content_hash));
+        served.insert("sig".to_owned(), Value::String(record.sig));
+        Value::Object(served)
+    }
 }
 
 /// The action inside a [`Record`].
@@ -94,7 +195,7 @@ impl Record {
     /// [`ProvenanceError::Malformed`] if a field is missing or of the wrong type.
     pub fn from_value(value: Value) -> Result<Record, ProvenanceError> {
         let seq = value.get("seq").and_then(Value::as_u64);
-        serde_json::from_value(value).map_err(|err| ProvenanceError::malformed(seq, err.to_string()))
+        Record::try_from(value).map_err(|err| ProvenanceError::malformed(seq, err.to_string()))
     }
 
     /// Reads a list of records from JSON text: either an array of records (`GET /v1/records`)
@@ -127,15 +228,32 @@ impl Record {
 
     /// The canonical JSON body whose SHA-256 is `contentHash`: exactly `id, ts, seq,
     /// prevHash, tenant, action: {type, payload, meta}, actionFingerprint, context, checks,
-    /// verdict, reason, escalationId, keyId, signerPublicKey`, absent ones left out (`action.id`
-    /// is not signed). Useful to see what a mismatching hash was computed over.
+    /// verdict, reason, escalationId, keyId, signerPublicKey`, absent ones left out and `null`
+    /// ones kept (`action.id` is not signed). Useful to see what a mismatching hash was
+    /// computed over.
     #[must_use]
     pub fn canonical_body(&self) -> String {
+        canonical_json(&self.signed_members())
+    }
+
+    /// The members the content hash is taken over, as they are present.
+    fn signed_members(&self) -> Value {
+        let optional = |value: &Option<String>, was_null: bool| match value {
+            Some(text) => Some(Value::String(text.clone())),
+            None if was_null => Some(Value::Null),
+            None => None,
+        };
         let mut action = Map::new();
         action.insert("type".to_owned(), Value::String(self.action.kind.clone()));
         action.insert("payload".to_owned(), self.action.payload.clone());
-        if let Some(meta) = &self.action.meta {
-            action.insert("meta".to_owned(), meta.clone());
+        match &self.action.meta {
+            Some(meta) => {
+                action.insert("meta".to_owned(), meta.clone());
+            }
+            None if self.nulls.meta => {
+                action.insert("meta".to_owned(), Value::Null);
+            }
+            None => {}
         }
 
         let mut body = Map::new();
@@ -146,8 +264,8 @@ impl Record {
         put("ts", Value::String(self.ts.clone()));
         put("seq", Value::from(self.seq));
         put("prevHash", Value::String(self.prev_hash.clone()));
-        if let Some(tenant) = &self.tenant {
-            put("tenant", Value::String(tenant.clone()));
+        if let Some(tenant) = optional(&self.tenant, self.nulls.tenant) {
+            put("tenant", tenant);
         }
         put("action", Value::Object(action));
         put(
@@ -157,14 +275,14 @@ impl Record {
         put("context", self.context.clone());
         put("checks", self.checks.clone());
         put("verdict", Value::String(self.verdict.clone()));
-        if let Some(reason) = &self.reason {
-            put("reason", Value::String(reason.clone()));
+        if let Some(reason) = optional(&self.reason, self.nulls.reason) {
+            put("reason", reason);
         }
-        if let Some(escalation_id) = &self.escalation_id {
-            put("escalationId", Value::String(escalation_id.clone()));
+        if let Some(escalation_id) = optional(&self.escalation_id, self.nulls.escalation_id) {
+            put("escalationId", escalation_id);
         }
         put("keyId", Value::String(self.key_id.clone()));
         put("signerPublicKey", Value::String(self.signer_public_key.clone()));
-        canonical_json(&Value::Object(body))
+        Value::Object(body)
     }
 }

@@ -179,6 +179,12 @@ pub trait Transport: Send + Sync + 'static {
     fn connections_opened(&self) -> Option<u64> {
         None
     }
+
+    /// The client did not honour the answer to the last request this thread sent (it was
+    /// malformed): the connection it came on must not carry another request, lest a late
+    /// answer meant for that one be read as the next one's. A transport without a pool has
+    /// nothing to do.
+    fn discard_last_connection(&self) {}
 }
 
 impl<F> Transport for F
@@ -199,5 +205,9 @@ impl<T: Transport> Transport for std::sync::Arc<T> {
     #[cfg(feature = "testing")]
     fn connections_opened(&self) -> Option<u64> {
         (**self).connections_opened()
+    }
+
+    fn discard_last_connection(&self) {
+        (**self).discard_last_connection()
     }
 }

@@ -194,6 +194,10 @@ impl Transport for UreqTransport {
     fn connections_opened(&self) -> Option<u64> {
         Some(self.connections.load(Ordering::Relaxed))
     }
+
+    fn discard_last_connection(&self) {
+        wire::retire_last_used();
+    }
 }
 
 fn is_closed_before_response(error: &ureq::Error) -> bool {

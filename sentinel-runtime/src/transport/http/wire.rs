@@ -1,13 +1,17 @@
 //! What the default transport puts on the socket, below ureq's HTTP: one write per request,
-//! socket timeouts rounded up to a multiple of 8 ms (so a warm connection sets none), and
-//! one liveness probe per reuse of a pooled connection instead of two.
+//! socket timeouts rounded up to a multiple of 8 ms (so a warm connection sets none), one
+//! liveness probe per reuse of a pooled connection instead of two, and no reuse of a
+//! connection whose last answer was not honoured (not a 2xx, or discarded by the client).
 //!
 //! Measured on loopback, these were most of what a guard cost over a bare request: ureq
 //! writes a request's head and body in two `send`s (the server wakes twice), sets the read
 //! and write timeouts before every read and write (the remaining deadline has always moved),
 //! and probes a pooled connection both when it goes back to the pool and when it is taken.
 
+use std::cell::RefCell;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ureq::unversioned::transport::time::Duration as UreqDuration;
@@ -23,8 +27,25 @@ const TIMEOUT_GRANULE: Duration = Duration::from_millis(8);
 /// whole a second time).
 const HOLD_AT_MOST: usize = 64 * 1024;
 
+thread_local! {
+    /// The retirement flag of the connection this thread's last request went out on (ureq
+    /// sends on the calling thread).
+    static LAST_USED: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
+}
+
+/// Retires the connection this thread's last request went out on: it is not used again.
+/// (Between that request's end and this call the connection sits in the pool; the window is
+/// the caller's parsing of the answer.)
+pub(super) fn retire_last_used() {
+    LAST_USED.with(|last| {
+        if let Some(retired) = last.borrow_mut().take() {
+            retired.store(true, Ordering::Relaxed);
+        }
+    });
+}
+
 /// Wraps every connection the agent opens (plain TCP or TLS) in a [`Wire`].
-#[derive(Debug)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct WireConnector;
 
 impl<In: Transport> Connector<In> for WireConnector {
@@ -44,6 +65,12 @@ pub(super) struct Wire<T> {
     held: Vec<u8>,
     /// Whether the connection carried a request since it last answered [`Transport::is_open`].
     used_since_probe: bool,
+    /// A request was sent whose status line has not been seen yet.
+    status_pending: bool,
+    /// The last answer was not a 2xx: the connection is not reused.
+    dishonoured: bool,
+    /// Set when the client did not honour this connection's last answer.
+    retired: Arc<AtomicBool>,
 }
 
 impl<T: Transport> Wire<T> {
@@ -52,6 +79,29 @@ impl<T: Transport> Wire<T> {
             inner,
             held: Vec::new(),
             used_since_probe: false,
+            status_pending: false,
+            dishonoured: false,
+            retired: Arc::default(),
+        }
+    }
+
+    /// Reads the status of the answer to the request just sent, once its status line is in:
+    /// anything but a 2xx (after any 1xx) leaves the connection unfit for another request,
+    /// whose answer could otherwise be what the server meant for this one.
+    fn note_status(&mut self) {
+        if !self.status_pending {
+            return;
+        }
+        let input = self.inner.buffers().input();
+        if input.len() < 12 {
+            return;
+        }
+        self.status_pending = false;
+        match (&input[..5], input[8], input[9]) {
+            (b"HTTP/", b' ', b'2') => {}
+            // `100 Continue` (never asked for): the final status follows; judged by ureq.
+            (b"HTTP/", b' ', b'1') => {}
+            _ => self.dishonoured = true,
         }
     }
 
@@ -97,6 +147,8 @@ impl<T: Transport> Transport for Wire<T> {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
         self.used_since_probe = true;
+        self.status_pending = true;
+        LAST_USED.with(|last| *last.borrow_mut() = Some(Arc::clone(&self.retired)));
         let output = &self.inner.buffers().output()[..amount];
         self.held.extend_from_slice(output);
         if self.held.len() > HOLD_AT_MOST {
@@ -112,7 +164,9 @@ impl<T: Transport> Transport for Wire<T> {
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
         self.used_since_probe = true;
         let timeout = self.send_held(timeout)?;
-        self.inner.await_input(coarse(timeout))
+        let input = self.inner.await_input(coarse(timeout))?;
+        self.note_status();
+        Ok(input)
     }
 
     fn is_open(&mut self) -> bool {
@@ -127,6 +181,9 @@ impl<T: Transport> Transport for Wire<T> {
         // between (closed the connection, or wrote bytes nobody asked for): probe then.
         // (The ureq dependency is held to 3.5.x for this; `tests/loopback.rs` fails with an
         // unsolicited ALLOW if the probe before reuse is ever lost.)
+        if self.dishonoured || self.retired.load(Ordering::Relaxed) {
+            return false;
+        }
         if std::mem::take(&mut self.used_since_probe) {
             return true;
         }

@@ -1,0 +1,370 @@
+//! The sidecar's read API (feature `verify`): signed records by id, the records listing and
+//! its filters, the export pages (verified page by page in bounded memory), the sidecar's
+//! own chain check, and its liveness and readiness probes.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::client::SentinelClient;
+use crate::decision::Verdict;
+use crate::protocol::{self, path_segment};
+use crate::provenance::{verify_chain_from, ChainStart, ProvenanceError, Record, TrustedKeys};
+use crate::transport::TransportError;
+
+/// The page size [`SentinelClient::export_pages`] asks for when the query sets no limit:
+/// a page of ordinary records stays well under the default 1 MiB body limit.
+pub const DEFAULT_EXPORT_PAGE: usize = 200;
+
+/// The filters of `GET /v1/records` and `GET /v1/export`. Unset filters match everything;
+/// the sidecar returns records in chain order, at most 1000 at a time.
+///
+/// ```
+/// use sentinel_runtime::{RecordQuery, Verdict};
+///
+/// let query = RecordQuery::new().run_id("run-42").verdict(Verdict::Allow).limit(50);
+/// assert_eq!(query.to_query_string(), "runId=run-42&verdict=ALLOW&limit=50");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordQuery {
+    tenant: Option<String>,
+    run_id: Option<String>,
+    verdict: Option<Verdict>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+impl RecordQuery {
+    /// A query that matches every record.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only records of this tenant.
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Only records of this run (`context.runId`).
+    pub fn run_id(mut self, run_id: impl Into<String>) -> Self {
+        self.run_id = Some(run_id.into());
+        self
+    }
+
+    /// Only records with this verdict.
+    pub fn verdict(mut self, verdict: Verdict) -> Self {
+        self.verdict = Some(verdict);
+        self
+    }
+
+    /// Only records written at or after this ISO 8601 time (compared as text by the sidecar,
+    /// so write it as the sidecar does: `2026-11-30T10:51:50.083Z`).
+    pub fn since(mut self, timestamp: impl Into<String>) -> Self {
+        self.since = Some(timestamp.into());
+        self
+    }
+
+    /// Only records written before this ISO 8601 time (exclusive).
+    pub fn until(mut self, timestamp: impl Into<String>) -> Self {
+        self.until = Some(timestamp.into());
+        self
+    }
+
+    /// At most this many records (the sidecar caps it at 1000, also its default).
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Skip this many matching records first.
+    pub fn offset(mut self, offset: usize) -> Self {
+        self.offset = Some(offset);
+        self
+    }
+
+    /// The query string, values percent-encoded, without the leading `?`.
+    #[must_use]
+    pub fn to_query_string(&self) -> String {
+        let limit = self.limit.map(|n| n.to_string());
+        let offset = self.offset.map(|n| n.to_string());
+        let pairs = [
+            ("tenant", self.tenant.as_deref()),
+            ("runId", self.run_id.as_deref()),
+            ("verdict", self.verdict.map(Verdict::as_str)),
+            ("since", self.since.as_deref()),
+            ("until", self.until.as_deref()),
+            ("limit", limit.as_deref()),
+            ("offset", offset.as_deref()),
+        ];
+        pairs
+            .iter()
+            .filter_map(|(name, value)| value.map(|v| format!("{name}={}", path_segment(v))))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// Why a read from the sidecar failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// 404: no such record.
+    NotFound(String),
+    /// Another status than 2xx, with the sidecar's `error` text when it gave one.
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The sidecar's `error` text, or empty.
+        message: String,
+    },
+    /// No answer: connection refused, reset, or the deadline passed.
+    Transport(TransportError),
+    /// A 2xx answer that is not what the route answers.
+    Malformed(String),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::NotFound(what) => write!(f, "not found: {what}"),
+            ReadError::Status { status, message } if message.is_empty() => write!(f, "HTTP {status}"),
+            ReadError::Status { status, message } => write!(f, "HTTP {status}: {message}"),
+            ReadError::Transport(why) => write!(f, "no answer from the sidecar: {why}"),
+            ReadError::Malformed(why) => write!(f, "malformed answer: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::Transport(cause) => Some(cause),
+            _ => None,
+        }
+    }
+}
+
+/// The sidecar's own check of its whole chain (`GET /v1/verify`). It is the sidecar's word
+/// about itself; [`SentinelClient::verify_export`] checks the chain independently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SidecarVerdictOnChain {
+    /// Whether the sidecar found its chain intact under its own key.
+    pub ok: bool,
+    /// The index of the first bad record, when not ok.
+    pub broken_at: Option<u64>,
+    /// Why, when not ok.
+    pub reason: Option<String>,
+}
+
+/// What [`SentinelClient::verify_export`] verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifiedExport {
+    /// How many records were verified.
+    pub records: u64,
+    /// Where the verified chain ends: verify later records from here with
+    /// [`verify_chain_from`].
+    pub last: ChainStart,
+}
+
+/// Why [`SentinelClient::verify_export`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// A page could not be read.
+    Read(ReadError),
+    /// The chain does not verify (or is empty).
+    Chain(ProvenanceError),
+}
+
+impl fmt::Display for ExportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExportError::Read(e) => write!(f, "export could not be read: {e}"),
+            ExportError::Chain(e) => write!(f, "exported chain does not verify: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ExportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ExportError::Read(cause) => Some(cause),
+            ExportError::Chain(cause) => Some(cause),
+        }
+    }
+}
+
+/// The pages of `GET /v1/export`, fetched one at a time as the iterator is advanced
+/// (following `nextOffset`), so a chain of any length is read in bounded memory. Made by
+/// [`SentinelClient::export_pages`]. Ends after the first error.
+#[derive(Debug)]
+pub struct ExportPages<'a> {
+    client: &'a SentinelClient,
+    query: RecordQuery,
+    next_offset: Option<usize>,
+}
+
+impl Iterator for ExportPages<'_> {
+    type Item = Result<Vec<Record>, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let offset = self.next_offset.take()?;
+        let url = format!(
+            "{}/v1/export?{}",
+            self.client.endpoint(),
+            self.query.clone().offset(offset).to_query_string()
+        );
+        let page = match self.client.read_json(&url) {
+            Ok(Value::Object(page)) => page,
+            Ok(_) => return Some(Err(ReadError::Malformed("an export page is an object".into()))),
+            Err(e) => return Some(Err(e)),
+        };
+        let records = match page.get("records") {
+            Some(Value::Array(items)) => items.iter().cloned().map(Record::from_value).collect(),
+            _ => {
+                return Some(Err(ReadError::Malformed(
+                    "an export page has a `records` array".into(),
+                )))
+            }
+        };
+        let records: Vec<Record> = match records {
+            Ok(records) => records,
+            Err(e) => return Some(Err(ReadError::Malformed(e.to_string()))),
+        };
+        match page.get("nextOffset") {
+            None | Some(Value::Null) => {}
+            Some(next) => match next.as_u64().and_then(|n| usize::try_from(n).ok()) {
+                // A next offset that does not move forward would loop for ever.
+                Some(next) if next > offset && !records.is_empty() => self.next_offset = Some(next),
+                _ => {
+                    return Some(Err(ReadError::Malformed(format!(
+                        "nextOffset {next} after offset {offset}"
+                    ))))
+                }
+            },
+        }
+        Some(Ok(records))
+    }
+}
+
+impl SentinelClient {
+    /// One signed record, `GET /v1/records/{id}`, read strictly (numbers exactly, repeated
+    /// keys refused). Reading does not verify it: see
+    /// [`verify_record`](crate::provenance::verify_record).
+    pub fn record(&self, record_id: &str) -> Result<Record, ReadError> {
+        let url = format!("{}{}", self.endpoint(), protocol::record_path(record_id));
+        Record::from_value(self.read_json(&url)?).map_err(|e| ReadError::Malformed(e.to_string()))
+    }
+
+    /// The records matching `query`, in chain order (`GET /v1/records`).
+    pub fn records(&self, query: &RecordQuery) -> Result<Vec<Record>, ReadError> {
+        let url = format!(
+            "{}{}?{}",
+            self.endpoint(),
+            protocol::RECORDS,
+            query.to_query_string()
+        );
+        match self.read_json(&url)? {
+            Value::Array(items) => items
+                .into_iter()
+                .map(|item| Record::from_value(item).map_err(|e| ReadError::Malformed(e.to_string())))
+                .collect(),
+            _ => Err(ReadError::Malformed("the records listing is an array".into())),
+        }
+    }
+
+    /// The export of the records matching `query`, page by page (`GET /v1/export`), from
+    /// the query's offset on. Pages hold the query's limit, or [`DEFAULT_EXPORT_PAGE`].
+    pub fn export_pages(&self, query: &RecordQuery) -> ExportPages<'_> {
+        let offset = query.offset.unwrap_or(0);
+        let limit = query.limit.unwrap_or(DEFAULT_EXPORT_PAGE);
+        ExportPages {
+            client: self,
+            query: query.clone().limit(limit),
+            next_offset: Some(offset),
+        }
+    }
+
+    /// Verifies the sidecar's whole chain from `GENESIS` under `trusted`, independently of
+    /// the sidecar: the export is read page by page and each page is checked with
+    /// [`verify_chain_from`] after the last record of the one before, so memory stays
+    /// bounded by one page whatever the chain's length. Records appended while it runs are
+    /// verified too, up to the page that ends the export.
+    pub fn verify_export(&self, trusted: &TrustedKeys) -> Result<VerifiedExport, ExportError> {
+        let mut start = ChainStart::Genesis;
+        let mut verified = 0u64;
+        for page in self.export_pages(&RecordQuery::new()) {
+            let page = page.map_err(ExportError::Read)?;
+            let Some(last) = page.last() else { break };
+            verify_chain_from(&page, trusted, start).map_err(ExportError::Chain)?;
+            start = ChainStart::after(last);
+            verified += page.len() as u64;
+        }
+        if verified == 0 {
+            return Err(ExportError::Chain(ProvenanceError::EmptyChain));
+        }
+        Ok(VerifiedExport {
+            records: verified,
+            last: start,
+        })
+    }
+
+    /// The sidecar's own verification of its chain, `GET /v1/verify`.
+    pub fn sidecar_verify(&self) -> Result<SidecarVerdictOnChain, ReadError> {
+        let answer = self.read_json(&format!("{}/v1/verify", self.endpoint()))?;
+        let Some(ok) = answer.get("ok").and_then(Value::as_bool) else {
+            return Err(ReadError::Malformed("no boolean `ok`".into()));
+        };
+        Ok(SidecarVerdictOnChain {
+            ok,
+            broken_at: answer.get("brokenAt").and_then(Value::as_u64),
+            reason: answer.get("reason").and_then(Value::as_str).map(str::to_owned),
+        })
+    }
+
+    /// Whether the sidecar can decide now (`GET /readyz`: its provenance store answers).
+    /// `Err` says why not: a 503 while its store is down, or no answer at all.
+    pub fn ready(&self) -> Result<(), ReadError> {
+        self.probe("/readyz", "ready")
+    }
+
+    /// Whether the sidecar process is up (`GET /healthz`); says nothing about its store.
+    pub fn healthy(&self) -> Result<(), ReadError> {
+        self.probe("/healthz", "ok")
+    }
+
+    fn probe(&self, path: &str, status: &str) -> Result<(), ReadError> {
+        let answer = self.read_json(&format!("{}{path}", self.endpoint()))?;
+        if answer.get("status").and_then(Value::as_str) == Some(status) {
+            Ok(())
+        } else {
+            Err(ReadError::Malformed(format!("{path} did not say {status:?}")))
+        }
+    }
+
+    /// `GET url` within the client's deadline; a 2xx answer read strictly.
+    fn read_json(&self, url: &str) -> Result<Value, ReadError> {
+        let response = self
+            .exchange("GET", url, Vec::new())
+            .map_err(ReadError::Transport)?;
+        let message = || self.redact(protocol::error_text(&response.body).unwrap_or_default());
+        match response.status {
+            200..=299 => {}
+            404 => return Err(ReadError::NotFound(message())),
+            status => {
+                return Err(ReadError::Status {
+                    status,
+                    message: message(),
+                })
+            }
+        }
+        let text =
+            std::str::from_utf8(&response.body).map_err(|_| ReadError::Malformed("not UTF-8".into()))?;
+        crate::provenance::parse_json(text).map_err(|e| ReadError::Malformed(e.to_string()))
+    }
+}
