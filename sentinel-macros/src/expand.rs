@@ -371,12 +371,18 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
             }
         }
     };
+    // The body's own braces, placed where the user wrote them but marked as the macro's:
+    // rustc's `unused_braces` lint skips tokens from an expansion, and would otherwise
+    // suggest removing braces the user never wrote around a one-line body (a fix that
+    // does not compile).
+    let mut body = (**block).clone();
+    body.brace_token = syn::token::Brace(Span::mixed_site().located_at(block.brace_token.span.join()));
     quote! {
         #(#outer)*
         #vis #fn_sig {
             #(#inner)*
             #prologue
-            #block
+            #body
         }
     }
 }
