@@ -71,6 +71,7 @@
 //! | `context = param` | Takes the [`Context`] from this parameter (not sent) instead of the one in scope. |
 //! | `on_escalate = wait(timeout = "10m")` | On `ESCALATE`, waits at most that long for a human and runs the body only if approved; `timeout = expr` takes a `Duration` per call. |
 //! | `on_escalate = deny` | The default: `ESCALATE` returns [`Denied`] at once. |
+//! | `crate = path` | The path of this crate when it is not `sentinel` (a renamed dependency, a framework's re-export). |
 //!
 //! Misuse is a compile error on the offending token: an unknown or repeated option, a
 //! missing `policy`, `skip`/`rename`/`context` naming no parameter, two payload members with

@@ -41,6 +41,7 @@ pub(crate) const OPTIONS: &[&str] = &[
     "context",
     "on_escalate",
     "payload",
+    "crate",
 ];
 
 /// How `on_escalate` is written; every message about it starts with this.
@@ -61,6 +62,9 @@ pub(crate) struct Args {
     pub(crate) context: Option<Name>,
     pub(crate) on_escalate: Option<OnEscalate>,
     pub(crate) payload: Option<Name>,
+    /// `crate = path`: where the `sentinel` facade is, for a renamed dependency or a
+    /// framework's re-export.
+    pub(crate) krate: Option<syn::Path>,
     given: Vec<&'static str>,
 }
 
@@ -263,6 +267,10 @@ fn parse_option(input: ParseStream, args: &mut Args, errors: &mut Errors) -> syn
         });
         let value = value.map(|expr| on_escalate(expr, errors));
         args.set(key, value, errors, |a| &mut a.on_escalate)
+    } else if lookahead.peek(Token![crate]) {
+        let key = key("crate", input.parse::<Token![crate]>()?.span);
+        let value = expression(input, key).map(|expr| crate_path(&expr, key, errors));
+        args.set(key, value, errors, |a| &mut a.krate)
     } else if input.peek(Ident::peek_any) {
         Err(unknown_option(&Ident::parse_any(input)?))
     } else if input.peek(LitStr) {
@@ -314,6 +322,7 @@ fn usage(key: &str) -> &'static str {
         "context" => "context = ctx",
         "on_escalate" => "on_escalate = wait(timeout = \"10m\")",
         "payload" => "payload = req",
+        "crate" => "crate = gate",
         _ => "",
     }
 }
@@ -394,6 +403,43 @@ fn parameter(value: &Expr, key: Key, errors: &mut Errors) -> Option<Name> {
     errors.spanned(
         value,
         format!("`{}` takes {what}: write {}", key.name, usage(key.name)),
+    );
+    None
+}
+
+/// `crate = gate`, `crate = ::framework::sentinel`, or the same path in a string (as serde
+/// and tokio spell it).
+fn crate_path(value: &Expr, key: Key, errors: &mut Errors) -> Option<syn::Path> {
+    match ungroup(value) {
+        Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => return Some(path.path.clone()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text), ..
+        }) => match text.parse::<syn::Path>() {
+            Ok(mut path) => {
+                // The path's tokens point at the string, so a path that does not resolve
+                // is reported there.
+                for segment in &mut path.segments {
+                    segment.ident.set_span(text.span());
+                }
+                return Some(path);
+            }
+            Err(e) => {
+                errors.at(
+                    text.span(),
+                    format!("`crate` takes a path, and \"{}\" is not one: {e}", text.value()),
+                );
+                return None;
+            }
+        },
+        _ => {}
+    }
+    errors.spanned(
+        value,
+        format!(
+            "`crate` takes the path of the `sentinel` crate as your code names it: write {}, \
+             or crate = my_framework::sentinel for a re-export",
+            usage(key.name)
+        ),
     );
     None
 }

@@ -70,6 +70,7 @@ use syn::spanned::Spanned;
 use syn::{AttrStyle, Expr, Ident, ItemFn, LitStr, TraitItemFn};
 
 use crate::args::{self, Args, Constant, Name, OnEscalate, Timeout};
+use crate::async_trait;
 use crate::errors::{did_you_mean, list, Errors};
 use crate::signature::{self, Param, PatternParam, Signature};
 
@@ -79,14 +80,23 @@ pub(crate) fn guarded(attr: TokenStream, item: TokenStream) -> TokenStream {
     let args = args::parse(attr, &mut errors);
     let function = match syn::parse2::<ItemFn>(item.clone()) {
         Ok(function) => function,
-        Err(_) => {
-            errors.push(not_a_function(&item));
+        Err(syn_error) => {
+            errors.push(not_a_function(&item, syn_error));
             return with_errors(item, errors);
         }
     };
-    let signature = signature::read(&function.sig, &mut errors);
+    if let Some(again) = function.attrs.iter().find(|a| is_guarded(a)) {
+        errors.spanned(
+            again,
+            "#[guarded] is applied twice to this function: each call would ask the sidecar twice; keep one, \
+             with all the options",
+        );
+        return with_errors(item, errors);
+    }
+    let async_trait = async_trait::detect(&function);
+    let signature = signature::read(&function.sig, async_trait.as_ref(), &mut errors);
     match plan(&args, &signature, &mut errors) {
-        Some(plan) if errors.is_empty() => generate(&function, &signature, &plan),
+        Some(plan) if errors.is_empty() => generate(&function, &signature, &plan, async_trait.is_some()),
         _ => with_errors(item, errors),
     }
 }
@@ -101,23 +111,37 @@ fn with_errors(mut item: TokenStream, errors: Errors) -> TokenStream {
     item
 }
 
-fn not_a_function(item: &TokenStream) -> syn::Error {
-    if let Ok(declaration) = syn::parse2::<TraitItemFn>(item.clone()) {
-        if declaration.default.is_none() {
+/// Another `#[guarded]` (by any path: `sentinel::guarded`, `guarded`, a re-export's).
+fn is_guarded(attr: &syn::Attribute) -> bool {
+    attr.path().segments.last().is_some_and(|s| s.ident == "guarded")
+}
+
+/// Ours, where the attribute is, and syn's own, where parsing the item stopped.
+fn not_a_function(item: &TokenStream, syn_error: syn::Error) -> syn::Error {
+    let mut error = match syn::parse2::<TraitItemFn>(item.clone()) {
+        // `fn f(…);` is a declaration in a trait or in an `extern` block: the tokens alone
+        // cannot tell which.
+        Ok(declaration) if declaration.default.is_none() => {
             return syn::Error::new(
                 declaration.sig.ident.span(),
-                "#[guarded] needs a function body to guard: put it on the methods that implement this declaration",
+                "#[guarded] needs a function body to guard, and this is a declaration: in a trait, put it on \
+                 the methods that implement it; a foreign function (in an `extern` block) cannot be guarded, \
+                 guard the Rust function that calls it",
             );
         }
-    }
-    syn::Error::new(
-        Span::call_site(),
-        "#[guarded] goes on a function with a body (`fn` or `async fn`, free or a method)",
-    )
+        _ => syn::Error::new(
+            Span::call_site(),
+            "#[guarded] goes on a function with a body (`fn` or `async fn`, free or a method)",
+        ),
+    };
+    error.combine(syn_error);
+    error
 }
 
 /// What one call sends, after the attribute was checked against the signature.
 struct Plan<'a> {
+    /// `::sentinel::__private`, or under the path given by `crate = …`.
+    private: TokenStream,
     policy: &'a LitStr,
     kind: Kind,
     /// `payload = name`: the argument whose members are the payload's.
@@ -356,7 +380,12 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
         None if sig.has_receiver => Kind::Method(LitStr::new(&sig.name, sig.ident.span())),
         None => Kind::Given(LitStr::new(&sig.name, sig.ident.span())),
     };
+    let krate = args
+        .krate
+        .as_ref()
+        .map_or_else(|| quote!(::sentinel), |path| quote!(#path));
     Some(Plan {
+        private: quote!(#krate::__private),
         policy: args.policy.as_ref()?,
         kind,
         spread: payload,
@@ -483,7 +512,7 @@ fn add_member<'a>(members: &mut Vec<Member<'a>>, member: Member<'a>, errors: &mu
     }
 }
 
-fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
+fn generate(function: &ItemFn, sig: &Signature, plan: &Plan, async_trait: bool) -> TokenStream {
     let ItemFn {
         attrs,
         vis,
@@ -500,7 +529,8 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
     // binding lives in.
     let denied = Ident::new("__sentinel_denied", sig.error_span);
     let call = call(plan);
-    let convert = quote_spanned!(sig.error_span=> ::sentinel::__private::FromDenied::from_denied(#denied));
+    let private = at(&plan.private, sig.error_span);
+    let convert = quote_spanned!(sig.error_span=> #private::FromDenied::from_denied(#denied));
     let deny = quote! {
         return ::core::result::Result::Err(#convert);
     };
@@ -519,6 +549,22 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
             }
         }
     };
+    if async_trait {
+        // The guard goes inside async_trait's future, after it rebinds the parameters.
+        return match async_trait::insert(block, prologue) {
+            Ok(body) => {
+                let stmts = &body.stmts;
+                quote! {
+                    #(#outer)*
+                    #vis #fn_sig {
+                        #(#inner)*
+                        #(#stmts)*
+                    }
+                }
+            }
+            Err(error) => error.into_compile_error(),
+        };
+    }
     // The body's own braces, placed where the user wrote them but marked as the macro's:
     // rustc's `unused_braces` lint skips tokens from an expansion, and would otherwise
     // suggest removing braces the user never wrote around a one-line body (a fix that
@@ -537,10 +583,10 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
 
 /// `Call::new(policy, kind, payload)` and the builder calls of the options.
 fn call(plan: &Plan) -> TokenStream {
-    let Plan { policy, .. } = plan;
+    let Plan { policy, private, .. } = plan;
     let kind = match &plan.kind {
         Kind::Given(kind) => quote!(#kind),
-        Kind::Method(method) => quote!(::sentinel::__private::method_kind::<Self>(#method)),
+        Kind::Method(method) => quote!(#private::method_kind::<Self>(#method)),
     };
     // `payload = name`: its members first, spanned at the binding like any argument.
     let spread = plan.spread.map(|param| {
@@ -549,6 +595,7 @@ fn call(plan: &Plan) -> TokenStream {
         quote_spanned!(ident.span()=> .object(#name, &#ident))
     });
     let payload = object(
+        private,
         spread,
         plan.members.iter().map(|member| {
             let name = LitStr::new(&member.name, member.span);
@@ -568,6 +615,7 @@ fn call(plan: &Plan) -> TokenStream {
     );
     let meta = plan.meta.map(|meta| {
         let object = object(
+            private,
             None,
             meta.iter().map(|constant| {
                 let name = LitStr::new(&constant.key.text, constant.key.span);
@@ -599,19 +647,36 @@ fn call(plan: &Plan) -> TokenStream {
             quote_spanned!(*span=> .wait_on_escalation(::core::time::Duration::from_millis(#millis)))
         }
         // Spanned at the expression: a wrong type is reported there, with the trait's message.
-        Timeout::PerCall(expr) => quote_spanned! {expr.span()=>
-            .escalation_wait(::sentinel::__private::EscalationTimeout::escalation_wait(#expr))
-        },
+        Timeout::PerCall(expr) => {
+            let private = at(private, expr.span());
+            quote_spanned! {expr.span()=>
+            .escalation_wait(#private::EscalationTimeout::escalation_wait(#expr))
+            }
+        }
     });
     quote! {
-        ::sentinel::__private::Call::new(#policy, #kind, #payload) #meta #id #client #context #wait
+        #private::Call::new(#policy, #kind, #payload) #meta #id #client #context #wait
     }
+}
+
+/// `tokens` placed at `span`: rustc reports an unmet trait bound at the span of the path
+/// that names the trait, so the `__private` path must be where the user should look.
+fn at(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// A block building a `Payload` from an optional `.object(…)` call and
 /// `(attributes, name, value, span)`s; each call carries its value's span, so a type error
 /// points at the user's token.
 fn object(
+    private: &TokenStream,
     spread: Option<TokenStream>,
     members: impl Iterator<Item = (TokenStream, LitStr, TokenStream, Span)>,
 ) -> TokenStream {
@@ -625,10 +690,45 @@ fn object(
     });
     quote! {
         {
-            let mut #payload = ::sentinel::__private::Payload::new();
+            let mut #payload = #private::Payload::new();
             #spread
             #(#args)*
             #payload
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    /// With `crate = gate`, no generated path names `sentinel`: a renamed dependency, where
+    /// `::sentinel` does not exist, compiles. (The ui pass case `crate-path` cannot show
+    /// this: there `::sentinel` resolves too.)
+    #[test]
+    fn crate_path_replaces_sentinel_in_every_generated_path() {
+        let expanded = super::guarded(
+            quote!(
+                policy = "p",
+                crate = gate,
+                meta(a = 1),
+                fields(b = 2),
+                on_escalate = wait(timeout = t)
+            ),
+            quote! {
+                async fn act(&self, t: Duration, n: u8) -> Result<(), E> { Ok(()) }
+            },
+        )
+        .to_string();
+        assert!(!expanded.contains("sentinel ::"), "{expanded}");
+        for path in [
+            "gate :: __private :: Call",
+            "gate :: __private :: Payload",
+            "gate :: __private :: FromDenied",
+            "gate :: __private :: EscalationTimeout",
+            "gate :: __private :: method_kind",
+        ] {
+            assert!(expanded.contains(path), "{path} not in {expanded}");
         }
     }
 }

@@ -11,6 +11,7 @@
 use proc_macro::TokenStream;
 
 mod args;
+mod async_trait;
 mod errors;
 mod expand;
 mod signature;
@@ -54,8 +55,10 @@ mod signature;
 /// - The function returns `Result<T, E>` with `E: From<sentinel::Denied>`. The return type
 ///   is recognised by name: `Result<T, E>`, `std::result::Result<T, E>`, `io::Result<T>`,
 ///   `anyhow::Result<T>` and any alias named `Result` work. `anyhow::Error`,
-///   `Box<dyn Error + Send + Sync>` and `sentinel::Denied` itself already implement
-///   `From<Denied>`.
+///   `Box<dyn Error + Send + Sync>`, `std::io::Error` (a `PermissionDenied` error carrying
+///   the `Denied`) and `sentinel::Denied` itself already implement `From<Denied>`. A
+///   foreign error type such as `String` cannot be given one (the orphan rule): return one
+///   of these, or your own error type with a variant for the `Denied`.
 /// - Every sent parameter implements `serde::Serialize`, and has a plain name (`amount`,
 ///   `mut amount`, `_amount`, `r#type`). Parameters are sent under their name without `r#`
 ///   (`r#type` is sent as `"type"`). The receiver (`self`, `&self`, `&mut self`,
@@ -69,6 +72,10 @@ mod signature;
 /// - Everything else is left as written: visibility, generics, lifetimes, `where` clauses,
 ///   `impl Trait` parameters, other attributes, doc comments, methods and trait
 ///   implementations. The body is untouched, so `return` and `?` behave as before.
+/// - Methods of `#[async_trait]` impls work as `async fn`s do (async_trait rewrites the
+///   method first; the guard runs inside its future, after the parameters are bound).
+/// - Apply the attribute once: a second `#[guarded]` on the same function is an error
+///   (each call would ask twice).
 /// - `async fn` works with any executor: the request runs on a small thread pool and the
 ///   guard is awaited, so the executor thread is never blocked. Attach a context to a
 ///   future with `WithContextExt::with_context`.
@@ -89,6 +96,7 @@ mod signature;
 /// | `context = param` | Takes the context from a parameter of type `Context` or `&Context` (not sent) instead of the one in scope. |
 /// | `on_escalate = wait(timeout = "10m")` | On `ESCALATE`, waits at most `timeout` for a human's answer and runs the body only if approved. Units: `ms`, `s`, `m`, `h` (`"500ms"`, `"30s"`, `"10m"`, `"1h"`). `timeout = expr` instead takes a `Duration` (or `Option<Duration>`) evaluated at each call; a parameter named there is not sent. |
 /// | `on_escalate = deny` | The default, written out: `ESCALATE` returns `Err` at once, the escalation left pending. |
+/// | `crate = path` | Where the `sentinel` crate is, when your code does not call it `sentinel`: a renamed dependency (`gate = { package = "montanalabs-sentinel", … }` → `crate = gate`) or a framework's re-export (`crate = my_framework::sentinel`). A string (`crate = "gate"`) works too, as for serde and tokio. |
 ///
 /// # What "exactly the arguments" means
 ///
