@@ -1,10 +1,14 @@
 //! The `#[sentinel::guarded]` attribute. Use it through the `sentinel` crate, which
 //! re-exports it and provides everything the generated code names.
 //!
-//! Layout: `args` parses the attribute, `signature` reads the function, `expand`
-//! checks one against the other and generates the guarded function (its module
-//! documentation shows an expansion). Every problem is reported at once, each on its own
-//! token, and the function is emitted unchanged beside the errors.
+//! Layout, staged as thiserror-impl's and serde_derive's: `options` is the table of option
+//! names; `args` parses the attribute (the grammar), with `duration` reading literal
+//! timeouts and `literal` typing constants; `signature` reads the function (and
+//! `async_trait` recognises an `#[async_trait]` method); `check` checks one against the
+//! other and decides what is sent; `expand` generates the guarded function (its module
+//! documentation shows an expansion, held to the real output by a test). Every problem is
+//! reported at once, each on its own token, and the function is emitted unchanged beside
+//! the errors.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -12,8 +16,12 @@ use proc_macro::TokenStream;
 
 mod args;
 mod async_trait;
+mod check;
+mod duration;
 mod errors;
 mod expand;
+mod literal;
+mod options;
 mod signature;
 
 /// Runs a function only after the Sentinel sidecar said `ALLOW` for exactly the arguments
