@@ -32,7 +32,7 @@
 //!             __sentinel_payload.arg("to", &to);
 //!             __sentinel_payload.arg("currency", &"USD");
 //!             __sentinel_payload
-//!         },
+//!         }
 //!     )
 //!     .check()
 //!     {
@@ -332,7 +332,40 @@ fn object(
 
 #[cfg(test)]
 mod tests {
-    use quote::quote;
+    use proc_macro2::TokenStream;
+    use quote::{quote, ToTokens};
+
+    /// The two ```text blocks of the module documentation: an input and its expansion.
+    fn documented_expansion() -> (String, String) {
+        let docs: Vec<&str> = include_str!("expand.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("//!"))
+            .map(|line| line.strip_prefix(' ').unwrap_or(line))
+            .collect();
+        let docs = docs.join("\n");
+        let mut blocks = docs
+            .split("```text\n")
+            .skip(1)
+            .map(|block| block.split("```").next().unwrap_or_default().to_owned());
+        (blocks.next().unwrap(), blocks.next().unwrap())
+    }
+
+    /// The expansion the module documentation shows is the real one, token for token.
+    #[test]
+    fn the_documented_expansion_is_the_real_one() {
+        let (input, expected) = documented_expansion();
+        let mut function: syn::ItemFn = syn::parse_str(&input).expect("the documented input parses");
+        let attribute = function.attrs.remove(0);
+        let args = attribute
+            .meta
+            .require_list()
+            .expect("#[guarded(…)]")
+            .tokens
+            .clone();
+        let real = super::guarded(args, function.to_token_stream()).to_string();
+        let expected: TokenStream = expected.parse().expect("the documented expansion parses");
+        assert_eq!(real, expected.to_string());
+    }
 
     /// With `crate = gate`, no generated path names `sentinel`: a renamed dependency, where
     /// `::sentinel` does not exist, compiles. (The ui pass case `crate-path` cannot show

@@ -27,8 +27,12 @@ mod signature;
 /// Runs a function only after the Sentinel sidecar said `ALLOW` for exactly the arguments
 /// it was called with.
 ///
-/// ```ignore
+/// ```no_run
 /// use sentinel::{Context, Denied, SentinelClient};
+/// # struct Receipt;
+/// # mod bank {
+/// #     pub fn transfer(_: u64, _: &str, _: &str) -> Result<super::Receipt, String> { Ok(super::Receipt) }
+/// # }
 ///
 /// #[derive(Debug)]
 /// enum PayError { Denied(Denied), Bank(String) }
@@ -42,9 +46,12 @@ mod signature;
 ///     bank::transfer(amount, from, to).map_err(PayError::Bank)
 /// }
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// sentinel::init(SentinelClient::builder("http://localhost:4000").build()?)?;
 /// let ctx = Context::new("run-42").provider("anthropic").actor("agent-007", ["ops"]);
 /// let receipt = ctx.scope(|| pay(42_000, "acct_ops", "vendor_42"));
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// Each call sends the sidecar a guard request: an action whose `type` is `kind`, whose
@@ -159,24 +166,37 @@ mod signature;
 /// (each waiting call holds one of the pool's threads, at most 256; guards beyond that
 /// queue until one is free).
 ///
-/// ```ignore
+/// ```
 /// use std::time::Duration;
+/// # use sentinel::Denied as PayError;
+/// # struct Receipt;
 ///
 /// #[sentinel::guarded(policy = "fintech.payments", kind = "payment", on_escalate = wait(timeout = "10m"))]
-/// async fn pay(amount: u64, to: &str) -> Result<Receipt, PayError> { /* … */ }
+/// async fn pay(amount: u64, to: &str) -> Result<Receipt, PayError> {
+///     /* … */
+/// #   Ok(Receipt)
+/// }
 ///
 /// // The caller decides: an interactive agent waits, a batch job does not.
 /// #[sentinel::guarded(policy = "fintech.payments", on_escalate = wait(timeout = patience))]
-/// fn refund(amount: u64, patience: Option<Duration>) -> Result<(), PayError> { /* … */ }
+/// fn refund(amount: u64, patience: Option<Duration>) -> Result<(), PayError> {
+///     /* … */
+/// #   Ok(())
+/// }
 /// // payload: {"amount": …}; refund(5, Some(Duration::from_secs(60))) waits up to a minute
 /// ```
 ///
-/// ```ignore
+/// ```
+/// use std::sync::LazyLock;
 /// use sentinel::{Context, Denied, SentinelClient};
-/// use once_cell::sync::Lazy;
+/// # struct Receipt;
+/// # struct Db;
+/// # impl Db {
+/// #     async fn pay(&self, _: u64, _: u64, _: &str) -> Receipt { Receipt }
+/// # }
 ///
-/// static BILLING: Lazy<SentinelClient> =
-///     Lazy::new(|| SentinelClient::builder("http://127.0.0.1:4001").build().unwrap());
+/// static BILLING: LazyLock<SentinelClient> =
+///     LazyLock::new(|| SentinelClient::builder("http://127.0.0.1:4001").build().unwrap());
 ///
 /// #[sentinel::guarded(
 ///     policy = "fintech.payments",
@@ -203,13 +223,38 @@ mod signature;
 ///
 /// Methods work the same way:
 ///
-/// ```ignore
+/// ```
+/// # struct Wallet { balance: u64 }
 /// impl Wallet {
 ///     #[sentinel::guarded(policy = "fintech.payments", kind = "payment", rename(r#type = "method"))]
-///     pub(crate) fn send(&mut self, amount: u64, r#type: &str) -> anyhow::Result<()> {
+///     pub(crate) fn send(&mut self, amount: u64, r#type: &str) -> std::io::Result<()> {
 ///         self.balance -= amount; // self is never sent
 ///         Ok(())
 ///     }
+///
+///     // Without `kind`, a method sends "wallet.refund": the type's name, then the method's.
+///     #[sentinel::guarded(policy = "fintech.payments")]
+///     fn refund(&mut self, amount: u64) -> Result<(), sentinel::Denied> {
+///         self.balance += amount;
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// One struct parameter as the whole payload, as agent-tool frameworks pass arguments
+/// (rmcp's `Parameters<T>`, axum's `Json<T>`):
+///
+/// ```
+/// use serde::Serialize;
+/// # struct Parameters<T>(T);
+///
+/// #[derive(Serialize)]
+/// struct Transfer { to: String, amount: u64 }
+///
+/// // payload: {"to": …, "amount": …}, the members at the top level, not {"req": {…}}
+/// #[sentinel::guarded(policy = "fintech.payments", kind = "payment", payload = req)]
+/// async fn pay(Parameters(req): Parameters<Transfer>) -> Result<u64, sentinel::Denied> {
+///     Ok(req.amount)
 /// }
 /// ```
 #[proc_macro_attribute]
