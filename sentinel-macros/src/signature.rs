@@ -9,6 +9,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::{Attribute, FnArg, GenericArgument, Ident, Pat, PathArguments, ReturnType, Type};
 
+use crate::async_trait::AsyncTrait;
 use crate::errors::Errors;
 
 /// What the expansion needs to know about the function.
@@ -20,6 +21,10 @@ pub(crate) struct Signature {
     pub(crate) is_async: bool,
     /// Every parameter with a plain name, in order; the receiver is not among them.
     pub(crate) params: Vec<Param>,
+    /// Parameters written as patterns (`Json(body): Json<T>`): never sent as a whole.
+    pub(crate) patterns: Vec<PatternParam>,
+    /// Whether the function takes `self` in some form, so that `Self` names a type.
+    pub(crate) has_receiver: bool,
     /// Where a missing `From<Denied>` for the error type is reported: the `E` of
     /// `Result<T, E>`, or `Result` itself for aliases such as `io::Result<T>`.
     pub(crate) error_span: Span,
@@ -33,13 +38,28 @@ pub(crate) struct Param {
     pub(crate) name: String,
     /// The parameter's `#[cfg]`s, repeated on the statement that sends it.
     pub(crate) cfgs: Vec<Attribute>,
+    /// The last path segment of the type behind any references (`Context` for
+    /// `&sentinel::Context`), to recognise parameters that have a role.
+    pub(crate) type_name: Option<String>,
+}
+
+/// A parameter written as a pattern (`Parameters(req): Parameters<Req>`).
+pub(crate) struct PatternParam {
+    /// The names it binds, each usable as `payload = name` or `skip(name)`.
+    pub(crate) bindings: Vec<Param>,
+    /// The pattern, for messages.
+    pub(crate) pat: Pat,
+    /// The type as a person would write it.
+    pub(crate) ty: String,
 }
 
 /// The one requirement on the return type, as users read it in errors.
 pub(crate) const RETURN_RULE: &str =
     "a #[guarded] function must return Result<T, E> where E: From<sentinel::Denied>";
 
-pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
+/// Reads `sig`; `async_trait` is set when the function is an `#[async_trait]` method,
+/// rewritten (see [`crate::async_trait`]).
+pub(crate) fn read(sig: &syn::Signature, async_trait: Option<&AsyncTrait>, errors: &mut Errors) -> Signature {
     if let Some(constness) = &sig.constness {
         errors.at(
             constness.span,
@@ -50,11 +70,38 @@ pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
         errors.spanned(variadic, "#[guarded] cannot be used on a variadic function");
     }
     let mut params = Vec::new();
+    let mut patterns = Vec::new();
+    let mut has_receiver = false;
     for input in &sig.inputs {
-        let FnArg::Typed(typed) = input else {
-            continue; // `self` in any form is never sent.
+        let typed = match input {
+            FnArg::Receiver(_) => {
+                has_receiver = true;
+                continue; // `self` in any form is never sent.
+            }
+            FnArg::Typed(typed) => typed,
         };
-        match &*typed.pat {
+        // async_trait renames a pattern parameter (and `_`) to `__argN`, rebinding the
+        // pattern in the body: read it as the pattern the user wrote.
+        let renamed = match (&*typed.pat, async_trait) {
+            (Pat::Ident(binding), Some(shape)) if binding.ident.to_string().starts_with("__arg") => {
+                let name = binding.ident.to_string();
+                Some(
+                    shape
+                        .patterns
+                        .iter()
+                        .find(|(arg, _)| *arg == name)
+                        .map(|(_, pat)| pat.clone())
+                        .unwrap_or_else(|| {
+                            Pat::Wild(syn::PatWild {
+                                attrs: Vec::new(),
+                                underscore_token: syn::Token![_](binding.ident.span()),
+                            })
+                        }),
+                )
+            }
+            _ => None,
+        };
+        match renamed.as_ref().unwrap_or(&*typed.pat) {
             Pat::Ident(binding) if binding.subpat.is_none() => params.push(Param {
                 ident: binding.ident.clone(),
                 name: binding.ident.unraw().to_string(),
@@ -64,6 +111,7 @@ pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
                     .filter(|a| a.path().is_ident("cfg"))
                     .cloned()
                     .collect(),
+                type_name: type_name(&typed.ty),
             }),
             Pat::Wild(wild) => errors.spanned(
                 wild,
@@ -73,23 +121,73 @@ pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
                     pretty(&typed.ty)
                 ),
             ),
-            pattern => errors.spanned(
-                pattern,
-                format!(
-                    "#[guarded] sends every parameter under its name, so this one needs a plain name: \
-                     write `name: {}` and destructure it in the body (list the name in skip(…) to keep it \
-                     out of the payload)",
-                    pretty(&typed.ty)
-                ),
-            ),
+            pattern => {
+                let mut bindings = Vec::new();
+                bound_names(pattern, &mut bindings);
+                patterns.push(PatternParam {
+                    bindings: bindings
+                        .into_iter()
+                        .map(|ident| Param {
+                            name: ident.unraw().to_string(),
+                            ident,
+                            cfgs: Vec::new(),
+                            type_name: None,
+                        })
+                        .collect(),
+                    pat: pattern.clone(),
+                    ty: pretty(&typed.ty),
+                });
+            }
         }
     }
     Signature {
         ident: sig.ident.clone(),
         name: sig.ident.unraw().to_string(),
-        is_async: sig.asyncness.is_some(),
+        is_async: sig.asyncness.is_some() || async_trait.is_some(),
         params,
-        error_span: error_span(sig, errors),
+        patterns,
+        has_receiver,
+        error_span: match async_trait {
+            Some(shape) => output_error_span(&shape.output, sig, errors),
+            None => error_span(sig, errors),
+        },
+    }
+}
+
+/// The names a pattern binds, in order.
+fn bound_names(pat: &Pat, out: &mut Vec<Ident>) {
+    match pat {
+        Pat::Ident(binding) => {
+            out.push(binding.ident.clone());
+            if let Some((_, sub)) = &binding.subpat {
+                bound_names(sub, out);
+            }
+        }
+        Pat::TupleStruct(p) => p.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::Tuple(p) => p.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::Slice(p) => p.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::Struct(p) => p.fields.iter().for_each(|f| bound_names(&f.pat, out)),
+        Pat::Reference(p) => bound_names(&p.pat, out),
+        Pat::Paren(p) => bound_names(&p.pat, out),
+        Pat::Type(p) => bound_names(&p.pat, out),
+        Pat::Or(p) => {
+            if let Some(first) = p.cases.first() {
+                bound_names(first, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `Context` for `&'a mut sentinel::Context`: the last segment of a path type behind
+/// references, parentheses and macro groups.
+fn type_name(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Reference(r) => type_name(&r.elem),
+        Type::Paren(p) => type_name(&p.elem),
+        Type::Group(g) => type_name(&g.elem),
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
     }
 }
 
@@ -106,19 +204,23 @@ fn error_span(sig: &syn::Signature, errors: &mut Errors) -> Span {
             );
             sig.ident.span()
         }
-        ReturnType::Type(_, ty) => match result_error(ty) {
-            Some(span) => span,
-            None => {
-                errors.spanned(
-                    ty,
-                    format!(
-                        "{RETURN_RULE}, so that a denied call returns an error instead of running; found `{}`",
-                        pretty(ty)
-                    ),
-                );
-                sig.ident.span()
-            }
-        },
+        ReturnType::Type(_, ty) => output_error_span(ty, sig, errors),
+    }
+}
+
+fn output_error_span(ty: &Type, sig: &syn::Signature, errors: &mut Errors) -> Span {
+    match result_error(ty) {
+        Some(span) => span,
+        None => {
+            errors.spanned(
+                ty,
+                format!(
+                    "{RETURN_RULE}, so that a denied call returns an error instead of running; found `{}`",
+                    pretty(ty)
+                ),
+            );
+            sig.ident.span()
+        }
     }
 }
 
@@ -166,6 +268,17 @@ fn pretty(ty: &Type) -> String {
         if c == ' ' {
             let prev = out.chars().last();
             let next = chars.peek().copied();
+            // `dyn ::a::B`, `impl ::a::B`, `&'a ::a::B`: the space before a leading `::` stays.
+            let word = out
+                .rsplit(|c: char| !(c.is_alphanumeric() || c == '_' || c == '\''))
+                .next()
+                .unwrap_or_default();
+            if next == Some(':')
+                && (matches!(word, "dyn" | "impl" | "mut" | "const") || word.starts_with('\''))
+            {
+                out.push(c);
+                continue;
+            }
             let glue_left = matches!(prev, Some('<' | '(' | '[' | '&' | ':'));
             let glue_right = matches!(next, Some('<' | '>' | ')' | ']' | ',' | ':'));
             if glue_left || glue_right {

@@ -20,6 +20,8 @@ mod denied;
 mod env;
 mod escalation;
 mod global;
+mod method_kind;
+mod payload;
 mod protocol;
 mod reason;
 mod strict_json;

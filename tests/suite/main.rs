@@ -21,6 +21,8 @@ mod guarded;
 mod guarded_async;
 #[cfg(feature = "testing")]
 mod guarded_escalation;
+#[cfg(feature = "testing")]
+mod guarded_payload;
 mod hardening;
 mod loopback;
 #[cfg(feature = "testing")]
