@@ -38,6 +38,9 @@ pub mod testing;
 #[cfg(feature = "verify")]
 pub mod provenance;
 
+#[cfg(feature = "verify")]
+pub mod adjudication;
+
 pub use action::Action;
 pub use client::{
     BuildError, FailMode, SentinelClient, SentinelClientBuilder, DEFAULT_BODY_LIMIT, DEFAULT_POOL_SIZE,
