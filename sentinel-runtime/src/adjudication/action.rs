@@ -62,8 +62,7 @@ impl CanonicalAction {
     ///
     /// [`ReceiptError::NonCanonicalAction`] when a name is empty or only whitespace (as
     /// JavaScript's `trim` sees it), `parameters` is not an object, or it holds a
-    /// `__proto__` key (a JavaScript object cannot keep it, so the sidecar would digest
-    /// something else).
+    /// `__proto__` key (the sidecar's JSON reader refuses the whole request).
     pub fn new(
         action_type: impl Into<String>,
         target_service: impl Into<String>,
@@ -169,7 +168,7 @@ fn object(field: &str, value: Value) -> Result<Map<String, Value>, ReceiptError>
     };
     if let Some(path) = proto_key(&map, field) {
         return Err(ReceiptError::NonCanonicalAction(format!(
-            "key __proto__ at {path}: a JavaScript object cannot hold it, the sidecar would digest another action"
+            "key __proto__ at {path}: the sidecar's JSON reader refuses it"
         )));
     }
     Ok(map)
