@@ -38,6 +38,10 @@ use tokio::sync::oneshot;
 
 use crate::decision::Verdict;
 
+// The adjudication protocol's routes (receipts), kept apart from the guard routes.
+#[cfg(feature = "verify")]
+mod adjudication;
+
 /// A guard request as the mock sidecar received it.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -142,6 +146,8 @@ struct Seen {
     connections: usize,
     escalations: Vec<Value>,
     review_records: Vec<Value>,
+    #[cfg(feature = "verify")]
+    protocol: adjudication::Protocol,
 }
 
 /// A real HTTP/1.1 Sentinel sidecar on `127.0.0.1`, in a background thread, answering
@@ -292,6 +298,10 @@ async fn answer(
         Ok(body) => body.to_bytes(),
         Err(_) => return Ok(json_response(400, &json!({"error": "unreadable body"}))),
     };
+    #[cfg(feature = "verify")]
+    if let Some((status, reply)) = adjudication::route(&method, &path, &body, &seen, &rule).await {
+        return Ok(json_response(status, &reply));
+    }
     let resolve_id = path
         .strip_prefix("/v1/escalations/")
         .and_then(|rest| rest.strip_suffix("/resolve"))

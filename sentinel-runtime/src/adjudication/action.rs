@@ -135,6 +135,31 @@ impl CanonicalAction {
         digest_of(&self.to_value())
     }
 
+    /// Reads the sidecar's JSON form, with [`new`](Self::new)'s checks.
+    pub(crate) fn from_json(json: &Value) -> Result<Self, ReceiptError> {
+        let text = |key: &str| {
+            json.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let optional = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
+        let mut action = CanonicalAction::new(
+            text("actionType"),
+            text("targetService"),
+            text("operation"),
+            text("actorId"),
+            json.get("parameters").cloned().unwrap_or(Value::Null),
+        )?;
+        action.tenant = optional("tenant");
+        action.scope = optional("scope");
+        action.environment = optional("environment");
+        if let Some(attributes) = json.get("attributes") {
+            action = action.attributes(attributes.clone())?;
+        }
+        Ok(action)
+    }
+
     pub(crate) fn to_value(&self) -> Value {
         // Strings and JSON maps always serialize.
         serde_json::to_value(self).unwrap_or(Value::Null)

@@ -52,3 +52,8 @@ pub use client::{
 };
 pub use error::ReceiptError;
 pub use receipt::{AuthorizationReceipt, ExecutionReceipt, ExecutionStatus, ExecutorKey, PROTOCOL_VERSION};
+
+#[cfg(feature = "testing")]
+pub(crate) use client::check_binding;
+#[cfg(feature = "testing")]
+pub(crate) use time::{format_iso, parse_iso};
