@@ -20,6 +20,8 @@ pub mod env;
 mod escalation;
 mod global;
 mod http;
+mod method_kind;
+mod payload;
 mod strict_json;
 #[cfg(feature = "tracing")]
 mod telemetry;
