@@ -26,6 +26,7 @@ mod kw {
     syn::custom_keyword!(context);
     syn::custom_keyword!(on_escalate);
     syn::custom_keyword!(payload);
+    syn::custom_keyword!(receipt);
 }
 
 /// Every option, in the order the documentation gives them.
@@ -41,6 +42,7 @@ pub(crate) const OPTIONS: &[&str] = &[
     "context",
     "on_escalate",
     "payload",
+    "receipt",
 ];
 
 /// How `on_escalate` is written; every message about it starts with this.
@@ -61,7 +63,16 @@ pub(crate) struct Args {
     pub(crate) context: Option<Name>,
     pub(crate) on_escalate: Option<OnEscalate>,
     pub(crate) payload: Option<Name>,
+    pub(crate) receipt: Option<Receipt>,
     given: Vec<&'static str>,
+}
+
+/// `receipt`: run the body as the adjudication protocol's protected executor.
+pub(crate) enum Receipt {
+    /// `receipt`: with the receipt client installed by `sentinel::adjudication::init`.
+    Global(Span),
+    /// `receipt = expr`: with this `&ReceiptClient`.
+    Client(Expr),
 }
 
 /// `on_escalate = …`: what a call does when the sidecar answers `ESCALATE`.
@@ -263,6 +274,14 @@ fn parse_option(input: ParseStream, args: &mut Args, errors: &mut Errors) -> syn
         });
         let value = value.map(|expr| on_escalate(expr, errors));
         args.set(key, value, errors, |a| &mut a.on_escalate)
+    } else if lookahead.peek(kw::receipt) {
+        let key = key("receipt", input.parse::<kw::receipt>()?.span);
+        let value = if input.peek(Token![=]) {
+            expression(input, key).map(|expr| Some(Receipt::Client(expr)))
+        } else {
+            Ok(Some(Receipt::Global(key.span)))
+        };
+        args.set(key, value, errors, |a| &mut a.receipt)
     } else if input.peek(Ident::peek_any) {
         Err(unknown_option(&Ident::parse_any(input)?))
     } else if input.peek(LitStr) {
@@ -314,6 +333,7 @@ fn usage(key: &str) -> &'static str {
         "context" => "context = ctx",
         "on_escalate" => "on_escalate = wait(timeout = \"10m\")",
         "payload" => "payload = req",
+        "receipt" => "receipt = &RECEIPTS",
         _ => "",
     }
 }

@@ -59,6 +59,15 @@
 //!     { /* the body */ }
 //! ```
 //!
+//! With `receipt` (or `receipt = expr`, adding `.receipts(&(expr))`) there is no prologue:
+//! the body becomes the protected executor's closure, typed as the function returns, so
+//! `return` and `?` keep their meaning:
+//!
+//! ```text
+//!     ::sentinel::__private::Call::new(…).execute_with_receipt(::core::module_path!(), "pay",
+//!         || -> Result<Receipt, PayError> { /* the body */ })
+//! ```
+//!
 //! Spans: each `.arg(…)` carries its parameter's span, so "`T` cannot be sent to the
 //! sidecar" (the `Arg` trait's message) points at that parameter; `FromDenied::from_denied`
 //! carries the span of the error type in `-> Result<T, E>`, so a missing `From<Denied>`
@@ -69,7 +78,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{AttrStyle, Expr, Ident, ItemFn, LitStr, TraitItemFn};
 
-use crate::args::{self, Args, Constant, Name, OnEscalate, Timeout};
+use crate::args::{self, Args, Constant, Name, OnEscalate, Receipt, Timeout};
 use crate::errors::{did_you_mean, list, Errors};
 use crate::signature::{self, Param, PatternParam, Signature};
 
@@ -130,6 +139,8 @@ struct Plan<'a> {
     context: Option<(&'a Param, Span)>,
     /// `on_escalate = wait(timeout = …)`; `None` for `deny` and by default.
     wait: Option<&'a Timeout>,
+    /// `receipt`: the body runs inside the protected executor.
+    receipt: Option<&'a Receipt>,
 }
 
 /// The action type.
@@ -211,6 +222,11 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
         .client
         .as_ref()
         .and_then(|expr| parameter_named(expr, &names));
+    // `receipt = param` likewise.
+    let receipt_param = match &args.receipt {
+        Some(Receipt::Client(expr)) => parameter_named(expr, &names),
+        _ => None,
+    };
     let wait = match &args.on_escalate {
         Some(OnEscalate::Wait(timeout)) => Some(timeout),
         Some(OnEscalate::Deny) | None => None,
@@ -227,6 +243,8 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
             Some("is the context parameter")
         } else if client_param.is_some_and(|c| std::ptr::eq(c, param)) {
             Some("is the client parameter")
+        } else if receipt_param.is_some_and(|c| std::ptr::eq(c, param)) {
+            Some("is the receipt client parameter")
         } else if timeout_param.is_some_and(|c| std::ptr::eq(c, param)) {
             Some("is the escalation timeout")
         } else {
@@ -350,6 +368,10 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
         add_member(&mut members, member, errors);
     }
 
+    if let Some(receipt) = &args.receipt {
+        receipt_conflicts(receipt, args, sig, errors);
+    }
+
     let kind = match &args.kind {
         Some(kind) => Kind::Given(kind.clone()),
         // `Self` names a type only in a method; see `method_kind` in the runtime.
@@ -371,7 +393,42 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
             )
         }),
         wait,
+        receipt: args.receipt.as_ref(),
     })
+}
+
+/// What receipt mode cannot do (yet): each is reported where it is written.
+fn receipt_conflicts(receipt: &Receipt, args: &Args, sig: &Signature, errors: &mut Errors) {
+    let span = match receipt {
+        Receipt::Global(span) => *span,
+        Receipt::Client(expr) => expr.span(),
+    };
+    if sig.is_async {
+        errors.at(
+            span,
+            "`receipt` runs the body inside the protected executor, which an `async fn` cannot be yet: \
+             guard a plain `fn`",
+        );
+    }
+    for (option, why) in [
+        (
+            "on_escalate",
+            "a parked call resumes through ReceiptClient::execute_approved",
+        ),
+        (
+            "client",
+            "the receipt client brings its own; write receipt = &RECEIPTS",
+        ),
+        ("id", "the adjudication names the action by its digest"),
+        ("meta", "the adjudication does not carry meta"),
+    ] {
+        if args.given(option) {
+            errors.at(
+                span,
+                format!("`receipt` cannot be combined with `{option}`: {why}"),
+            );
+        }
+    }
 }
 
 /// The error for a parameter whose type says it has a role the attribute gives through an
@@ -504,6 +561,32 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
     let deny = quote! {
         return ::core::result::Result::Err(#convert);
     };
+    // The body's own braces, placed where the user wrote them but marked as the macro's:
+    // rustc's `unused_braces` lint skips tokens from an expansion, and would otherwise
+    // suggest removing braces the user never wrote around a one-line body (a fix that
+    // does not compile).
+    let mut body = (**block).clone();
+    body.brace_token = syn::token::Brace(Span::mixed_site().located_at(block.brace_token.span.join()));
+    if let Some(receipt) = plan.receipt {
+        // The body becomes the executor's closure, typed as the function returns, so its
+        // `return` and `?` mean what they meant.
+        let receipts = match receipt {
+            Receipt::Global(_) => TokenStream::new(),
+            Receipt::Client(expr) => quote_spanned!(expr.span()=> .receipts(&(#expr))),
+        };
+        let output = match &fn_sig.output {
+            syn::ReturnType::Type(arrow, ty) => quote!(#arrow #ty),
+            syn::ReturnType::Default => TokenStream::new(),
+        };
+        let operation = LitStr::new(&sig.name, sig.ident.span());
+        return quote! {
+            #(#outer)*
+            #vis #fn_sig {
+                #(#inner)*
+                #call #receipts .execute_with_receipt(::core::module_path!(), #operation, || #output #body)
+            }
+        };
+    }
     let prologue = if sig.is_async {
         let pending = Ident::new("__sentinel_pending", Span::mixed_site());
         quote! {
@@ -519,12 +602,6 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
             }
         }
     };
-    // The body's own braces, placed where the user wrote them but marked as the macro's:
-    // rustc's `unused_braces` lint skips tokens from an expansion, and would otherwise
-    // suggest removing braces the user never wrote around a one-line body (a fix that
-    // does not compile).
-    let mut body = (**block).clone();
-    body.brace_token = syn::token::Brace(Span::mixed_site().located_at(block.brace_token.span.join()));
     quote! {
         #(#outer)*
         #vis #fn_sig {

@@ -89,6 +89,7 @@ mod signature;
 /// | `context = param` | Takes the context from a parameter of type `Context` or `&Context` (not sent) instead of the one in scope. |
 /// | `on_escalate = wait(timeout = "10m")` | On `ESCALATE`, waits at most `timeout` for a human's answer and runs the body only if approved. Units: `ms`, `s`, `m`, `h` (`"500ms"`, `"30s"`, `"10m"`, `"1h"`). `timeout = expr` instead takes a `Duration` (or `Option<Duration>`) evaluated at each call; a parameter named there is not sent. |
 /// | `on_escalate = deny` | The default, written out: `ESCALATE` returns `Err` at once, the escalation left pending. |
+/// | `receipt` / `receipt = expr` | Receipt mode (feature `verify`, a sidecar with `--protocol`): the body runs inside `sentinel::adjudication::ReceiptClient::execute` — only on a signed, single-use receipt the sidecar validated for the digest of these very arguments, exactly once, and its execution (status and result digest) is signed and reported. The action is `kind`, run by the function's module path and name, for the context's actor. `receipt` uses the client installed by `sentinel::adjudication::init`; `receipt = expr` a `&ReceiptClient` (a parameter named there is not sent). The function must be a plain `fn` returning `Result<T, E>` with `T: Serialize` and `E: From<Denied> + Display`; not combined with `client`, `id`, `meta` or `on_escalate`. |
 ///
 /// # What "exactly the arguments" means
 ///

@@ -136,6 +136,7 @@ impl CanonicalAction {
     }
 
     /// Reads the sidecar's JSON form, with [`new`](Self::new)'s checks.
+    #[cfg(feature = "testing")]
     pub(crate) fn from_json(json: &Value) -> Result<Self, ReceiptError> {
         let text = |key: &str| {
             json.get(key)

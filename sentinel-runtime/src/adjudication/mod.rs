@@ -42,6 +42,7 @@ mod action;
 mod client;
 mod error;
 mod executor;
+mod global;
 mod receipt;
 mod time;
 
@@ -51,6 +52,7 @@ pub use client::{
     ReceiptClient, OUTBOX_CAPACITY,
 };
 pub use error::ReceiptError;
+pub use global::{client, init};
 pub use receipt::{AuthorizationReceipt, ExecutionReceipt, ExecutionStatus, ExecutorKey, PROTOCOL_VERSION};
 
 #[cfg(feature = "testing")]
