@@ -146,21 +146,33 @@ fn forge(genuine: &AuthorizationReceipt, key: &SigningKey, key_id: String) -> Au
     forged
 }
 
+static GUARDED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Receipt mode of the attribute: the body is the protected executor.
+#[sentinel::guarded(policy = "fintech.payments", kind = "payment", receipt = receipts, context = ctx)]
+fn pay(receipts: &ReceiptClient, ctx: &Context, amount: u64, from: &str, to: &str) -> Result<String, Denied> {
+    GUARDED_RUNS.fetch_add(1, Ordering::SeqCst);
+    Ok(format!("paid {amount} from {from} to {to}"))
+}
+
 #[test]
 fn every_guarded_call_runs_once_and_the_audit_covers_all_of_them() {
     let Some((_sidecar, client)) = start(&executor()) else {
         return;
     };
     const N: usize = 5;
-    let runs = AtomicUsize::new(0);
+    let ctx = Context::new("run-live-guarded").actor("agent-7", ["ops"]);
     for i in 0..N {
-        let result: Result<String, Denied> = client.execute(&payment(100 + i as u64, "vendor_42"), || {
-            runs.fetch_add(1, Ordering::SeqCst);
-            Ok(format!("tx_{i}"))
-        });
-        assert_eq!(result.unwrap(), format!("tx_{i}"));
+        let amount = 100 + i as u64;
+        assert_eq!(
+            pay(&client, &ctx, amount, "acct_ops", "vendor_42").unwrap(),
+            format!("paid {amount} from acct_ops to vendor_42")
+        );
     }
-    assert_eq!(runs.load(Ordering::SeqCst), N);
+    // A call the policy blocks (a sanctioned counterparty) never runs.
+    let blocked = pay(&client, &ctx, 100, "acct_ops", "acct_evil").unwrap_err();
+    assert!(blocked.reason().contains("BLOCK"), "{}", blocked.reason());
+    assert_eq!(GUARDED_RUNS.load(Ordering::SeqCst), N);
     assert!(
         client.pending_reports().is_empty(),
         "every execution was reported"
