@@ -117,7 +117,8 @@ fn recorded_receipts_verify_under_the_pinned_issuer_key_only() {
 fn every_signed_field_is_covered_by_the_signature() {
     let pinned = TrustedKeys::new().with_key_base64(ISSUER_KEY).unwrap();
     let genuine = receipt_of(&cases()[1]);
-    let tampered: Vec<(&str, Box<dyn Fn(&mut AuthorizationReceipt)>)> = vec![
+    type Tamper = Box<dyn Fn(&mut AuthorizationReceipt)>;
+    let tampered: Vec<(&str, Tamper)> = vec![
         ("actionDigest", Box::new(|r| r.action_digest = "0".repeat(64))),
         ("contextDigest", Box::new(|r| r.context_digest = "1".repeat(64))),
         (
