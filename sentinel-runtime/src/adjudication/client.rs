@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -283,8 +283,16 @@ impl ReceiptClient {
     /// [`ReceiptError::Rejected`] for a receipt that fails the client's check (another
     /// key, another action, expired, …).
     pub fn adjudicate(&self, request: &AdjudicationRequest) -> Result<Adjudication, ReceiptError> {
+        self.adjudicate_until(request, self.inner.client.deadline())
+    }
+
+    pub(crate) fn adjudicate_until(
+        &self,
+        request: &AdjudicationRequest,
+        deadline: Instant,
+    ) -> Result<Adjudication, ReceiptError> {
         let binding = request.binding();
-        let answer = self.post("/v1/adjudications", &request.body(&binding))?;
+        let answer = self.post("/v1/adjudications", &request.body(&binding), deadline)?;
         let verdict = answer
             .get("finalVerdict")
             .and_then(Value::as_str)
@@ -360,9 +368,19 @@ impl ReceiptClient {
         receipt: &AuthorizationReceipt,
         binding: &ExecutionBinding,
     ) -> Result<u64, ReceiptError> {
+        self.validate_until(receipt, binding, self.inner.client.deadline())
+    }
+
+    pub(crate) fn validate_until(
+        &self,
+        receipt: &AuthorizationReceipt,
+        binding: &ExecutionBinding,
+        deadline: Instant,
+    ) -> Result<u64, ReceiptError> {
         let answer = self.post(
             "/v1/receipts/validate",
             &json!({"receipt": receipt, "binding": binding}),
+            deadline,
         )?;
         match answer.get("ok") {
             Some(Value::Bool(true)) => answer
@@ -397,7 +415,7 @@ impl ReceiptClient {
     /// [`ReceiptError::Sidecar`] if it was not stored (the sidecar refuses a receipt whose
     /// executor key it does not trust).
     pub fn report(&self, execution: &ExecutionReceipt) -> Result<(), ReceiptError> {
-        let answer = self.post("/v1/executions", &json!(execution))?;
+        let answer = self.post("/v1/executions", &json!(execution), self.inner.client.deadline())?;
         match answer.get("stored") {
             Some(Value::Bool(true)) => Ok(()),
             _ => Err(malformed("execution report", "not stored")),
@@ -471,7 +489,7 @@ impl ReceiptClient {
         if let Some(reason) = reason {
             body["reason"] = json!(reason);
         }
-        let answer = self.post("/v1/receipts/revoke", &body)?;
+        let answer = self.post("/v1/receipts/revoke", &body, self.inner.client.deadline())?;
         match answer.get("revoked") {
             Some(Value::Bool(true)) => Ok(()),
             _ => Err(malformed("revocation", "not confirmed")),
@@ -499,22 +517,28 @@ impl ReceiptClient {
         serde_json::from_value(answer).map_err(|e| malformed("coverage", e))
     }
 
-    fn post(&self, path: &str, body: &Value) -> Result<Value, ReceiptError> {
+    fn post(&self, path: &str, body: &Value, deadline: Instant) -> Result<Value, ReceiptError> {
         let body = serde_json::to_vec(body)
             .map_err(|e| ReceiptError::Sidecar(format!("unserializable request: {e}")))?;
-        self.send("POST", path, body)
+        self.send("POST", path, body, deadline)
     }
 
     fn get(&self, path: &str) -> Result<Value, ReceiptError> {
-        self.send("GET", path, Vec::new())
+        self.send("GET", path, Vec::new(), self.inner.client.deadline())
     }
 
-    fn send(&self, method: &'static str, path: &str, body: Vec<u8>) -> Result<Value, ReceiptError> {
+    fn send(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Vec<u8>,
+        deadline: Instant,
+    ) -> Result<Value, ReceiptError> {
         let url = format!("{}{path}", self.inner.client.endpoint());
         let response = self
             .inner
             .client
-            .exchange(method, &url, body)
+            .exchange_until(method, &url, body, deadline, &mut 0)
             .map_err(|why| ReceiptError::Sidecar(format!("{method} {path}: {why}")))?;
         if !(200..300).contains(&response.status) {
             return Err(status_error(method, path, &response));

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -46,12 +46,14 @@ impl ReceiptClient {
         E: From<Denied> + fmt::Display,
         F: FnOnce() -> Result<T, E>,
     {
-        let adjudication = match self.adjudicate(request) {
+        // One deadline for everything before the body: adjudicate and validate together.
+        let deadline = self.sentinel().deadline();
+        let adjudication = match self.adjudicate_until(request, deadline) {
             Ok(adjudication) => adjudication,
             Err(err) => return Err(denied(request, err).into()),
         };
         match adjudication.receipt {
-            Some(receipt) => self.execute_receipt(&receipt, request, body),
+            Some(receipt) => self.run(&receipt, request, deadline, body),
             None if adjudication.verdict == Verdict::Escalate => {
                 Err(self.escalate(request, &adjudication.reason).into())
             }
@@ -86,6 +88,22 @@ impl ReceiptClient {
         E: From<Denied> + fmt::Display,
         F: FnOnce() -> Result<T, E>,
     {
+        self.run(receipt, request, self.sentinel().deadline(), body)
+    }
+
+    /// [`execute_receipt`](Self::execute_receipt), validating before `deadline`.
+    fn run<T, E, F>(
+        &self,
+        receipt: &AuthorizationReceipt,
+        request: &AdjudicationRequest,
+        deadline: Instant,
+        body: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize,
+        E: From<Denied> + fmt::Display,
+        F: FnOnce() -> Result<T, E>,
+    {
         let started_at = time::now_iso();
         let binding = request.binding();
         let local =
@@ -93,7 +111,7 @@ impl ReceiptClient {
         if let Err(err) = local {
             return Err(denied(request, err).into());
         }
-        if let Err(err) = self.validate(receipt, &binding) {
+        if let Err(err) = self.validate_until(receipt, &binding, deadline) {
             if let ReceiptError::Rejected { code, .. } = &err {
                 self.report_or_keep(self.executor().sign(Execution {
                     authorization: receipt,
@@ -163,12 +181,13 @@ impl ReceiptClient {
             .clone()
             .human_approval(escalation_id)
             .require_human_approval();
-        let adjudication = match self.adjudicate(&request) {
+        let deadline = self.sentinel().deadline();
+        let adjudication = match self.adjudicate_until(&request, deadline) {
             Ok(adjudication) => adjudication,
             Err(err) => return Err(denied(&request, err).into()),
         };
         match adjudication.receipt {
-            Some(receipt) => self.execute_receipt(&receipt, &request, body),
+            Some(receipt) => self.run(&receipt, &request, deadline, body),
             None => Err(refused(
                 &request,
                 format!(
