@@ -16,7 +16,8 @@ use crate::duration::duration_millis;
 use crate::errors::{did_you_mean, Errors};
 use crate::literal::literal;
 use crate::options::{
-    self, Symbol, CLIENT, CONTEXT, CRATE, FIELDS, ID, KIND, META, ON_ESCALATE, PAYLOAD, POLICY, RENAME, SKIP,
+    self, Symbol, CLIENT, CONTEXT, CRATE, FIELDS, ID, KIND, META, ON_ESCALATE, PAYLOAD, POLICY, RECEIPT,
+    RENAME, SKIP,
 };
 
 /// How `on_escalate` is written; every message about it starts with this.
@@ -40,7 +41,16 @@ pub(crate) struct Args {
     /// `crate = path`: where the `sentinel` facade is, for a renamed dependency or a
     /// framework's re-export.
     pub(crate) krate: Option<syn::Path>,
+    pub(crate) receipt: Option<Receipt>,
     given: Vec<Symbol>,
+}
+
+/// `receipt`: run the body as the adjudication protocol's protected executor.
+pub(crate) enum Receipt {
+    /// `receipt`: with the receipt client installed by `sentinel::adjudication::init`.
+    Global(Span),
+    /// `receipt = expr`: with this `&ReceiptClient`.
+    Client(Expr),
 }
 
 /// `on_escalate = …`: what a call does when the sidecar answers `ESCALATE`.
@@ -265,6 +275,14 @@ fn parse_option(input: ParseStream, args: &mut Args, errors: &mut Errors) -> syn
         CRATE => {
             let value = expression(input, key).map(|expr| crate_path(&expr, key, errors));
             args.set(key, value, errors, |a| &mut a.krate)
+        }
+        RECEIPT => {
+            let value = if input.peek(Token![=]) {
+                expression(input, key).map(|expr| Some(Receipt::Client(expr)))
+            } else {
+                Ok(Some(Receipt::Global(key.span)))
+            };
+            args.set(key, value, errors, |a| &mut a.receipt)
         }
         _ => Err(unknown_option(&ident)),
     }

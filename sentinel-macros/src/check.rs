@@ -6,9 +6,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{Expr, LitStr};
 
-use crate::args::{self, Args, Constant, Name, OnEscalate, Timeout};
+use crate::args::{self, Args, Constant, Name, OnEscalate, Receipt, Timeout};
 use crate::errors::{did_you_mean, list, Errors};
-use crate::options::{Symbol, CLIENT, CONTEXT, PAYLOAD, POLICY, RENAME, SKIP};
+use crate::options::{Symbol, CLIENT, CONTEXT, ID, META, ON_ESCALATE, PAYLOAD, POLICY, RENAME, SKIP};
 use crate::signature::{Param, PatternParam, Signature};
 
 /// What one call sends, after the attribute was checked against the signature.
@@ -27,6 +27,8 @@ pub(crate) struct Plan<'a> {
     pub(crate) context: Option<(&'a Param, Span)>,
     /// `on_escalate = wait(timeout = …)`; `None` for `deny` and by default.
     pub(crate) wait: Option<&'a Timeout>,
+    /// `receipt`: the body runs inside the protected executor.
+    pub(crate) receipt: Option<&'a Receipt>,
 }
 
 /// The action type.
@@ -105,6 +107,11 @@ pub(crate) fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) 
         .client
         .as_ref()
         .and_then(|expr| parameter_named(expr, &names));
+    // `receipt = param` likewise.
+    let receipt_param = match &args.receipt {
+        Some(Receipt::Client(expr)) => parameter_named(expr, &names),
+        _ => None,
+    };
     let wait = match &args.on_escalate {
         Some(OnEscalate::Wait(timeout)) => Some(timeout),
         Some(OnEscalate::Deny) | None => None,
@@ -121,6 +128,8 @@ pub(crate) fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) 
             Some("is the context parameter")
         } else if client_param.is_some_and(|c| std::ptr::eq(c, param)) {
             Some("is the client parameter")
+        } else if receipt_param.is_some_and(|c| std::ptr::eq(c, param)) {
+            Some("is the receipt client parameter")
         } else if timeout_param.is_some_and(|c| std::ptr::eq(c, param)) {
             Some("is the escalation timeout")
         } else {
@@ -244,6 +253,10 @@ pub(crate) fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) 
         add_member(&mut members, member, errors);
     }
 
+    if let Some(receipt) = &args.receipt {
+        receipt_conflicts(receipt, args, sig, errors);
+    }
+
     let kind = match &args.kind {
         Some(kind) => Kind::Given(kind.clone()),
         // `Self` names a type only in a method; see `method_kind` in the runtime.
@@ -270,7 +283,42 @@ pub(crate) fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) 
             )
         }),
         wait,
+        receipt: args.receipt.as_ref(),
     })
+}
+
+/// What receipt mode cannot do (yet): each is reported where `receipt` is written.
+fn receipt_conflicts(receipt: &Receipt, args: &Args, sig: &Signature, errors: &mut Errors) {
+    let span = match receipt {
+        Receipt::Global(span) => *span,
+        Receipt::Client(expr) => syn::spanned::Spanned::span(expr),
+    };
+    if sig.is_async {
+        errors.at(
+            span,
+            "`receipt` runs the body inside the protected executor, which an `async fn` cannot be yet: \
+             guard a plain `fn`",
+        );
+    }
+    for (option, why) in [
+        (
+            ON_ESCALATE,
+            "a parked call resumes through ReceiptClient::execute_approved",
+        ),
+        (
+            CLIENT,
+            "the receipt client brings its own; write receipt = &RECEIPTS",
+        ),
+        (ID, "the adjudication names the action by its digest"),
+        (META, "the adjudication does not carry meta"),
+    ] {
+        if args.given(option) {
+            errors.at(
+                span,
+                format!("`receipt` cannot be combined with `{option}`: {why}"),
+            );
+        }
+    }
 }
 
 /// The error for a parameter whose type says it has a role the attribute gives through an

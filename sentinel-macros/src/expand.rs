@@ -64,6 +64,15 @@
 //!     { /* the body */ }
 //! ```
 //!
+//! With `receipt` (or `receipt = expr`, adding `.receipts(&(expr))`) there is no prologue:
+//! the body becomes the protected executor's closure, typed as the function returns, so
+//! `return` and `?` keep their meaning:
+//!
+//! ```text
+//!     ::sentinel::__private::Call::new(…).execute_with_receipt(::core::module_path!(), "pay",
+//!         || -> Result<Receipt, PayError> { /* the body */ })
+//! ```
+//!
 //! Spans: each `.arg(…)` carries its parameter's span, so "`T` cannot be sent to the
 //! sidecar" (the `Arg` trait's message) points at that parameter; `FromDenied::from_denied`
 //! carries the span of the error type in `-> Result<T, E>`, so a missing `From<Denied>`
@@ -74,7 +83,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{AttrStyle, Ident, ItemFn, LitStr, TraitItemFn};
 
-use crate::args::{self, Timeout};
+use crate::args::{self, Receipt, Timeout};
 use crate::async_trait;
 use crate::check::{plan, Kind, Origin, Plan};
 use crate::errors::Errors;
@@ -203,6 +212,26 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan, async_trait: bool) 
     // does not compile).
     let mut body = (**block).clone();
     body.brace_token = syn::token::Brace(Span::mixed_site().located_at(block.brace_token.span.join()));
+    if let Some(receipt) = plan.receipt {
+        // No prologue: the body becomes the protected executor's closure, typed as the
+        // function returns, so its `return` and `?` mean what they meant.
+        let receipts = match receipt {
+            Receipt::Global(_) => TokenStream::new(),
+            Receipt::Client(expr) => quote_spanned!(expr.span()=> .receipts(&(#expr))),
+        };
+        let output = match &fn_sig.output {
+            syn::ReturnType::Type(arrow, ty) => quote!(#arrow #ty),
+            syn::ReturnType::Default => TokenStream::new(),
+        };
+        let operation = LitStr::new(&sig.name, sig.ident.span());
+        return quote! {
+            #(#outer)*
+            #vis #fn_sig {
+                #(#inner)*
+                #call #receipts .execute_with_receipt(::core::module_path!(), #operation, || #output #body)
+            }
+        };
+    }
     quote! {
         #(#outer)*
         #vis #fn_sig {

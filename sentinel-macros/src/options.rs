@@ -19,6 +19,7 @@ pub(crate) const CONTEXT: Symbol = Symbol("context");
 pub(crate) const ON_ESCALATE: Symbol = Symbol("on_escalate");
 pub(crate) const PAYLOAD: Symbol = Symbol("payload");
 pub(crate) const CRATE: Symbol = Symbol("crate");
+pub(crate) const RECEIPT: Symbol = Symbol("receipt");
 
 /// Every option and how it is written, in the order the documentation gives them.
 const OPTIONS: &[(Symbol, &str)] = &[
@@ -34,6 +35,7 @@ const OPTIONS: &[(Symbol, &str)] = &[
     (ON_ESCALATE, "on_escalate = wait(timeout = \"10m\")"),
     (PAYLOAD, "payload = req"),
     (CRATE, "crate = gate"),
+    (RECEIPT, "receipt = &RECEIPTS"),
 ];
 
 impl Symbol {

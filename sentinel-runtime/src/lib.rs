@@ -47,6 +47,10 @@ pub mod provenance;
 #[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
 pub mod records;
 
+#[cfg(feature = "verify")]
+#[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
+pub mod adjudication;
+
 pub use action::Action;
 pub use client::{BuildError, SentinelClient, SentinelClientBuilder};
 pub use context::{Actor, Context, TraceStep, WithContext, WithContextExt};

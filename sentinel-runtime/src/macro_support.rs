@@ -149,6 +149,8 @@ pub struct Call<'a> {
     client: Option<&'a SentinelClient>,
     context: Option<&'a Context>,
     escalation_wait: Option<Duration>,
+    #[cfg(feature = "verify")]
+    receipts: Option<&'a crate::adjudication::ReceiptClient>,
 }
 
 impl<'a> Call<'a> {
@@ -163,6 +165,8 @@ impl<'a> Call<'a> {
             client: None,
             context: None,
             escalation_wait: None,
+            #[cfg(feature = "verify")]
+            receipts: None,
         }
     }
 
@@ -242,6 +246,64 @@ impl<'a> Call<'a> {
             };
             verdict_of(decision, kind, policy)
         })
+    }
+
+    /// `receipt = …`: the receipt client to run through instead of the global one.
+    #[cfg(feature = "verify")]
+    pub fn receipts(mut self, receipts: &'a crate::adjudication::ReceiptClient) -> Self {
+        self.receipts = Some(receipts);
+        self
+    }
+
+    /// `receipt`: runs `body` as the protected executor (see
+    /// [`ReceiptClient::execute`](crate::adjudication::ReceiptClient::execute)). The action is
+    /// `kind` run by `service`'s `operation` (the function's module path and name) with the
+    /// payload as parameters, on behalf of the context's actor (its run id without one).
+    #[cfg(feature = "verify")]
+    pub fn execute_with_receipt<T, E, F>(
+        self,
+        service: &'static str,
+        operation: &'static str,
+        body: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize,
+        E: From<Denied> + std::fmt::Display,
+        F: FnOnce() -> Result<T, E>,
+    {
+        use crate::adjudication::{AdjudicationRequest, CanonicalAction};
+
+        let (policy, kind) = (self.policy, self.kind);
+        let refuse = |why: String| Err(E::from(Denied::new(GuardDecision::refused(why), kind, policy)));
+        let Some(receipts) = self.receipts.or(crate::adjudication::client()) else {
+            return refuse(
+                "no receipt client is configured: call sentinel::adjudication::init at startup".into(),
+            );
+        };
+        let context = match self.context {
+            Some(context) => Arc::new(context.clone()),
+            None => Context::current(),
+        };
+        if let Some(error) = self.payload.error {
+            return refuse(error);
+        }
+        let actor = context
+            .actor()
+            .map_or_else(|| format!("run:{}", context.run_id()), |actor| actor.id.clone());
+        let action = match CanonicalAction::new(
+            kind,
+            service,
+            operation,
+            actor,
+            Value::Object(self.payload.members),
+        ) {
+            Ok(action) => action,
+            Err(err) => return refuse(err.to_string()),
+        };
+        receipts.execute(
+            &AdjudicationRequest::new(action, (*context).clone(), policy),
+            body,
+        )
     }
 
     fn into_request(self) -> Request {

@@ -43,6 +43,10 @@ mod chain;
 
 use chain::{Chain, Entry};
 
+// The adjudication protocol's routes (receipts), kept apart from the guard routes.
+#[cfg(feature = "verify")]
+mod adjudication;
+
 /// A guard request as the mock sidecar received it.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -156,6 +160,7 @@ struct Seen {
     connections: usize,
     escalations: Vec<Value>,
     chain: Chain,
+    protocol: adjudication::Protocol,
 }
 
 impl Default for Seen {
@@ -165,6 +170,7 @@ impl Default for Seen {
             connections: 0,
             escalations: Vec::new(),
             chain: Chain::new(chain::DEFAULT_SEED),
+            protocol: adjudication::Protocol::default(),
         }
     }
 }
@@ -327,6 +333,9 @@ async fn answer(
         Ok(body) => body.to_bytes(),
         Err(_) => return Ok(json_response(400, &json!({"error": "unreadable body"}))),
     };
+    if let Some((status, reply)) = adjudication::route(&method, &path, &body, &seen, &rule).await {
+        return Ok(json_response(status, &reply));
+    }
     let resolve_id = protocol::resolve_id(&path).map(str::to_owned);
     let record_id = path
         .strip_prefix(protocol::RECORDS)

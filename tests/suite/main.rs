@@ -11,6 +11,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[cfg(feature = "verify")]
+mod adjudication_fixtures;
 mod batch_sizing;
 mod client_parity;
 mod conformance;
@@ -23,8 +25,12 @@ mod guarded_async;
 mod guarded_escalation;
 #[cfg(feature = "testing")]
 mod guarded_payload;
+#[cfg(feature = "testing")]
+mod guarded_receipts;
 mod hardening;
 mod loopback;
+#[cfg(feature = "testing")]
+mod mock_receipts;
 #[cfg(feature = "testing")]
 mod mock_sidecar;
 mod parser_props;

@@ -1,0 +1,72 @@
+//! [`ReceiptError`]: why a receipt step did not go ahead.
+
+use std::fmt;
+
+use crate::decision::Verdict;
+
+/// Why an adjudication, a validation, a report or an audit did not succeed. Every variant
+/// means "do not execute"; none carries a secret (receipts are named by id, never shown
+/// whole).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReceiptError {
+    /// The action cannot be described in a form the sidecar digests deterministically
+    /// (`NON_CANONICAL_ACTION`): a required field is empty, `parameters` is not an object,
+    /// or a value has no faithful JavaScript form.
+    NonCanonicalAction(String),
+    /// The adjudication's final verdict was not `ALLOW`, so no receipt was issued.
+    NotAuthorized {
+        /// `BLOCK` or `ESCALATE`.
+        verdict: Verdict,
+        /// The adjudicator's reason.
+        reason: String,
+    },
+    /// A receipt was refused, by the sidecar's validator or by the client's own check
+    /// before it, with the protocol's code (`ACTION_MISMATCH`, `REPLAY_DETECTED`,
+    /// `INVALID_SIGNATURE`, `UNTRUSTED_ISSUER`, `EXPIRED_RECEIPT`, `REVOKED_RECEIPT`, …).
+    Rejected {
+        /// The protocol's error code.
+        code: String,
+        /// What was wrong, and who found it.
+        message: String,
+    },
+    /// No trustworthy answer: the sidecar was unreachable, answered an HTTP error, or sent
+    /// something malformed.
+    Sidecar(String),
+}
+
+impl ReceiptError {
+    pub(crate) fn rejected_locally(code: &str, message: impl fmt::Display) -> Self {
+        ReceiptError::Rejected {
+            code: code.to_owned(),
+            message: format!("{message} (checked by the client)"),
+        }
+    }
+
+    /// The protocol's error code: the validator's code for [`Rejected`](Self::Rejected),
+    /// `NON_CANONICAL_ACTION`, `NOT_AUTHORIZED` or `SIDECAR` otherwise.
+    #[must_use]
+    pub fn code(&self) -> &str {
+        match self {
+            ReceiptError::NonCanonicalAction(_) => "NON_CANONICAL_ACTION",
+            ReceiptError::NotAuthorized { .. } => "NOT_AUTHORIZED",
+            ReceiptError::Rejected { code, .. } => code,
+            ReceiptError::Sidecar(_) => "SIDECAR",
+        }
+    }
+}
+
+impl fmt::Display for ReceiptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReceiptError::NonCanonicalAction(why) => write!(f, "non-canonical action: {why}"),
+            ReceiptError::NotAuthorized { verdict, reason } => {
+                write!(f, "adjudication returned {verdict}: {reason}")
+            }
+            ReceiptError::Rejected { code, message } => write!(f, "receipt rejected ({code}): {message}"),
+            ReceiptError::Sidecar(why) => write!(f, "sidecar: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ReceiptError {}

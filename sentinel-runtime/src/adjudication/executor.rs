@@ -1,0 +1,267 @@
+//! The protected executor: a body runs only on a receipt the sidecar has just validated
+//! for the action actually run, exactly once, and its execution is signed and reported.
+
+use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::time::{Instant, SystemTime};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::client::{check_binding, AdjudicationRequest, ReceiptClient};
+use super::receipt::{error_digest, result_digest, AuthorizationReceipt, Execution, ExecutionStatus};
+use super::{time, ReceiptError};
+use crate::action::Action;
+use crate::decision::{GuardDecision, Verdict};
+use crate::denied::Denied;
+use crate::escalation::{EscalationState, ReviewStatus};
+
+impl ReceiptClient {
+    /// Runs `body` as the protocol's protected executor: adjudicate `request` → check the
+    /// receipt → have the sidecar validate it for the digests of `request`'s own action
+    /// and context (consuming its nonce) → run `body` exactly once → sign and report the
+    /// execution receipt (status `SUCCEEDED` or `FAILED`, and the digest of the result, of
+    /// the error's text, or of the panic's message).
+    ///
+    /// Anything short of a validated receipt returns a [`Denied`] and `body` never runs:
+    /// `BLOCK`, `ESCALATE` (then the sidecar is asked to open an escalation through
+    /// `/v1/guard`, and the `Denied` carries its id, to park and [resume]), an unreachable
+    /// sidecar, a receipt under another key or for another action, replay, expiry,
+    /// revocation. Once `body` has run its result is returned whatever happens to the
+    /// report: a report that fails is logged and kept for
+    /// [`retry_reports`](Self::retry_reports). A panic in `body` is reported as `FAILED`
+    /// and then resumed.
+    ///
+    /// `body` should compute its side effect from `request.action()` (or from the same
+    /// values): the receipt is bound to that action, not to whatever `body` captures.
+    ///
+    /// [resume]: Self::execute_approved
+    ///
+    /// # Errors
+    ///
+    /// `body`'s error, or a [`Denied`] converted into `E`.
+    pub fn execute<T, E, F>(&self, request: &AdjudicationRequest, body: F) -> Result<T, E>
+    where
+        T: Serialize,
+        E: From<Denied> + fmt::Display,
+        F: FnOnce() -> Result<T, E>,
+    {
+        // One deadline for everything before the body: adjudicate and validate together.
+        let deadline = self.sentinel().deadline();
+        let adjudication = match self.adjudicate_until(request, deadline) {
+            Ok(adjudication) => adjudication,
+            Err(err) => return Err(denied(request, err).into()),
+        };
+        match adjudication.receipt {
+            Some(receipt) => self.run(&receipt, request, deadline, body),
+            None if adjudication.verdict == Verdict::Escalate => {
+                Err(self.escalate(request, &adjudication.reason).into())
+            }
+            None => Err(denied(
+                request,
+                ReceiptError::NotAuthorized {
+                    verdict: adjudication.verdict,
+                    reason: adjudication.reason,
+                },
+            )
+            .into()),
+        }
+    }
+
+    /// Runs `body` on a receipt obtained earlier (see [`execute`](Self::execute)): it is
+    /// checked against `request`'s action and context as they are now, then validated by
+    /// the sidecar, which consumes it. A receipt for another action, replayed, forged,
+    /// expired or revoked is a [`Denied`], and `body` never runs; a receipt the sidecar
+    /// refuses is also reported as a `REJECTED` execution.
+    ///
+    /// # Errors
+    ///
+    /// `body`'s error, or a [`Denied`] converted into `E`.
+    pub fn execute_receipt<T, E, F>(
+        &self,
+        receipt: &AuthorizationReceipt,
+        request: &AdjudicationRequest,
+        body: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize,
+        E: From<Denied> + fmt::Display,
+        F: FnOnce() -> Result<T, E>,
+    {
+        self.run(receipt, request, self.sentinel().deadline(), body)
+    }
+
+    /// [`execute_receipt`](Self::execute_receipt), validating before `deadline`.
+    fn run<T, E, F>(
+        &self,
+        receipt: &AuthorizationReceipt,
+        request: &AdjudicationRequest,
+        deadline: Instant,
+        body: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize,
+        E: From<Denied> + fmt::Display,
+        F: FnOnce() -> Result<T, E>,
+    {
+        let started_at = time::now_iso();
+        let binding = request.binding();
+        let local =
+            check_binding(receipt, &binding).and_then(|()| receipt.check(self.issuers(), SystemTime::now()));
+        if let Err(err) = local {
+            return Err(denied(request, err).into());
+        }
+        if let Err(err) = self.validate_until(receipt, &binding, deadline) {
+            if let ReceiptError::Rejected { code, .. } = &err {
+                self.report_or_keep(self.executor().sign(Execution {
+                    authorization: receipt,
+                    actual_action_digest: &binding.action_digest,
+                    started_at,
+                    result_digest: result_digest(&json!({ "rejected": code })),
+                    status: ExecutionStatus::Rejected,
+                    external_reference: None,
+                }));
+            }
+            return Err(denied(request, err).into());
+        }
+
+        let outcome = catch_unwind(AssertUnwindSafe(body));
+        let (status, digest) = match &outcome {
+            Ok(Ok(value)) => (
+                ExecutionStatus::Succeeded,
+                result_digest(
+                    &serde_json::to_value(value)
+                        .unwrap_or_else(|e| json!({ "unserializable": e.to_string() })),
+                ),
+            ),
+            Ok(Err(error)) => (ExecutionStatus::Failed, error_digest(&error.to_string())),
+            Err(panic) => (
+                ExecutionStatus::Failed,
+                error_digest(&format!("panic: {}", panic_message(panic.as_ref()))),
+            ),
+        };
+        self.report_or_keep(self.executor().sign(Execution {
+            authorization: receipt,
+            actual_action_digest: &binding.action_digest,
+            started_at,
+            result_digest: digest,
+            status,
+            external_reference: None,
+        }));
+        outcome.unwrap_or_else(|panic| resume_unwind(panic))
+    }
+
+    /// Resumes a parked call once a human approved `escalation_id`: the escalation must be
+    /// approved and hold this very action (same type and parameters); the request is then
+    /// adjudicated with the approval stamped on the receipt, which the executor requires.
+    ///
+    /// The sidecar still decides: its adjudicator re-runs the policy, and the reference
+    /// sidecar does not consult approvals there, so an action its policy escalates is
+    /// escalated again and stays denied (no receipt can be had for it); the approval is
+    /// then recorded only in its `human.review` provenance record.
+    ///
+    /// # Errors
+    ///
+    /// `body`'s error, or a [`Denied`] converted into `E`.
+    pub fn execute_approved<T, E, F>(
+        &self,
+        escalation_id: &str,
+        request: &AdjudicationRequest,
+        body: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize,
+        E: From<Denied> + fmt::Display,
+        F: FnOnce() -> Result<T, E>,
+    {
+        if let Err(why) = self.approved_for(escalation_id, request) {
+            return Err(refused(request, why).into());
+        }
+        let request = request
+            .clone()
+            .human_approval(escalation_id)
+            .require_human_approval();
+        let deadline = self.sentinel().deadline();
+        let adjudication = match self.adjudicate_until(&request, deadline) {
+            Ok(adjudication) => adjudication,
+            Err(err) => return Err(denied(&request, err).into()),
+        };
+        match adjudication.receipt {
+            Some(receipt) => self.run(&receipt, &request, deadline, body),
+            None => Err(refused(
+                &request,
+                format!(
+                    "escalation {escalation_id} is approved, but the sidecar's adjudication is {} ({}): \
+                     it issues no receipt for this action",
+                    adjudication.verdict, adjudication.reason
+                ),
+            )
+            .into()),
+        }
+    }
+
+    /// Whether `escalation_id` is approved and holds `request`'s action.
+    fn approved_for(&self, escalation_id: &str, request: &AdjudicationRequest) -> Result<(), String> {
+        let client = self.sentinel();
+        let escalations = client
+            .escalations(Some(EscalationState::Approved))
+            .map_err(|e| format!("escalation {escalation_id}: {e}"))?;
+        let Some(escalation) = escalations.iter().find(|e| e.id == escalation_id) else {
+            return Err(format!("escalation {escalation_id} is not approved"));
+        };
+        let same_type =
+            escalation.action.get("type").and_then(Value::as_str) == Some(request.action().action_type());
+        let same_payload = escalation.action.get("payload").and_then(Value::as_object)
+            == Some(request.action().parameters());
+        if !(same_type && same_payload) {
+            return Err(format!("escalation {escalation_id} holds another action"));
+        }
+        match client.escalation_status(escalation_id) {
+            Ok(ReviewStatus::Approved { .. }) => Ok(()),
+            Ok(_) => Err(format!("escalation {escalation_id} is not approved")),
+            Err(e) => Err(format!("escalation {escalation_id}: {e}")),
+        }
+    }
+
+    /// Opens an escalation for an adjudication that escalated, so the caller can park the
+    /// call: `/v1/adjudications` records none, `/v1/guard` does.
+    fn escalate(&self, request: &AdjudicationRequest, reason: &str) -> Denied {
+        let action = Action::of(
+            request.action().action_type(),
+            Value::Object(request.action().parameters().clone()),
+        );
+        let decision = self
+            .sentinel()
+            .guard(&action, request.context(), request.policy());
+        if decision.verdict() == Verdict::Escalate && decision.escalation_id().is_some() {
+            return Denied::new(decision, request.action().action_type(), request.policy());
+        }
+        refused(
+            request,
+            format!(
+                "adjudication escalated ({reason}) but no escalation could be opened: the guard said {}",
+                decision.verdict()
+            ),
+        )
+    }
+}
+
+fn denied(request: &AdjudicationRequest, err: ReceiptError) -> Denied {
+    refused(request, format!("no valid receipt: {err}"))
+}
+
+fn refused(request: &AdjudicationRequest, why: String) -> Denied {
+    Denied::new(
+        GuardDecision::refused(why),
+        request.action().action_type(),
+        request.policy(),
+    )
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".into())
+}
