@@ -18,6 +18,7 @@ mod decision;
 mod denied;
 pub mod env;
 mod escalation;
+mod frameworks;
 mod global;
 mod http;
 mod strict_json;
