@@ -60,7 +60,8 @@
 //! | option | meaning |
 //! |---|---|
 //! | `policy = "name"` | **Required.** The policy the sidecar checks the call under. |
-//! | `kind = "type"` | The action type; default: the function's name. |
+//! | `kind = "type"` | The action type; default: the function's name, or `type.method` for a method (`"send_email.call"`). |
+//! | `payload = param` | That parameter's members are the payload, at the top level (a struct or map; also a binding in a pattern parameter such as `Json(body): Json<T>`). |
 //! | `skip(a, b)` | Parameters not sent (a database handle, a secret). |
 //! | `rename(a = "name")` | Sends parameter `a` under another name. |
 //! | `fields(key = literal, …)` | Constant payload members: strings, numbers, bools. |
@@ -265,5 +266,7 @@ pub use sentinel_macros::guarded;
 /// What `#[guarded]` expands to names. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use sentinel_runtime::macro_support::{Arg, Call, EscalationTimeout, FromDenied, Payload};
+    pub use sentinel_runtime::macro_support::{
+        method_kind, Arg, Call, EscalationTimeout, FromDenied, Payload,
+    };
 }

@@ -232,13 +232,14 @@ fn receivers_are_never_sent() {
     assert_eq!(
         payloads,
         [
-            ("peek".to_owned(), json!({"account": "acct_1"})),
-            ("spend".to_owned(), json!({"amount": 3})),
-            ("close_boxed".to_owned(), json!({"fee": 1})),
-            ("close".to_owned(), json!({"reason": "done"})),
+            // A method's default kind is `type.method`; `open` has no receiver, so no `Self`.
+            ("wallet.peek".to_owned(), json!({"account": "acct_1"})),
+            ("wallet.spend".to_owned(), json!({"amount": 3})),
+            ("wallet.close_boxed".to_owned(), json!({"fee": 1})),
+            ("wallet.close".to_owned(), json!({"reason": "done"})),
             ("open".to_owned(), json!({"owner": "new"})),
             ("open".to_owned(), json!({"owner": "x"})),
-            ("tagged".to_owned(), json!({"memo": "memo"})),
+            ("wallet.tagged".to_owned(), json!({"memo": "memo"})),
         ]
     );
 }
@@ -589,7 +590,7 @@ fn an_argument_that_fails_to_serialize_is_a_denial() {
     assert!(
         denied
             .reason()
-            .contains("argument `handle` could not be serialized: secret handles cannot be serialized"),
+            .contains("argument `handle` cannot be sent to the sidecar: secret handles cannot be serialized"),
         "{}",
         denied.reason()
     );

@@ -292,7 +292,7 @@ fn an_argument_that_fails_to_serialize_is_a_denial() {
     assert!(
         denied
             .reason()
-            .contains("argument `handle` could not be serialized: not representable"),
+            .contains("argument `handle` cannot be sent to the sidecar: not representable"),
         "{}",
         denied.reason()
     );

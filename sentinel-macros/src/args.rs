@@ -25,6 +25,7 @@ mod kw {
     syn::custom_keyword!(client);
     syn::custom_keyword!(context);
     syn::custom_keyword!(on_escalate);
+    syn::custom_keyword!(payload);
 }
 
 /// Every option, in the order the documentation gives them.
@@ -39,6 +40,7 @@ pub(crate) const OPTIONS: &[&str] = &[
     "client",
     "context",
     "on_escalate",
+    "payload",
 ];
 
 /// How `on_escalate` is written; every message about it starts with this.
@@ -58,6 +60,7 @@ pub(crate) struct Args {
     pub(crate) client: Option<Expr>,
     pub(crate) context: Option<Name>,
     pub(crate) on_escalate: Option<OnEscalate>,
+    pub(crate) payload: Option<Name>,
     given: Vec<&'static str>,
 }
 
@@ -234,8 +237,12 @@ fn parse_option(input: ParseStream, args: &mut Args, errors: &mut Errors) -> syn
         args.set(key, value, errors, |a| &mut a.client)
     } else if lookahead.peek(kw::context) {
         let key = key("context", input.parse::<kw::context>()?.span);
-        let value = expression(input, key).map(|expr| parameter(&expr, errors));
+        let value = expression(input, key).map(|expr| parameter(&expr, key, errors));
         args.set(key, value, errors, |a| &mut a.context)
+    } else if lookahead.peek(kw::payload) {
+        let key = key("payload", input.parse::<kw::payload>()?.span);
+        let value = expression(input, key).map(|expr| parameter(&expr, key, errors));
+        args.set(key, value, errors, |a| &mut a.payload)
     } else if lookahead.peek(kw::on_escalate) {
         let key = key("on_escalate", input.parse::<kw::on_escalate>()?.span);
         // Read on its own, so that a malformed value yields one error, worded for it.
@@ -306,6 +313,7 @@ fn usage(key: &str) -> &'static str {
         "client" => "client = &CLIENT",
         "context" => "context = ctx",
         "on_escalate" => "on_escalate = wait(timeout = \"10m\")",
+        "payload" => "payload = req",
         _ => "",
     }
 }
@@ -342,7 +350,7 @@ fn equals(input: ParseStream, key: Key) -> syn::Result<()> {
 /// `= "string"`: anything else is recorded as an error and yields `None`.
 fn string(input: ParseStream, key: Key, errors: &mut Errors) -> syn::Result<Option<LitStr>> {
     let value = expression(input, key)?;
-    match &value {
+    match ungroup(&value) {
         Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) if s.value().trim().is_empty() => {
             errors.at(
                 s.span(),
@@ -365,9 +373,9 @@ fn string(input: ParseStream, key: Key, errors: &mut Errors) -> syn::Result<Opti
     }
 }
 
-/// `context = ctx`: the name of a parameter.
-fn parameter(value: &Expr, errors: &mut Errors) -> Option<Name> {
-    if let Expr::Path(path) = value {
+/// `context = ctx`, `payload = req`: the name of a parameter.
+fn parameter(value: &Expr, key: Key, errors: &mut Errors) -> Option<Name> {
+    if let Expr::Path(path) = ungroup(value) {
         if path.qself.is_none() && path.attrs.is_empty() {
             if let Some(ident) = path.path.get_ident() {
                 return Some(Name {
@@ -377,17 +385,33 @@ fn parameter(value: &Expr, errors: &mut Errors) -> Option<Name> {
             }
         }
     }
+    let what = match key.name {
+        "context" => "the name of a parameter of type `Context` or `&Context`",
+        _ => {
+            "the name of the parameter (or of a binding in a pattern parameter) whose members are the payload"
+        }
+    };
     errors.spanned(
         value,
-        "`context` takes the name of a parameter of type `Context` or `&Context`: write context = ctx",
+        format!("`{}` takes {what}: write {}", key.name, usage(key.name)),
     );
     None
+}
+
+/// The expression inside the invisible group a `macro_rules!` fragment (`$p:expr`,
+/// `$p:literal`) arrives in: every reader looks through it, so an option written by a
+/// macro reads as the same option written by hand.
+pub(crate) fn ungroup(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Group(group) => ungroup(&group.expr),
+        other => other,
+    }
 }
 
 /// `on_escalate = deny` or `on_escalate = wait(timeout = …)`; anything else is recorded as
 /// an error and yields `None`.
 fn on_escalate(value: Expr, errors: &mut Errors) -> Option<OnEscalate> {
-    let wait = match value {
+    let wait = match ungroup(&value).clone() {
         Expr::Path(path) if is_word(&path, "deny") => return Some(OnEscalate::Deny),
         Expr::Path(path) if is_word(&path, "wait") => {
             errors.spanned(
@@ -422,7 +446,7 @@ fn on_escalate(value: Expr, errors: &mut Errors) -> Option<OnEscalate> {
     };
     let mut timeout: Option<Option<Timeout>> = None;
     for setting in wait.args.iter() {
-        match setting {
+        match ungroup(setting) {
             Expr::Assign(assign) if matches!(&*assign.left, Expr::Path(path) if is_word(path, "timeout")) => {
                 if timeout.is_some() {
                     errors.spanned(&assign.left, "duplicate `timeout`: give it once");
@@ -629,6 +653,9 @@ fn param_name(input: ParseStream) -> syn::Result<Name> {
 fn member_name(input: ParseStream) -> syn::Result<Name> {
     if input.peek(LitStr) {
         let text: LitStr = input.parse()?;
+        if text.value().trim().is_empty() {
+            return Err(syn::Error::new(text.span(), "a member name must not be empty"));
+        }
         return Ok(Name {
             text: text.value(),
             span: text.span(),
@@ -669,12 +696,24 @@ fn unique<T>(items: Vec<T>, name: fn(&T) -> &Name, what: &str, errors: &mut Erro
 fn renames(pairs: Vec<(Name, Expr)>, errors: &mut Errors) -> Vec<Rename> {
     let mut renames = Vec::new();
     for (param, value) in pairs {
-        match value {
+        match ungroup(&value) {
             Expr::Lit(ExprLit {
                 lit: Lit::Str(to), ..
-            }) => renames.push(Rename { param, to }),
+            }) if to.value().trim().is_empty() => errors.at(
+                to.span(),
+                format!(
+                    "the new name of `{}` must not be empty: write rename({} = \"new_name\")",
+                    param.text, param.text
+                ),
+            ),
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(to), ..
+            }) => renames.push(Rename {
+                param,
+                to: to.clone(),
+            }),
             other => errors.spanned(
-                &other,
+                other,
                 format!(
                     "the new name must be a string literal: write rename({} = \"new_name\")",
                     param.text

@@ -71,7 +71,7 @@ use syn::{AttrStyle, Expr, Ident, ItemFn, LitStr, TraitItemFn};
 
 use crate::args::{self, Args, Constant, Name, OnEscalate, Timeout};
 use crate::errors::{did_you_mean, list, Errors};
-use crate::signature::{self, Param, Signature};
+use crate::signature::{self, Param, PatternParam, Signature};
 
 /// The attribute's whole job.
 pub(crate) fn guarded(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -119,7 +119,9 @@ fn not_a_function(item: &TokenStream) -> syn::Error {
 /// What one call sends, after the attribute was checked against the signature.
 struct Plan<'a> {
     policy: &'a LitStr,
-    kind: LitStr,
+    kind: Kind,
+    /// `payload = name`: the argument whose members are the payload's.
+    spread: Option<&'a Param>,
     members: Vec<Member<'a>>,
     meta: Option<&'a [Constant]>,
     id: Option<&'a Expr>,
@@ -128,6 +130,14 @@ struct Plan<'a> {
     context: Option<(&'a Param, Span)>,
     /// `on_escalate = wait(timeout = …)`; `None` for `deny` and by default.
     wait: Option<&'a Timeout>,
+}
+
+/// The action type.
+enum Kind {
+    /// `kind = "…"`, or the name of a function without a receiver.
+    Given(LitStr),
+    /// A method's name, sent as `type.method` with the `Self` type read at run time.
+    Method(LitStr),
 }
 
 /// One member of the payload object.
@@ -166,8 +176,15 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
             "missing `policy`: name the policy to check calls under, like #[sentinel::guarded(policy = \"fintech.payments\")]",
         );
     }
+    // Plain parameters, then the names bound inside pattern parameters.
+    let names: Vec<&'a Param> = sig
+        .params
+        .iter()
+        .chain(sig.patterns.iter().flat_map(|p| &p.bindings))
+        .collect();
+    let in_pattern = |param: &Param| !sig.params.iter().any(|p| std::ptr::eq(p, param));
     let find = |name: &Name, what: &str, errors: &mut Errors| -> Option<&'a Param> {
-        let found = sig.params.iter().find(|p| p.name == name.text);
+        let found = names.iter().copied().find(|p| p.name == name.text);
         if found.is_none() {
             errors.at(name.span, no_such_parameter(sig, name, what));
         }
@@ -190,14 +207,17 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
         .as_ref()
         .and_then(|name| find(name, "context", errors));
     // `client = param` takes the client from a parameter, which is then not sent either.
-    let client_param = args.client.as_ref().and_then(|expr| parameter_named(expr, sig));
+    let client_param = args
+        .client
+        .as_ref()
+        .and_then(|expr| parameter_named(expr, &names));
     let wait = match &args.on_escalate {
         Some(OnEscalate::Wait(timeout)) => Some(timeout),
         Some(OnEscalate::Deny) | None => None,
     };
     // Likewise `wait(timeout = param)`: how long to wait is not part of the action.
     let timeout_param = match wait {
-        Some(Timeout::PerCall(expr)) => parameter_named(expr, sig),
+        Some(Timeout::PerCall(expr)) => parameter_named(expr, &names),
         _ => None,
     };
     let not_sent = |param: &Param| -> Option<&'static str> {
@@ -214,12 +234,50 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
         }
     };
 
+    // `payload = name`: that argument's members are the payload, and nothing else is sent
+    // under a parameter's name.
+    let payload: Option<&Param> = match &args.payload {
+        Some(name) if name.text == "self" => {
+            errors.at(
+                name.span,
+                "`self` is never sent, so it cannot be the payload: name a parameter",
+            );
+            None
+        }
+        Some(name) => find(name, "payload", errors).and_then(|param| match not_sent(param) {
+            Some(why) => {
+                errors.at(
+                    name.span,
+                    format!(
+                        "`{}` {why}, so it is not sent and cannot be the payload",
+                        param.name
+                    ),
+                );
+                None
+            }
+            None => Some(param),
+        }),
+        None => None,
+    };
+
     let mut renames: Vec<(&Param, &LitStr)> = Vec::new();
     for rename in args.rename.iter().flatten() {
         let Some(param) = find(&rename.param, "rename", errors) else {
             continue;
         };
-        match not_sent(param) {
+        if let Some(name) = &args.payload {
+            errors.at(
+                rename.param.span,
+                format!(
+                    "with `payload = {}` no parameter is sent under its own name, so there is nothing to rename: \
+                     rename the payload's members on its type, with #[serde(rename = \"…\")]",
+                    name.text
+                ),
+            );
+            continue;
+        }
+        let why = not_sent(param).or(in_pattern(param).then_some("is bound inside a pattern parameter"));
+        match why {
             Some(why) => errors.at(
                 rename.param.span,
                 format!("`{}` {why}, so it is not sent and cannot be renamed", param.name),
@@ -228,13 +286,43 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
         }
     }
 
+    // A pattern parameter has no name to be sent under: it holds the payload, or one of its
+    // names is skipped (or has another role), or it is an error.
+    for pattern in &sig.patterns {
+        let accounted = pattern
+            .bindings
+            .iter()
+            .any(|b| not_sent(b).is_some() || payload.is_some_and(|p| std::ptr::eq(p, b)));
+        if !accounted && (args.payload.is_none() || payload.is_some()) {
+            errors.spanned(&pattern.pat, pattern_message(pattern, args.payload.as_ref()));
+        }
+    }
+
     // Parameters under their own names cannot clash (Rust forbids two parameters of the
     // same name); renamed ones and fields can. Adding them last reports any clash on the
     // rename or field that caused it.
     let mut members: Vec<Member<'a>> = Vec::new();
     for param in &sig.params {
-        let renamed = renames.iter().any(|(p, _)| std::ptr::eq(*p, param));
-        if not_sent(param).is_none() && !renamed {
+        if not_sent(param).is_some() || payload.is_some_and(|p| std::ptr::eq(p, param)) {
+            continue;
+        }
+        if let Some(message) = role_message(param, args) {
+            errors.at(param.ident.span(), message);
+            continue;
+        }
+        // Only once `payload = …` named a parameter: otherwise its own error is the one to fix.
+        if let Some(name) = args.payload.as_ref().filter(|_| payload.is_some()) {
+            errors.at(
+                param.ident.span(),
+                format!(
+                    "`{}` would not be sent: with `payload = {}` the payload is `{}` alone; \
+                     list it in skip({}) to say so, or make it a member of `{}`",
+                    param.name, name.text, name.text, param.name, name.text
+                ),
+            );
+            continue;
+        }
+        if !renames.iter().any(|(p, _)| std::ptr::eq(*p, param)) {
             members.push(Member {
                 name: param.name.clone(),
                 span: param.ident.span(),
@@ -262,12 +350,16 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
         add_member(&mut members, member, errors);
     }
 
+    let kind = match &args.kind {
+        Some(kind) => Kind::Given(kind.clone()),
+        // `Self` names a type only in a method; see `method_kind` in the runtime.
+        None if sig.has_receiver => Kind::Method(LitStr::new(&sig.name, sig.ident.span())),
+        None => Kind::Given(LitStr::new(&sig.name, sig.ident.span())),
+    };
     Some(Plan {
         policy: args.policy.as_ref()?,
-        kind: args
-            .kind
-            .clone()
-            .unwrap_or_else(|| LitStr::new(&sig.name, sig.ident.span())),
+        kind,
+        spread: payload,
         members,
         meta: args.meta.as_deref(),
         id: args.id.as_ref(),
@@ -282,20 +374,75 @@ fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<P
     })
 }
 
+/// The error for a parameter whose type says it has a role the attribute gives through an
+/// option: sent as an argument instead, it would be silently ignored in that role.
+fn role_message(param: &Param, args: &Args) -> Option<String> {
+    let name = &param.name;
+    // With the option written (maybe naming another parameter, or misspelt), its own
+    // checks speak.
+    match param.type_name.as_deref()? {
+        "Context" if args.given("context") => None,
+        "SentinelClient" if args.given("client") => None,
+        "Context" => Some(format!(
+            "`{name}` is a `Context`: sent as an argument, it would not be the context the call is \
+             checked under (that is the one in scope); write context = {name} to check the call under it \
+             (it is then not sent), or skip({name}) to send neither"
+        )),
+        "SentinelClient" => Some(format!(
+            "`{name}` is a `SentinelClient`: write client = {name} to ask the sidecar through it \
+             (it is then not sent); skip({name}) would ask through the global client instead"
+        )),
+        _ => None,
+    }
+}
+
+/// Why a pattern parameter is an error, and the ways out.
+fn pattern_message(pattern: &PatternParam, payload: Option<&Name>) -> String {
+    let first = pattern.bindings.first().map(|b| b.name.as_str());
+    match (payload, first) {
+        (Some(payload), Some(first)) => format!(
+            "with `payload = {}` only `{}` is sent, and this parameter is not: list one of its names in \
+             skip(…) to say so, like skip({first})",
+            payload.text, payload.text
+        ),
+        (Some(payload), None) => format!(
+            "with `payload = {}` only `{}` is sent, and this parameter binds no name to skip(…): \
+             write `name: {}` and skip(name)",
+            payload.text, payload.text, pattern.ty
+        ),
+        (None, Some(first)) => format!(
+            "#[guarded] sends every parameter under its name, and a pattern has none: if `{first}` is \
+             the whole payload, write payload = {first}; to keep this parameter out of the payload, \
+             skip({first}); or write `name: {}` and destructure it in the body",
+            pattern.ty
+        ),
+        (None, None) => format!(
+            "#[guarded] sends every parameter under its name, so this one needs a plain name: \
+             write `name: {}` and destructure it in the body (list the name in skip(…) to keep it \
+             out of the payload)",
+            pattern.ty
+        ),
+    }
+}
+
 /// The parameter an expression is, when it is only a parameter's name.
-fn parameter_named<'a>(expr: &Expr, sig: &'a Signature) -> Option<&'a Param> {
-    match expr {
-        Expr::Group(group) => parameter_named(&group.expr, sig),
+fn parameter_named<'a>(expr: &Expr, names: &[&'a Param]) -> Option<&'a Param> {
+    match args::ungroup(expr) {
         Expr::Path(path) if path.qself.is_none() => path
             .path
             .get_ident()
-            .and_then(|ident| sig.params.iter().find(|p| p.ident == *ident)),
+            .and_then(|ident| names.iter().copied().find(|p| p.ident == *ident)),
         _ => None,
     }
 }
 
 fn no_such_parameter(sig: &Signature, name: &Name, option: &str) -> String {
-    let params: Vec<&str> = sig.params.iter().map(|p| p.name.as_str()).collect();
+    let params: Vec<&str> = sig
+        .params
+        .iter()
+        .chain(sig.patterns.iter().flat_map(|p| &p.bindings))
+        .map(|p| p.name.as_str())
+        .collect();
     let known = match did_you_mean(&name.text, &params) {
         Some(close) => format!("did you mean `{close}`?"),
         None if params.is_empty() => format!("`{}` has no named parameters", sig.name),
@@ -306,6 +453,7 @@ fn no_such_parameter(sig: &Signature, name: &Name, option: &str) -> String {
             "`context = {}` must name a parameter (of type `Context` or `&Context`): no parameter is named `{}`; {known}",
             name.text, name.text
         ),
+        "payload" => format!("payload = {}: no parameter is named `{}`; {known}", name.text, name.text),
         _ => format!("{option}({}): no parameter is named `{}`; {known}", name.text, name.text),
     }
 }
@@ -371,44 +519,66 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
             }
         }
     };
+    // The body's own braces, placed where the user wrote them but marked as the macro's:
+    // rustc's `unused_braces` lint skips tokens from an expansion, and would otherwise
+    // suggest removing braces the user never wrote around a one-line body (a fix that
+    // does not compile).
+    let mut body = (**block).clone();
+    body.brace_token = syn::token::Brace(Span::mixed_site().located_at(block.brace_token.span.join()));
     quote! {
         #(#outer)*
         #vis #fn_sig {
             #(#inner)*
             #prologue
-            #block
+            #body
         }
     }
 }
 
 /// `Call::new(policy, kind, payload)` and the builder calls of the options.
 fn call(plan: &Plan) -> TokenStream {
-    let Plan { policy, kind, .. } = plan;
-    let payload = object(plan.members.iter().map(|member| {
-        let name = LitStr::new(&member.name, member.span);
-        match &member.origin {
-            Origin::Param { param, .. } => {
-                let Param { ident, cfgs, .. } = param;
-                // Sending `_note` reads it; that is the attribute's doing, not the user's.
-                let allow = param
-                    .name
-                    .starts_with('_')
-                    .then(|| quote!(#[allow(clippy::used_underscore_binding)]));
-                (quote!(#(#cfgs)* #allow), name, quote!(#ident), ident.span())
+    let Plan { policy, .. } = plan;
+    let kind = match &plan.kind {
+        Kind::Given(kind) => quote!(#kind),
+        Kind::Method(method) => quote!(::sentinel::__private::method_kind::<Self>(#method)),
+    };
+    // `payload = name`: its members first, spanned at the binding like any argument.
+    let spread = plan.spread.map(|param| {
+        let ident = &param.ident;
+        let name = LitStr::new(&param.name, ident.span());
+        quote_spanned!(ident.span()=> .object(#name, &#ident))
+    });
+    let payload = object(
+        spread,
+        plan.members.iter().map(|member| {
+            let name = LitStr::new(&member.name, member.span);
+            match &member.origin {
+                Origin::Param { param, .. } => {
+                    let Param { ident, cfgs, .. } = param;
+                    // Sending `_note` reads it; that is the attribute's doing, not the user's.
+                    let allow = param
+                        .name
+                        .starts_with('_')
+                        .then(|| quote!(#[allow(clippy::used_underscore_binding)]));
+                    (quote!(#(#cfgs)* #allow), name, quote!(#ident), ident.span())
+                }
+                Origin::Field(field) => (TokenStream::new(), name, field.value.clone(), field.key.span),
             }
-            Origin::Field(field) => (TokenStream::new(), name, field.value.clone(), field.key.span),
-        }
-    }));
+        }),
+    );
     let meta = plan.meta.map(|meta| {
-        let object = object(meta.iter().map(|constant| {
-            let name = LitStr::new(&constant.key.text, constant.key.span);
-            (
-                TokenStream::new(),
-                name,
-                constant.value.clone(),
-                constant.key.span,
-            )
-        }));
+        let object = object(
+            None,
+            meta.iter().map(|constant| {
+                let name = LitStr::new(&constant.key.text, constant.key.span);
+                (
+                    TokenStream::new(),
+                    name,
+                    constant.value.clone(),
+                    constant.key.span,
+                )
+            }),
+        );
         quote!(.meta(#object))
     });
     // By reference, so that `id = key` does not move the argument `key` out of the body.
@@ -438,10 +608,15 @@ fn call(plan: &Plan) -> TokenStream {
     }
 }
 
-/// A block building a `Payload` from `(attributes, name, value, span)`s; each `.arg` call
-/// carries its value's span, so a type error points at the user's token.
-fn object(members: impl Iterator<Item = (TokenStream, LitStr, TokenStream, Span)>) -> TokenStream {
+/// A block building a `Payload` from an optional `.object(…)` call and
+/// `(attributes, name, value, span)`s; each call carries its value's span, so a type error
+/// points at the user's token.
+fn object(
+    spread: Option<TokenStream>,
+    members: impl Iterator<Item = (TokenStream, LitStr, TokenStream, Span)>,
+) -> TokenStream {
     let payload = Ident::new("__sentinel_payload", Span::mixed_site());
+    let spread = spread.map(|call| quote!(#payload #call;));
     let args = members.map(|(attrs, name, value, span)| {
         quote_spanned! {span=>
             #attrs
@@ -451,6 +626,7 @@ fn object(members: impl Iterator<Item = (TokenStream, LitStr, TokenStream, Span)
     quote! {
         {
             let mut #payload = ::sentinel::__private::Payload::new();
+            #spread
             #(#args)*
             #payload
         }

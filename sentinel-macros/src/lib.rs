@@ -57,9 +57,15 @@ mod signature;
 ///   `Box<dyn Error + Send + Sync>` and `sentinel::Denied` itself already implement
 ///   `From<Denied>`.
 /// - Every sent parameter implements `serde::Serialize`, and has a plain name (`amount`,
-///   `mut amount`, `_amount`, `r#type`); destructure tuples and structs inside the body.
-///   Parameters are sent under their name without `r#` (`r#type` is sent as `"type"`). The
-///   receiver (`self`, `&self`, `&mut self`, `self: Box<Self>`) is never sent.
+///   `mut amount`, `_amount`, `r#type`). Parameters are sent under their name without `r#`
+///   (`r#type` is sent as `"type"`). The receiver (`self`, `&self`, `&mut self`,
+///   `self: Box<Self>`) is never sent.
+/// - A pattern parameter (`Parameters(req): Parameters<Req>`, `Json(body): Json<T>`,
+///   `(a, b): (u8, u8)`) has no name to be sent under: name one of its bindings in
+///   `payload = req` (its value is the payload) or in `skip(…)` (the parameter is not sent).
+/// - A parameter of type `Context` or `SentinelClient` must be given its role
+///   (`context = ctx`, `client = client`) or be skipped: sent as an argument it would be
+///   silently ignored in that role, so it is a compile error.
 /// - Everything else is left as written: visibility, generics, lifetimes, `where` clauses,
 ///   `impl Trait` parameters, other attributes, doc comments, methods and trait
 ///   implementations. The body is untouched, so `return` and `?` behave as before.
@@ -72,7 +78,8 @@ mod signature;
 /// | option | meaning |
 /// |---|---|
 /// | `policy = "name"` | **Required.** The policy the sidecar checks the call under. |
-/// | `kind = "type"` | The action type; default: the function's name. |
+/// | `kind = "type"` | The action type; default: the function's name, or for a method (a function with a `self` receiver) `type.method`, the `Self` type's name in snake_case without its path or generics (`"send_email.call"` for `impl Tool for SendEmail { fn call(&self, …) }`; in a trait's default method, the implementing type). |
+/// | `payload = param` | That one parameter (a struct with named fields, or a map) *is* the payload: its members are sent at the top level, with `fields(…)` beside them; every other parameter must be skipped or have a role. Also a binding inside a pattern parameter. A value that serializes to anything but an object is denied. |
 /// | `skip(a, b)` | Parameters not sent (for example a database handle). |
 /// | `rename(a = "name")` | Sends parameter `a` under another name. |
 /// | `fields(key = literal, …)` | Constant members added to the payload: strings, numbers, bools. |
@@ -82,6 +89,27 @@ mod signature;
 /// | `context = param` | Takes the context from a parameter of type `Context` or `&Context` (not sent) instead of the one in scope. |
 /// | `on_escalate = wait(timeout = "10m")` | On `ESCALATE`, waits at most `timeout` for a human's answer and runs the body only if approved. Units: `ms`, `s`, `m`, `h` (`"500ms"`, `"30s"`, `"10m"`, `"1h"`). `timeout = expr` instead takes a `Duration` (or `Option<Duration>`) evaluated at each call; a parameter named there is not sent. |
 /// | `on_escalate = deny` | The default, written out: `ESCALATE` returns `Err` at once, the escalation left pending. |
+///
+/// # What "exactly the arguments" means
+///
+/// The payload is serialized once, before the request, from the arguments as the body will
+/// receive them (by reference: nothing is moved or cloned), and the call is denied, with
+/// the body not run and nothing sent, whenever that serialization could let the sidecar
+/// judge something other than what the body gets:
+///
+/// - a key written twice in one object at any depth (a `#[serde(flatten)]` map repeating a
+///   field: `serde_json::to_value` would keep the last one, the body reads the other);
+/// - `NaN` or an infinity anywhere (JSON has neither; serde_json would send `null`);
+/// - arrays and objects nested more than 64 levels deep (refused before the recursion goes
+///   deeper, so no argument can overflow the stack);
+/// - a `Serialize` implementation that returns an error or panics (the panic is caught; its
+///   message still goes to the panic hook; under `panic = "abort"` nothing can be caught);
+/// - integers beyond 64 bits, and map keys that are not strings, integers, chars or bools.
+///
+/// What is judged is the value at the moment of serialization. An argument with interior
+/// mutability (`Cell`, `RefCell`, `Mutex`, atomics, or a handle to shared state) can be
+/// changed by other code between the sidecar's `ALLOW` and the body reading it; guard only
+/// what the body will use as it was sent, or copy it into a plain value first.
 ///
 /// Every option is checked at compile time: unknown or repeated options, a missing or
 /// non-string `policy`, `skip`/`rename`/`context` naming no parameter, two payload

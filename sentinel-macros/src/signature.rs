@@ -20,6 +20,10 @@ pub(crate) struct Signature {
     pub(crate) is_async: bool,
     /// Every parameter with a plain name, in order; the receiver is not among them.
     pub(crate) params: Vec<Param>,
+    /// Parameters written as patterns (`Json(body): Json<T>`): never sent as a whole.
+    pub(crate) patterns: Vec<PatternParam>,
+    /// Whether the function takes `self` in some form, so that `Self` names a type.
+    pub(crate) has_receiver: bool,
     /// Where a missing `From<Denied>` for the error type is reported: the `E` of
     /// `Result<T, E>`, or `Result` itself for aliases such as `io::Result<T>`.
     pub(crate) error_span: Span,
@@ -33,6 +37,19 @@ pub(crate) struct Param {
     pub(crate) name: String,
     /// The parameter's `#[cfg]`s, repeated on the statement that sends it.
     pub(crate) cfgs: Vec<Attribute>,
+    /// The last path segment of the type behind any references (`Context` for
+    /// `&sentinel::Context`), to recognise parameters that have a role.
+    pub(crate) type_name: Option<String>,
+}
+
+/// A parameter written as a pattern (`Parameters(req): Parameters<Req>`).
+pub(crate) struct PatternParam {
+    /// The names it binds, each usable as `payload = name` or `skip(name)`.
+    pub(crate) bindings: Vec<Param>,
+    /// The pattern, for messages.
+    pub(crate) pat: Pat,
+    /// The type as a person would write it.
+    pub(crate) ty: String,
 }
 
 /// The one requirement on the return type, as users read it in errors.
@@ -50,9 +67,15 @@ pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
         errors.spanned(variadic, "#[guarded] cannot be used on a variadic function");
     }
     let mut params = Vec::new();
+    let mut patterns = Vec::new();
+    let mut has_receiver = false;
     for input in &sig.inputs {
-        let FnArg::Typed(typed) = input else {
-            continue; // `self` in any form is never sent.
+        let typed = match input {
+            FnArg::Receiver(_) => {
+                has_receiver = true;
+                continue; // `self` in any form is never sent.
+            }
+            FnArg::Typed(typed) => typed,
         };
         match &*typed.pat {
             Pat::Ident(binding) if binding.subpat.is_none() => params.push(Param {
@@ -64,6 +87,7 @@ pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
                     .filter(|a| a.path().is_ident("cfg"))
                     .cloned()
                     .collect(),
+                type_name: type_name(&typed.ty),
             }),
             Pat::Wild(wild) => errors.spanned(
                 wild,
@@ -73,15 +97,23 @@ pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
                     pretty(&typed.ty)
                 ),
             ),
-            pattern => errors.spanned(
-                pattern,
-                format!(
-                    "#[guarded] sends every parameter under its name, so this one needs a plain name: \
-                     write `name: {}` and destructure it in the body (list the name in skip(…) to keep it \
-                     out of the payload)",
-                    pretty(&typed.ty)
-                ),
-            ),
+            pattern => {
+                let mut bindings = Vec::new();
+                bound_names(pattern, &mut bindings);
+                patterns.push(PatternParam {
+                    bindings: bindings
+                        .into_iter()
+                        .map(|ident| Param {
+                            name: ident.unraw().to_string(),
+                            ident,
+                            cfgs: Vec::new(),
+                            type_name: None,
+                        })
+                        .collect(),
+                    pat: pattern.clone(),
+                    ty: pretty(&typed.ty),
+                });
+            }
         }
     }
     Signature {
@@ -89,7 +121,46 @@ pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
         name: sig.ident.unraw().to_string(),
         is_async: sig.asyncness.is_some(),
         params,
+        patterns,
+        has_receiver,
         error_span: error_span(sig, errors),
+    }
+}
+
+/// The names a pattern binds, in order.
+fn bound_names(pat: &Pat, out: &mut Vec<Ident>) {
+    match pat {
+        Pat::Ident(binding) => {
+            out.push(binding.ident.clone());
+            if let Some((_, sub)) = &binding.subpat {
+                bound_names(sub, out);
+            }
+        }
+        Pat::TupleStruct(p) => p.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::Tuple(p) => p.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::Slice(p) => p.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::Struct(p) => p.fields.iter().for_each(|f| bound_names(&f.pat, out)),
+        Pat::Reference(p) => bound_names(&p.pat, out),
+        Pat::Paren(p) => bound_names(&p.pat, out),
+        Pat::Type(p) => bound_names(&p.pat, out),
+        Pat::Or(p) => {
+            if let Some(first) = p.cases.first() {
+                bound_names(first, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `Context` for `&'a mut sentinel::Context`: the last segment of a path type behind
+/// references, parentheses and macro groups.
+fn type_name(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Reference(r) => type_name(&r.elem),
+        Type::Paren(p) => type_name(&p.elem),
+        Type::Group(g) => type_name(&g.elem),
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
     }
 }
 

@@ -21,6 +21,8 @@ mod escalation;
 mod frameworks;
 mod global;
 mod http;
+mod method_kind;
+mod payload;
 mod strict_json;
 #[cfg(feature = "tracing")]
 mod telemetry;

@@ -102,12 +102,39 @@ impl Payload {
         if self.error.is_some() {
             return;
         }
-        match serde_json::to_value(value) {
-            Ok(value) => {
-                self.members.insert(name.to_owned(), value);
-            }
-            Err(e) => self.error = Some(format!("argument `{name}` could not be serialized: {e}")),
+        match crate::payload::to_value(value) {
+            Ok(value) => self.insert(name.to_owned(), value),
+            Err(why) => self.error = Some(format!("argument `{name}` cannot be sent to the sidecar: {why}")),
         }
+    }
+
+    /// `payload = name`: the argument's own members are the payload's. Its serialization
+    /// must be an object (a struct with named fields, or a map).
+    pub fn object<T: Arg + ?Sized>(&mut self, name: &'static str, value: &T) {
+        if self.error.is_some() {
+            return;
+        }
+        match crate::payload::to_value(value) {
+            Ok(Value::Object(members)) => members.into_iter().for_each(|(k, v)| self.insert(k, v)),
+            Ok(other) => {
+                self.error = Some(format!(
+                    "argument `{name}` is the payload (`payload = {name}`) but serializes to {}, \
+                     not an object with named members",
+                    crate::payload::json_type(&other)
+                ));
+            }
+            Err(why) => self.error = Some(format!("argument `{name}` cannot be sent to the sidecar: {why}")),
+        }
+    }
+
+    /// A member no other member may have named already: a `fields(…)` constant repeating a
+    /// member of the `payload = …` argument would leave the sidecar one of two values.
+    fn insert(&mut self, name: String, value: Value) {
+        if self.error.is_none() && self.members.contains_key(&name) {
+            self.error = Some(format!("the payload member `{name}` is given twice"));
+            return;
+        }
+        self.members.insert(name, value);
     }
 }
 
@@ -290,3 +317,5 @@ fn verdict_of(decision: GuardDecision, kind: &str, policy: &str) -> Result<(), D
         Err(Denied::new(decision, kind, policy))
     }
 }
+
+pub use crate::method_kind::method_kind;

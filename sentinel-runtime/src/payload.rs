@@ -1,0 +1,662 @@
+//! Serializing a guarded call's arguments so that what the sidecar judges is what the body
+//! gets.
+//!
+//! `serde_json::to_value` is lenient in ways that matter for a security decision: a repeated
+//! key keeps the last value (a `#[serde(flatten)]` map can override a field the body reads
+//! from the struct), `NaN` and infinities become `null` (indistinguishable from `None`),
+//! nesting is unbounded (a deep enough value overflows the stack and aborts the process),
+//! and a panicking `Serialize` panics the caller. [`to_value`] builds the same
+//! `serde_json::Value` in one pass, but refuses each of these with a reason, which the
+//! guarded call turns into a denial.
+//!
+//! The checks ride on the one serialization pass (no second walk over the value): a depth
+//! counter passed down, and the keys each object already holds.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use serde::ser::{self, Serialize};
+use serde_json::{Map, Number, Value};
+
+/// How deeply an argument may nest arrays and objects (an argument that is a struct holding
+/// a list of structs is 3 deep). Deeper values are refused before the recursion goes
+/// further, so no argument can exhaust the stack: 64 levels of serialization fit easily in
+/// the smallest thread stack a Rust program gets, and a request built from them stays far
+/// inside the 128 levels serde_json and most JSON readers accept.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// Why an argument could not be described to the sidecar; the text names no value (an
+/// argument may hold a secret), only keys, types and positions.
+#[derive(Debug)]
+pub(crate) struct Refused(String);
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl ser::Error for Refused {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Refused(msg.to_string())
+    }
+}
+
+/// `value` as JSON, or why it cannot be sent: a key repeated in one object, a non-finite
+/// float, nesting deeper than [`MAX_DEPTH`], a `Serialize` error or panic.
+pub(crate) fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, String> {
+    // A panic inside a user's `Serialize` is a failure to describe the call, like an error:
+    // denied, not propagated. (Under `panic = "abort"` nothing can be caught.)
+    match catch_unwind(AssertUnwindSafe(|| value.serialize(Checked { depth: 0 }))) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(refused)) => Err(refused.0),
+        Err(_) => Err(String::from("its `Serialize` implementation panicked")),
+    }
+}
+
+/// The name of a JSON value's type, for messages that must not show the value.
+pub(crate) fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn too_deep() -> Refused {
+    Refused(format!(
+        "it nests arrays and objects more than {MAX_DEPTH} levels deep"
+    ))
+}
+
+fn duplicate(key: &str) -> Refused {
+    Refused(format!(
+        "it writes the key `{key}` twice in one object (a #[serde(flatten)] map or a custom \
+         `Serialize` repeating a field): the sidecar would judge one value while the body may \
+         use the other"
+    ))
+}
+
+fn non_finite(value: f64) -> Refused {
+    let what = if value.is_nan() {
+        "NaN"
+    } else {
+        "an infinite number"
+    };
+    Refused(format!(
+        "it holds {what}, which JSON cannot represent (it would be sent as null)"
+    ))
+}
+
+/// serde_json's `Value` serializer with the checks; `depth` counts the arrays and objects
+/// around the value being serialized.
+#[derive(Clone, Copy)]
+struct Checked {
+    depth: usize,
+}
+
+impl Checked {
+    /// The serializer for the members of a new array or object.
+    fn nested(self) -> Result<Checked, Refused> {
+        if self.depth >= MAX_DEPTH {
+            return Err(too_deep());
+        }
+        Ok(Checked {
+            depth: self.depth + 1,
+        })
+    }
+
+    fn float(value: f64) -> Result<Value, Refused> {
+        Number::from_f64(value)
+            .map(Value::Number)
+            .ok_or_else(|| non_finite(value))
+    }
+
+    /// `{variant: value}`, the externally tagged form serde_json uses.
+    fn tagged(variant: &'static str, value: Value) -> Value {
+        let mut object = Map::new();
+        object.insert(variant.to_owned(), value);
+        Value::Object(object)
+    }
+}
+
+impl ser::Serializer for Checked {
+    type Ok = Value;
+    type Error = Refused;
+    type SerializeSeq = Array;
+    type SerializeTuple = Array;
+    type SerializeTupleStruct = Array;
+    type SerializeTupleVariant = Array;
+    type SerializeMap = Object;
+    type SerializeStruct = Object;
+    type SerializeStructVariant = Object;
+
+    fn serialize_bool(self, v: bool) -> Result<Value, Refused> {
+        Ok(Value::Bool(v))
+    }
+    fn serialize_i8(self, v: i8) -> Result<Value, Refused> {
+        Ok(Value::from(v))
+    }
+    fn serialize_i16(self, v: i16) -> Result<Value, Refused> {
+        Ok(Value::from(v))
+    }
+    fn serialize_i32(self, v: i32) -> Result<Value, Refused> {
+        Ok(Value::from(v))
+    }
+    fn serialize_i64(self, v: i64) -> Result<Value, Refused> {
+        Ok(Value::from(v))
+    }
+    fn serialize_i128(self, v: i128) -> Result<Value, Refused> {
+        if let Ok(v) = i64::try_from(v) {
+            Ok(Value::from(v))
+        } else if let Ok(v) = u64::try_from(v) {
+            Ok(Value::from(v))
+        } else {
+            Err(Refused(String::from(
+                "it holds an integer that does not fit in 64 bits",
+            )))
+        }
+    }
+    fn serialize_u8(self, v: u8) -> Result<Value, Refused> {
+        Ok(Value::from(v))
+    }
+    fn serialize_u16(self, v: u16) -> Result<Value, Refused> {
+        Ok(Value::from(v))
+    }
+    fn serialize_u32(self, v: u32) -> Result<Value, Refused> {
+        Ok(Value::from(v))
+    }
+    fn serialize_u64(self, v: u64) -> Result<Value, Refused> {
+        Ok(Value::from(v))
+    }
+    fn serialize_u128(self, v: u128) -> Result<Value, Refused> {
+        u64::try_from(v)
+            .map(Value::from)
+            .map_err(|_| Refused(String::from("it holds an integer that does not fit in 64 bits")))
+    }
+    fn serialize_f32(self, v: f32) -> Result<Value, Refused> {
+        if v.is_finite() {
+            Ok(Value::from(v))
+        } else {
+            Err(non_finite(f64::from(v)))
+        }
+    }
+    fn serialize_f64(self, v: f64) -> Result<Value, Refused> {
+        Checked::float(v)
+    }
+    fn serialize_char(self, v: char) -> Result<Value, Refused> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn serialize_str(self, v: &str) -> Result<Value, Refused> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<Value, Refused> {
+        self.nested()?;
+        Ok(Value::Array(v.iter().map(|&b| Value::from(b)).collect()))
+    }
+    fn serialize_none(self) -> Result<Value, Refused> {
+        Ok(Value::Null)
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Value, Refused> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<Value, Refused> {
+        Ok(Value::Null)
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<Value, Refused> {
+        Ok(Value::Null)
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<Value, Refused> {
+        Ok(Value::String(variant.to_owned()))
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<Value, Refused> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<Value, Refused> {
+        let value = value.serialize(self.nested()?)?;
+        Ok(Checked::tagged(variant, value))
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<Array, Refused> {
+        Ok(Array {
+            inner: self.nested()?,
+            items: Vec::with_capacity(len.unwrap_or(0).min(4096)),
+            variant: None,
+        })
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Array, Refused> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<Array, Refused> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Array, Refused> {
+        // The `{variant: [...]}` wrapper is one level, the array another.
+        let mut array = self.nested()?.serialize_seq(Some(len))?;
+        array.variant = Some(variant);
+        Ok(array)
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Object, Refused> {
+        Ok(Object {
+            inner: self.nested()?,
+            members: Map::new(),
+            key: None,
+            variant: None,
+        })
+    }
+    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Object, Refused> {
+        self.serialize_map(Some(len))
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Object, Refused> {
+        let mut object = self.nested()?.serialize_map(Some(len))?;
+        object.variant = Some(variant);
+        Ok(object)
+    }
+}
+
+/// An array being serialized; `variant` wraps it as `{variant: [...]}` at the end.
+struct Array {
+    inner: Checked,
+    items: Vec<Value>,
+    variant: Option<&'static str>,
+}
+
+impl Array {
+    fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Refused> {
+        self.items.push(value.serialize(self.inner)?);
+        Ok(())
+    }
+
+    fn finish(self) -> Value {
+        let array = Value::Array(self.items);
+        match self.variant {
+            Some(variant) => Checked::tagged(variant, array),
+            None => array,
+        }
+    }
+}
+
+impl ser::SerializeSeq for Array {
+    type Ok = Value;
+    type Error = Refused;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Refused> {
+        self.push(value)
+    }
+    fn end(self) -> Result<Value, Refused> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeTuple for Array {
+    type Ok = Value;
+    type Error = Refused;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Refused> {
+        self.push(value)
+    }
+    fn end(self) -> Result<Value, Refused> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeTupleStruct for Array {
+    type Ok = Value;
+    type Error = Refused;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Refused> {
+        self.push(value)
+    }
+    fn end(self) -> Result<Value, Refused> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeTupleVariant for Array {
+    type Ok = Value;
+    type Error = Refused;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Refused> {
+        self.push(value)
+    }
+    fn end(self) -> Result<Value, Refused> {
+        Ok(self.finish())
+    }
+}
+
+/// An object being serialized: every key goes through [`Object::insert`], so a key written
+/// twice (by a flattened map, or a hand-written `Serialize`) is refused.
+struct Object {
+    inner: Checked,
+    members: Map<String, Value>,
+    /// The key of `serialize_key`, waiting for its `serialize_value`.
+    key: Option<String>,
+    variant: Option<&'static str>,
+}
+
+impl Object {
+    fn insert(&mut self, key: String, value: Value) -> Result<(), Refused> {
+        if self.members.contains_key(&key) {
+            return Err(duplicate(&key));
+        }
+        self.members.insert(key, value);
+        Ok(())
+    }
+
+    fn field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Refused> {
+        let value = value.serialize(self.inner)?;
+        self.insert(key.to_owned(), value)
+    }
+
+    fn finish(self) -> Value {
+        let object = Value::Object(self.members);
+        match self.variant {
+            Some(variant) => Checked::tagged(variant, object),
+            None => object,
+        }
+    }
+}
+
+impl ser::SerializeMap for Object {
+    type Ok = Value;
+    type Error = Refused;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Refused> {
+        self.key = Some(key.serialize(Key)?);
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Refused> {
+        let key = self
+            .key
+            .take()
+            .ok_or_else(|| Refused(String::from("its `Serialize` wrote a map value without a key")))?;
+        let value = value.serialize(self.inner)?;
+        self.insert(key, value)
+    }
+    fn end(self) -> Result<Value, Refused> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeStruct for Object {
+    type Ok = Value;
+    type Error = Refused;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Refused> {
+        self.field(key, value)
+    }
+    fn end(self) -> Result<Value, Refused> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeStructVariant for Object {
+    type Ok = Value;
+    type Error = Refused;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Refused> {
+        self.field(key, value)
+    }
+    fn end(self) -> Result<Value, Refused> {
+        Ok(self.finish())
+    }
+}
+
+/// A map key: JSON keys are strings, so strings, chars, integers and bools are accepted,
+/// written as serde_json writes them; anything else is refused.
+struct Key;
+
+fn bad_key() -> Refused {
+    Refused(String::from(
+        "it has a map key that is not a string, an integer, a char or a bool",
+    ))
+}
+
+impl ser::Serializer for Key {
+    type Ok = String;
+    type Error = Refused;
+    type SerializeSeq = ser::Impossible<String, Refused>;
+    type SerializeTuple = ser::Impossible<String, Refused>;
+    type SerializeTupleStruct = ser::Impossible<String, Refused>;
+    type SerializeTupleVariant = ser::Impossible<String, Refused>;
+    type SerializeMap = ser::Impossible<String, Refused>;
+    type SerializeStruct = ser::Impossible<String, Refused>;
+    type SerializeStructVariant = ser::Impossible<String, Refused>;
+
+    fn serialize_bool(self, v: bool) -> Result<String, Refused> {
+        Ok(v.to_string())
+    }
+    fn serialize_i8(self, v: i8) -> Result<String, Refused> {
+        Ok(v.to_string())
+    }
+    fn serialize_i16(self, v: i16) -> Result<String, Refused> {
+        Ok(v.to_string())
+    }
+    fn serialize_i32(self, v: i32) -> Result<String, Refused> {
+        Ok(v.to_string())
+    }
+    fn serialize_i64(self, v: i64) -> Result<String, Refused> {
+        Ok(v.to_string())
+    }
+    fn serialize_i128(self, v: i128) -> Result<String, Refused> {
+        Ok(v.to_string())
+    }
+    fn serialize_u8(self, v: u8) -> Result<String, Refused> {
+        Ok(v.to_string())
+    }
+    fn serialize_u16(self, v: u16) -> Result<String, Refused> {
+        Ok(v.to_string())
+    }
+    fn serialize_u32(self, v: u32) -> Result<String, Refused> {
+        Ok(v.to_string())
+    }
+    fn serialize_u64(self, v: u64) -> Result<String, Refused> {
+        Ok(v.to_string())
+    }
+    fn serialize_u128(self, v: u128) -> Result<String, Refused> {
+        Ok(v.to_string())
+    }
+    fn serialize_f32(self, _v: f32) -> Result<String, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_f64(self, _v: f64) -> Result<String, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_char(self, v: char) -> Result<String, Refused> {
+        Ok(v.to_string())
+    }
+    fn serialize_str(self, v: &str) -> Result<String, Refused> {
+        Ok(v.to_owned())
+    }
+    fn serialize_bytes(self, _v: &[u8]) -> Result<String, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_none(self) -> Result<String, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<String, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_unit(self) -> Result<String, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<String, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<String, Refused> {
+        Ok(variant.to_owned())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<String, Refused> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _value: &T,
+    ) -> Result<String, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleStruct, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleVariant, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeStruct, Refused> {
+        Err(bad_key())
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStructVariant, Refused> {
+        Err(bad_key())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::Serialize;
+    use serde_json::json;
+
+    use super::{to_value, MAX_DEPTH};
+
+    #[derive(Serialize)]
+    struct Transfer {
+        to: String,
+        amount: f64,
+        #[serde(flatten)]
+        extra: BTreeMap<String, String>,
+        tags: Vec<Option<u8>>,
+        kind: Kind,
+    }
+
+    #[derive(Serialize)]
+    enum Kind {
+        Wire { bank: &'static str },
+    }
+
+    fn transfer() -> Transfer {
+        Transfer {
+            to: "vendor".into(),
+            amount: 1.5,
+            extra: BTreeMap::from([("memo".to_owned(), "x".to_owned())]),
+            tags: vec![Some(1), None],
+            kind: Kind::Wire { bank: "b" },
+        }
+    }
+
+    #[test]
+    fn same_value_as_serde_json() {
+        let value = transfer();
+        assert_eq!(to_value(&value).unwrap(), serde_json::to_value(&value).unwrap());
+        let map = BTreeMap::from([(1u8, 'c'), (2, 'd')]);
+        assert_eq!(to_value(&map).unwrap(), json!({"1": "c", "2": "d"}));
+    }
+
+    #[test]
+    fn a_flattened_key_repeating_a_field_is_refused() {
+        let mut value = transfer();
+        value.extra.insert("to".into(), "attacker".into());
+        let why = to_value(&value).unwrap_err();
+        assert!(why.contains("the key `to` twice"), "{why}");
+        assert!(!why.contains("attacker"), "{why}");
+    }
+
+    #[test]
+    fn non_finite_floats_are_refused_at_any_depth() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let why = to_value(&vec![vec![bad]]).unwrap_err();
+            assert!(why.contains("JSON cannot represent"), "{why}");
+        }
+        assert!(to_value(&f32::NAN).unwrap_err().contains("NaN"));
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let mut ok = json!(1);
+        for _ in 0..MAX_DEPTH {
+            ok = json!([ok]);
+        }
+        assert_eq!(to_value(&ok).unwrap(), ok);
+        let too_deep = json!([ok]);
+        assert!(to_value(&too_deep).unwrap_err().contains("more than 64 levels"));
+    }
+
+    #[test]
+    fn a_panicking_serialize_is_refused() {
+        struct Bomb;
+        impl Serialize for Bomb {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                panic!("boom")
+            }
+        }
+        assert!(to_value(&Bomb).unwrap_err().contains("panicked"));
+    }
+}
