@@ -76,20 +76,18 @@ struct Payments {
 #[tool_router]
 impl Payments {
     /// Pays a vendor. Runs only on ALLOW.
-    #[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = self.sentinel)]
+    #[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = self.sentinel, payload = req)]
     #[tool(description = "Pay a vendor an amount in cents")]
-    async fn pay(&self, params: Parameters<PayRequest>) -> Result<String, Denied> {
+    async fn pay(&self, Parameters(req): Parameters<PayRequest>) -> Result<String, Denied> {
         self.ran.fetch_add(1, Ordering::SeqCst);
-        let Parameters(request) = params;
-        Ok(format!("paid {} cents to {}", request.amount, request.to))
+        Ok(format!("paid {} cents to {}", req.amount, req.to))
     }
 
     /// Sends an email. Runs only on ALLOW.
-    #[sentinel::guarded(policy = "comms.email", kind = "email.send", client = self.sentinel)]
+    #[sentinel::guarded(policy = "comms.email", kind = "email.send", client = self.sentinel, payload = email)]
     #[tool(description = "Send an email")]
-    async fn send_email(&self, params: Parameters<EmailRequest>) -> Result<String, EmailError> {
+    async fn send_email(&self, Parameters(email): Parameters<EmailRequest>) -> Result<String, EmailError> {
         self.ran.fetch_add(1, Ordering::SeqCst);
-        let Parameters(email) = params;
         Ok(format!("sent {:?} to {}", email.subject, email.to))
     }
 }
@@ -101,7 +99,7 @@ impl ServerHandler for Payments {}
 /// wait for a human, email outside the company is blocked.
 fn demo_sidecar() -> MockSidecar {
     MockSidecar::start(|request| {
-        let args = &request.payload["params"];
+        let args = &request.payload;
         match request.kind.as_str() {
             "payment" if args["amount"].as_u64().unwrap_or(u64::MAX) > 10_000 => {
                 MockAnswer::block("amount above the 10000-cent limit for agent payments")
@@ -222,9 +220,10 @@ mod tests {
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].kind, "payment");
         assert_eq!(requests[0].policy, "fintech.payments");
+        // The arguments struct is the payload: its fields at the top level.
         assert_eq!(
             requests[0].payload,
-            serde_json::json!({"params": {"amount": 4200, "to": "vendor_42"}})
+            serde_json::json!({"amount": 4200, "to": "vendor_42"})
         );
         client.cancel().await.unwrap();
     }

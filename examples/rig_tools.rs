@@ -58,7 +58,7 @@ impl Tool for Pay {
         })
     }
 
-    #[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = self.sentinel, skip(_context))]
+    #[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = self.sentinel, skip(_context), payload = args)]
     async fn call(&self, _context: &mut ToolContext, args: PayArgs) -> Result<String, ToolExecutionError> {
         self.ran.fetch_add(1, Ordering::SeqCst);
         Ok(format!("paid {} cents to {}", args.amount, args.to))
@@ -104,7 +104,7 @@ fn text(result: &ToolResult) -> String {
 /// for a human.
 fn demo_sidecar() -> MockSidecar {
     MockSidecar::start(|request| {
-        let args = &request.payload["args"];
+        let args = &request.payload;
         if args["amount"].as_u64().unwrap_or(u64::MAX) > 10_000 {
             MockAnswer::block("amount above the 10000-cent limit for agent payments")
         } else if args["to"].as_str().unwrap_or_default().starts_with("new_") {
@@ -172,10 +172,8 @@ mod tests {
         let requests = sidecar.requests();
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].kind, "payment");
-        assert_eq!(
-            requests[0].payload,
-            json!({"args": {"amount": 4200, "to": "vendor_42"}})
-        );
+        // The arguments struct is the payload: its fields at the top level.
+        assert_eq!(requests[0].payload, json!({"amount": 4200, "to": "vendor_42"}));
     }
 
     #[tokio::test]
