@@ -20,7 +20,7 @@ impl Denied {
     /// not (no arguments, no header values).
     ///
     /// ```
-    /// use sentinel_runtime::{CheckResult, Denied, GuardDecision, Verdict};
+    /// use sentinel_runtime::{Denied, GuardDecision, Verdict};
     ///
     /// let decision = GuardDecision::new(Verdict::Escalate, "rec_1", Vec::new())
     ///     .with_reason("above the auto-approval limit")
