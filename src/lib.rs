@@ -52,30 +52,23 @@
 //! ## The attribute
 //!
 //! [`#[guarded]`](guarded) works on free functions, methods (`&self`, `&mut self`, `self`;
-//! the receiver is never sent), trait impls, generic functions and `async fn`s. The
-//! function must return `Result<T, E>` with `E: From<Denied>` (`Denied` itself,
-//! `anyhow::Error` and `Box<dyn Error + Send + Sync>` all qualify); on anything but `ALLOW`
-//! it returns `Err(Denied.into())` and the body does not run.
+//! the receiver is never sent), trait impls (also `#[async_trait]` ones), generic functions
+//! and `async fn`s. The function must return `Result<T, E>` with `E: From<Denied>`
+//! (`Denied` itself, `std::io::Error`, `anyhow::Error` and `Box<dyn Error + Send + Sync>`
+//! all qualify); on anything but `ALLOW` it returns `Err(Denied.into())` and the body does
+//! not run.
 //!
-//! | option | meaning |
-//! |---|---|
-//! | `policy = "name"` | **Required.** The policy the sidecar checks the call under. |
-//! | `kind = "type"` | The action type; default: the function's name, or `type.method` for a method (`"send_email.call"`). |
-//! | `payload = param` | That parameter's members are the payload, at the top level (a struct or map; also a binding in a pattern parameter such as `Json(body): Json<T>`). |
-//! | `skip(a, b)` | Parameters not sent (a database handle, a secret). |
-//! | `rename(a = "name")` | Sends parameter `a` under another name. |
-//! | `fields(key = literal, …)` | Constant payload members: strings, numbers, bools. |
-//! | `meta(key = literal, …)` | `action.meta`: kept in provenance, not evaluated. |
-//! | `id = expr` | The action id (an idempotency key); any `impl ToString`, evaluated with the parameters in scope. |
-//! | `client = expr` | A specific client instead of the global one. |
-//! | `context = param` | Takes the [`Context`] from this parameter (not sent) instead of the one in scope. |
-//! | `on_escalate = wait(timeout = "10m")` | On `ESCALATE`, waits at most that long for a human and runs the body only if approved; `timeout = expr` takes a `Duration` per call. |
-//! | `on_escalate = deny` | The default: `ESCALATE` returns [`Denied`] at once. |
+//! Its options (`policy`, `kind`, `payload`, `skip`, `rename`, `fields`, `meta`, `id`,
+//! `client`, `context`, `on_escalate`, `crate`) are described once, in
+//! [the attribute's own documentation](guarded#options).
 //!
 //! Misuse is a compile error on the offending token: an unknown or repeated option, a
 //! missing `policy`, `skip`/`rename`/`context` naming no parameter, two payload members with
 //! the same name, a parameter that does not implement `serde::Serialize`, a pattern
-//! parameter, a return type that is not a `Result`.
+//! parameter with no role, a `Context` or `SentinelClient` parameter without its option,
+//! the attribute applied twice, a return type that is not a `Result`. What cannot be
+//! checked at compile time (an argument whose serialization repeats a key, holds NaN, nests
+//! too deep or panics) denies the call at run time, before anything is sent.
 //!
 //! ```
 //! use sentinel::{Context, Denied, SentinelClient};

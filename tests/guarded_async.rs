@@ -299,3 +299,99 @@ fn an_argument_that_fails_to_serialize_is_a_denial() {
     assert_eq!(RUNS.load(Ordering::SeqCst), 0);
     assert!(MOCK.requests().is_empty());
 }
+
+/// A tool trait as agent frameworks declare them with `#[async_trait]`.
+#[async_trait::async_trait]
+trait AsyncTool {
+    async fn call(&self, input: String, limit: u8) -> Result<String, Denied>;
+    async fn pay(&self, req: Parameters<Transfer>) -> Result<u64, Denied>;
+}
+
+#[derive(serde::Serialize)]
+struct Transfer {
+    to: String,
+    amount: u64,
+}
+
+struct Parameters<T>(T);
+
+struct WebSearch;
+
+static ASYNC_TRAIT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[async_trait::async_trait]
+impl AsyncTool for WebSearch {
+    #[sentinel::guarded(policy = "tools", client = &ASYNC_TRAIT_CLIENT)]
+    async fn call(&self, input: String, limit: u8) -> Result<String, Denied> {
+        ASYNC_TRAIT_RUNS.fetch_add(1, Ordering::SeqCst);
+        Ok(format!("{input}:{limit}"))
+    }
+
+    #[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = &ASYNC_TRAIT_CLIENT, payload = req)]
+    async fn pay(&self, Parameters(req): Parameters<Transfer>) -> Result<u64, Denied> {
+        ASYNC_TRAIT_RUNS.fetch_add(1, Ordering::SeqCst);
+        Ok(req.amount)
+    }
+}
+
+sidecar!(ASYNC_TRAIT_MOCK, ASYNC_TRAIT_CLIENT, |request| {
+    if request.payload["to"] == "attacker" {
+        MockAnswer::block("sanctioned counterparty")
+    } else {
+        MockAnswer::allow()
+    }
+});
+
+#[test]
+fn async_trait_methods_are_guarded_like_async_fns() {
+    let runtime = current_thread();
+    let tool: &dyn AsyncTool = &WebSearch;
+    assert_eq!(runtime.block_on(tool.call("rust".into(), 3)).unwrap(), "rust:3");
+    let pay = |to: &str| {
+        runtime.block_on(WebSearch.pay(Parameters(Transfer {
+            to: to.into(),
+            amount: 7,
+        })))
+    };
+    assert_eq!(pay("vendor").unwrap(), 7);
+    let denied = pay("attacker").unwrap_err();
+    assert_eq!(denied.verdict(), Verdict::Block);
+    assert!(!denied.is_fallback());
+    assert_eq!(
+        ASYNC_TRAIT_RUNS.load(Ordering::SeqCst),
+        2,
+        "the blocked call's body never ran"
+    );
+    let sent: Vec<_> = ASYNC_TRAIT_MOCK
+        .requests()
+        .into_iter()
+        .map(|r| (r.kind, r.payload))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("web_search.call".to_owned(), json!({"input": "rust", "limit": 3})),
+            ("payment".to_owned(), json!({"to": "vendor", "amount": 7})),
+            ("payment".to_owned(), json!({"to": "attacker", "amount": 7})),
+        ]
+    );
+}
+
+#[test]
+fn io_result_functions_get_a_permission_denied_error_carrying_the_denial() {
+    sidecar!(MOCK, CLIENT, |_| MockAnswer::block("no writes today"));
+
+    #[sentinel::guarded(policy = "fs", kind = "write", client = &CLIENT)]
+    async fn write(path: &str) -> std::io::Result<usize> {
+        Ok(path.len())
+    }
+
+    let error = current_thread().block_on(write("/etc/passwd")).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+    let denied = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<Denied>())
+        .expect("the Denied inside");
+    assert_eq!(denied.reason(), "no writes today");
+    assert_eq!(MOCK.requests().len(), 1);
+}

@@ -6,45 +6,21 @@
 //! `skip(x)` name a parameter?) happen later, in `expand`.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{quote, ToTokens};
+use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprLit, Ident, Lit, LitFloat, LitInt, LitStr, Token, UnOp};
+use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token};
 
+use crate::duration::duration_millis;
 use crate::errors::{did_you_mean, Errors};
-
-mod kw {
-    syn::custom_keyword!(policy);
-    syn::custom_keyword!(kind);
-    syn::custom_keyword!(skip);
-    syn::custom_keyword!(rename);
-    syn::custom_keyword!(fields);
-    syn::custom_keyword!(meta);
-    syn::custom_keyword!(id);
-    syn::custom_keyword!(client);
-    syn::custom_keyword!(context);
-    syn::custom_keyword!(on_escalate);
-    syn::custom_keyword!(payload);
-}
-
-/// Every option, in the order the documentation gives them.
-pub(crate) const OPTIONS: &[&str] = &[
-    "policy",
-    "kind",
-    "skip",
-    "rename",
-    "fields",
-    "meta",
-    "id",
-    "client",
-    "context",
-    "on_escalate",
-    "payload",
-];
+use crate::literal::literal;
+use crate::options::{
+    self, Symbol, CLIENT, CONTEXT, CRATE, FIELDS, ID, KIND, META, ON_ESCALATE, PAYLOAD, POLICY, RENAME, SKIP,
+};
 
 /// How `on_escalate` is written; every message about it starts with this.
-const ON_ESCALATE: &str = "`on_escalate` takes wait(timeout = \"10m\")";
+const ON_ESCALATE_USAGE: &str = "`on_escalate` takes wait(timeout = \"10m\")";
 
 /// The options as written. Values that were malformed are left unset (their error is
 /// already recorded), but [`Args::given`] still knows the key was there.
@@ -61,7 +37,10 @@ pub(crate) struct Args {
     pub(crate) context: Option<Name>,
     pub(crate) on_escalate: Option<OnEscalate>,
     pub(crate) payload: Option<Name>,
-    given: Vec<&'static str>,
+    /// `crate = path`: where the `sentinel` facade is, for a renamed dependency or a
+    /// framework's re-export.
+    pub(crate) krate: Option<syn::Path>,
+    given: Vec<Symbol>,
 }
 
 /// `on_escalate = …`: what a call does when the sidecar answers `ESCALATE`.
@@ -102,13 +81,13 @@ pub(crate) struct Constant {
 /// An option's name where it was written.
 #[derive(Clone, Copy)]
 struct Key {
-    name: &'static str,
+    name: Symbol,
     span: Span,
 }
 
 impl Args {
     /// Whether the option `name` was written (even with a malformed value).
-    pub(crate) fn given(&self, name: &str) -> bool {
+    pub(crate) fn given(&self, name: Symbol) -> bool {
         self.given.contains(&name)
     }
 
@@ -123,11 +102,10 @@ impl Args {
         slot: fn(&mut Args) -> &mut Option<T>,
     ) -> syn::Result<()> {
         if self.given(key.name) {
-            let hint = match key.name {
-                "skip" | "rename" | "fields" | "meta" => {
-                    format!(": put every entry in one {}", usage(key.name))
-                }
-                _ => String::from(": give it once"),
+            let hint = if key.name.is_list() {
+                format!(": put every entry in one {}", key.name.usage())
+            } else {
+                String::from(": give it once")
             };
             errors.at(key.span, format!("duplicate option `{}`{hint}", key.name));
             return value.map(drop);
@@ -201,81 +179,95 @@ fn skip_to_comma(input: ParseStream) {
 }
 
 fn parse_option(input: ParseStream, args: &mut Args, errors: &mut Errors) -> syn::Result<()> {
-    let lookahead = input.lookahead1();
-    if lookahead.peek(kw::policy) {
-        let key = key("policy", input.parse::<kw::policy>()?.span);
-        let value = string(input, key, errors);
-        args.set(key, value, errors, |a| &mut a.policy)
-    } else if lookahead.peek(kw::kind) {
-        let key = key("kind", input.parse::<kw::kind>()?.span);
-        let value = string(input, key, errors);
-        args.set(key, value, errors, |a| &mut a.kind)
-    } else if lookahead.peek(kw::skip) {
-        let key = key("skip", input.parse::<kw::skip>()?.span);
-        let value = parenthesized(input, key, param_name)
-            .map(|names| Some(unique(names, |n| n, "is skipped twice", errors)));
-        args.set(key, value, errors, |a| &mut a.skip)
-    } else if lookahead.peek(kw::rename) {
-        let key = key("rename", input.parse::<kw::rename>()?.span);
-        let value = parenthesized(input, key, param_pair).map(|pairs| Some(renames(pairs, errors)));
-        args.set(key, value, errors, |a| &mut a.rename)
-    } else if lookahead.peek(kw::fields) {
-        let key = key("fields", input.parse::<kw::fields>()?.span);
-        let value = parenthesized(input, key, member_pair).map(|pairs| Some(constants(key, pairs, errors)));
-        args.set(key, value, errors, |a| &mut a.fields)
-    } else if lookahead.peek(kw::meta) {
-        let key = key("meta", input.parse::<kw::meta>()?.span);
-        let value = parenthesized(input, key, member_pair).map(|pairs| Some(constants(key, pairs, errors)));
-        args.set(key, value, errors, |a| &mut a.meta)
-    } else if lookahead.peek(kw::id) {
-        let key = key("id", input.parse::<kw::id>()?.span);
-        let value = expression(input, key).map(Some);
-        args.set(key, value, errors, |a| &mut a.id)
-    } else if lookahead.peek(kw::client) {
-        let key = key("client", input.parse::<kw::client>()?.span);
-        let value = expression(input, key).map(Some);
-        args.set(key, value, errors, |a| &mut a.client)
-    } else if lookahead.peek(kw::context) {
-        let key = key("context", input.parse::<kw::context>()?.span);
-        let value = expression(input, key).map(|expr| parameter(&expr, key, errors));
-        args.set(key, value, errors, |a| &mut a.context)
-    } else if lookahead.peek(kw::payload) {
-        let key = key("payload", input.parse::<kw::payload>()?.span);
-        let value = expression(input, key).map(|expr| parameter(&expr, key, errors));
-        args.set(key, value, errors, |a| &mut a.payload)
-    } else if lookahead.peek(kw::on_escalate) {
-        let key = key("on_escalate", input.parse::<kw::on_escalate>()?.span);
-        // Read on its own, so that a malformed value yields one error, worded for it.
-        let value = equals(input, key).and_then(|()| {
-            let read = |value: ParseStream| {
-                let expr = value.parse::<Expr>().map_err(|e| {
-                    syn::Error::new(
-                        e.span(),
-                        format!("{ON_ESCALATE}, or deny: this value cannot be read ({e})"),
-                    )
-                })?;
-                if !value.is_empty() {
-                    return Err(value.error("expected `,` between options"));
-                }
-                Ok(expr)
-            };
-            read.parse2(until_comma(input)?)
-        });
-        let value = value.map(|expr| on_escalate(expr, errors));
-        args.set(key, value, errors, |a| &mut a.on_escalate)
-    } else if input.peek(Ident::peek_any) {
-        Err(unknown_option(&Ident::parse_any(input)?))
-    } else if input.peek(LitStr) {
-        Err(input.error(
+    if input.peek(LitStr) {
+        return Err(input.error(
             "name the option: #[guarded(policy = \"fintech.payments\")] checks calls under the policy `fintech.payments`",
-        ))
-    } else {
-        Err(lookahead.error())
+        ));
     }
-}
-
-fn key(name: &'static str, span: Span) -> Key {
-    Key { name, span }
+    if !input.peek(Ident::peek_any) {
+        return Err(input.error(format!(
+            "expected an option, one of: {}",
+            options::names().join(", ")
+        )));
+    }
+    let ident = Ident::parse_any(input)?;
+    let Some(option) = Symbol::lookup(&ident.unraw().to_string()) else {
+        return Err(unknown_option(&ident));
+    };
+    let key = Key {
+        name: option,
+        span: ident.span(),
+    };
+    match option {
+        POLICY => {
+            let value = string(input, key, errors);
+            args.set(key, value, errors, |a| &mut a.policy)
+        }
+        KIND => {
+            let value = string(input, key, errors);
+            args.set(key, value, errors, |a| &mut a.kind)
+        }
+        SKIP => {
+            let value = parenthesized(input, key, param_name)
+                .map(|names| Some(unique(names, |n| n, "is skipped twice", errors)));
+            args.set(key, value, errors, |a| &mut a.skip)
+        }
+        RENAME => {
+            let value = parenthesized(input, key, param_pair).map(|pairs| Some(renames(pairs, errors)));
+            args.set(key, value, errors, |a| &mut a.rename)
+        }
+        FIELDS => {
+            let value =
+                parenthesized(input, key, member_pair).map(|pairs| Some(constants(key, pairs, errors)));
+            args.set(key, value, errors, |a| &mut a.fields)
+        }
+        META => {
+            let value =
+                parenthesized(input, key, member_pair).map(|pairs| Some(constants(key, pairs, errors)));
+            args.set(key, value, errors, |a| &mut a.meta)
+        }
+        ID => {
+            let value = expression(input, key).map(Some);
+            args.set(key, value, errors, |a| &mut a.id)
+        }
+        CLIENT => {
+            let value = expression(input, key).map(Some);
+            args.set(key, value, errors, |a| &mut a.client)
+        }
+        CONTEXT => {
+            let value = expression(input, key).map(|expr| parameter(&expr, key, errors));
+            args.set(key, value, errors, |a| &mut a.context)
+        }
+        PAYLOAD => {
+            let value = expression(input, key).map(|expr| parameter(&expr, key, errors));
+            args.set(key, value, errors, |a| &mut a.payload)
+        }
+        ON_ESCALATE => {
+            // Read on its own, so that a malformed value yields one error, worded for it.
+            let value = equals(input, key).and_then(|()| {
+                let read = |value: ParseStream| {
+                    let expr = value.parse::<Expr>().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            format!("{ON_ESCALATE_USAGE}, or deny: this value cannot be read ({e})"),
+                        )
+                    })?;
+                    if !value.is_empty() {
+                        return Err(value.error("expected `,` between options"));
+                    }
+                    Ok(expr)
+                };
+                read.parse2(until_comma(input)?)
+            });
+            let value = value.map(|expr| on_escalate(expr, errors));
+            args.set(key, value, errors, |a| &mut a.on_escalate)
+        }
+        CRATE => {
+            let value = expression(input, key).map(|expr| crate_path(&expr, key, errors));
+            args.set(key, value, errors, |a| &mut a.krate)
+        }
+        _ => Err(unknown_option(&ident)),
+    }
 }
 
 fn unknown_option(ident: &Ident) -> syn::Error {
@@ -286,7 +278,7 @@ fn unknown_option(ident: &Ident) -> syn::Error {
         "ctx" => Some("context"),
         "action_id" | "idempotency_key" => Some("id"),
         "escalate" | "escalation" | "on_escalation" | "wait" | "timeout" => Some("on_escalate"),
-        _ => did_you_mean(&word, OPTIONS),
+        _ => did_you_mean(&word, &options::names()),
     };
     let hint = suggestion
         .map(|s| format!("did you mean `{s}`? "))
@@ -295,27 +287,9 @@ fn unknown_option(ident: &Ident) -> syn::Error {
         ident.span(),
         format!(
             "unknown option `{word}`: {hint}expected one of: {}",
-            OPTIONS.join(", ")
+            options::names().join(", ")
         ),
     )
-}
-
-/// How an option is written, for messages.
-fn usage(key: &str) -> &'static str {
-    match key {
-        "policy" => "policy = \"fintech.payments\"",
-        "kind" => "kind = \"payment\"",
-        "skip" => "skip(a, b)",
-        "rename" => "rename(to = \"recipient\")",
-        "fields" => "fields(currency = \"USD\")",
-        "meta" => "meta(source = \"planner\")",
-        "id" => "id = idempotency_key",
-        "client" => "client = &CLIENT",
-        "context" => "context = ctx",
-        "on_escalate" => "on_escalate = wait(timeout = \"10m\")",
-        "payload" => "payload = req",
-        _ => "",
-    }
 }
 
 /// `= <expression>`.
@@ -334,14 +308,14 @@ fn equals(input: ParseStream, key: Key) -> syn::Result<()> {
         };
         return Err(syn::Error::new(
             span,
-            format!("expected `=` after `{}`: write {}", key.name, usage(key.name)),
+            format!("expected `=` after `{}`: write {}", key.name, key.name.usage()),
         ));
     }
     let eq: Token![=] = input.parse()?;
     if input.is_empty() || input.peek(Token![,]) {
         return Err(syn::Error::new(
             eq.span,
-            format!("`{}` needs a value: write {}", key.name, usage(key.name)),
+            format!("`{}` needs a value: write {}", key.name, key.name.usage()),
         ));
     }
     Ok(())
@@ -354,7 +328,7 @@ fn string(input: ParseStream, key: Key, errors: &mut Errors) -> syn::Result<Opti
         Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) if s.value().trim().is_empty() => {
             errors.at(
                 s.span(),
-                format!("`{}` must not be empty: write {}", key.name, usage(key.name)),
+                format!("`{}` must not be empty: write {}", key.name, key.name.usage()),
             );
             Ok(None)
         }
@@ -365,7 +339,7 @@ fn string(input: ParseStream, key: Key, errors: &mut Errors) -> syn::Result<Opti
                 format!(
                     "`{}` must be a string literal: write {}",
                     key.name,
-                    usage(key.name)
+                    key.name.usage()
                 ),
             );
             Ok(None)
@@ -386,14 +360,51 @@ fn parameter(value: &Expr, key: Key, errors: &mut Errors) -> Option<Name> {
         }
     }
     let what = match key.name {
-        "context" => "the name of a parameter of type `Context` or `&Context`",
+        CONTEXT => "the name of a parameter of type `Context` or `&Context`",
         _ => {
             "the name of the parameter (or of a binding in a pattern parameter) whose members are the payload"
         }
     };
     errors.spanned(
         value,
-        format!("`{}` takes {what}: write {}", key.name, usage(key.name)),
+        format!("`{}` takes {what}: write {}", key.name, key.name.usage()),
+    );
+    None
+}
+
+/// `crate = gate`, `crate = ::framework::sentinel`, or the same path in a string (as serde
+/// and tokio spell it).
+fn crate_path(value: &Expr, key: Key, errors: &mut Errors) -> Option<syn::Path> {
+    match ungroup(value) {
+        Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => return Some(path.path.clone()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text), ..
+        }) => match text.parse::<syn::Path>() {
+            Ok(mut path) => {
+                // The path's tokens point at the string, so a path that does not resolve
+                // is reported there.
+                for segment in &mut path.segments {
+                    segment.ident.set_span(text.span());
+                }
+                return Some(path);
+            }
+            Err(e) => {
+                errors.at(
+                    text.span(),
+                    format!("`crate` takes a path, and \"{}\" is not one: {e}", text.value()),
+                );
+                return None;
+            }
+        },
+        _ => {}
+    }
+    errors.spanned(
+        value,
+        format!(
+            "`crate` takes the path of the `sentinel` crate as your code names it: write {}, \
+             or crate = my_framework::sentinel for a re-export",
+            key.name.usage()
+        ),
     );
     None
 }
@@ -416,7 +427,7 @@ fn on_escalate(value: Expr, errors: &mut Errors) -> Option<OnEscalate> {
         Expr::Path(path) if is_word(&path, "wait") => {
             errors.spanned(
                 path,
-                format!("{ON_ESCALATE}: a wait needs a timeout, because waiting is always bounded"),
+                format!("{ON_ESCALATE_USAGE}: a wait needs a timeout, because waiting is always bounded"),
             );
             return None;
         }
@@ -427,7 +438,7 @@ fn on_escalate(value: Expr, errors: &mut Errors) -> Option<OnEscalate> {
             errors.at(
                 text.span(),
                 format!(
-                    "{ON_ESCALATE}: put the timeout in wait(…), as in on_escalate = wait(timeout = {})",
+                    "{ON_ESCALATE_USAGE}: put the timeout in wait(…), as in on_escalate = wait(timeout = {})",
                     text.to_token_stream()
                 ),
             );
@@ -437,7 +448,7 @@ fn on_escalate(value: Expr, errors: &mut Errors) -> Option<OnEscalate> {
             errors.spanned(
                 other,
                 format!(
-                    "{ON_ESCALATE}, to wait at most that long for a human's answer, \
+                    "{ON_ESCALATE_USAGE}, to wait at most that long for a human's answer, \
                      or deny (the default) to return Denied at once"
                 ),
             );
@@ -457,14 +468,14 @@ fn on_escalate(value: Expr, errors: &mut Errors) -> Option<OnEscalate> {
             Expr::Assign(assign) => errors.spanned(
                 &assign.left,
                 format!(
-                    "{ON_ESCALATE}: unknown setting `{}`; `timeout` is the only one",
+                    "{ON_ESCALATE_USAGE}: unknown setting `{}`; `timeout` is the only one",
                     assign.left.to_token_stream()
                 ),
             ),
             other => errors.spanned(
                 other,
                 format!(
-                    "{ON_ESCALATE}: name the setting, as in wait(timeout = {})",
+                    "{ON_ESCALATE_USAGE}: name the setting, as in wait(timeout = {})",
                     other.to_token_stream()
                 ),
             ),
@@ -476,7 +487,7 @@ fn on_escalate(value: Expr, errors: &mut Errors) -> Option<OnEscalate> {
             if wait.args.is_empty() {
                 errors.spanned(
                     &wait,
-                    format!("{ON_ESCALATE}: a wait needs a timeout, because waiting is always bounded"),
+                    format!("{ON_ESCALATE_USAGE}: a wait needs a timeout, because waiting is always bounded"),
                 );
             }
             None
@@ -501,7 +512,7 @@ fn timeout_value(value: &Expr, errors: &mut Errors) -> Option<Timeout> {
                 span: text.span(),
             }),
             Err(why) => {
-                errors.at(text.span(), format!("{ON_ESCALATE}: {why}"));
+                errors.at(text.span(), format!("{ON_ESCALATE_USAGE}: {why}"));
                 None
             }
         },
@@ -513,7 +524,7 @@ fn timeout_value(value: &Expr, errors: &mut Errors) -> Option<Timeout> {
             errors.spanned(
                 lit,
                 format!(
-                    "{ON_ESCALATE}: `{number}` has no unit; write a string with one, like \"{number}s\" \
+                    "{ON_ESCALATE_USAGE}: `{number}` has no unit; write a string with one, like \"{number}s\" \
                      (units: ms, s, m, h), or give a `Duration`"
                 ),
             );
@@ -521,91 +532,6 @@ fn timeout_value(value: &Expr, errors: &mut Errors) -> Option<Timeout> {
         }
         other => Some(Timeout::PerCall(other.clone())),
     }
-}
-
-/// The units of a timeout, in milliseconds.
-const UNITS: &[(&str, u64)] = &[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)];
-
-/// `"500ms"`, `"30s"`, `"10m"`, `"1h"` as milliseconds: a positive whole number (`_` may
-/// separate digits) and one unit, spaces allowed around and between them. The error is the
-/// reason, for a message.
-pub(crate) fn duration_millis(text: &str) -> Result<u64, String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err(String::from(
-            "the timeout is empty; write a number and a unit, like \"10m\" (units: ms, s, m, h)",
-        ));
-    }
-    if trimmed.starts_with('-') {
-        return Err(format!(
-            "\"{text}\" is negative; a timeout is a positive number and a unit, like \"10m\""
-        ));
-    }
-    let digits_end = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '_'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(digits_end);
-    let unit = unit.trim_start();
-    if !number.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(format!(
-            "\"{text}\" does not start with a number; write a number and a unit, like \"10m\" (units: ms, s, m, h)"
-        ));
-    }
-    if unit.starts_with('.') || unit.starts_with(',') {
-        return Err(format!(
-            "\"{text}\" is not a whole number; use a smaller unit instead, like \"90m\" for an hour and a half"
-        ));
-    }
-    if unit.contains(|c: char| c.is_ascii_digit()) {
-        return Err(format!(
-            "\"{text}\" has more than one number; write one number and one unit, like \"90m\" rather than \"1h30m\""
-        ));
-    }
-    if unit.is_empty() {
-        return Err(format!(
-            "\"{text}\" has no unit; write \"{number}s\", \"{number}m\" or another unit (ms, s, m, h)"
-        ));
-    }
-    let Some(&(_, scale)) = UNITS.iter().find(|(name, _)| *name == unit) else {
-        return Err(unknown_unit(text, number, unit));
-    };
-    let count: u64 = number.replace('_', "").parse().map_err(|_| too_long(text))?;
-    if count == 0 {
-        return Err(String::from(
-            "a zero timeout never waits; give a positive one, like \"10m\", \
-             or write on_escalate = deny to return Denied at once",
-        ));
-    }
-    count.checked_mul(scale).ok_or_else(|| too_long(text))
-}
-
-fn too_long(text: &str) -> String {
-    format!("\"{text}\" is too long: a timeout must fit in 64 bits of milliseconds (about 584 million years)")
-}
-
-fn unknown_unit(text: &str, number: &str, unit: &str) -> String {
-    let lower = unit.to_ascii_lowercase();
-    let fix = match lower.as_str() {
-        "ms" | "s" | "m" | "h" => format!("units are lowercase: write \"{number}{lower}\""),
-        "msec" | "msecs" | "milli" | "millis" | "millisecond" | "milliseconds" => {
-            format!("write \"{number}ms\"")
-        }
-        "sec" | "secs" | "second" | "seconds" => format!("write \"{number}s\""),
-        "min" | "mins" | "minute" | "minutes" => format!("write \"{number}m\""),
-        "hr" | "hrs" | "hour" | "hours" => format!("write \"{number}h\""),
-        "d" | "day" | "days" => match number
-            .replace('_', "")
-            .parse::<u64>()
-            .ok()
-            .and_then(|n| n.checked_mul(24))
-        {
-            Some(hours) => format!("write \"{hours}h\""),
-            None => String::from("write it in hours"),
-        },
-        "us" | "µs" | "ns" => String::from("the smallest unit is ms"),
-        _ => String::from("the units are ms, s, m and h"),
-    };
-    format!("unknown unit `{unit}` in \"{text}\"; {fix}")
 }
 
 /// `(entry, entry, …)`.
@@ -624,7 +550,7 @@ fn parenthesized<T>(
             format!(
                 "`{}` takes a list in parentheses: write {}",
                 key.name,
-                usage(key.name)
+                key.name.usage()
             ),
         ));
     }
@@ -633,7 +559,7 @@ fn parenthesized<T>(
     let entries = Punctuated::<T, Token![,]>::parse_terminated_with(&content, entry).map_err(|e| {
         syn::Error::new(
             e.span(),
-            format!("{e} (in {}: write {})", key.name, usage(key.name)),
+            format!("{e} (in {}: write {})", key.name, key.name.usage()),
         )
     })?;
     Ok(entries.into_iter().collect())
@@ -653,9 +579,6 @@ fn param_name(input: ParseStream) -> syn::Result<Name> {
 fn member_name(input: ParseStream) -> syn::Result<Name> {
     if input.peek(LitStr) {
         let text: LitStr = input.parse()?;
-        if text.value().trim().is_empty() {
-            return Err(syn::Error::new(text.span(), "a member name must not be empty"));
-        }
         return Ok(Name {
             text: text.value(),
             span: text.span(),
@@ -727,6 +650,13 @@ fn renames(pairs: Vec<(Name, Expr)>, errors: &mut Errors) -> Vec<Rename> {
 fn constants(key: Key, pairs: Vec<(Name, Expr)>, errors: &mut Errors) -> Vec<Constant> {
     let mut constants = Vec::new();
     for (name, value) in pairs {
+        if name.text.trim().is_empty() {
+            errors.at(
+                name.span,
+                format!("a member name must not be empty: write {}", key.name.usage()),
+            );
+            continue;
+        }
         match literal(&value) {
             Ok(value) => constants.push(Constant { key: name, value }),
             Err(why) => errors.spanned(
@@ -734,7 +664,7 @@ fn constants(key: Key, pairs: Vec<(Name, Expr)>, errors: &mut Errors) -> Vec<Con
                 format!(
                     "`{}` values must be literals (a string, a number or a bool), like {}; {why}",
                     key.name,
-                    usage(key.name)
+                    key.name.usage()
                 ),
             ),
         }
@@ -745,97 +675,4 @@ fn constants(key: Key, pairs: Vec<(Name, Expr)>, errors: &mut Errors) -> Vec<Con
         &format!("appears twice in {}(…)", key.name),
         errors,
     )
-}
-
-/// A literal as a typed expression: unsuffixed integers become `i64` (or `u64` when too
-/// large for it) and unsuffixed floats `f64`, so that no literal overflows an `i32`.
-fn literal(value: &Expr) -> Result<TokenStream, &'static str> {
-    match value {
-        Expr::Group(group) => literal(&group.expr),
-        Expr::Paren(paren) => literal(&paren.expr),
-        Expr::Lit(ExprLit { lit, .. }) => match lit {
-            Lit::Str(_) | Lit::Bool(_) => Ok(lit.to_token_stream()),
-            Lit::Int(int) => typed_int(int, false),
-            Lit::Float(float) => Ok(typed_float(float)),
-            _ => Err("pass other values as arguments instead"),
-        },
-        Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => match &*unary.expr {
-            Expr::Lit(ExprLit {
-                lit: Lit::Int(int), ..
-            }) => typed_int(int, true),
-            Expr::Lit(ExprLit {
-                lit: Lit::Float(float),
-                ..
-            }) => {
-                let float = typed_float(float);
-                Ok(quote!(-#float))
-            }
-            _ => Err("pass computed values as arguments instead"),
-        },
-        _ => Err("pass computed values as arguments instead"),
-    }
-}
-
-fn typed_int(int: &LitInt, negative: bool) -> Result<TokenStream, &'static str> {
-    let sign = if negative { quote!(-) } else { TokenStream::new() };
-    if !int.suffix().is_empty() {
-        return Ok(quote!(#sign #int));
-    }
-    let digits: u64 = int
-        .base10_parse()
-        .map_err(|_| "this integer does not fit in 64 bits")?;
-    let suffix = match (negative, digits) {
-        (_, d) if d <= i64::MAX as u64 => "i64",
-        (false, _) => "u64",
-        (true, d) if d == i64::MAX as u64 + 1 => "i64",
-        (true, _) => return Err("this integer does not fit in 64 bits"),
-    };
-    let typed = LitInt::new(&format!("{digits}{suffix}"), int.span());
-    Ok(quote!(#sign #typed))
-}
-
-fn typed_float(float: &LitFloat) -> TokenStream {
-    if float.suffix().is_empty() {
-        LitFloat::new(&format!("{}f64", float.base10_digits()), float.span()).to_token_stream()
-    } else {
-        float.to_token_stream()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::duration_millis;
-
-    #[test]
-    fn timeouts_in_every_unit() {
-        assert_eq!(duration_millis("500ms"), Ok(500));
-        assert_eq!(duration_millis("30s"), Ok(30_000));
-        assert_eq!(duration_millis("10m"), Ok(600_000));
-        assert_eq!(duration_millis("1h"), Ok(3_600_000));
-        assert_eq!(duration_millis(" 1_000 s "), Ok(1_000_000));
-        assert_eq!(duration_millis(&format!("{}ms", u64::MAX)), Ok(u64::MAX));
-    }
-
-    #[test]
-    fn bad_timeouts_say_why() {
-        for (text, why) in [
-            ("", "empty"),
-            ("10", "no unit"),
-            ("0s", "zero"),
-            ("0ms", "zero"),
-            ("-5s", "negative"),
-            ("1.5h", "whole number"),
-            ("1h30m", "more than one number"),
-            ("10d", "write \"240h\""),
-            ("10 min", "write \"10m\""),
-            ("10H", "lowercase"),
-            ("10y", "the units are ms, s, m and h"),
-            ("ms", "does not start with a number"),
-            ("5124095576030432h", "too long"),
-            ("99999999999999999999ms", "too long"),
-        ] {
-            let error = duration_millis(text).expect_err(text);
-            assert!(error.contains(why), "{text:?}: {error}");
-        }
-    }
 }

@@ -1,8 +1,8 @@
 //! From a parsed attribute and function to the guarded function.
 //!
 //! Three steps: read the attribute ([`crate::args`]) and the signature
-//! ([`crate::signature`]); [`plan`] what is sent, checking the two against each
-//! other; [`generate`] the function. Any error in any step is reported together with the
+//! ([`crate::signature`]); [`plan`](crate::check::plan) what is sent, checking the two
+//! against each other ([`crate::check`]); [`generate`] the function. Any error in any step is reported together with the
 //! others, and the function is then emitted unchanged next to them, so that the rest of the
 //! crate (and an IDE) still sees it.
 //!
@@ -32,7 +32,7 @@
 //!             __sentinel_payload.arg("to", &to);
 //!             __sentinel_payload.arg("currency", &"USD");
 //!             __sentinel_payload
-//!         },
+//!         }
 //!     )
 //!     .check()
 //!     {
@@ -43,6 +43,11 @@
 //!     }
 //! }
 //! ```
+//!
+//! With `payload = req` the payload block starts with `__sentinel_payload.object("req", &req);`
+//! (its members at the top level) and holds no other parameter. A method (a function with a
+//! receiver) without `kind` sends `::sentinel::__private::method_kind::<Self>("name")`
+//! instead of `"name"`. With `crate = path`, every `::sentinel` above is `path`.
 //!
 //! Options add builder calls before `.check()`: `.meta({ … })`, `.id(&(expr))`,
 //! `.client(&(expr))`, `.context(&(param))`, and for `on_escalate = wait(timeout = …)`
@@ -67,11 +72,13 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{AttrStyle, Expr, Ident, ItemFn, LitStr, TraitItemFn};
+use syn::{AttrStyle, Ident, ItemFn, LitStr, TraitItemFn};
 
-use crate::args::{self, Args, Constant, Name, OnEscalate, Timeout};
-use crate::errors::{did_you_mean, list, Errors};
-use crate::signature::{self, Param, PatternParam, Signature};
+use crate::args::{self, Timeout};
+use crate::async_trait;
+use crate::check::{plan, Kind, Origin, Plan};
+use crate::errors::Errors;
+use crate::signature::{self, Param, Signature};
 
 /// The attribute's whole job.
 pub(crate) fn guarded(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -79,14 +86,23 @@ pub(crate) fn guarded(attr: TokenStream, item: TokenStream) -> TokenStream {
     let args = args::parse(attr, &mut errors);
     let function = match syn::parse2::<ItemFn>(item.clone()) {
         Ok(function) => function,
-        Err(_) => {
-            errors.push(not_a_function(&item));
+        Err(syn_error) => {
+            errors.push(not_a_function(&item, syn_error));
             return with_errors(item, errors);
         }
     };
-    let signature = signature::read(&function.sig, &mut errors);
+    if let Some(again) = function.attrs.iter().find(|a| is_guarded(a)) {
+        errors.spanned(
+            again,
+            "#[guarded] is applied twice to this function: each call would ask the sidecar twice; keep one, \
+             with all the options",
+        );
+        return with_errors(item, errors);
+    }
+    let async_trait = async_trait::detect(&function);
+    let signature = signature::read(&function.sig, async_trait.as_ref(), &mut errors);
     match plan(&args, &signature, &mut errors) {
-        Some(plan) if errors.is_empty() => generate(&function, &signature, &plan),
+        Some(plan) if errors.is_empty() => generate(&function, &signature, &plan, async_trait.is_some()),
         _ => with_errors(item, errors),
     }
 }
@@ -101,389 +117,34 @@ fn with_errors(mut item: TokenStream, errors: Errors) -> TokenStream {
     item
 }
 
-fn not_a_function(item: &TokenStream) -> syn::Error {
-    if let Ok(declaration) = syn::parse2::<TraitItemFn>(item.clone()) {
-        if declaration.default.is_none() {
+/// Another `#[guarded]` (by any path: `sentinel::guarded`, `guarded`, a re-export's).
+fn is_guarded(attr: &syn::Attribute) -> bool {
+    attr.path().segments.last().is_some_and(|s| s.ident == "guarded")
+}
+
+/// Ours, where the attribute is, and syn's own, where parsing the item stopped.
+fn not_a_function(item: &TokenStream, syn_error: syn::Error) -> syn::Error {
+    let mut error = match syn::parse2::<TraitItemFn>(item.clone()) {
+        // `fn f(…);` is a declaration in a trait or in an `extern` block: the tokens alone
+        // cannot tell which.
+        Ok(declaration) if declaration.default.is_none() => {
             return syn::Error::new(
                 declaration.sig.ident.span(),
-                "#[guarded] needs a function body to guard: put it on the methods that implement this declaration",
+                "#[guarded] needs a function body to guard, and this is a declaration: in a trait, put it on \
+                 the methods that implement it; a foreign function (in an `extern` block) cannot be guarded, \
+                 guard the Rust function that calls it",
             );
         }
-    }
-    syn::Error::new(
-        Span::call_site(),
-        "#[guarded] goes on a function with a body (`fn` or `async fn`, free or a method)",
-    )
-}
-
-/// What one call sends, after the attribute was checked against the signature.
-struct Plan<'a> {
-    policy: &'a LitStr,
-    kind: Kind,
-    /// `payload = name`: the argument whose members are the payload's.
-    spread: Option<&'a Param>,
-    members: Vec<Member<'a>>,
-    meta: Option<&'a [Constant]>,
-    id: Option<&'a Expr>,
-    client: Option<&'a Expr>,
-    /// The context parameter, and where the attribute names it.
-    context: Option<(&'a Param, Span)>,
-    /// `on_escalate = wait(timeout = …)`; `None` for `deny` and by default.
-    wait: Option<&'a Timeout>,
-}
-
-/// The action type.
-enum Kind {
-    /// `kind = "…"`, or the name of a function without a receiver.
-    Given(LitStr),
-    /// A method's name, sent as `type.method` with the `Self` type read at run time.
-    Method(LitStr),
-}
-
-/// One member of the payload object.
-struct Member<'a> {
-    name: String,
-    /// Where a clash with another member is reported.
-    span: Span,
-    origin: Origin<'a>,
-}
-
-enum Origin<'a> {
-    Param { param: &'a Param, renamed: bool },
-    Field(&'a Constant),
-}
-
-impl Member<'_> {
-    fn describe(&self) -> String {
-        match &self.origin {
-            Origin::Param {
-                param,
-                renamed: false,
-            } => format!("the parameter `{}`", param.name),
-            Origin::Param { param, renamed: true } => format!("the parameter `{}` (renamed)", param.name),
-            Origin::Field(_) => format!("the field `{}`", self.name),
-        }
-    }
-}
-
-/// Checks the options that name parameters against the signature and works out the
-/// payload. `None` when something essential (the policy) is missing; every problem is
-/// recorded in `errors`.
-fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) -> Option<Plan<'a>> {
-    if !args.given("policy") {
-        errors.at(
+        _ => syn::Error::new(
             Span::call_site(),
-            "missing `policy`: name the policy to check calls under, like #[sentinel::guarded(policy = \"fintech.payments\")]",
-        );
-    }
-    // Plain parameters, then the names bound inside pattern parameters.
-    let names: Vec<&'a Param> = sig
-        .params
-        .iter()
-        .chain(sig.patterns.iter().flat_map(|p| &p.bindings))
-        .collect();
-    let in_pattern = |param: &Param| !sig.params.iter().any(|p| std::ptr::eq(p, param));
-    let find = |name: &Name, what: &str, errors: &mut Errors| -> Option<&'a Param> {
-        let found = names.iter().copied().find(|p| p.name == name.text);
-        if found.is_none() {
-            errors.at(name.span, no_such_parameter(sig, name, what));
-        }
-        found
-    };
-
-    let mut skipped: Vec<&Param> = Vec::new();
-    for name in args.skip.iter().flatten() {
-        if name.text == "self" {
-            errors.at(
-                name.span,
-                "`self` is never sent, so it needs no skip: remove it from skip(…)",
-            );
-        } else if let Some(param) = find(name, "skip", errors) {
-            skipped.push(param);
-        }
-    }
-    let context: Option<&Param> = args
-        .context
-        .as_ref()
-        .and_then(|name| find(name, "context", errors));
-    // `client = param` takes the client from a parameter, which is then not sent either.
-    let client_param = args
-        .client
-        .as_ref()
-        .and_then(|expr| parameter_named(expr, &names));
-    let wait = match &args.on_escalate {
-        Some(OnEscalate::Wait(timeout)) => Some(timeout),
-        Some(OnEscalate::Deny) | None => None,
-    };
-    // Likewise `wait(timeout = param)`: how long to wait is not part of the action.
-    let timeout_param = match wait {
-        Some(Timeout::PerCall(expr)) => parameter_named(expr, &names),
-        _ => None,
-    };
-    let not_sent = |param: &Param| -> Option<&'static str> {
-        if skipped.iter().any(|s| std::ptr::eq(*s, param)) {
-            Some("is skipped")
-        } else if context.is_some_and(|c| std::ptr::eq(c, param)) {
-            Some("is the context parameter")
-        } else if client_param.is_some_and(|c| std::ptr::eq(c, param)) {
-            Some("is the client parameter")
-        } else if timeout_param.is_some_and(|c| std::ptr::eq(c, param)) {
-            Some("is the escalation timeout")
-        } else {
-            None
-        }
-    };
-
-    // `payload = name`: that argument's members are the payload, and nothing else is sent
-    // under a parameter's name.
-    let payload: Option<&Param> = match &args.payload {
-        Some(name) if name.text == "self" => {
-            errors.at(
-                name.span,
-                "`self` is never sent, so it cannot be the payload: name a parameter",
-            );
-            None
-        }
-        Some(name) => find(name, "payload", errors).and_then(|param| match not_sent(param) {
-            Some(why) => {
-                errors.at(
-                    name.span,
-                    format!(
-                        "`{}` {why}, so it is not sent and cannot be the payload",
-                        param.name
-                    ),
-                );
-                None
-            }
-            None => Some(param),
-        }),
-        None => None,
-    };
-
-    let mut renames: Vec<(&Param, &LitStr)> = Vec::new();
-    for rename in args.rename.iter().flatten() {
-        let Some(param) = find(&rename.param, "rename", errors) else {
-            continue;
-        };
-        if let Some(name) = &args.payload {
-            errors.at(
-                rename.param.span,
-                format!(
-                    "with `payload = {}` no parameter is sent under its own name, so there is nothing to rename: \
-                     rename the payload's members on its type, with #[serde(rename = \"…\")]",
-                    name.text
-                ),
-            );
-            continue;
-        }
-        let why = not_sent(param).or(in_pattern(param).then_some("is bound inside a pattern parameter"));
-        match why {
-            Some(why) => errors.at(
-                rename.param.span,
-                format!("`{}` {why}, so it is not sent and cannot be renamed", param.name),
-            ),
-            None => renames.push((param, &rename.to)),
-        }
-    }
-
-    // A pattern parameter has no name to be sent under: it holds the payload, or one of its
-    // names is skipped (or has another role), or it is an error.
-    for pattern in &sig.patterns {
-        let accounted = pattern
-            .bindings
-            .iter()
-            .any(|b| not_sent(b).is_some() || payload.is_some_and(|p| std::ptr::eq(p, b)));
-        if !accounted && (args.payload.is_none() || payload.is_some()) {
-            errors.spanned(&pattern.pat, pattern_message(pattern, args.payload.as_ref()));
-        }
-    }
-
-    // Parameters under their own names cannot clash (Rust forbids two parameters of the
-    // same name); renamed ones and fields can. Adding them last reports any clash on the
-    // rename or field that caused it.
-    let mut members: Vec<Member<'a>> = Vec::new();
-    for param in &sig.params {
-        if not_sent(param).is_some() || payload.is_some_and(|p| std::ptr::eq(p, param)) {
-            continue;
-        }
-        if let Some(message) = role_message(param, args) {
-            errors.at(param.ident.span(), message);
-            continue;
-        }
-        // Only once `payload = …` named a parameter: otherwise its own error is the one to fix.
-        if let Some(name) = args.payload.as_ref().filter(|_| payload.is_some()) {
-            errors.at(
-                param.ident.span(),
-                format!(
-                    "`{}` would not be sent: with `payload = {}` the payload is `{}` alone; \
-                     list it in skip({}) to say so, or make it a member of `{}`",
-                    param.name, name.text, name.text, param.name, name.text
-                ),
-            );
-            continue;
-        }
-        if !renames.iter().any(|(p, _)| std::ptr::eq(*p, param)) {
-            members.push(Member {
-                name: param.name.clone(),
-                span: param.ident.span(),
-                origin: Origin::Param {
-                    param,
-                    renamed: false,
-                },
-            });
-        }
-    }
-    for (param, to) in renames {
-        let member = Member {
-            name: to.value(),
-            span: to.span(),
-            origin: Origin::Param { param, renamed: true },
-        };
-        add_member(&mut members, member, errors);
-    }
-    for field in args.fields.iter().flatten() {
-        let member = Member {
-            name: field.key.text.clone(),
-            span: field.key.span,
-            origin: Origin::Field(field),
-        };
-        add_member(&mut members, member, errors);
-    }
-
-    let kind = match &args.kind {
-        Some(kind) => Kind::Given(kind.clone()),
-        // `Self` names a type only in a method; see `method_kind` in the runtime.
-        None if sig.has_receiver => Kind::Method(LitStr::new(&sig.name, sig.ident.span())),
-        None => Kind::Given(LitStr::new(&sig.name, sig.ident.span())),
-    };
-    Some(Plan {
-        policy: args.policy.as_ref()?,
-        kind,
-        spread: payload,
-        members,
-        meta: args.meta.as_deref(),
-        id: args.id.as_ref(),
-        client: args.client.as_ref(),
-        context: context.map(|param| {
-            (
-                param,
-                args.context.as_ref().map_or(param.ident.span(), |n| n.span),
-            )
-        }),
-        wait,
-    })
-}
-
-/// The error for a parameter whose type says it has a role the attribute gives through an
-/// option: sent as an argument instead, it would be silently ignored in that role.
-fn role_message(param: &Param, args: &Args) -> Option<String> {
-    let name = &param.name;
-    // With the option written (maybe naming another parameter, or misspelt), its own
-    // checks speak.
-    match param.type_name.as_deref()? {
-        "Context" if args.given("context") => None,
-        "SentinelClient" if args.given("client") => None,
-        "Context" => Some(format!(
-            "`{name}` is a `Context`: sent as an argument, it would not be the context the call is \
-             checked under (that is the one in scope); write context = {name} to check the call under it \
-             (it is then not sent), or skip({name}) to send neither"
-        )),
-        "SentinelClient" => Some(format!(
-            "`{name}` is a `SentinelClient`: write client = {name} to ask the sidecar through it \
-             (it is then not sent); skip({name}) would ask through the global client instead"
-        )),
-        _ => None,
-    }
-}
-
-/// Why a pattern parameter is an error, and the ways out.
-fn pattern_message(pattern: &PatternParam, payload: Option<&Name>) -> String {
-    let first = pattern.bindings.first().map(|b| b.name.as_str());
-    match (payload, first) {
-        (Some(payload), Some(first)) => format!(
-            "with `payload = {}` only `{}` is sent, and this parameter is not: list one of its names in \
-             skip(…) to say so, like skip({first})",
-            payload.text, payload.text
+            "#[guarded] goes on a function with a body (`fn` or `async fn`, free or a method)",
         ),
-        (Some(payload), None) => format!(
-            "with `payload = {}` only `{}` is sent, and this parameter binds no name to skip(…): \
-             write `name: {}` and skip(name)",
-            payload.text, payload.text, pattern.ty
-        ),
-        (None, Some(first)) => format!(
-            "#[guarded] sends every parameter under its name, and a pattern has none: if `{first}` is \
-             the whole payload, write payload = {first}; to keep this parameter out of the payload, \
-             skip({first}); or write `name: {}` and destructure it in the body",
-            pattern.ty
-        ),
-        (None, None) => format!(
-            "#[guarded] sends every parameter under its name, so this one needs a plain name: \
-             write `name: {}` and destructure it in the body (list the name in skip(…) to keep it \
-             out of the payload)",
-            pattern.ty
-        ),
-    }
-}
-
-/// The parameter an expression is, when it is only a parameter's name.
-fn parameter_named<'a>(expr: &Expr, names: &[&'a Param]) -> Option<&'a Param> {
-    match args::ungroup(expr) {
-        Expr::Path(path) if path.qself.is_none() => path
-            .path
-            .get_ident()
-            .and_then(|ident| names.iter().copied().find(|p| p.ident == *ident)),
-        _ => None,
-    }
-}
-
-fn no_such_parameter(sig: &Signature, name: &Name, option: &str) -> String {
-    let params: Vec<&str> = sig
-        .params
-        .iter()
-        .chain(sig.patterns.iter().flat_map(|p| &p.bindings))
-        .map(|p| p.name.as_str())
-        .collect();
-    let known = match did_you_mean(&name.text, &params) {
-        Some(close) => format!("did you mean `{close}`?"),
-        None if params.is_empty() => format!("`{}` has no named parameters", sig.name),
-        None => format!("the parameters of `{}` are {}", sig.name, list(&params)),
     };
-    match option {
-        "context" => format!(
-            "`context = {}` must name a parameter (of type `Context` or `&Context`): no parameter is named `{}`; {known}",
-            name.text, name.text
-        ),
-        "payload" => format!("payload = {}: no parameter is named `{}`; {known}", name.text, name.text),
-        _ => format!("{option}({}): no parameter is named `{}`; {known}", name.text, name.text),
-    }
+    error.combine(syn_error);
+    error
 }
 
-fn add_member<'a>(members: &mut Vec<Member<'a>>, member: Member<'a>, errors: &mut Errors) {
-    if let Some(first) = members.iter().find(|m| m.name == member.name) {
-        let fix = match (&first.origin, &member.origin) {
-            (Origin::Param { param, .. }, Origin::Field(_)) => {
-                format!(
-                    "rename(…) or skip(…) the parameter `{}`, or give the field another name",
-                    param.name
-                )
-            }
-            _ => String::from("choose another name, or skip(…) one of them"),
-        };
-        errors.at(
-            member.span,
-            format!(
-                "duplicate payload member `{}`: {} and {} would both be sent under this name; {fix}",
-                member.name,
-                first.describe(),
-                member.describe()
-            ),
-        );
-    } else {
-        members.push(member);
-    }
-}
-
-fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
+fn generate(function: &ItemFn, sig: &Signature, plan: &Plan, async_trait: bool) -> TokenStream {
     let ItemFn {
         attrs,
         vis,
@@ -500,7 +161,8 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
     // binding lives in.
     let denied = Ident::new("__sentinel_denied", sig.error_span);
     let call = call(plan);
-    let convert = quote_spanned!(sig.error_span=> ::sentinel::__private::FromDenied::from_denied(#denied));
+    let private = at(&plan.private, sig.error_span);
+    let convert = quote_spanned!(sig.error_span=> #private::FromDenied::from_denied(#denied));
     let deny = quote! {
         return ::core::result::Result::Err(#convert);
     };
@@ -519,6 +181,22 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
             }
         }
     };
+    if async_trait {
+        // The guard goes inside async_trait's future, after it rebinds the parameters.
+        return match async_trait::insert(block, prologue) {
+            Ok(body) => {
+                let stmts = &body.stmts;
+                quote! {
+                    #(#outer)*
+                    #vis #fn_sig {
+                        #(#inner)*
+                        #(#stmts)*
+                    }
+                }
+            }
+            Err(error) => error.into_compile_error(),
+        };
+    }
     // The body's own braces, placed where the user wrote them but marked as the macro's:
     // rustc's `unused_braces` lint skips tokens from an expansion, and would otherwise
     // suggest removing braces the user never wrote around a one-line body (a fix that
@@ -537,10 +215,10 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream {
 
 /// `Call::new(policy, kind, payload)` and the builder calls of the options.
 fn call(plan: &Plan) -> TokenStream {
-    let Plan { policy, .. } = plan;
+    let Plan { policy, private, .. } = plan;
     let kind = match &plan.kind {
         Kind::Given(kind) => quote!(#kind),
-        Kind::Method(method) => quote!(::sentinel::__private::method_kind::<Self>(#method)),
+        Kind::Method(method) => quote!(#private::method_kind::<Self>(#method)),
     };
     // `payload = name`: its members first, spanned at the binding like any argument.
     let spread = plan.spread.map(|param| {
@@ -549,6 +227,7 @@ fn call(plan: &Plan) -> TokenStream {
         quote_spanned!(ident.span()=> .object(#name, &#ident))
     });
     let payload = object(
+        private,
         spread,
         plan.members.iter().map(|member| {
             let name = LitStr::new(&member.name, member.span);
@@ -568,6 +247,7 @@ fn call(plan: &Plan) -> TokenStream {
     );
     let meta = plan.meta.map(|meta| {
         let object = object(
+            private,
             None,
             meta.iter().map(|constant| {
                 let name = LitStr::new(&constant.key.text, constant.key.span);
@@ -599,19 +279,36 @@ fn call(plan: &Plan) -> TokenStream {
             quote_spanned!(*span=> .wait_on_escalation(::core::time::Duration::from_millis(#millis)))
         }
         // Spanned at the expression: a wrong type is reported there, with the trait's message.
-        Timeout::PerCall(expr) => quote_spanned! {expr.span()=>
-            .escalation_wait(::sentinel::__private::EscalationTimeout::escalation_wait(#expr))
-        },
+        Timeout::PerCall(expr) => {
+            let private = at(private, expr.span());
+            quote_spanned! {expr.span()=>
+            .escalation_wait(#private::EscalationTimeout::escalation_wait(#expr))
+            }
+        }
     });
     quote! {
-        ::sentinel::__private::Call::new(#policy, #kind, #payload) #meta #id #client #context #wait
+        #private::Call::new(#policy, #kind, #payload) #meta #id #client #context #wait
     }
+}
+
+/// `tokens` placed at `span`: rustc reports an unmet trait bound at the span of the path
+/// that names the trait, so the `__private` path must be where the user should look.
+fn at(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// A block building a `Payload` from an optional `.object(…)` call and
 /// `(attributes, name, value, span)`s; each call carries its value's span, so a type error
 /// points at the user's token.
 fn object(
+    private: &TokenStream,
     spread: Option<TokenStream>,
     members: impl Iterator<Item = (TokenStream, LitStr, TokenStream, Span)>,
 ) -> TokenStream {
@@ -625,10 +322,78 @@ fn object(
     });
     quote! {
         {
-            let mut #payload = ::sentinel::__private::Payload::new();
+            let mut #payload = #private::Payload::new();
             #spread
             #(#args)*
             #payload
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::{quote, ToTokens};
+
+    /// The two ```text blocks of the module documentation: an input and its expansion.
+    fn documented_expansion() -> (String, String) {
+        let docs: Vec<&str> = include_str!("expand.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("//!"))
+            .map(|line| line.strip_prefix(' ').unwrap_or(line))
+            .collect();
+        let docs = docs.join("\n");
+        let mut blocks = docs
+            .split("```text\n")
+            .skip(1)
+            .map(|block| block.split("```").next().unwrap_or_default().to_owned());
+        (blocks.next().unwrap(), blocks.next().unwrap())
+    }
+
+    /// The expansion the module documentation shows is the real one, token for token.
+    #[test]
+    fn the_documented_expansion_is_the_real_one() {
+        let (input, expected) = documented_expansion();
+        let mut function: syn::ItemFn = syn::parse_str(&input).expect("the documented input parses");
+        let attribute = function.attrs.remove(0);
+        let args = attribute
+            .meta
+            .require_list()
+            .expect("#[guarded(…)]")
+            .tokens
+            .clone();
+        let real = super::guarded(args, function.to_token_stream()).to_string();
+        let expected: TokenStream = expected.parse().expect("the documented expansion parses");
+        assert_eq!(real, expected.to_string());
+    }
+
+    /// With `crate = gate`, no generated path names `sentinel`: a renamed dependency, where
+    /// `::sentinel` does not exist, compiles. (The ui pass case `crate-path` cannot show
+    /// this: there `::sentinel` resolves too.)
+    #[test]
+    fn crate_path_replaces_sentinel_in_every_generated_path() {
+        let expanded = super::guarded(
+            quote!(
+                policy = "p",
+                crate = gate,
+                meta(a = 1),
+                fields(b = 2),
+                on_escalate = wait(timeout = t)
+            ),
+            quote! {
+                async fn act(&self, t: Duration, n: u8) -> Result<(), E> { Ok(()) }
+            },
+        )
+        .to_string();
+        assert!(!expanded.contains("sentinel ::"), "{expanded}");
+        for path in [
+            "gate :: __private :: Call",
+            "gate :: __private :: Payload",
+            "gate :: __private :: FromDenied",
+            "gate :: __private :: EscalationTimeout",
+            "gate :: __private :: method_kind",
+        ] {
+            assert!(expanded.contains(path), "{path} not in {expanded}");
         }
     }
 }

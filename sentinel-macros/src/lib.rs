@@ -1,25 +1,38 @@
 //! The `#[sentinel::guarded]` attribute. Use it through the `sentinel` crate, which
 //! re-exports it and provides everything the generated code names.
 //!
-//! Layout: `args` parses the attribute, `signature` reads the function, `expand`
-//! checks one against the other and generates the guarded function (its module
-//! documentation shows an expansion). Every problem is reported at once, each on its own
-//! token, and the function is emitted unchanged beside the errors.
+//! Layout, staged as thiserror-impl's and serde_derive's: `options` is the table of option
+//! names; `args` parses the attribute (the grammar), with `duration` reading literal
+//! timeouts and `literal` typing constants; `signature` reads the function (and
+//! `async_trait` recognises an `#[async_trait]` method); `check` checks one against the
+//! other and decides what is sent; `expand` generates the guarded function (its module
+//! documentation shows an expansion, held to the real output by a test). Every problem is
+//! reported at once, each on its own token, and the function is emitted unchanged beside
+//! the errors.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 use proc_macro::TokenStream;
 
 mod args;
+mod async_trait;
+mod check;
+mod duration;
 mod errors;
 mod expand;
+mod literal;
+mod options;
 mod signature;
 
 /// Runs a function only after the Sentinel sidecar said `ALLOW` for exactly the arguments
 /// it was called with.
 ///
-/// ```ignore
+/// ```no_run
 /// use sentinel::{Context, Denied, SentinelClient};
+/// # struct Receipt;
+/// # mod bank {
+/// #     pub fn transfer(_: u64, _: &str, _: &str) -> Result<super::Receipt, String> { Ok(super::Receipt) }
+/// # }
 ///
 /// #[derive(Debug)]
 /// enum PayError { Denied(Denied), Bank(String) }
@@ -33,9 +46,12 @@ mod signature;
 ///     bank::transfer(amount, from, to).map_err(PayError::Bank)
 /// }
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// sentinel::init(SentinelClient::builder("http://localhost:4000").build()?)?;
 /// let ctx = Context::new("run-42").provider("anthropic").actor("agent-007", ["ops"]);
 /// let receipt = ctx.scope(|| pay(42_000, "acct_ops", "vendor_42"));
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// Each call sends the sidecar a guard request: an action whose `type` is `kind`, whose
@@ -54,8 +70,10 @@ mod signature;
 /// - The function returns `Result<T, E>` with `E: From<sentinel::Denied>`. The return type
 ///   is recognised by name: `Result<T, E>`, `std::result::Result<T, E>`, `io::Result<T>`,
 ///   `anyhow::Result<T>` and any alias named `Result` work. `anyhow::Error`,
-///   `Box<dyn Error + Send + Sync>` and `sentinel::Denied` itself already implement
-///   `From<Denied>`.
+///   `Box<dyn Error + Send + Sync>`, `std::io::Error` (a `PermissionDenied` error carrying
+///   the `Denied`) and `sentinel::Denied` itself already implement `From<Denied>`. A
+///   foreign error type such as `String` cannot be given one (the orphan rule): return one
+///   of these, or your own error type with a variant for the `Denied`.
 /// - Every sent parameter implements `serde::Serialize`, and has a plain name (`amount`,
 ///   `mut amount`, `_amount`, `r#type`). Parameters are sent under their name without `r#`
 ///   (`r#type` is sent as `"type"`). The receiver (`self`, `&self`, `&mut self`,
@@ -69,6 +87,10 @@ mod signature;
 /// - Everything else is left as written: visibility, generics, lifetimes, `where` clauses,
 ///   `impl Trait` parameters, other attributes, doc comments, methods and trait
 ///   implementations. The body is untouched, so `return` and `?` behave as before.
+/// - Methods of `#[async_trait]` impls work as `async fn`s do (async_trait rewrites the
+///   method first; the guard runs inside its future, after the parameters are bound).
+/// - Apply the attribute once: a second `#[guarded]` on the same function is an error
+///   (each call would ask twice).
 /// - `async fn` works with any executor: the request runs on a small thread pool and the
 ///   guard is awaited, so the executor thread is never blocked. Attach a context to a
 ///   future with `WithContextExt::with_context`.
@@ -89,6 +111,7 @@ mod signature;
 /// | `context = param` | Takes the context from a parameter of type `Context` or `&Context` (not sent) instead of the one in scope. |
 /// | `on_escalate = wait(timeout = "10m")` | On `ESCALATE`, waits at most `timeout` for a human's answer and runs the body only if approved. Units: `ms`, `s`, `m`, `h` (`"500ms"`, `"30s"`, `"10m"`, `"1h"`). `timeout = expr` instead takes a `Duration` (or `Option<Duration>`) evaluated at each call; a parameter named there is not sent. |
 /// | `on_escalate = deny` | The default, written out: `ESCALATE` returns `Err` at once, the escalation left pending. |
+/// | `crate = path` | Where the `sentinel` crate is, when your code does not call it `sentinel`: a renamed dependency (`gate = { package = "montanalabs-sentinel", … }` → `crate = gate`) or a framework's re-export (`crate = my_framework::sentinel`). A string (`crate = "gate"`) works too, as for serde and tokio. |
 ///
 /// # What "exactly the arguments" means
 ///
@@ -143,24 +166,37 @@ mod signature;
 /// (each waiting call holds one of the pool's threads, at most 256; guards beyond that
 /// queue until one is free).
 ///
-/// ```ignore
+/// ```
 /// use std::time::Duration;
+/// # use sentinel::Denied as PayError;
+/// # struct Receipt;
 ///
 /// #[sentinel::guarded(policy = "fintech.payments", kind = "payment", on_escalate = wait(timeout = "10m"))]
-/// async fn pay(amount: u64, to: &str) -> Result<Receipt, PayError> { /* … */ }
+/// async fn pay(amount: u64, to: &str) -> Result<Receipt, PayError> {
+///     /* … */
+/// #   Ok(Receipt)
+/// }
 ///
 /// // The caller decides: an interactive agent waits, a batch job does not.
 /// #[sentinel::guarded(policy = "fintech.payments", on_escalate = wait(timeout = patience))]
-/// fn refund(amount: u64, patience: Option<Duration>) -> Result<(), PayError> { /* … */ }
+/// fn refund(amount: u64, patience: Option<Duration>) -> Result<(), PayError> {
+///     /* … */
+/// #   Ok(())
+/// }
 /// // payload: {"amount": …}; refund(5, Some(Duration::from_secs(60))) waits up to a minute
 /// ```
 ///
-/// ```ignore
+/// ```
+/// use std::sync::LazyLock;
 /// use sentinel::{Context, Denied, SentinelClient};
-/// use once_cell::sync::Lazy;
+/// # struct Receipt;
+/// # struct Db;
+/// # impl Db {
+/// #     async fn pay(&self, _: u64, _: u64, _: &str) -> Receipt { Receipt }
+/// # }
 ///
-/// static BILLING: Lazy<SentinelClient> =
-///     Lazy::new(|| SentinelClient::builder("http://127.0.0.1:4001").build().unwrap());
+/// static BILLING: LazyLock<SentinelClient> =
+///     LazyLock::new(|| SentinelClient::builder("http://127.0.0.1:4001").build().unwrap());
 ///
 /// #[sentinel::guarded(
 ///     policy = "fintech.payments",
@@ -187,13 +223,38 @@ mod signature;
 ///
 /// Methods work the same way:
 ///
-/// ```ignore
+/// ```
+/// # struct Wallet { balance: u64 }
 /// impl Wallet {
 ///     #[sentinel::guarded(policy = "fintech.payments", kind = "payment", rename(r#type = "method"))]
-///     pub(crate) fn send(&mut self, amount: u64, r#type: &str) -> anyhow::Result<()> {
+///     pub(crate) fn send(&mut self, amount: u64, r#type: &str) -> std::io::Result<()> {
 ///         self.balance -= amount; // self is never sent
 ///         Ok(())
 ///     }
+///
+///     // Without `kind`, a method sends "wallet.refund": the type's name, then the method's.
+///     #[sentinel::guarded(policy = "fintech.payments")]
+///     fn refund(&mut self, amount: u64) -> Result<(), sentinel::Denied> {
+///         self.balance += amount;
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// One struct parameter as the whole payload, as agent-tool frameworks pass arguments
+/// (rmcp's `Parameters<T>`, axum's `Json<T>`):
+///
+/// ```
+/// use serde::Serialize;
+/// # struct Parameters<T>(T);
+///
+/// #[derive(Serialize)]
+/// struct Transfer { to: String, amount: u64 }
+///
+/// // payload: {"to": …, "amount": …}, the members at the top level, not {"req": {…}}
+/// #[sentinel::guarded(policy = "fintech.payments", kind = "payment", payload = req)]
+/// async fn pay(Parameters(req): Parameters<Transfer>) -> Result<u64, sentinel::Denied> {
+///     Ok(req.amount)
 /// }
 /// ```
 #[proc_macro_attribute]

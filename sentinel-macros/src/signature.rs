@@ -9,6 +9,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::{Attribute, FnArg, GenericArgument, Ident, Pat, PathArguments, ReturnType, Type};
 
+use crate::async_trait::AsyncTrait;
 use crate::errors::Errors;
 
 /// What the expansion needs to know about the function.
@@ -56,7 +57,9 @@ pub(crate) struct PatternParam {
 pub(crate) const RETURN_RULE: &str =
     "a #[guarded] function must return Result<T, E> where E: From<sentinel::Denied>";
 
-pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
+/// Reads `sig`; `async_trait` is set when the function is an `#[async_trait]` method,
+/// rewritten (see [`crate::async_trait`]).
+pub(crate) fn read(sig: &syn::Signature, async_trait: Option<&AsyncTrait>, errors: &mut Errors) -> Signature {
     if let Some(constness) = &sig.constness {
         errors.at(
             constness.span,
@@ -77,7 +80,28 @@ pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
             }
             FnArg::Typed(typed) => typed,
         };
-        match &*typed.pat {
+        // async_trait renames a pattern parameter (and `_`) to `__argN`, rebinding the
+        // pattern in the body: read it as the pattern the user wrote.
+        let renamed = match (&*typed.pat, async_trait) {
+            (Pat::Ident(binding), Some(shape)) if binding.ident.to_string().starts_with("__arg") => {
+                let name = binding.ident.to_string();
+                Some(
+                    shape
+                        .patterns
+                        .iter()
+                        .find(|(arg, _)| *arg == name)
+                        .map(|(_, pat)| pat.clone())
+                        .unwrap_or_else(|| {
+                            Pat::Wild(syn::PatWild {
+                                attrs: Vec::new(),
+                                underscore_token: syn::Token![_](binding.ident.span()),
+                            })
+                        }),
+                )
+            }
+            _ => None,
+        };
+        match renamed.as_ref().unwrap_or(&*typed.pat) {
             Pat::Ident(binding) if binding.subpat.is_none() => params.push(Param {
                 ident: binding.ident.clone(),
                 name: binding.ident.unraw().to_string(),
@@ -119,11 +143,14 @@ pub(crate) fn read(sig: &syn::Signature, errors: &mut Errors) -> Signature {
     Signature {
         ident: sig.ident.clone(),
         name: sig.ident.unraw().to_string(),
-        is_async: sig.asyncness.is_some(),
+        is_async: sig.asyncness.is_some() || async_trait.is_some(),
         params,
         patterns,
         has_receiver,
-        error_span: error_span(sig, errors),
+        error_span: match async_trait {
+            Some(shape) => output_error_span(&shape.output, sig, errors),
+            None => error_span(sig, errors),
+        },
     }
 }
 
@@ -177,19 +204,23 @@ fn error_span(sig: &syn::Signature, errors: &mut Errors) -> Span {
             );
             sig.ident.span()
         }
-        ReturnType::Type(_, ty) => match result_error(ty) {
-            Some(span) => span,
-            None => {
-                errors.spanned(
-                    ty,
-                    format!(
-                        "{RETURN_RULE}, so that a denied call returns an error instead of running; found `{}`",
-                        pretty(ty)
-                    ),
-                );
-                sig.ident.span()
-            }
-        },
+        ReturnType::Type(_, ty) => output_error_span(ty, sig, errors),
+    }
+}
+
+fn output_error_span(ty: &Type, sig: &syn::Signature, errors: &mut Errors) -> Span {
+    match result_error(ty) {
+        Some(span) => span,
+        None => {
+            errors.spanned(
+                ty,
+                format!(
+                    "{RETURN_RULE}, so that a denied call returns an error instead of running; found `{}`",
+                    pretty(ty)
+                ),
+            );
+            sig.ident.span()
+        }
     }
 }
 
@@ -237,6 +268,17 @@ fn pretty(ty: &Type) -> String {
         if c == ' ' {
             let prev = out.chars().last();
             let next = chars.peek().copied();
+            // `dyn ::a::B`, `impl ::a::B`, `&'a ::a::B`: the space before a leading `::` stays.
+            let word = out
+                .rsplit(|c: char| !(c.is_alphanumeric() || c == '_' || c == '\''))
+                .next()
+                .unwrap_or_default();
+            if next == Some(':')
+                && (matches!(word, "dyn" | "impl" | "mut" | "const") || word.starts_with('\''))
+            {
+                out.push(c);
+                continue;
+            }
             let glue_left = matches!(prev, Some('<' | '(' | '[' | '&' | ':'));
             let glue_right = matches!(next, Some('<' | '>' | ')' | ']' | ',' | ':'));
             if glue_left || glue_right {

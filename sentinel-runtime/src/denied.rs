@@ -7,8 +7,9 @@ use crate::decision::{GuardDecision, Verdict};
 /// The error a `#[guarded]` function returns when the sidecar did not allow the call (or
 /// could not be asked and the client fails closed). It carries the whole decision.
 ///
-/// Convert it into your own error type with `From<Denied>`; `anyhow::Error` and
-/// `Box<dyn Error + Send + Sync>` accept it as it is.
+/// Convert it into your own error type with `From<Denied>`; `anyhow::Error`,
+/// `Box<dyn Error + Send + Sync>` and `std::io::Error` (as `PermissionDenied`) accept it as
+/// it is.
 ///
 /// ```
 /// use sentinel_runtime::{Denied, FailMode, GuardDecision, Verdict};
@@ -125,3 +126,12 @@ impl fmt::Debug for Denied {
 }
 
 impl std::error::Error for Denied {}
+
+/// For functions returning `std::io::Result<T>`: a denial is an
+/// [`ErrorKind::PermissionDenied`](std::io::ErrorKind::PermissionDenied) error that carries
+/// the [`Denied`] (`error.get_ref()`, or `error.into_inner()` and `downcast`).
+impl From<Denied> for std::io::Error {
+    fn from(denied: Denied) -> Self {
+        std::io::Error::new(std::io::ErrorKind::PermissionDenied, denied)
+    }
+}

@@ -34,7 +34,8 @@ impl<T: Serialize + ?Sized> Arg for T {}
 /// message, which states the rule.
 #[diagnostic::on_unimplemented(
     message = "a #[guarded] function must return Result<T, E> where E: From<sentinel::Denied>; `{Self}` does not implement From<sentinel::Denied>",
-    note = "add `impl From<sentinel::Denied> for {Self}`, or return Result<T, sentinel::Denied>"
+    note = "if `{Self}` is your own type, add `impl From<sentinel::Denied> for {Self}` (for example a variant holding the `Denied`)",
+    note = "otherwise return an error type that already converts: `sentinel::Denied`, `std::io::Error`, `anyhow::Error` or `Box<dyn std::error::Error + Send + Sync>`"
 )]
 pub trait FromDenied {
     /// `E::from(denied)`.

@@ -26,4 +26,11 @@ async fn charge(amount: u64) -> Result<u64, PayError> {
     Ok(amount)
 }
 
+// A foreign error type: the note says what to return instead (an impl would break the
+// orphan rule).
+#[sentinel::guarded(policy = "fintech.payments")]
+fn describe(amount: u64) -> Result<u64, String> {
+    Ok(amount)
+}
+
 fn main() {}

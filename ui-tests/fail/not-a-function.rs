@@ -9,3 +9,8 @@ trait Tool {
 }
 
 fn main() {}
+
+extern "C" {
+    #[sentinel::guarded(policy = "p")]
+    fn abs(n: i32) -> i32;
+}

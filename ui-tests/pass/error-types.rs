@@ -17,6 +17,16 @@ fn aliased_error(n: u8) -> Result<u8, BoxError> {
 }
 
 #[sentinel::guarded(policy = "p")]
+fn io_result(n: u8) -> std::io::Result<u8> {
+    Ok(n)
+}
+
+#[sentinel::guarded(policy = "p")]
+async fn io_error(n: u8) -> Result<u8, std::io::Error> {
+    Ok(n)
+}
+
+#[sentinel::guarded(policy = "p")]
 fn denied(n: u8) -> Result<u8, sentinel::Denied> {
     Ok(n)
 }
@@ -60,6 +70,10 @@ fn main() {
         .to_string()
         .starts_with("sentinel BLOCK boxed under p: "));
     assert!(aliased_error(1).is_err());
+    let io = io_result(1).unwrap_err();
+    assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+    assert!(io.get_ref().is_some_and(|e| e.is::<Denied>()));
+    let _future = io_error(1);
     assert!(denied(1).is_err());
     assert!(qualified(1).is_err());
     assert!(parenthesized(1).is_err());
