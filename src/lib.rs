@@ -249,6 +249,8 @@
 //! | `tls` | no | `https://` sidecars through rustls: platform roots or a given CA, optional client certificate |
 //! | `tracing` | no | a `sentinel.guard` span per guard and a warning per fallback; never payload or header values |
 //! | `testing` | no | [`testing::MockSidecar`] for your own tests |
+//! | `rmcp` | no | MCP tools (rmcp): a denial is a tool result with `isError: true` and [`Denied::model_feedback`] as its text |
+//! | `rig` | no | rig tools (rig-core 0.44): `Denied` converts into a `ToolExecutionError` refusal the model reads |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

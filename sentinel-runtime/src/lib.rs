@@ -19,6 +19,7 @@ mod decision;
 mod denied;
 mod env;
 mod escalation;
+mod frameworks;
 mod global;
 mod method_kind;
 mod payload;
