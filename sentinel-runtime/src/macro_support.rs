@@ -274,7 +274,7 @@ impl<'a> Call<'a> {
         use crate::adjudication::{AdjudicationRequest, CanonicalAction};
 
         let (policy, kind) = (self.policy, self.kind);
-        let refuse = |why: String| Err(E::from(Denied::new(GuardDecision::refused(why), kind, policy)));
+        let refuse = |why: String| Err(E::from(Denied::of(GuardDecision::refused(why), kind, policy)));
         let Some(receipts) = self.receipts.or(crate::adjudication::client()) else {
             return refuse(
                 "no receipt client is configured: call sentinel::adjudication::init at startup".into(),

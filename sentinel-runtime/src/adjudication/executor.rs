@@ -234,7 +234,7 @@ impl ReceiptClient {
             .sentinel()
             .guard(&action, request.context(), request.policy());
         if decision.verdict() == Verdict::Escalate && decision.escalation_id().is_some() {
-            return Denied::new(decision, request.action().action_type(), request.policy());
+            return Denied::of(decision, request.action().action_type(), request.policy());
         }
         refused(
             request,
@@ -251,7 +251,7 @@ fn denied(request: &AdjudicationRequest, err: ReceiptError) -> Denied {
 }
 
 fn refused(request: &AdjudicationRequest, why: String) -> Denied {
-    Denied::new(
+    Denied::of(
         GuardDecision::refused(why),
         request.action().action_type(),
         request.policy(),

@@ -199,13 +199,15 @@ impl SentinelClient {
             return self.fail_safe(protocol::describe_status(response.status, &response.body));
         }
         match GuardDecision::from_json(&response.body) {
-            Ok(decision) => match decision.reason() {
-                Some(reason) if reason != self.redact(reason.to_owned()) => {
-                    let reason = self.redact(reason.to_owned());
-                    decision.with_reason(reason)
+            Ok(mut decision) => {
+                if let Some(reason) = decision.reason() {
+                    let redacted = self.redact(reason.to_owned());
+                    if redacted != reason {
+                        decision.set_reason(redacted);
+                    }
                 }
-                _ => decision,
-            },
+                decision
+            }
             Err(e) => {
                 self.dishonoured();
                 self.fail_safe(format!("malformed decision: {e}"))

@@ -318,6 +318,11 @@ impl GuardDecision {
         }
     }
 
+    /// Replaces the reason (a redacted copy of the sidecar's).
+    pub(crate) fn set_reason(&mut self, reason: impl Into<String>) {
+        self.reason = Some(reason.into());
+    }
+
     /// Names the escalation this decision is about.
     pub(crate) fn set_escalation_id(&mut self, escalation_id: impl Into<String>) {
         self.escalation_id = Some(escalation_id.into());
@@ -387,7 +392,7 @@ impl GuardDecision {
 
     /// Sets the reason.
     pub fn with_reason(mut self, reason: impl Into<String>) -> GuardDecision {
-        self.reason = Some(reason.into());
+        self.set_reason(reason);
         self
     }
 

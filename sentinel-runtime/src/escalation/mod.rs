@@ -13,6 +13,7 @@ use crate::transport::TransportError;
 
 mod wait;
 
+#[cfg(feature = "verify")]
 pub(crate) use wait::human_decision;
 
 /// Where an escalation stands, as the sidecar lists it (and as a filter of
