@@ -127,7 +127,7 @@
 //! let client = SentinelClient::builder("http://localhost:4000")
 //!     .fail_mode(FailMode::Closed)            // the default
 //!     .timeout(Duration::from_secs(5))        // the whole request, retries included
-//!     .header("authorization", "Bearer …")    // never printed by Debug, logs or errors
+//!     .header("authorization", "Bearer my-token")    // never printed by Debug, logs or errors
 //!     .build()?;
 //! # Ok::<(), sentinel::BuildError>(())
 //! ```

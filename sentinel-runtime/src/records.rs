@@ -20,7 +20,8 @@ pub const DEFAULT_EXPORT_PAGE: usize = 200;
 /// the sidecar returns records in chain order, at most 1000 at a time.
 ///
 /// ```
-/// use sentinel_runtime::{RecordQuery, Verdict};
+/// use sentinel_runtime::records::RecordQuery;
+/// use sentinel_runtime::Verdict;
 ///
 /// let query = RecordQuery::new().run_id("run-42").verdict(Verdict::Allow).limit(50);
 /// assert_eq!(query.to_query_string(), "runId=run-42&verdict=ALLOW&limit=50");
