@@ -2,26 +2,23 @@
 //!
 //! Every option goes through [`Args::set`], the one place that rejects a repeated key.
 //! Problems are collected rather than returned, and parsing resumes at the next top-level
-//! comma, so a user sees every mistake in one build. Checks that need the function (does
-//! `skip(x)` name a parameter?) happen later, in `expand`.
+//! comma, so a user sees every mistake in one build. This file is the grammar; whether a
+//! value is valid (a string, not blank, a path) is checked in `valid` and `escalate`, and
+//! checks that need the function (does `skip(x)` name a parameter?) happen later, in `check`.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token};
+use syn::{Expr, Ident, LitStr, Token};
 
-use crate::duration::duration_millis;
 use crate::errors::{did_you_mean, Errors};
-use crate::literal::literal;
+use crate::escalate::{on_escalate, ON_ESCALATE_USAGE};
 use crate::options::{
     self, Symbol, CLIENT, CONTEXT, CRATE, FIELDS, ID, KIND, META, ON_ESCALATE, PAYLOAD, POLICY, RECEIPT,
     RENAME, SKIP,
 };
-
-/// How `on_escalate` is written; every message about it starts with this.
-const ON_ESCALATE_USAGE: &str = "`on_escalate` takes wait(timeout = \"10m\")";
+use crate::valid::{constants, crate_path, parameter, renames, string, unique};
 
 /// The options as written. Values that were malformed are left unset (their error is
 /// already recorded), but [`Args::given`] still knows the key was there.
@@ -90,9 +87,9 @@ pub(crate) struct Constant {
 
 /// An option's name where it was written.
 #[derive(Clone, Copy)]
-struct Key {
-    name: Symbol,
-    span: Span,
+pub(crate) struct Key {
+    pub(crate) name: Symbol,
+    pub(crate) span: Span,
 }
 
 impl Args {
@@ -210,11 +207,11 @@ fn parse_option(input: ParseStream, args: &mut Args, errors: &mut Errors) -> syn
     };
     match option {
         POLICY => {
-            let value = string(input, key, errors);
+            let value = expression(input, key).map(|expr| string(&expr, key, errors));
             args.set(key, value, errors, |a| &mut a.policy)
         }
         KIND => {
-            let value = string(input, key, errors);
+            let value = expression(input, key).map(|expr| string(&expr, key, errors));
             args.set(key, value, errors, |a| &mut a.kind)
         }
         SKIP => {
@@ -339,94 +336,6 @@ fn equals(input: ParseStream, key: Key) -> syn::Result<()> {
     Ok(())
 }
 
-/// `= "string"`: anything else is recorded as an error and yields `None`.
-fn string(input: ParseStream, key: Key, errors: &mut Errors) -> syn::Result<Option<LitStr>> {
-    let value = expression(input, key)?;
-    match ungroup(&value) {
-        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) if s.value().trim().is_empty() => {
-            errors.at(
-                s.span(),
-                format!("`{}` must not be empty: write {}", key.name, key.name.usage()),
-            );
-            Ok(None)
-        }
-        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(Some(s.clone())),
-        other => {
-            errors.spanned(
-                other,
-                format!(
-                    "`{}` must be a string literal: write {}",
-                    key.name,
-                    key.name.usage()
-                ),
-            );
-            Ok(None)
-        }
-    }
-}
-
-/// `context = ctx`, `payload = req`: the name of a parameter.
-fn parameter(value: &Expr, key: Key, errors: &mut Errors) -> Option<Name> {
-    if let Expr::Path(path) = ungroup(value) {
-        if path.qself.is_none() && path.attrs.is_empty() {
-            if let Some(ident) = path.path.get_ident() {
-                return Some(Name {
-                    text: ident.unraw().to_string(),
-                    span: ident.span(),
-                });
-            }
-        }
-    }
-    let what = match key.name {
-        CONTEXT => "the name of a parameter of type `Context` or `&Context`",
-        _ => {
-            "the name of the parameter (or of a binding in a pattern parameter) whose members are the payload"
-        }
-    };
-    errors.spanned(
-        value,
-        format!("`{}` takes {what}: write {}", key.name, key.name.usage()),
-    );
-    None
-}
-
-/// `crate = gate`, `crate = ::framework::sentinel`, or the same path in a string (as serde
-/// and tokio spell it).
-fn crate_path(value: &Expr, key: Key, errors: &mut Errors) -> Option<syn::Path> {
-    match ungroup(value) {
-        Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => return Some(path.path.clone()),
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(text), ..
-        }) => match text.parse::<syn::Path>() {
-            Ok(mut path) => {
-                // The path's tokens point at the string, so a path that does not resolve
-                // is reported there.
-                for segment in &mut path.segments {
-                    segment.ident.set_span(text.span());
-                }
-                return Some(path);
-            }
-            Err(e) => {
-                errors.at(
-                    text.span(),
-                    format!("`crate` takes a path, and \"{}\" is not one: {e}", text.value()),
-                );
-                return None;
-            }
-        },
-        _ => {}
-    }
-    errors.spanned(
-        value,
-        format!(
-            "`crate` takes the path of the `sentinel` crate as your code names it: write {}, \
-             or crate = my_framework::sentinel for a re-export",
-            key.name.usage()
-        ),
-    );
-    None
-}
-
 /// The expression inside the invisible group a `macro_rules!` fragment (`$p:expr`,
 /// `$p:literal`) arrives in: every reader looks through it, so an option written by a
 /// macro reads as the same option written by hand.
@@ -434,121 +343,6 @@ pub(crate) fn ungroup(expr: &Expr) -> &Expr {
     match expr {
         Expr::Group(group) => ungroup(&group.expr),
         other => other,
-    }
-}
-
-/// `on_escalate = deny` or `on_escalate = wait(timeout = …)`; anything else is recorded as
-/// an error and yields `None`.
-fn on_escalate(value: Expr, errors: &mut Errors) -> Option<OnEscalate> {
-    let wait = match ungroup(&value).clone() {
-        Expr::Path(path) if is_word(&path, "deny") => return Some(OnEscalate::Deny),
-        Expr::Path(path) if is_word(&path, "wait") => {
-            errors.spanned(
-                path,
-                format!("{ON_ESCALATE_USAGE}: a wait needs a timeout, because waiting is always bounded"),
-            );
-            return None;
-        }
-        Expr::Call(call) if matches!(&*call.func, Expr::Path(path) if is_word(path, "wait")) => call,
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(text), ..
-        }) => {
-            errors.at(
-                text.span(),
-                format!(
-                    "{ON_ESCALATE_USAGE}: put the timeout in wait(…), as in on_escalate = wait(timeout = {})",
-                    text.to_token_stream()
-                ),
-            );
-            return None;
-        }
-        other => {
-            errors.spanned(
-                other,
-                format!(
-                    "{ON_ESCALATE_USAGE}, to wait at most that long for a human's answer, \
-                     or deny (the default) to return Denied at once"
-                ),
-            );
-            return None;
-        }
-    };
-    let mut timeout: Option<Option<Timeout>> = None;
-    for setting in wait.args.iter() {
-        match ungroup(setting) {
-            Expr::Assign(assign) if matches!(&*assign.left, Expr::Path(path) if is_word(path, "timeout")) => {
-                if timeout.is_some() {
-                    errors.spanned(&assign.left, "duplicate `timeout`: give it once");
-                } else {
-                    timeout = Some(timeout_value(&assign.right, errors));
-                }
-            }
-            Expr::Assign(assign) => errors.spanned(
-                &assign.left,
-                format!(
-                    "{ON_ESCALATE_USAGE}: unknown setting `{}`; `timeout` is the only one",
-                    assign.left.to_token_stream()
-                ),
-            ),
-            other => errors.spanned(
-                other,
-                format!(
-                    "{ON_ESCALATE_USAGE}: name the setting, as in wait(timeout = {})",
-                    other.to_token_stream()
-                ),
-            ),
-        }
-    }
-    match timeout {
-        Some(timeout) => timeout.map(OnEscalate::Wait),
-        None => {
-            if wait.args.is_empty() {
-                errors.spanned(
-                    &wait,
-                    format!("{ON_ESCALATE_USAGE}: a wait needs a timeout, because waiting is always bounded"),
-                );
-            }
-            None
-        }
-    }
-}
-
-/// Whether `path` is the single word `word`.
-fn is_word(path: &syn::ExprPath, word: &str) -> bool {
-    path.qself.is_none() && path.attrs.is_empty() && path.path.is_ident(word)
-}
-
-/// `timeout = "10m"` (read now) or `timeout = <expression>` (evaluated at each call).
-fn timeout_value(value: &Expr, errors: &mut Errors) -> Option<Timeout> {
-    match value {
-        Expr::Group(group) => timeout_value(&group.expr, errors),
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(text), ..
-        }) => match duration_millis(&text.value()) {
-            Ok(millis) => Some(Timeout::Fixed {
-                millis,
-                span: text.span(),
-            }),
-            Err(why) => {
-                errors.at(text.span(), format!("{ON_ESCALATE_USAGE}: {why}"));
-                None
-            }
-        },
-        Expr::Lit(ExprLit {
-            lit: lit @ (Lit::Int(_) | Lit::Float(_)),
-            ..
-        }) => {
-            let number = lit.to_token_stream().to_string();
-            errors.spanned(
-                lit,
-                format!(
-                    "{ON_ESCALATE_USAGE}: `{number}` has no unit; write a string with one, like \"{number}s\" \
-                     (units: ms, s, m, h), or give a `Duration`"
-                ),
-            );
-            None
-        }
-        other => Some(Timeout::PerCall(other.clone())),
     }
 }
 
@@ -618,79 +412,4 @@ fn member_pair(input: ParseStream) -> syn::Result<(Name, Expr)> {
 fn pair_value(input: ParseStream) -> syn::Result<Expr> {
     input.parse::<Token![=]>()?;
     input.parse()
-}
-
-/// Keeps the first of each name; later ones are errors.
-fn unique<T>(items: Vec<T>, name: fn(&T) -> &Name, what: &str, errors: &mut Errors) -> Vec<T> {
-    let mut kept: Vec<T> = Vec::with_capacity(items.len());
-    for item in items {
-        let this = name(&item);
-        if kept.iter().any(|k| name(k).text == this.text) {
-            errors.at(this.span, format!("`{}` {what}", this.text));
-        } else {
-            kept.push(item);
-        }
-    }
-    kept
-}
-
-fn renames(pairs: Vec<(Name, Expr)>, errors: &mut Errors) -> Vec<Rename> {
-    let mut renames = Vec::new();
-    for (param, value) in pairs {
-        match ungroup(&value) {
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(to), ..
-            }) if to.value().trim().is_empty() => errors.at(
-                to.span(),
-                format!(
-                    "the new name of `{}` must not be empty: write rename({} = \"new_name\")",
-                    param.text, param.text
-                ),
-            ),
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(to), ..
-            }) => renames.push(Rename {
-                param,
-                to: to.clone(),
-            }),
-            other => errors.spanned(
-                other,
-                format!(
-                    "the new name must be a string literal: write rename({} = \"new_name\")",
-                    param.text
-                ),
-            ),
-        }
-    }
-    unique(renames, |r| &r.param, "is renamed twice", errors)
-}
-
-fn constants(key: Key, pairs: Vec<(Name, Expr)>, errors: &mut Errors) -> Vec<Constant> {
-    let mut constants = Vec::new();
-    for (name, value) in pairs {
-        if name.text.trim().is_empty() {
-            errors.at(
-                name.span,
-                format!("a member name must not be empty: write {}", key.name.usage()),
-            );
-            continue;
-        }
-        match literal(&value) {
-            Ok(value) => constants.push(Constant { key: name, value }),
-            Err(why) => errors.spanned(
-                &value,
-                format!(
-                    "`{}` values must be literals (a string, a number or a bool), like {}; {why}",
-                    key.name,
-                    key.name.usage()
-                ),
-            ),
-        }
-    }
-    unique(
-        constants,
-        |c| &c.key,
-        &format!("appears twice in {}(…)", key.name),
-        errors,
-    )
 }

@@ -19,10 +19,12 @@ mod async_trait;
 mod check;
 mod duration;
 mod errors;
+mod escalate;
 mod expand;
 mod literal;
 mod options;
 mod signature;
+mod valid;
 
 /// Runs a function only after the Sentinel sidecar said `ALLOW` for exactly the arguments
 /// it was called with.
