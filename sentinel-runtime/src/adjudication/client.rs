@@ -4,223 +4,25 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::action::{context_digest, evidence_digest, CanonicalAction, EvidenceItem, PolicyManifest};
+use super::action::evidence_digest;
 use super::receipt::{AuthorizationReceipt, ExecutionReceipt, ExecutorKey};
 use super::ReceiptError;
-use crate::action::Action;
-use crate::context::Context;
 use crate::decision::Verdict;
 use crate::provenance::TrustedKeys;
 use crate::transport::HttpResponse;
 use crate::SentinelClient;
 
-/// How many unreported execution receipts a [`ReceiptClient`] keeps for
-/// [`retry_reports`](ReceiptClient::retry_reports); past it the oldest is dropped, with an
-/// error logged.
-pub const OUTBOX_CAPACITY: usize = 1024;
+mod audit;
+mod outbox;
+mod request;
 
-/// One action to adjudicate and, once authorized, to run: the canonical action, the
-/// context and policy it is guarded under, and what the receipt must commit to.
-#[derive(Debug, Clone)]
-pub struct AdjudicationRequest {
-    action: CanonicalAction,
-    context: Context,
-    policy: String,
-    manifest: PolicyManifest,
-    evidence: Vec<EvidenceItem>,
-    human_approval_reference: Option<String>,
-    require_human_approval: bool,
-    receipt_ttl: Option<Duration>,
-}
-
-impl AdjudicationRequest {
-    /// `action` under `context`, decided by the policy pack `policy` (such as
-    /// `fintech.payments`); the manifest committed to is [`PolicyManifest::new`]`(policy)`.
-    pub fn new(action: CanonicalAction, context: Context, policy: impl Into<String>) -> Self {
-        let policy = policy.into();
-        AdjudicationRequest {
-            action,
-            context,
-            manifest: PolicyManifest::new(policy.clone()),
-            policy,
-            evidence: Vec::new(),
-            human_approval_reference: None,
-            require_human_approval: false,
-            receipt_ttl: None,
-        }
-    }
-
-    /// Commits to this policy manifest instead of the bare pack name.
-    #[must_use]
-    pub fn manifest(mut self, manifest: PolicyManifest) -> Self {
-        self.manifest = manifest;
-        self
-    }
-
-    /// The evidence the decision rests on (authoritative evidence that is unavailable makes
-    /// the adjudication `ESCALATE`).
-    #[must_use]
-    pub fn evidence(mut self, evidence: Vec<EvidenceItem>) -> Self {
-        self.evidence = evidence;
-        self
-    }
-
-    /// Stamps a human approval (such as an approved escalation's id) on the receipt.
-    #[must_use]
-    pub fn human_approval(mut self, reference: impl Into<String>) -> Self {
-        self.human_approval_reference = Some(reference.into());
-        self
-    }
-
-    /// Refuses to execute on a receipt without a human approval (`MISSING_HUMAN_APPROVAL`).
-    #[must_use]
-    pub fn require_human_approval(mut self) -> Self {
-        self.require_human_approval = true;
-        self
-    }
-
-    /// Asks for a receipt valid this long instead of the sidecar's default (5 minutes).
-    #[must_use]
-    pub fn receipt_ttl(mut self, ttl: Duration) -> Self {
-        self.receipt_ttl = Some(ttl);
-        self
-    }
-
-    /// The action.
-    #[must_use]
-    pub fn action(&self) -> &CanonicalAction {
-        &self.action
-    }
-
-    /// The context.
-    #[must_use]
-    pub fn context(&self) -> &Context {
-        &self.context
-    }
-
-    /// The policy pack's name.
-    #[must_use]
-    pub fn policy(&self) -> &str {
-        &self.policy
-    }
-
-    /// What the executor binds a receipt to: this request's action, context and manifest
-    /// digests, computed here from the values themselves.
-    #[must_use]
-    pub fn binding(&self) -> ExecutionBinding {
-        ExecutionBinding {
-            action_digest: self.action.digest(),
-            context_digest: context_digest(&self.context),
-            expected_policy_bundle_digest: Some(self.manifest.digest()),
-            require_human_approval: self.require_human_approval,
-        }
-    }
-
-    fn body(&self, binding: &ExecutionBinding) -> Value {
-        let guard_action = Action::of(
-            self.action.action_type(),
-            Value::Object(self.action.parameters().clone()),
-        );
-        let mut body = json!({
-            "guard": {"action": guard_action, "context": self.context, "policy": self.policy},
-            "action": self.action.to_value(),
-            "contextDigest": binding.context_digest,
-            "policy": self.manifest,
-            "evidence": self.evidence,
-        });
-        if let Some(reference) = &self.human_approval_reference {
-            body["humanApprovalReference"] = json!(reference);
-        }
-        if let Some(ttl) = self.receipt_ttl {
-            body["receiptTtlMs"] = json!(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
-        }
-        body
-    }
-}
-
-/// What the executor knows about the action it is about to run (the sidecar's
-/// `ExecutionBinding`), matched against a receipt by `POST /v1/receipts/validate`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExecutionBinding {
-    /// Digest of the action about to run, computed by the executor.
-    pub action_digest: String,
-    /// Digest of the context it runs under.
-    pub context_digest: String,
-    /// The policy digest the receipt must carry, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected_policy_bundle_digest: Option<String>,
-    /// Whether the receipt must carry a human approval.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub require_human_approval: bool,
-}
-
-/// The sidecar's answer to an adjudication. A receipt is present exactly when the verdict
-/// is `ALLOW`, and only after it was checked: signed under a pinned issuer key, unexpired,
-/// and bound to this request's action, context, policy manifest and evidence.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Adjudication {
-    /// The final verdict.
-    pub verdict: Verdict,
-    /// Which rule decided.
-    pub reason: String,
-    /// The provenance record of the wrapped guard.
-    pub record_id: String,
-    /// The authorization receipt, on `ALLOW`.
-    pub receipt: Option<AuthorizationReceipt>,
-}
-
-/// The sidecar's complete-mediation audit (`GET /v1/audit/verify`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct AuditReport {
-    /// No violation found.
-    pub valid: bool,
-    /// Executions audited (refusals are not executions).
-    pub executions_checked: u64,
-    /// Every violation found.
-    pub violations: Vec<AuditViolation>,
-    /// Fraction of executions with exactly one valid, matching authorization.
-    pub coverage: f64,
-}
-
-/// One violation of complete mediation.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct AuditViolation {
-    /// `ACTION_SUBSTITUTION`, `REPLAYED_AUTHORIZATION`, `EXECUTION_WITHOUT_AUTHORIZATION`, …
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The execution concerned.
-    #[serde(default)]
-    pub execution_id: Option<String>,
-    /// The authorization concerned.
-    #[serde(default)]
-    pub authorization_receipt_id: Option<String>,
-    /// What is wrong.
-    pub detail: String,
-}
-
-/// The audit's headline (`GET /v1/audit/coverage`).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct Coverage {
-    /// No violation found.
-    pub valid: bool,
-    /// Executions audited.
-    pub executions_checked: u64,
-    /// Fraction of executions with exactly one valid, matching authorization.
-    pub coverage: f64,
-}
+pub use audit::{AuditReport, AuditViolation, Coverage};
+pub use outbox::OUTBOX_CAPACITY;
+pub use request::{Adjudication, AdjudicationRequest, ExecutionBinding};
 
 /// A client of the sidecar's adjudication protocol (`--protocol`, or
 /// `SENTINEL_PROTOCOL_ENABLED=1`): the executor's side. Cheap to clone; clones share the
@@ -408,76 +210,6 @@ impl ReceiptClient {
         }
     }
 
-    /// `POST /v1/executions`: hands a signed execution receipt to the sidecar's audit log.
-    ///
-    /// # Errors
-    ///
-    /// [`ReceiptError::Sidecar`] if it was not stored (the sidecar refuses a receipt whose
-    /// executor key it does not trust).
-    pub fn report(&self, execution: &ExecutionReceipt) -> Result<(), ReceiptError> {
-        let answer = self.post("/v1/executions", &json!(execution), self.inner.client.deadline())?;
-        match answer.get("stored") {
-            Some(Value::Bool(true)) => Ok(()),
-            _ => Err(malformed("execution report", "not stored")),
-        }
-    }
-
-    /// Reports `execution`; if that fails, logs an error and keeps it for
-    /// [`retry_reports`](Self::retry_reports).
-    pub(crate) fn report_or_keep(&self, execution: ExecutionReceipt) {
-        if let Err(err) = self.report(&execution) {
-            log::error!(
-                target: "sentinel",
-                "execution receipt {} (authorization {}) not reported: {err}; kept for retry_reports()",
-                execution.execution_id,
-                execution.authorization_receipt_id
-            );
-            let mut outbox = self.outbox();
-            if outbox.len() >= OUTBOX_CAPACITY {
-                if let Some(dropped) = outbox.pop_front() {
-                    log::error!(
-                        target: "sentinel",
-                        "outbox full: execution receipt {} dropped unreported",
-                        dropped.execution_id
-                    );
-                }
-            }
-            outbox.push_back(execution);
-        }
-    }
-
-    /// The execution receipts whose report failed, oldest first.
-    #[must_use]
-    pub fn pending_reports(&self) -> Vec<ExecutionReceipt> {
-        self.outbox().iter().cloned().collect()
-    }
-
-    /// Reports the pending execution receipts again, oldest first; returns how many are
-    /// still pending (those that failed again stay, in order).
-    pub fn retry_reports(&self) -> usize {
-        let pending: Vec<ExecutionReceipt> = self.outbox().drain(..).collect();
-        let mut failed = Vec::new();
-        for execution in pending {
-            if let Err(err) = self.report(&execution) {
-                log::warn!(target: "sentinel", "execution receipt {} still not reported: {err}", execution.execution_id);
-                failed.push(execution);
-            }
-        }
-        let mut outbox = self.outbox();
-        // Receipts kept meanwhile by other threads stay after the older ones.
-        for execution in failed.into_iter().rev() {
-            outbox.push_front(execution);
-        }
-        while outbox.len() > OUTBOX_CAPACITY {
-            outbox.pop_front();
-        }
-        outbox.len()
-    }
-
-    fn outbox(&self) -> std::sync::MutexGuard<'_, VecDeque<ExecutionReceipt>> {
-        self.inner.outbox.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// `POST /v1/receipts/revoke`: the receipt fails every later validation
     /// (`REVOKED_RECEIPT`).
     ///
@@ -494,27 +226,6 @@ impl ReceiptClient {
             Some(Value::Bool(true)) => Ok(()),
             _ => Err(malformed("revocation", "not confirmed")),
         }
-    }
-
-    /// `GET /v1/audit/verify`: the complete-mediation audit over every receipt the sidecar
-    /// holds.
-    ///
-    /// # Errors
-    ///
-    /// [`ReceiptError::Sidecar`] without a well-formed report.
-    pub fn audit(&self) -> Result<AuditReport, ReceiptError> {
-        let answer = self.get("/v1/audit/verify")?;
-        serde_json::from_value(answer).map_err(|e| malformed("audit", e))
-    }
-
-    /// `GET /v1/audit/coverage`: the audit's headline.
-    ///
-    /// # Errors
-    ///
-    /// [`ReceiptError::Sidecar`] without a well-formed answer.
-    pub fn coverage(&self) -> Result<Coverage, ReceiptError> {
-        let answer = self.get("/v1/audit/coverage")?;
-        serde_json::from_value(answer).map_err(|e| malformed("coverage", e))
     }
 
     fn post(&self, path: &str, body: &Value, deadline: Instant) -> Result<Value, ReceiptError> {

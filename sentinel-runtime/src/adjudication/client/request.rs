@@ -1,0 +1,165 @@
+//! What is asked and answered: the [`AdjudicationRequest`], the [`ExecutionBinding`] a
+//! receipt is matched against, and the [`Adjudication`].
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::super::action::{context_digest, CanonicalAction, EvidenceItem, PolicyManifest};
+use super::super::receipt::AuthorizationReceipt;
+use crate::action::Action;
+use crate::context::Context;
+use crate::decision::Verdict;
+
+/// One action to adjudicate and, once authorized, to run: the canonical action, the
+/// context and policy it is guarded under, and what the receipt must commit to.
+#[derive(Debug, Clone)]
+pub struct AdjudicationRequest {
+    action: CanonicalAction,
+    context: Context,
+    policy: String,
+    manifest: PolicyManifest,
+    pub(super) evidence: Vec<EvidenceItem>,
+    pub(super) human_approval_reference: Option<String>,
+    require_human_approval: bool,
+    receipt_ttl: Option<Duration>,
+}
+
+impl AdjudicationRequest {
+    /// `action` under `context`, decided by the policy pack `policy` (such as
+    /// `fintech.payments`); the manifest committed to is [`PolicyManifest::new`]`(policy)`.
+    pub fn new(action: CanonicalAction, context: Context, policy: impl Into<String>) -> Self {
+        let policy = policy.into();
+        AdjudicationRequest {
+            action,
+            context,
+            manifest: PolicyManifest::new(policy.clone()),
+            policy,
+            evidence: Vec::new(),
+            human_approval_reference: None,
+            require_human_approval: false,
+            receipt_ttl: None,
+        }
+    }
+
+    /// Commits to this policy manifest instead of the bare pack name.
+    #[must_use]
+    pub fn manifest(mut self, manifest: PolicyManifest) -> Self {
+        self.manifest = manifest;
+        self
+    }
+
+    /// The evidence the decision rests on (authoritative evidence that is unavailable makes
+    /// the adjudication `ESCALATE`).
+    #[must_use]
+    pub fn evidence(mut self, evidence: Vec<EvidenceItem>) -> Self {
+        self.evidence = evidence;
+        self
+    }
+
+    /// Stamps a human approval (such as an approved escalation's id) on the receipt.
+    #[must_use]
+    pub fn human_approval(mut self, reference: impl Into<String>) -> Self {
+        self.human_approval_reference = Some(reference.into());
+        self
+    }
+
+    /// Refuses to execute on a receipt without a human approval (`MISSING_HUMAN_APPROVAL`).
+    #[must_use]
+    pub fn require_human_approval(mut self) -> Self {
+        self.require_human_approval = true;
+        self
+    }
+
+    /// Asks for a receipt valid this long instead of the sidecar's default (5 minutes).
+    #[must_use]
+    pub fn receipt_ttl(mut self, ttl: Duration) -> Self {
+        self.receipt_ttl = Some(ttl);
+        self
+    }
+
+    /// The action.
+    #[must_use]
+    pub fn action(&self) -> &CanonicalAction {
+        &self.action
+    }
+
+    /// The context.
+    #[must_use]
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// The policy pack's name.
+    #[must_use]
+    pub fn policy(&self) -> &str {
+        &self.policy
+    }
+
+    /// What the executor binds a receipt to: this request's action, context and manifest
+    /// digests, computed here from the values themselves.
+    #[must_use]
+    pub fn binding(&self) -> ExecutionBinding {
+        ExecutionBinding {
+            action_digest: self.action.digest(),
+            context_digest: context_digest(&self.context),
+            expected_policy_bundle_digest: Some(self.manifest.digest()),
+            require_human_approval: self.require_human_approval,
+        }
+    }
+
+    pub(super) fn body(&self, binding: &ExecutionBinding) -> Value {
+        let guard_action = Action::of(
+            self.action.action_type(),
+            Value::Object(self.action.parameters().clone()),
+        );
+        let mut body = json!({
+            "guard": {"action": guard_action, "context": self.context, "policy": self.policy},
+            "action": self.action.to_value(),
+            "contextDigest": binding.context_digest,
+            "policy": self.manifest,
+            "evidence": self.evidence,
+        });
+        if let Some(reference) = &self.human_approval_reference {
+            body["humanApprovalReference"] = json!(reference);
+        }
+        if let Some(ttl) = self.receipt_ttl {
+            body["receiptTtlMs"] = json!(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+        }
+        body
+    }
+}
+
+/// What the executor knows about the action it is about to run (the sidecar's
+/// `ExecutionBinding`), matched against a receipt by `POST /v1/receipts/validate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionBinding {
+    /// Digest of the action about to run, computed by the executor.
+    pub action_digest: String,
+    /// Digest of the context it runs under.
+    pub context_digest: String,
+    /// The policy digest the receipt must carry, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_policy_bundle_digest: Option<String>,
+    /// Whether the receipt must carry a human approval.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub require_human_approval: bool,
+}
+
+/// The sidecar's answer to an adjudication. A receipt is present exactly when the verdict
+/// is `ALLOW`, and only after it was checked: signed under a pinned issuer key, unexpired,
+/// and bound to this request's action, context, policy manifest and evidence.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Adjudication {
+    /// The final verdict.
+    pub verdict: Verdict,
+    /// Which rule decided.
+    pub reason: String,
+    /// The provenance record of the wrapped guard.
+    pub record_id: String,
+    /// The authorization receipt, on `ALLOW`.
+    pub receipt: Option<AuthorizationReceipt>,
+}
