@@ -232,6 +232,41 @@ fn numbers_print_as_javascript_does() {
     }
 }
 
+/// 30 068 doubles and what node 20's `JSON.stringify` printed for each (made by
+/// `tests/fixtures/canonical_numbers.mjs`): random bit patterns, ordinary values at every scale,
+/// integers near 2^53 and 2^64, both sides of the 1e21 and 1e-6/1e-7 layout boundaries,
+/// subnormals, and about 6 000 exact ties between two shortest candidates.
+const CANONICAL_NUMBERS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/canonical_numbers.tsv"
+));
+
+#[test]
+fn numbers_match_node_on_a_large_table() {
+    let mut total = 0_usize;
+    let mut mismatches = Vec::new();
+    for line in CANONICAL_NUMBERS.lines().filter(|line| !line.starts_with('#')) {
+        let (bits, expected) = line
+            .split_once('\t')
+            .unwrap_or_else(|| panic!("bad row {line:?}"));
+        let value =
+            f64::from_bits(u64::from_str_radix(bits, 16).unwrap_or_else(|_| panic!("bad bits {bits:?}")));
+        let number = serde_json::Number::from_f64(value).unwrap_or_else(|| panic!("{bits} is not finite"));
+        let actual = canonical_json(&Value::Number(number));
+        if actual != expected {
+            mismatches.push(format!("{bits} ({value:e}): node {expected}, ours {actual}"));
+        }
+        total += 1;
+    }
+    assert!(total >= 30_000, "only {total} values in canonical_numbers.tsv");
+    assert!(
+        mismatches.is_empty(),
+        "{} of {total} numbers differ from node, first ones:\n{}",
+        mismatches.len(),
+        mismatches[..mismatches.len().min(10)].join("\n")
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. Key order: UTF-16 code units
 // ---------------------------------------------------------------------------------------
