@@ -570,6 +570,33 @@ mod tests {
     }
 
     #[test]
+    fn details_with_an_empty_key_or_a_prefix_key_are_not_duplicates() {
+        // Keys are compared in a stack array whose unused slots hold "": an empty key, or one
+        // that is a prefix of another, must not be mistaken for a repeat (a spurious BLOCK).
+        let many: Vec<String> = (0..20).map(|i| format!(r#""k{i}":{i}"#)).collect();
+        let many = many.join(",");
+        for (text, keys) in [
+            (r#"{"":1}"#.to_owned(), 1),
+            (r#"{"":1,"a":2}"#.to_owned(), 2),
+            (r#"{"a":1,"":2}"#.to_owned(), 2),
+            (r#"{"a":1,"ab":2,"":3,"abc":{"":4,"a":5}}"#.to_owned(), 4),
+            (r#"{"ab":1,"a":2}"#.to_owned(), 2),
+            (format!(r#"{{{many},"":0,"k":1}}"#), 22),
+            (format!(r#"{{"":0,{many}}}"#), 21),
+        ] {
+            let decision = from_json(with(&format!(r#""details":{text}"#)).as_bytes())
+                .unwrap_or_else(|e| panic!("{text}: {e}"));
+            let details = decision.checks()[0].details.as_ref().unwrap();
+            assert_eq!(details.to_map().len(), keys, "{text}");
+        }
+        // A repeated empty key is still a duplicate, before and after the switch to a set.
+        for text in [r#"{"":1,"":2}"#.to_owned(), format!(r#"{{"":0,{many},"":1}}"#)] {
+            let error = from_json(with(&format!(r#""details":{text}"#)).as_bytes()).unwrap_err();
+            assert!(error.to_string().contains("duplicate key"), "{text}: {error}");
+        }
+    }
+
+    #[test]
     fn details_imitating_serde_jsons_number_token_are_refused_or_read_back() {
         // With `arbitrary_precision` on (CI runs these tests both ways), serde_json reads
         // this one-key object as a number: `Details::to_map` must read back whatever the
