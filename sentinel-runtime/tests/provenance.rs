@@ -232,10 +232,10 @@ fn numbers_print_as_javascript_does() {
     }
 }
 
-/// 30 068 doubles and what node 20's `JSON.stringify` printed for each (made by
+/// 32 149 doubles and what node 20's `JSON.stringify` printed for each (made by
 /// `tests/fixtures/canonical_numbers.mjs`): random bit patterns, ordinary values at every scale,
-/// integers near 2^53 and 2^64, both sides of the 1e21 and 1e-6/1e-7 layout boundaries,
-/// subnormals, and about 6 000 exact ties between two shortest candidates.
+/// integers near 2^53 and 2^64, every power of two, both sides of the 1e21 and 1e-6/1e-7 layout
+/// boundaries, subnormals, and about 6 000 exact ties between two shortest candidates.
 const CANONICAL_NUMBERS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../tests/fixtures/canonical_numbers.tsv"
