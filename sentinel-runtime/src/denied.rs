@@ -39,7 +39,7 @@ struct Inner {
 impl Denied {
     /// A denial of an action of type `kind` under `policy`, for tests of code that handles
     /// denials (feature `testing`).
-    #[cfg(feature = "testing")]
+    #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn new(decision: GuardDecision, kind: impl Into<String>, policy: impl Into<String>) -> Self {
         Denied::of(decision, kind, policy)

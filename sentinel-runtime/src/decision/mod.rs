@@ -367,7 +367,7 @@ impl GuardDecision {
 }
 
 /// Decisions made in code, for tests of code that handles them (feature `testing`).
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 impl GuardDecision {
     /// The fallback decision a client of `fail_mode` makes up when it has no trustworthy
