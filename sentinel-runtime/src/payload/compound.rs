@@ -81,9 +81,23 @@ pub(super) struct Object {
     /// The key of `serialize_key`, waiting for its `serialize_value`.
     pub(super) key: Option<String>,
     pub(super) variant: Option<&'static str>,
+    /// Set for serde_json's number or `RawValue`: the field of this name holds JSON text.
+    pub(super) json_text: Option<&'static str>,
 }
 
 impl Object {
+    /// The one-field struct serde_json writes a number (under `arbitrary_precision`) or a
+    /// `RawValue` as; it adds no level of nesting.
+    pub(super) fn json_text(inner: Checked, name: &'static str) -> Object {
+        Object {
+            inner,
+            members: Map::new(),
+            key: None,
+            variant: None,
+            json_text: Some(name),
+        }
+    }
+
     fn insert(&mut self, key: String, value: Value) -> Result<(), Refused> {
         if self.members.contains_key(&key) {
             return Err(duplicate(&key));
@@ -137,7 +151,10 @@ impl ser::SerializeStruct for Object {
         self.field(key, value)
     }
     fn end(self) -> Result<Value, Refused> {
-        Ok(self.finish())
+        match self.json_text {
+            Some(name) => super::json_text_value(self.inner.depth, self.members.get(name)),
+            None => Ok(self.finish()),
+        }
     }
 }
 

@@ -73,6 +73,37 @@ pub(crate) fn json_type(value: &Value) -> &'static str {
     }
 }
 
+/// The struct names serde_json serializes a number under `arbitrary_precision`, and a
+/// `RawValue`, as: one field of the same name holding the JSON text.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+/// The value of JSON text carried by serde_json's number or `RawValue` at `depth`: read as
+/// strictly as a decision (a repeated key is refused) and within the same depth.
+fn json_text_value(depth: usize, text: Option<&Value>) -> Result<Value, Refused> {
+    let Some(Value::String(text)) = text else {
+        return Err(Refused(String::from(
+            "it holds a serde_json number or raw value without its text",
+        )));
+    };
+    let value = crate::strict_json::parse(text.as_bytes())
+        .map_err(|e| Refused(format!("it holds raw JSON that cannot be read strictly: {e}")))?;
+    if depth + levels(&value) > MAX_DEPTH {
+        return Err(too_deep());
+    }
+    Ok(value)
+}
+
+/// How many levels of arrays and objects `value` nests (a scalar: 0). Only called on values
+/// the strict reader built, whose nesting it already bounds.
+fn levels(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(levels).max().unwrap_or(0),
+        Value::Object(members) => 1 + members.values().map(levels).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 fn too_deep() -> Refused {
     Refused(format!(
         "it nests arrays and objects more than {MAX_DEPTH} levels deep"
@@ -272,9 +303,15 @@ impl ser::Serializer for Checked {
             members: Map::new(),
             key: None,
             variant: None,
+            json_text: None,
         })
     }
-    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Object, Refused> {
+    fn serialize_struct(self, name: &'static str, len: usize) -> Result<Object, Refused> {
+        if name == NUMBER_TOKEN || name == RAW_VALUE_TOKEN {
+            // serde_json's own number (under `arbitrary_precision`) or `RawValue`: JSON text
+            // in a one-field struct, not an object of the payload.
+            return Ok(Object::json_text(self, name));
+        }
         self.serialize_map(Some(len))
     }
     fn serialize_struct_variant(
@@ -359,6 +396,28 @@ mod tests {
         assert_eq!(to_value(&ok).unwrap(), ok);
         let too_deep = json!([ok]);
         assert!(to_value(&too_deep).unwrap_err().contains("more than 64 levels"));
+    }
+
+    #[test]
+    fn raw_json_is_sent_as_its_value_and_read_as_strictly_as_the_rest() {
+        let raw =
+            serde_json::value::RawValue::from_string(r#"{"to":"vendor_42","amount":[1,2]}"#.into()).unwrap();
+        assert_eq!(
+            to_value(&raw).unwrap(),
+            json!({"to": "vendor_42", "amount": [1, 2]})
+        );
+        let repeated = serde_json::value::RawValue::from_string(r#"{"to":"a","to":"b"}"#.into()).unwrap();
+        assert!(to_value(&repeated)
+            .unwrap_err()
+            .contains("cannot be read strictly"));
+        let mut deep = String::from("1");
+        for _ in 0..MAX_DEPTH {
+            deep = format!("[{deep}]");
+        }
+        let at_limit = serde_json::value::RawValue::from_string(deep.clone()).unwrap();
+        assert!(to_value(&at_limit).is_ok());
+        let past_limit = serde_json::value::RawValue::from_string(format!("[{deep}]")).unwrap();
+        assert!(to_value(&past_limit).unwrap_err().contains("more than 64 levels"));
     }
 
     #[test]
