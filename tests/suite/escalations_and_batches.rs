@@ -298,3 +298,78 @@ fn an_escalate_naming_someone_elses_approved_escalation_does_not_run_the_body() 
         "{denied}"
     );
 }
+
+#[sentinel::guarded(
+    policy = "fintech.payments",
+    kind = "payment",
+    client = client,
+    id = "act_c2",
+    on_escalate = wait(timeout = "2s")
+)]
+fn pay_as_act_c2(
+    client: &SentinelClient,
+    amount: u64,
+    from: &str,
+    to: &str,
+) -> Result<u64, sentinel::Denied> {
+    Ok(amount)
+}
+
+/// A verifying client whose sidecar answers ESCALATE naming the recorded, approved
+/// escalation: its original record, and (in the listing) this call's action id. Only the
+/// signed human-review record can tell whose approval it is.
+fn sidecar_replaying_the_recorded_approval() -> SentinelClient {
+    let approved = case("escalations_approved")["response"]["body"].clone();
+    let original_record = approved[0]["recordId"].clone();
+    let records: Vec<Value> = serde_json::from_str(RECORDS).unwrap();
+    let signer: Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/signer.json"
+    )))
+    .unwrap();
+    let trusted = sentinel::provenance::TrustedKeys::new()
+        .with_key_base64(signer["signerPublicKey"].as_str().unwrap())
+        .unwrap();
+    SentinelClient::builder("http://sidecar.test")
+        .timeout(Duration::from_secs(2))
+        .verify_decisions(trusted)
+        .transport(move |req: &HttpRequest| {
+            let reply = if req.url.ends_with("/v1/guard") {
+                json!({"verdict": "ESCALATE", "recordId": original_record, "escalationId": ESC, "checks": []})
+            } else if let Some(id) = req.url.split("/v1/records/").nth(1) {
+                match records.iter().find(|r| r["id"] == id) {
+                    Some(record) => record.clone(),
+                    None => return Ok(HttpResponse::new(404, r#"{"error":"not found"}"#)),
+                }
+            } else if req.url.contains("/v1/records") {
+                json!(records)
+            } else if req.url.contains("/v1/escalations") {
+                approved.clone()
+            } else {
+                return Ok(HttpResponse::new(404, "{}"));
+            };
+            Ok(HttpResponse::new(200, reply.to_string()))
+        })
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_waited_approval_must_sign_off_this_very_action_and_lets_one_call_through() {
+    let client = sidecar_replaying_the_recorded_approval();
+    let ctx = sentinel::Context::new("run_conf_1").with_tenant("acme");
+
+    // Another payment under the approved escalation's ids: the signed approval is for a
+    // different action fingerprint, so the body never runs.
+    let other = ctx.scope(|| pay_as_act_c2(&client, 1_000_000, "acct_ops", "acct_evil"));
+    let denied = other.unwrap_err();
+    assert_eq!(denied.verdict(), Verdict::Block, "{denied}");
+    assert!(denied.reason().contains("another action"), "{denied}");
+
+    // The very action the human approved runs once; the same approval again is a replay.
+    let first = ctx.scope(|| pay_as_act_c2(&client, 42_000, "acct_ops", "vendor_42"));
+    assert_eq!(first.unwrap(), 42_000);
+    let again = ctx.scope(|| pay_as_act_c2(&client, 42_000, "acct_ops", "vendor_42"));
+    let denied = again.unwrap_err();
+    assert!(denied.reason().contains("already used"), "{denied}");
+}

@@ -162,6 +162,13 @@ impl SentinelClient {
     }
 
     /// The fail-safe decision of this client's fail mode for `what_went_wrong`.
+    /// `true` the first time this client sees `record_id` let a call through: a signed
+    /// record is honoured once (replays refused).
+    #[cfg(feature = "verify")]
+    pub(crate) fn first_use_of_record(&self, record_id: &str) -> bool {
+        self.inner.seen_records.first_use(record_id)
+    }
+
     pub(crate) fn fail_safe(&self, what_went_wrong: impl Into<String>) -> GuardDecision {
         let what_went_wrong = self.redact(what_went_wrong.into());
         let decision = GuardDecision::made_up(self.inner.fail_mode, what_went_wrong);

@@ -85,7 +85,7 @@ impl SentinelClient {
         };
         let binding = Binding {
             record_id: decision.record_id(),
-            action_id: action.id(),
+            action,
         };
         self.wait(escalation_id, timeout, Some(binding), cancelled)
     }
@@ -199,6 +199,19 @@ impl SentinelClient {
             if review["details"]["originalRecordId"] != binding.record_id {
                 return Err("the review is about another decision".into());
             }
+            // The escalation and the original record id come from unsigned answers; the
+            // signed record must itself be about this action, and let one call through.
+            let fingerprint =
+                crate::provenance::action_fingerprint(binding.action.kind(), binding.action.payload());
+            if record.action_fingerprint != fingerprint {
+                return Err("the approval is for another action (actionFingerprint differs)".into());
+            }
+            if !self.first_use_of_record(&record.id) {
+                return Err(format!(
+                    "the approval {} was already used by this client",
+                    record.id
+                ));
+            }
         }
         Ok(())
     }
@@ -207,13 +220,13 @@ impl SentinelClient {
 /// What a waited-on escalation must name to belong to the call that waits.
 struct Binding<'a> {
     record_id: &'a str,
-    action_id: &'a str,
+    action: &'a Action,
 }
 
 impl Binding<'_> {
     fn matches(&self, escalation: &Escalation) -> bool {
         escalation.record_id == self.record_id
-            && escalation.action.get("id").and_then(Value::as_str) == Some(self.action_id)
+            && escalation.action.get("id").and_then(Value::as_str) == Some(self.action.id())
     }
 }
 

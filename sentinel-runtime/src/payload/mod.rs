@@ -54,7 +54,12 @@ impl ser::Error for Refused {
 pub(crate) fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, String> {
     // A panic inside a user's `Serialize` is a failure to describe the call, like an error:
     // denied, not propagated. (Under `panic = "abort"` nothing can be caught.)
-    match catch_unwind(AssertUnwindSafe(|| value.serialize(Checked { depth: 0 }))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        value.serialize(Checked {
+            depth: 0,
+            wrappers: 0,
+        })
+    })) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(refused)) => Err(refused.0),
         Err(_) => Err(String::from("its `Serialize` implementation panicked")),
@@ -134,7 +139,13 @@ fn non_finite(value: f64) -> Refused {
 #[derive(Clone, Copy)]
 struct Checked {
     depth: usize,
+    /// The `Some`s and newtypes around the value: they add no JSON level, but each is a
+    /// level of recursion, so a chain of them (`struct L(Option<Box<L>>)`) is bounded too.
+    wrappers: usize,
 }
+
+/// How many `Some`s and newtypes may wrap one another along one path.
+const MAX_WRAPPERS: usize = 4 * MAX_DEPTH;
 
 impl Checked {
     /// The serializer for the members of a new array or object.
@@ -144,6 +155,20 @@ impl Checked {
         }
         Ok(Checked {
             depth: self.depth + 1,
+            ..self
+        })
+    }
+
+    /// The serializer for the value inside a `Some` or a newtype.
+    fn unwrapped(self) -> Result<Checked, Refused> {
+        if self.wrappers >= MAX_WRAPPERS {
+            return Err(Refused(format!(
+                "it wraps options and newtypes more than {MAX_WRAPPERS} levels deep"
+            )));
+        }
+        Ok(Checked {
+            wrappers: self.wrappers + 1,
+            ..self
         })
     }
 
@@ -239,7 +264,7 @@ impl ser::Serializer for Checked {
         Ok(Value::Null)
     }
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Value, Refused> {
-        value.serialize(self)
+        value.serialize(self.unwrapped()?)
     }
     fn serialize_unit(self) -> Result<Value, Refused> {
         Ok(Value::Null)
@@ -260,7 +285,7 @@ impl ser::Serializer for Checked {
         _name: &'static str,
         value: &T,
     ) -> Result<Value, Refused> {
-        value.serialize(self)
+        value.serialize(self.unwrapped()?)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
@@ -396,6 +421,31 @@ mod tests {
         assert_eq!(to_value(&ok).unwrap(), ok);
         let too_deep = json!([ok]);
         assert!(to_value(&too_deep).unwrap_err().contains("more than 64 levels"));
+    }
+
+    #[test]
+    fn a_chain_of_options_and_newtypes_is_bounded_not_a_stack_overflow() {
+        struct Link(Option<Box<Link>>);
+        impl Serialize for Link {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_newtype_struct("Link", &self.0)
+            }
+        }
+        let chain = |n: usize| (0..n).fold(Link(None), |inner, _| Link(Some(Box::new(inner))));
+        assert_eq!(to_value(&chain(10)).unwrap(), serde_json::Value::Null);
+        // Far past what a small stack survives without the bound; dropped on a big stack.
+        let long = chain(200_000);
+        let why = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || {
+                let why = to_value(&long).unwrap_err();
+                std::mem::forget(long);
+                why
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(why.contains("more than 256 levels"), "{why}");
     }
 
     #[test]
