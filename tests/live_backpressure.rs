@@ -10,7 +10,7 @@ mod live_support;
 use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use live_support::OwnSidecar;
@@ -53,8 +53,13 @@ fn payment(amount: u64) -> Action {
 
 /// (a) 16 threads × 10 guards against a limiter of 5 burst, 20 a second: every guard gets
 /// the sidecar's own verdict within a 30 s deadline, none a fallback.
+/// One test at a time: each starts a sidecar of its own and loads it hard; side by side on a
+/// small machine they starve each other (and their sidecars) past their deadlines.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[test]
 fn rate_limited_guards_are_retried_until_their_deadline() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     sixteen_threads_of_ten_guards("20");
 }
 
@@ -62,6 +67,7 @@ fn rate_limited_guards_are_retried_until_their_deadline() {
 /// on a slow machine (at 20 a second a loaded sidecar may never reach the limit).
 #[test]
 fn hard_rate_limited_guards_are_retried_until_their_deadline() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     sixteen_threads_of_ten_guards("8");
 }
 
@@ -131,6 +137,7 @@ fn hold_permit(endpoint: &str) -> TcpStream {
 /// keeps retrying its 503s and gets the sidecar's verdict once they are given back.
 #[test]
 fn a_saturated_sidecar_is_waited_for_within_the_deadline() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(sidecar) = OwnSidecar::start(&["SENTINEL_MAX_CONCURRENT=2"]) else {
         return;
     };
@@ -181,6 +188,7 @@ fn a_saturated_sidecar_is_waited_for_within_the_deadline() {
 /// 300 real verdicts (a batch refused whole by the limiter is split, not failed).
 #[test]
 fn a_large_batch_gets_real_verdicts_under_a_rate_limit() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(sidecar) = OwnSidecar::start(&["SENTINEL_RATE_LIMIT_BURST=50", "SENTINEL_RATE_LIMIT_RPS=100"])
     else {
         return;
@@ -191,6 +199,7 @@ fn a_large_batch_gets_real_verdicts_under_a_rate_limit() {
 /// (b) 300 actions in one `guard_batch` with a 10 s deadline on a default sidecar.
 #[test]
 fn a_large_batch_gets_real_verdicts() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(sidecar) = OwnSidecar::start(&[]) else {
         return;
     };
