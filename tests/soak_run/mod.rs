@@ -31,8 +31,10 @@ const WARMUP_CALLS: u64 = THREADS + TASKS;
 /// Generous: 272 callers share two cores in a debug build, and a call that legitimately
 /// misses the deadline would be a (spurious) fail-safe BLOCK where a real answer is due.
 const DEADLINE: Duration = Duration::from_secs(2);
-/// How long after the deadline a call may return under this load.
-const LATE: Duration = Duration::from_millis(500);
+/// How long after the deadline a call may return under this load: ~340 threads on two cores,
+/// and since unhonoured answers close their connection, thousands of reconnects; a thread
+/// can wait its turn for a core well past the socket's timeout (2.6 s was seen once).
+const LATE: Duration = Duration::from_millis(1500);
 /// The whole soak must end within this.
 const BUDGET: Duration = Duration::from_secs(120);
 const BODY_LIMIT: usize = 64 * 1024;
