@@ -6,12 +6,14 @@
 use std::net::TcpListener;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use sentinel::adjudication::{
     AdjudicationRequest, CanonicalAction, ExecutionStatus, ExecutorKey, ReceiptClient,
 };
 use sentinel::testing::{MockAnswer, MockSidecar};
-use sentinel::{Context, Denied, SentinelClient};
+use sentinel::transport::{HttpRequest, HttpResponse, Transport, TransportError, UreqTransport};
+use sentinel::{Context, Denied, Resolution, SentinelClient};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -200,4 +202,81 @@ fn an_error_and_a_panic_are_reported_as_failed() {
         1.0,
         "failed executions are mediated too"
     );
+}
+
+/// A sidecar that takes `delay` to answer anything: each request waits `delay` before it
+/// goes out, and the wait counts against the request's timeout as a slow answer would.
+struct SlowSidecar {
+    http: UreqTransport,
+    delay: Duration,
+}
+
+impl Transport for SlowSidecar {
+    fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        if self.delay >= request.timeout {
+            std::thread::sleep(request.timeout);
+            return Err(TransportError::Timeout);
+        }
+        std::thread::sleep(self.delay);
+        let mut late = request.clone();
+        late.timeout -= self.delay;
+        self.http.send(&late)
+    }
+}
+
+fn slow_client_of(sidecar: &MockSidecar, delay: Duration, timeout: Duration) -> ReceiptClient {
+    let client = SentinelClient::builder(sidecar.endpoint())
+        .timeout(timeout)
+        .transport(SlowSidecar {
+            http: UreqTransport::new(4),
+            delay,
+        })
+        .build()
+        .unwrap();
+    ReceiptClient::new(client, MockSidecar::issuer_keys(), executor())
+}
+
+#[test]
+fn opening_the_escalation_of_an_escalated_adjudication_shares_its_deadline() {
+    let sidecar = MockSidecar::start(rule);
+    // The adjudication takes 1.5 s of the 2 s: the guard that would open the escalation
+    // gets the 0.5 s left, not a deadline of its own (which would end the call at ~3 s).
+    let client = slow_client_of(&sidecar, Duration::from_millis(1500), Duration::from_secs(2));
+    let started = Instant::now();
+    let result: Result<(), Denied> = client.execute(&payment("vendor_big"), || panic!("must not run"));
+    let elapsed = started.elapsed();
+    let denied = result.unwrap_err();
+    assert!(!denied.is_escalated(), "{}", denied.reason());
+    assert!(
+        denied.reason().contains("no escalation could be opened"),
+        "{}",
+        denied.reason()
+    );
+    assert!(elapsed < Duration::from_millis(2700), "{elapsed:?}");
+}
+
+#[test]
+fn resuming_an_approval_checks_it_within_the_calls_one_deadline() {
+    let sidecar = MockSidecar::start(rule);
+    let fast = client_of(&sidecar, executor());
+    let big = payment("vendor_big");
+    let parked: Result<(), Denied> = fast.execute(&big, || Ok(()));
+    let escalation_id = parked.unwrap_err().escalation_id().unwrap().to_owned();
+    fast.sentinel()
+        .resolve(&escalation_id, Resolution::Approve, "treasury_ops")
+        .unwrap();
+
+    // Finding the approval takes several requests of 1.2 s each: the first two use up the
+    // 2 s deadline, and the call ends then (one deadline per step would end it at ~3.2 s).
+    let client = slow_client_of(&sidecar, Duration::from_millis(1200), Duration::from_secs(2));
+    let started = Instant::now();
+    let result: Result<(), Denied> = client.execute_approved(&escalation_id, &big, || panic!("must not run"));
+    let elapsed = started.elapsed();
+    let denied = result.unwrap_err();
+    assert!(
+        denied.reason().contains("deadline exceeded"),
+        "{}",
+        denied.reason()
+    );
+    assert!(elapsed < Duration::from_millis(2700), "{elapsed:?}");
 }

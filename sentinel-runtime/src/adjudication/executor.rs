@@ -14,7 +14,7 @@ use super::{time, ReceiptError};
 use crate::action::Action;
 use crate::decision::{GuardDecision, Verdict};
 use crate::denied::Denied;
-use crate::escalation::{EscalationState, ReviewStatus};
+use crate::escalation::{EscalationError, ReviewStatus};
 
 impl ReceiptClient {
     /// Runs `body` as the protocol's protected executor: adjudicate `request` → check the
@@ -55,7 +55,7 @@ impl ReceiptClient {
         match adjudication.receipt {
             Some(receipt) => self.run(&receipt, request, deadline, body),
             None if adjudication.verdict == Verdict::Escalate => {
-                Err(self.escalate(request, &adjudication.reason).into())
+                Err(self.escalate(request, &adjudication.reason, deadline).into())
             }
             None => Err(denied(
                 request,
@@ -160,6 +160,9 @@ impl ReceiptClient {
     /// escalated again and stays denied (no receipt can be had for it); the approval is
     /// then recorded only in its `human.review` provenance record.
     ///
+    /// Everything before `body` (finding the approval, adjudicating, validating) shares
+    /// the client's one timeout.
+    ///
     /// # Errors
     ///
     /// `body`'s error, or a [`Denied`] converted into `E`.
@@ -174,14 +177,15 @@ impl ReceiptClient {
         E: From<Denied> + fmt::Display,
         F: FnOnce() -> Result<T, E>,
     {
-        if let Err(why) = self.approved_for(escalation_id, request) {
+        // One deadline for everything before the body: the approval, adjudication, validation.
+        let deadline = self.sentinel().deadline();
+        if let Err(why) = self.approved_for(escalation_id, request, deadline) {
             return Err(refused(request, why).into());
         }
         let request = request
             .clone()
             .human_approval(escalation_id)
             .require_human_approval();
-        let deadline = self.sentinel().deadline();
         let adjudication = match self.adjudicate_until(&request, deadline) {
             Ok(adjudication) => adjudication,
             Err(err) => return Err(denied(&request, err).into()),
@@ -200,15 +204,29 @@ impl ReceiptClient {
         }
     }
 
-    /// Whether `escalation_id` is approved and holds `request`'s action.
-    fn approved_for(&self, escalation_id: &str, request: &AdjudicationRequest) -> Result<(), String> {
-        let client = self.sentinel();
-        let escalations = client
-            .escalations(Some(EscalationState::Approved))
-            .map_err(|e| format!("escalation {escalation_id}: {e}"))?;
-        let Some(escalation) = escalations.iter().find(|e| e.id == escalation_id) else {
-            return Err(format!("escalation {escalation_id} is not approved"));
+    /// Whether `escalation_id` is approved, with its human-review record, and holds
+    /// `request`'s action.
+    fn approved_for(
+        &self,
+        escalation_id: &str,
+        request: &AdjudicationRequest,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        let not_approved = || format!("escalation {escalation_id} is not approved");
+        let (escalation, status) = match self.sentinel().poll(escalation_id, deadline) {
+            Ok(found) => found,
+            Err(EscalationError::NotFound(_)) => return Err(not_approved()),
+            Err(e) => return Err(format!("escalation {escalation_id}: {e}")),
         };
+        match status {
+            ReviewStatus::Approved { record_id } if !record_id.is_empty() => {}
+            ReviewStatus::Approved { .. } => {
+                return Err(format!(
+                    "escalation {escalation_id} is approved, but no human.review record was found"
+                ))
+            }
+            ReviewStatus::Pending | ReviewStatus::Denied { .. } => return Err(not_approved()),
+        }
         let same_type =
             escalation.action.get("type").and_then(Value::as_str) == Some(request.action().action_type());
         let same_payload = escalation.action.get("payload").and_then(Value::as_object)
@@ -216,23 +234,19 @@ impl ReceiptClient {
         if !(same_type && same_payload) {
             return Err(format!("escalation {escalation_id} holds another action"));
         }
-        match client.escalation_status(escalation_id) {
-            Ok(ReviewStatus::Approved { .. }) => Ok(()),
-            Ok(_) => Err(format!("escalation {escalation_id} is not approved")),
-            Err(e) => Err(format!("escalation {escalation_id}: {e}")),
-        }
+        Ok(())
     }
 
     /// Opens an escalation for an adjudication that escalated, so the caller can park the
     /// call: `/v1/adjudications` records none, `/v1/guard` does.
-    fn escalate(&self, request: &AdjudicationRequest, reason: &str) -> Denied {
+    fn escalate(&self, request: &AdjudicationRequest, reason: &str, deadline: Instant) -> Denied {
         let action = Action::of(
             request.action().action_type(),
             Value::Object(request.action().parameters().clone()),
         );
         let decision = self
             .sentinel()
-            .guard(&action, request.context(), request.policy());
+            .guard_until(&action, request.context(), request.policy(), deadline);
         if decision.verdict() == Verdict::Escalate && decision.escalation_id().is_some() {
             return Denied::of(decision, request.action().action_type(), request.policy());
         }

@@ -83,9 +83,22 @@ impl SentinelClient {
     /// does not match the call, with [`verify_decisions`](SentinelClientBuilder::verify_decisions).
     #[must_use = "the action may happen only if this decision allows it"]
     pub fn guard(&self, action: &Action, context: &Context, policy: &str) -> GuardDecision {
+        // The deadline counts serializing: a huge argument must not stretch it.
+        self.guard_until(action, context, policy, self.deadline())
+    }
+
+    /// [`guard`](Self::guard) within a deadline the caller already runs against, so a call
+    /// that guards after other requests still ends by its one deadline.
+    pub(crate) fn guard_until(
+        &self,
+        action: &Action,
+        context: &Context,
+        policy: &str,
+        deadline: Instant,
+    ) -> GuardDecision {
         let span = GuardSpan::enter(action, policy);
         let mut attempts = 0;
-        let decision = self.guard_counting(action, context, policy, &mut attempts);
+        let decision = self.guard_counting(action, context, policy, deadline, &mut attempts);
         span.finish(&decision, attempts);
         decision
     }
@@ -95,6 +108,7 @@ impl SentinelClient {
         action: &Action,
         context: &Context,
         policy: &str,
+        deadline: Instant,
         attempts: &mut u32,
     ) -> GuardDecision {
         // A request the sidecar would refuse is the caller's error, not the sidecar's
@@ -104,14 +118,12 @@ impl SentinelClient {
         }
         if let Some(escalation_id) = context.resumes() {
             #[cfg(feature = "verify")]
-            return self.resume(escalation_id, action, context);
+            return self.resume_until(escalation_id, action, context, deadline);
             #[cfg(not(feature = "verify"))]
             return GuardDecision::refused(format!(
                 "resuming escalation {escalation_id} needs the `verify` feature"
             ));
         }
-        // The deadline counts serializing: a huge argument must not stretch it.
-        let deadline = self.deadline();
         // Sized for a typical request, so serializing does not reallocate.
         let mut body = Vec::with_capacity(512);
         if let Err(e) = serde_json::to_writer(

@@ -6,6 +6,8 @@
 //! Instead the rerun names the escalation a human approved ([`Context::resuming`]), and the
 //! client honours it only on the signed `human.review` record of that approval.
 
+use std::time::Instant;
+
 use crate::action::Action;
 use crate::context::Context;
 use crate::decision::{GuardDecision, Verdict};
@@ -37,18 +39,34 @@ impl SentinelClient {
     /// client, or this one restarted, can resume on it again), nor that the approval is
     /// recent. Single use across processes needs the sidecar's authorization receipts.
     pub fn resume(&self, escalation_id: &str, action: &Action, context: &Context) -> GuardDecision {
+        self.resume_until(escalation_id, action, context, self.deadline())
+    }
+
+    /// [`resume`](Self::resume) within the caller's deadline.
+    pub(crate) fn resume_until(
+        &self,
+        escalation_id: &str,
+        action: &Action,
+        context: &Context,
+        deadline: Instant,
+    ) -> GuardDecision {
         if let Some(why) = request_error(action, context, "resume") {
             return GuardDecision::refused(why);
         }
-        match self.approval_of(escalation_id, action, context) {
+        match self.approval_of(escalation_id, action, context, deadline) {
             Ok(record_id) => human_decision(Verdict::Allow, record_id, escalation_id, "approved by a human"),
             Err(why) => GuardDecision::refused(format!("cannot resume on escalation {escalation_id}: {why}")),
         }
     }
 
     /// The id of the human-review record that approves `action` under `escalation_id`.
-    fn approval_of(&self, escalation_id: &str, action: &Action, context: &Context) -> Result<String, String> {
-        let deadline = self.deadline();
+    fn approval_of(
+        &self,
+        escalation_id: &str,
+        action: &Action,
+        context: &Context,
+        deadline: Instant,
+    ) -> Result<String, String> {
         let record_id = match self.poll(escalation_id, deadline) {
             Ok((_, ReviewStatus::Approved { record_id })) if !record_id.is_empty() => record_id,
             Ok((_, ReviewStatus::Approved { .. })) => {
