@@ -16,7 +16,7 @@ impl SentinelClient {
     /// | `SENTINEL_FAIL_MODE` | `closed` or `open` | `closed` |
     /// | `SENTINEL_TIMEOUT_MS` | whole-request deadline in milliseconds, > 0 | `5000` |
     /// | `SENTINEL_BODY_LIMIT` | largest response body in bytes, > 0 | `1048576` |
-    /// | `SENTINEL_HEADERS` | extra headers, `name=value` pairs separated by commas | none |
+    /// | `SENTINEL_HEADERS` | extra headers, `name=value` pairs separated by commas; quote a value that holds a comma: `x-api-key="abc,def=ghi"` | none |
     ///
     /// A variable that is set but wrong is an error naming it; nothing falls back to a
     /// default silently. Header values are never printed.
