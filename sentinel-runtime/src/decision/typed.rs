@@ -530,6 +530,14 @@ mod tests {
             ),
             (br#"[]"#, "expected an object, got an array"),
             (br#"{"decisions":{}}"#, "`decisions` must be an array"),
+            (br#"{"decisions":{"a":[1]}}"#, "`decisions` must be an array"),
+            (br#"{"decisions":{"a":1,"a":2}}"#, "not valid JSON: duplicate key"),
+            (br#"{"decisions":"ALLOW"}"#, "`decisions` must be an array"),
+            (br#"{"decisions":null}"#, "`decisions` must be an array"),
+            (br#"{"decisions":true}"#, "`decisions` must be an array"),
+            (br#"{"decisions":-1}"#, "`decisions` must be an array"),
+            (br#"{"decisions":1}"#, "`decisions` must be an array"),
+            (br#"{"decisions":1.5}"#, "`decisions` must be an array"),
             (br#"{}"#, "`decisions` must be an array"),
         ] {
             let got = batch_from_json(body).unwrap_err().to_string();
