@@ -136,7 +136,7 @@ pub(crate) fn write_f64(out: &mut String, value: f64) {
         out.push('0'); // both +0 and -0
         return;
     }
-    if value < 0.0 {
+    if value.is_sign_negative() {
         out.push('-');
     }
     let (digits, point) = shortest_digits(value.abs());
@@ -167,8 +167,12 @@ fn split_scientific(formatted: &str) -> (Vec<u8>, i32) {
     (digits, exponent.parse().unwrap_or(0))
 }
 
-/// If `value` lies exactly halfway between `digits` and a neighbour that differs only in the
-/// last digit, is even there and also reads back as `value`, switch to that neighbour.
+/// If `value` lies exactly halfway between `digits` and the neighbour one below in the
+/// last digit, and that neighbour is even and also reads back as `value`, switch to it.
+///
+/// Only the neighbour below: Rust breaks an exact tie upwards (its Dragon4 rounds a
+/// remainder of exactly one half up, and Grisu defers to it on ties), so on a tie `digits`
+/// are always the upper candidate.
 fn prefer_even_on_tie(value: f64, digits: &mut [u8], exponent: i32) {
     let Some(&last) = digits.last() else { return };
     if last % 2 == 0 {
@@ -176,31 +180,27 @@ fn prefer_even_on_tie(value: f64, digits: &mut [u8], exponent: i32) {
         return;
     }
     let k = digits.len();
-    // Cheap filter: an exact tie needs the value's (k+1)-digit rounding to end in 5 ...
+    // Cheap filter: an exact tie needs the value's (k+1)-digit rounding to end in 5 (one
+    // that carries into the next power of ten ends in 0) ...
     let rounded = format!("{value:.k$e}");
-    let (rounded_digits, rounded_exponent) = split_scientific(&rounded);
-    if rounded_exponent != exponent || rounded_digits.len() != k + 1 || rounded_digits[k] != b'5' {
+    let (rounded_digits, _) = split_scientific(&rounded);
+    if rounded_digits.get(k) != Some(&b'5') {
         return;
     }
     // ... and that rounding to be exact: the value's full decimal expansion (at most 767
     // significant digits for a double) must stop right there.
     let exact = format!("{value:.800e}");
     let (exact_digits, _) = split_scientific(&exact);
-    if exact_digits.len() <= k + 1 || exact_digits[k + 1..].iter().any(|&d| d != b'0') {
+    if exact_digits
+        .get(k + 1..)
+        .is_none_or(|tail| tail.iter().any(|&d| d != b'0'))
+    {
         return;
     }
-    if rounded_digits[..k - 1] != digits[..k - 1] {
-        return;
-    }
-    // The two candidates are `rounded_digits[..k]` and that plus one unit in the last place.
-    let below = rounded_digits[k - 1];
-    let candidate = if last == below + 1 {
-        below
-    } else if last == below && below < b'9' {
-        below + 1
-    } else {
-        return;
-    };
+    // The candidates are `rounded_digits[..k]` and that plus one unit in the last place,
+    // which `digits` are (Rust went up). Their last digit is odd, so one unit below
+    // borrows nothing: the even candidate is `digits` with the last digit one less.
+    let candidate = last - 1;
     let mut text = String::with_capacity(k + 8);
     for (index, &digit) in digits[..k - 1]
         .iter()
