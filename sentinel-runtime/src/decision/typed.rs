@@ -283,57 +283,32 @@ impl<'de> Visitor<'de> for BatchSeed {
                 skip_unknown(&mut map, key, &mut seen)?;
             }
         }
-        Ok(decisions
-            .flatten()
-            .ok_or_else(|| DecisionError("`decisions` must be an array".into())))
+        Ok(decisions.ok_or_else(|| DecisionError("`decisions` is missing".into())))
     }
 }
 
-/// `decisions`: one parse per item for an array, `None` for anything else (still read
-/// strictly).
+/// `decisions`: one parse per item. Anything but an array is a JSON type error, which
+/// refuses the whole answer.
 struct DecisionsSeed;
 
 impl<'de> DeserializeSeed<'de> for DecisionsSeed {
-    type Value = Option<Vec<Result<GuardDecision, DecisionError>>>;
+    type Value = Vec<Result<GuardDecision, DecisionError>>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
+        d.deserialize_seq(self)
     }
 }
 
 impl<'de> Visitor<'de> for DecisionsSeed {
-    type Value = Option<Vec<Result<GuardDecision, DecisionError>>>;
+    type Value = Vec<Result<GuardDecision, DecisionError>>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("decisions")
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        StrictValue.visit_f64::<E>(v)?;
-        Ok(None)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        StrictValue.visit_map(map)?;
-        Ok(None)
+        f.write_str("an array of decisions")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut decisions = Vec::new();
         while let Some(decision) = seq.next_element_seed(DecisionSeed)? {
             decisions.push(decision);
         }
-        Ok(Some(decisions))
+        Ok(decisions)
     }
 }
 
@@ -529,16 +504,27 @@ mod tests {
                 "not valid JSON: duplicate key",
             ),
             (br#"[]"#, "expected an object, got an array"),
-            (br#"{"decisions":{}}"#, "`decisions` must be an array"),
-            (br#"{"decisions":{"a":[1]}}"#, "`decisions` must be an array"),
-            (br#"{"decisions":{"a":1,"a":2}}"#, "not valid JSON: duplicate key"),
-            (br#"{"decisions":"ALLOW"}"#, "`decisions` must be an array"),
-            (br#"{"decisions":null}"#, "`decisions` must be an array"),
-            (br#"{"decisions":true}"#, "`decisions` must be an array"),
-            (br#"{"decisions":-1}"#, "`decisions` must be an array"),
-            (br#"{"decisions":1}"#, "`decisions` must be an array"),
-            (br#"{"decisions":1.5}"#, "`decisions` must be an array"),
-            (br#"{}"#, "`decisions` must be an array"),
+            (
+                br#"{"decisions":{}}"#,
+                "not valid JSON: invalid type: map, expected an array of decisions",
+            ),
+            (
+                br#"{"decisions":"ALLOW"}"#,
+                "not valid JSON: invalid type: string \"ALLOW\", expected an array of decisions",
+            ),
+            (
+                br#"{"decisions":null}"#,
+                "not valid JSON: invalid type: null, expected an array of decisions",
+            ),
+            (
+                br#"{"decisions":true}"#,
+                "not valid JSON: invalid type: boolean `true`, expected an array of decisions",
+            ),
+            (
+                br#"{"decisions":1.5}"#,
+                "not valid JSON: invalid type: floating point `1.5`, expected an array of decisions",
+            ),
+            (br#"{}"#, "`decisions` is missing"),
         ] {
             let got = batch_from_json(body).unwrap_err().to_string();
             assert!(got.starts_with(error), "{}: {got}", String::from_utf8_lossy(body));
