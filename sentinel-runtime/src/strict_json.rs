@@ -278,6 +278,22 @@ mod tests {
     }
 
     #[test]
+    fn serde_jsons_number_token_is_a_number_only_when_in_range() {
+        // What serde_json's `arbitrary_precision` turns a number into, written out: read as
+        // the number with or without the feature (CI runs these tests both ways), and
+        // refused like `1e400` when the text is beyond a double.
+        use super::check;
+        let token = |text: &str| format!(r#"{{"$serde_json::private::Number":"{text}"}}"#);
+        assert_eq!(parse(token("5").as_bytes()).unwrap(), serde_json::json!(5));
+        assert_eq!(parse(token("-0.5").as_bytes()).unwrap(), serde_json::json!(-0.5));
+        assert_eq!(check(&token("5"), 0).unwrap(), "a number");
+        for text in ["1e400", "-1e400"] {
+            assert!(parse(token(text).as_bytes()).is_err(), "{text}");
+            assert!(check(&token(text), 0).is_err(), "{text}");
+        }
+    }
+
+    #[test]
     fn check_agrees_with_parse() {
         use super::check;
         for text in [
