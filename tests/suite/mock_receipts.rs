@@ -6,6 +6,7 @@
 use std::net::TcpListener;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sentinel::adjudication::{
@@ -205,14 +206,24 @@ fn an_error_and_a_panic_are_reported_as_failed() {
 }
 
 /// A sidecar that takes `delay` to answer anything: each request waits `delay` before it
-/// goes out, and the wait counts against the request's timeout as a slow answer would.
+/// goes out, and the wait counts against the request's timeout as a slow answer would. It
+/// records each request's path and the time the client gave it.
 struct SlowSidecar {
     http: UreqTransport,
     delay: Duration,
+    sent: Sent,
 }
+
+/// Each request's path and the time the client gave it, in order.
+type Sent = Arc<Mutex<Vec<(String, Duration)>>>;
 
 impl Transport for SlowSidecar {
     fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let path = request.url.splitn(4, '/').nth(3).unwrap_or_default();
+        self.sent
+            .lock()
+            .unwrap()
+            .push((format!("/{path}"), request.timeout));
         if self.delay >= request.timeout {
             std::thread::sleep(request.timeout);
             return Err(TransportError::Timeout);
@@ -224,39 +235,62 @@ impl Transport for SlowSidecar {
     }
 }
 
-fn slow_client_of(sidecar: &MockSidecar, delay: Duration, timeout: Duration) -> ReceiptClient {
+/// A receipt client on a [`SlowSidecar`] in front of `sidecar`, and what it sent.
+fn slow_client_of(sidecar: &MockSidecar, delay: Duration, timeout: Duration) -> (ReceiptClient, Sent) {
+    let sent = Sent::default();
     let client = SentinelClient::builder(sidecar.endpoint())
         .timeout(timeout)
         .transport(SlowSidecar {
             http: UreqTransport::new(4),
             delay,
+            sent: Arc::clone(&sent),
         })
         .build()
         .unwrap();
-    ReceiptClient::new(client, MockSidecar::issuer_keys(), executor())
+    (
+        ReceiptClient::new(client, MockSidecar::issuer_keys(), executor()),
+        sent,
+    )
+}
+
+/// Every request after the first got less time than the one before: one deadline, spent.
+fn assert_one_deadline(sent: &[(String, Duration)], timeout: Duration, delay: Duration) {
+    assert!(sent.len() >= 2, "{sent:?}");
+    assert!(sent[0].1 <= timeout, "{sent:?}");
+    for pair in sent.windows(2) {
+        assert!(
+            pair[1].1 + delay <= pair[0].1,
+            "a request got a deadline of its own: {sent:?}"
+        );
+    }
 }
 
 #[test]
 fn opening_the_escalation_of_an_escalated_adjudication_shares_its_deadline() {
     let sidecar = MockSidecar::start(rule);
-    // The adjudication takes 1.5 s of the 2 s: the guard that would open the escalation
-    // gets the 0.5 s left, not a deadline of its own (which would end the call at ~3 s).
-    let client = slow_client_of(&sidecar, Duration::from_millis(1500), Duration::from_secs(2));
+    // The adjudication takes 1.2 s of the 2 s: the guard that would open the escalation
+    // gets at most the 0.8 s left, not a deadline of its own, and cannot be answered in it.
+    let (delay, timeout) = (Duration::from_millis(1200), Duration::from_secs(2));
+    let (client, sent) = slow_client_of(&sidecar, delay, timeout);
     let started = Instant::now();
     let result: Result<(), Denied> = client.execute(&payment("vendor_big"), || panic!("must not run"));
     let elapsed = started.elapsed();
     let denied = result.unwrap_err();
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(sent[0].0, "/v1/adjudications", "{sent:?}");
+    assert_eq!(sent.last().unwrap().0, "/v1/guard", "{sent:?}");
+    assert_one_deadline(&sent, timeout, delay);
     assert!(!denied.is_escalated(), "{}", denied.reason());
     assert!(
         denied.reason().contains("no escalation could be opened"),
         "{}",
         denied.reason()
     );
-    assert!(elapsed < Duration::from_millis(2700), "{elapsed:?}");
+    assert!(elapsed < timeout + Duration::from_secs(1), "{elapsed:?}");
 }
 
 #[test]
-fn resuming_an_approval_checks_it_within_the_calls_one_deadline() {
+fn resuming_an_approval_finds_it_and_adjudicates_within_the_calls_one_deadline() {
     let sidecar = MockSidecar::start(rule);
     let fast = client_of(&sidecar, executor());
     let big = payment("vendor_big");
@@ -266,17 +300,19 @@ fn resuming_an_approval_checks_it_within_the_calls_one_deadline() {
         .resolve(&escalation_id, Resolution::Approve, "treasury_ops")
         .unwrap();
 
-    // Finding the approval takes several requests of 1.2 s each: the first two use up the
-    // 2 s deadline, and the call ends then (one deadline per step would end it at ~3.2 s).
-    let client = slow_client_of(&sidecar, Duration::from_millis(1200), Duration::from_secs(2));
+    // Finding the approval takes a few requests of 0.4 s each, and the adjudication gets
+    // what is left of the 2.5 s, not a deadline of its own.
+    let (delay, timeout) = (Duration::from_millis(400), Duration::from_millis(2500));
+    let (client, sent) = slow_client_of(&sidecar, delay, timeout);
     let started = Instant::now();
     let result: Result<(), Denied> = client.execute_approved(&escalation_id, &big, || panic!("must not run"));
     let elapsed = started.elapsed();
-    let denied = result.unwrap_err();
+    let sent = sent.lock().unwrap().clone();
     assert!(
-        denied.reason().contains("deadline exceeded"),
-        "{}",
-        denied.reason()
+        sent.iter().any(|(path, _)| path == "/v1/adjudications"),
+        "the approval was found, then adjudicated: {sent:?}"
     );
-    assert!(elapsed < Duration::from_millis(2700), "{elapsed:?}");
+    assert_one_deadline(&sent, timeout, delay);
+    assert!(result.is_err());
+    assert!(elapsed < timeout + Duration::from_secs(1), "{elapsed:?}");
 }

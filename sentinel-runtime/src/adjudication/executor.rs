@@ -25,7 +25,8 @@ impl ReceiptClient {
     ///
     /// Anything short of a validated receipt returns a [`Denied`] and `body` never runs:
     /// `BLOCK`, `ESCALATE` (then the sidecar is asked to open an escalation through
-    /// `/v1/guard`, and the `Denied` carries its id, to park and [resume]), an unreachable
+    /// `/v1/guard` in the time left, and the `Denied` carries its id, to park and [resume];
+    /// without time left, none is opened), an unreachable
     /// sidecar, a receipt under another key or for another action, replay, expiry,
     /// revocation. Once `body` has run its result is returned whatever happens to the
     /// report: a report that fails is logged and kept for
@@ -240,6 +241,14 @@ impl ReceiptClient {
     /// Opens an escalation for an adjudication that escalated, so the caller can park the
     /// call: `/v1/adjudications` records none, `/v1/guard` does.
     fn escalate(&self, request: &AdjudicationRequest, reason: &str, deadline: Instant) -> Denied {
+        if Instant::now() >= deadline {
+            return refused(
+                request,
+                format!(
+                    "adjudication escalated ({reason}) and used up the timeout: no escalation was opened"
+                ),
+            );
+        }
         let action = Action::of(
             request.action().action_type(),
             Value::Object(request.action().parameters().clone()),
@@ -250,12 +259,14 @@ impl ReceiptClient {
         if decision.verdict() == Verdict::Escalate && decision.escalation_id().is_some() {
             return Denied::of(decision, request.action().action_type(), request.policy());
         }
+        // A fallback is no answer (when failing open its verdict is ALLOW): say what went wrong.
+        let guard_said = match decision.reason() {
+            Some(why) if decision.is_fallback() => why.to_owned(),
+            _ => format!("the guard said {}", decision.verdict()),
+        };
         refused(
             request,
-            format!(
-                "adjudication escalated ({reason}) but no escalation could be opened: the guard said {}",
-                decision.verdict()
-            ),
+            format!("adjudication escalated ({reason}) but no escalation could be opened: {guard_said}"),
         )
     }
 }
