@@ -80,11 +80,7 @@ fn the_recorded_action() -> Action {
 #[test]
 fn a_genuine_allow_for_this_action_and_run_is_honoured() {
     let server = sidecar_serving(genuine_allow_record());
-    let decision = verifying_client(server.endpoint()).guard(
-        &the_recorded_action(),
-        &the_recorded_context(),
-        "fintech.payments",
-    );
+    let decision = guard_the_recorded_action(&verifying_client(server.endpoint()));
     assert!(decision.allowed(), "{decision:?}");
     assert!(!decision.is_fallback());
 }
@@ -132,11 +128,7 @@ fn an_allow_whose_record_was_signed_by_another_key_is_blocked() {
         .unwrap();
 
     let server = sidecar_serving(forged);
-    let decision = verifying_client(server.endpoint()).guard(
-        &the_recorded_action(),
-        &the_recorded_context(),
-        "fintech.payments",
-    );
+    let decision = guard_the_recorded_action(&verifying_client(server.endpoint()));
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(
         decision.reason().unwrap().contains("ALLOW not verified"),
@@ -149,11 +141,7 @@ fn an_allow_whose_record_was_altered_is_blocked() {
     let mut altered = genuine_allow_record();
     altered["id"] = json!("rec_somewhere_else");
     let server = sidecar_serving(altered);
-    let decision = verifying_client(server.endpoint()).guard(
-        &the_recorded_action(),
-        &the_recorded_context(),
-        "fintech.payments",
-    );
+    let decision = guard_the_recorded_action(&verifying_client(server.endpoint()));
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(
         decision.reason().unwrap().contains("content hash"),
@@ -178,13 +166,18 @@ fn an_allow_whose_record_cannot_be_fetched_is_blocked() {
             }
         }
     });
-    let decision = verifying_client(server.endpoint()).guard(
+    let decision = guard_the_recorded_action(&verifying_client(server.endpoint()));
+    assert_eq!(decision.verdict(), Verdict::Block);
+    assert!(decision.reason().unwrap().contains("rec_missing"), "{decision:?}");
+}
+
+/// The recorded payment, guarded by `client` under its recorded context and policy.
+fn guard_the_recorded_action(client: &SentinelClient) -> sentinel::GuardDecision {
+    client.guard(
         &the_recorded_action(),
         &the_recorded_context(),
         "fintech.payments",
-    );
-    assert_eq!(decision.verdict(), Verdict::Block);
-    assert!(decision.reason().unwrap().contains("rec_missing"), "{decision:?}");
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -195,16 +188,8 @@ fn hex(bytes: &[u8]) -> String {
 fn the_same_genuine_record_lets_only_one_call_through() {
     let server = sidecar_serving(genuine_allow_record());
     let client = verifying_client(server.endpoint());
-    let first = client.guard(
-        &the_recorded_action(),
-        &the_recorded_context(),
-        "fintech.payments",
-    );
-    let replayed = client.guard(
-        &the_recorded_action(),
-        &the_recorded_context(),
-        "fintech.payments",
-    );
+    let first = guard_the_recorded_action(&client);
+    let replayed = guard_the_recorded_action(&client);
     assert!(first.allowed(), "{first:?}");
     assert_eq!(replayed.verdict(), Verdict::Block);
     assert!(replayed.reason().unwrap().contains("replay"), "{replayed:?}");
