@@ -93,7 +93,12 @@ impl SentinelClient {
         deadline: Instant,
     ) -> GuardDecision {
         #[cfg(feature = "verify")]
-        if let Some(trusted) = &self.inner.trusted_keys {
+        if let Some(trusted) = self
+            .inner
+            .trusted_keys
+            .as_ref()
+            .filter(|_| self.inner.verify_decisions)
+        {
             if decision.allowed() && !decision.is_fallback() {
                 return self.verified(decision, trusted, action, context, deadline);
             }

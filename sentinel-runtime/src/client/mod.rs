@@ -6,7 +6,7 @@
 //!
 //! | file | methods |
 //! | --- | --- |
-//! | `client/mod.rs` | the type, `builder`, `endpoint`, `fail_mode`, `timeout`, `connections_opened`, and the fail-safe decision |
+//! | `client/mod.rs` | the type, `builder`, `endpoint`, `fail_mode`, `timeout`, `verifies_decisions`, `connections_opened`, and the fail-safe decision |
 //! | `client/builder.rs` | `SentinelClientBuilder` (`build`) |
 //! | `client/guard.rs` | `guard`: one `POST /v1/guard`, its answer read strictly |
 //! | `client/batch.rs` | `guard_batch`, `MAX_BATCH`: `POST /v1/guard/batch` in deadline-sized chunks |
@@ -70,8 +70,12 @@ struct Inner {
     body_limit: usize,
     headers: Arc<[(String, String)]>,
     transport: Arc<dyn Transport>,
+    /// The pinned keys, if any: escalation approvals are verified with them.
     #[cfg(feature = "verify")]
     trusted_keys: Option<crate::provenance::TrustedKeys>,
+    /// Whether every `ALLOW` is checked against its signed record (keys pinned, and not
+    /// opted out with `trust_unverified_decisions`).
+    verify_decisions: bool,
     #[cfg(feature = "verify")]
     seen_records: replay::SeenRecords,
     batch_pace: batch::Pace,
@@ -84,7 +88,17 @@ impl SentinelClient {
         SentinelClientBuilder::new(endpoint.into())
     }
 
-    /// The keys `ALLOW`s are checked against, with `verify_decisions`.
+    /// Whether every `ALLOW` is checked against its signed record before it counts: a key
+    /// is pinned ([`trusted_key_id`](SentinelClientBuilder::trusted_key_id),
+    /// `SENTINEL_TRUSTED_KEY_IDS`, [`verify_decisions`](SentinelClientBuilder::verify_decisions))
+    /// and [`trust_unverified_decisions`](SentinelClientBuilder::trust_unverified_decisions)
+    /// was not called.
+    pub fn verifies_decisions(&self) -> bool {
+        self.inner.verify_decisions
+    }
+
+    /// The pinned keys, if any (escalation approvals are verified with them, and every
+    /// `ALLOW` unless [`verifies_decisions`](Self::verifies_decisions) is false).
     #[cfg(feature = "verify")]
     pub(crate) fn trusted_keys(&self) -> Option<&crate::provenance::TrustedKeys> {
         self.inner.trusted_keys.as_ref()
