@@ -138,6 +138,18 @@ fn is_safe(number: &Number) -> bool {
     number.to_string().contains(['.', 'e', 'E'])
 }
 
+/// A fresh `act_<uuid v4>` id.
+pub(crate) fn new_action_id() -> String {
+    let mut id = String::with_capacity(40);
+    id.push_str("act_");
+    id.push_str(
+        uuid::Uuid::new_v4()
+            .hyphenated()
+            .encode_lower(&mut uuid::Uuid::encode_buffer()),
+    );
+    id
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -193,16 +205,4 @@ mod tests {
             .unwrap();
         assert!(found);
     }
-}
-
-/// A fresh `act_<uuid v4>` id.
-pub(crate) fn new_action_id() -> String {
-    let mut id = String::with_capacity(40);
-    id.push_str("act_");
-    id.push_str(
-        uuid::Uuid::new_v4()
-            .hyphenated()
-            .encode_lower(&mut uuid::Uuid::encode_buffer()),
-    );
-    id
 }
