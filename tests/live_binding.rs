@@ -56,3 +56,35 @@ fn the_key_id_the_sidecar_prints_pins_it() {
         "{decision:?}"
     );
 }
+
+/// The sidecar is JavaScript: 2^53 + 1 would be judged as 2^53. Such a payload is denied
+/// before it is sent; the largest exact integer is judged as sent.
+#[test]
+#[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
+fn an_integer_beyond_what_javascript_reads_exactly_is_never_sent() {
+    let Some(endpoint) = live_support::live_endpoint() else {
+        return;
+    };
+    let client = SentinelClient::builder(&endpoint)
+        .timeout(Duration::from_secs(10))
+        .verify_decisions(live_support::pinned_keys())
+        .build()
+        .unwrap();
+    let refused = client.guard(
+        &payment(9_007_199_254_740_993),
+        &Context::new("run_precision"),
+        "fintech.payments",
+    );
+    assert_eq!(refused.verdict(), Verdict::Block, "{refused:?}");
+    assert!(refused.is_fallback(), "{refused:?}");
+    assert!(refused.reason().unwrap().contains("2^53"), "{refused:?}");
+
+    let judged = client.guard(
+        &payment(9_007_199_254_740_991),
+        &Context::new("run_precision"),
+        "fintech.payments",
+    );
+    assert!(!judged.is_fallback(), "the sidecar judged it: {judged:?}");
+    let record = client.record(judged.record_id()).unwrap();
+    assert_eq!(record.action.payload["amount"], json!(9_007_199_254_740_991_u64));
+}
