@@ -40,10 +40,10 @@ pub struct SidecarConfig {
     /// Extra request headers (an API key, say). Never printed.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// The sidecar's Ed25519 public keys (base64 of the 32 raw bytes): each `ALLOW` must
-    /// carry a signed record that verifies under one of them.
+    /// The sidecar's signing key ids (`ed25519:<64 hex>`, as it prints them at start-up):
+    /// each `ALLOW` must carry a signed record that verifies under one of them.
     #[serde(default)]
-    pub trusted_keys: Vec<Spanned<String>>,
+    pub trusted_key_ids: Vec<Spanned<String>>,
 }
 
 /// `fail_mode` as written.
@@ -82,7 +82,7 @@ impl fmt::Debug for SidecarConfig {
             .field("fail_mode", &self.fail_mode)
             .field("timeout_ms", &self.timeout_ms.as_ref().map(|t| *t.get_ref()))
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
-            .field("trusted_keys", &self.trusted_keys.len())
+            .field("trusted_key_ids", &self.trusted_key_ids.len())
             .finish()
     }
 }
@@ -241,6 +241,11 @@ pub fn parse(path: &Path, text: &str) -> Result<GateConfig, ConfigError> {
         ConfigError::at(path, text, e.span(), message)
     })?;
     if let Some(sentinel) = &file.sentinel {
+        for key_id in &sentinel.trusted_key_ids {
+            if let Err(e) = key_id.get_ref().parse::<sentinel::provenance::TrustedKeys>() {
+                return Err(ConfigError::at(path, text, Some(key_id.span()), e.to_string()));
+            }
+        }
         if let Some(timeout) = &sentinel.timeout_ms {
             if *timeout.get_ref() == 0 {
                 return Err(ConfigError::at(
@@ -361,6 +366,15 @@ mod tests {
             .to_string();
         assert!(
             message.starts_with("/nonexistent/gate.toml: cannot read the gate's configuration: "),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_key_id_names_its_line() {
+        let message = error_of("[sentinel]\nendpoint = \"http://x\"\ntrusted_key_ids = [\"ed25519:xyz\"]\n");
+        assert!(
+            message.starts_with("gate.toml:3:20: `trusted_key_ids`: "),
             "{message}"
         );
     }

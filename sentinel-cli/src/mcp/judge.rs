@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use rmcp::model::{CallToolResult, ContentBlock, IntoContents, JsonObject};
-use sentinel::provenance::{action_fingerprint, TrustedKeys};
+use sentinel::provenance::action_fingerprint;
 use sentinel::{Action, Context, Denied, FailMode, GuardDecision, ReviewStatus, SentinelClient};
 use serde_json::Value;
 
@@ -44,14 +44,8 @@ pub fn sidecar_client(config: Option<&SidecarConfig>) -> Result<SentinelClient, 
     for (name, value) in &config.headers {
         builder = builder.header(name.clone(), value.clone());
     }
-    if !config.trusted_keys.is_empty() {
-        let mut keys = TrustedKeys::new();
-        for key in &config.trusted_keys {
-            keys = keys
-                .with_key_base64(key.get_ref())
-                .map_err(|e| format!("[sentinel] trusted_keys: {e}"))?;
-        }
-        builder = builder.verify_decisions(keys);
+    for key_id in &config.trusted_key_ids {
+        builder = builder.trusted_key_id(key_id.get_ref());
     }
     builder.build().map_err(|e| format!("[sentinel]: {e}"))
 }
