@@ -58,6 +58,7 @@ fn payment(amount: u64) -> Action {
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 #[test]
+#[ignore = "needs a real sidecar (SENTINEL_SIDECAR_SCRIPT starts one; .ci/run sets it)"]
 fn rate_limited_guards_are_retried_until_their_deadline() {
     let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     sixteen_threads_of_ten_guards("20");
@@ -66,6 +67,7 @@ fn rate_limited_guards_are_retried_until_their_deadline() {
 /// (a) The same with 8 tokens a second, where the limiter refuses most first attempts even
 /// on a slow machine (at 20 a second a loaded sidecar may never reach the limit).
 #[test]
+#[ignore = "needs a real sidecar (SENTINEL_SIDECAR_SCRIPT starts one; .ci/run sets it)"]
 fn hard_rate_limited_guards_are_retried_until_their_deadline() {
     let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     sixteen_threads_of_ten_guards("8");
@@ -136,6 +138,7 @@ fn hold_permit(endpoint: &str) -> TcpStream {
 /// (a) Both permits of `SENTINEL_MAX_CONCURRENT=2` held for 3 s: a guard with a 10 s deadline
 /// keeps retrying its 503s and gets the sidecar's verdict once they are given back.
 #[test]
+#[ignore = "needs a real sidecar (SENTINEL_SIDECAR_SCRIPT starts one; .ci/run sets it)"]
 fn a_saturated_sidecar_is_waited_for_within_the_deadline() {
     let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(sidecar) = OwnSidecar::start(&["SENTINEL_MAX_CONCURRENT=2"]) else {
@@ -187,6 +190,7 @@ fn a_saturated_sidecar_is_waited_for_within_the_deadline() {
 /// (b) 300 actions in one `guard_batch` with a 10 s deadline against a rate-limited sidecar:
 /// 300 real verdicts (a batch refused whole by the limiter is split, not failed).
 #[test]
+#[ignore = "needs a real sidecar (SENTINEL_SIDECAR_SCRIPT starts one; .ci/run sets it)"]
 fn a_large_batch_gets_real_verdicts_under_a_rate_limit() {
     let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(sidecar) = OwnSidecar::start(&["SENTINEL_RATE_LIMIT_BURST=50", "SENTINEL_RATE_LIMIT_RPS=100"])
@@ -198,6 +202,7 @@ fn a_large_batch_gets_real_verdicts_under_a_rate_limit() {
 
 /// (b) 300 actions in one `guard_batch` with a 10 s deadline on a default sidecar.
 #[test]
+#[ignore = "needs a real sidecar (SENTINEL_SIDECAR_SCRIPT starts one; .ci/run sets it)"]
 fn a_large_batch_gets_real_verdicts() {
     let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(sidecar) = OwnSidecar::start(&[]) else {
