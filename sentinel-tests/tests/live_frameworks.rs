@@ -5,7 +5,7 @@
 //! each denial as a failed tool result.
 //!
 //! ```text
-//! SENTINEL_LIVE_ENDPOINT=http://127.0.0.1:4500 cargo test --all-features --test live_frameworks
+//! SENTINEL_LIVE_ENDPOINT=http://127.0.0.1:4500 cargo test -p sentinel-tests --all-features --test live_frameworks
 //! ```
 #![cfg(all(feature = "rmcp", feature = "rig"))]
 

@@ -1,8 +1,8 @@
 //! The hostile-sidecar matrix as tests: one test per case, named after it, each asserting
 //! the verdict in both fail modes, that the body ran only on ALLOW, that no panic escaped,
 //! and that each call returned within the deadline plus 100 ms. Run one with
-//! `cargo test --all-features --test hostile -- refused`. The cases live in
-//! `tests/hostile_matrix/`; `cargo run --example reliability` writes the whole
+//! `cargo test -p sentinel-tests --all-features --test hostile -- refused`. The cases live in
+//! `tests/hostile_matrix/`; `cargo run -p sentinel-tests --example reliability` writes the whole
 //! table into RELIABILITY.md.
 
 mod hostile_matrix;

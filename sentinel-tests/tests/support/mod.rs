@@ -387,7 +387,8 @@ impl ProcStats {
 /// Replaces the text between `<!-- BEGIN GENERATED: <name> -->` and
 /// `<!-- END GENERATED: <name> -->` in RELIABILITY.md with `content`.
 pub fn write_reliability_section(name: &str, content: &str) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The repository root: this crate is sentinel-tests/.
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let path = root.join("RELIABILITY.md");
     let text = std::fs::read_to_string(&path).expect("RELIABILITY.md exists");
     let begin = format!("<!-- BEGIN GENERATED: {name} -->");

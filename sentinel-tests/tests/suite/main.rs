@@ -1,6 +1,6 @@
 //! The integration tests that need no process of their own, in one binary: one build and
 //! link instead of a dozen. Run one file's tests with a filter:
-//! `cargo test --all-features --test suite -- loopback::`.
+//! `cargo test -p sentinel-tests --all-features --test suite -- loopback::`.
 //!
 //! Tests that touch process-wide state have binaries of their own: `global.rs`
 //! (`sentinel::init`), `proxy_env.rs` (environment variables), `fail_open_warning.rs` (the

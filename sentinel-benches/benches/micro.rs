@@ -1,8 +1,8 @@
 //! Criterion micro benchmarks of the client-side CPU of a guard, without a network.
 //!
 //! ```text
-//! cargo bench --bench micro                      # all
-//! cargo bench --bench micro -- guard/            # one group
+//! cargo bench -p sentinel-benches --bench micro                      # all
+//! cargo bench -p sentinel-benches --bench micro -- guard/            # one group
 //! ```
 //!
 //! `benches/report.rs` measures the same paths with p99, allocation counts and ratios, and

@@ -5,8 +5,8 @@
 //! carries on to the next call.
 //!
 //! ```text
-//! cargo run --example rig_tools --features rig    # prints what the model sees
-//! cargo test --example rig_tools --features rig   # the same, as #[test]s
+//! cargo run -p sentinel-framework-examples --example rig_tools # prints what the model sees
+//! cargo test -p sentinel-framework-examples --example rig_tools # the same, as #[test]s
 //! ```
 
 use std::collections::HashMap;

@@ -3,8 +3,8 @@
 //! hostile-sidecar matrix of `tests/hostile_matrix/` (every case against a fail-closed and a
 //! fail-open client).
 //!
-//! `cargo run --example reliability`. The tests run the same code
-//! (`cargo test --all-features --test hostile --test soak`); this program also reports.
+//! `cargo run -p sentinel-tests --example reliability`. The tests run the same code
+//! (`cargo test -p sentinel-tests --all-features --test hostile --test soak`); this program also reports.
 
 #[path = "../tests/hostile_matrix/mod.rs"]
 mod hostile_matrix;

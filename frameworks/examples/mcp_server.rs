@@ -4,8 +4,8 @@
 //! verdict and the sidecar's reason, and the tool's body never runs.
 //!
 //! ```text
-//! cargo run --example mcp_server --features rmcp    # prints what the model sees
-//! cargo test --example mcp_server --features rmcp   # the same, as #[test]s
+//! cargo run -p sentinel-framework-examples --example mcp_server # prints what the model sees
+//! cargo test -p sentinel-framework-examples --example mcp_server # the same, as #[test]s
 //! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering};

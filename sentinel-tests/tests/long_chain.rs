@@ -3,7 +3,7 @@
 //! and verifies each page after the last. Ignored by default (it is a measurement):
 //!
 //! ```sh
-//! SENTINEL_CHAIN_RECORDS=1000000 cargo test --release --all-features --test long_chain -- --ignored --nocapture
+//! SENTINEL_CHAIN_RECORDS=1000000 cargo test -p sentinel-tests --release --all-features --test long_chain -- --ignored --nocapture
 //! ```
 
 mod support;

@@ -2,10 +2,10 @@
 //! measured in the same run, printed as markdown tables (BENCHMARKS.md explains them).
 //!
 //! ```text
-//! cargo bench --bench report                          # every section, ~2 min
-//! cargo bench --bench report -- loopback attribute    # some sections
-//! cargo bench --bench report -- --quick               # a tenth of the samples (a smoke run)
-//! taskset -c 0 cargo bench --bench report -- cpu async  # everything on one core
+//! cargo bench -p sentinel-benches --bench report                          # every section, ~2 min
+//! cargo bench -p sentinel-benches --bench report -- loopback attribute    # some sections
+//! cargo bench -p sentinel-benches --bench report -- --quick               # a tenth of the samples (a smoke run)
+//! taskset -c 0 cargo bench -p sentinel-benches --bench report -- cpu async  # everything on one core
 //! ```
 //!
 //! The `loopback` section pins its own threads (client and server on one core, then on two),

@@ -1,6 +1,6 @@
 //! Concurrency and soak, as tests: 20 000 guarded calls from 16 threads and 256 tasks
 //! through one client, and the sidecar restarted under load (see `tests/soak_run/`).
-//! `cargo run --example reliability` writes their reports into RELIABILITY.md.
+//! `cargo run -p sentinel-tests --example reliability` writes their reports into RELIABILITY.md.
 
 mod soak_run;
 mod support;

@@ -18,7 +18,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 /// The reference sidecar's recorded answers.
-pub const CASES: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cases.json"));
+pub const CASES: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../sentinel-tests/tests/fixtures/cases.json"
+));
 
 /// The typical decision: an `ALLOW` with five checks, 664 bytes.
 pub const ALLOW_CASE: &str = "allow_small_payment";
