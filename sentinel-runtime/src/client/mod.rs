@@ -59,8 +59,12 @@ struct Inner {
     body_limit: usize,
     headers: Arc<[(String, String)]>,
     transport: Arc<dyn Transport>,
+    /// The pinned keys, if any: escalation approvals are verified with them.
     #[cfg(feature = "verify")]
     trusted_keys: Option<crate::provenance::TrustedKeys>,
+    /// Whether every `ALLOW` is checked against its signed record (keys pinned, and not
+    /// opted out with `trust_unverified_decisions`).
+    verify_decisions: bool,
     #[cfg(feature = "verify")]
     seen_records: replay::SeenRecords,
     batch_pace: batch::Pace,
@@ -154,7 +158,12 @@ impl SentinelClient {
         deadline: Instant,
     ) -> GuardDecision {
         #[cfg(feature = "verify")]
-        if let Some(trusted) = &self.inner.trusted_keys {
+        if let Some(trusted) = self
+            .inner
+            .trusted_keys
+            .as_ref()
+            .filter(|_| self.inner.verify_decisions)
+        {
             if decision.allowed() && !decision.is_fallback() {
                 return self.verified(decision, trusted, action, context, deadline);
             }
@@ -162,7 +171,17 @@ impl SentinelClient {
         decision
     }
 
-    /// The keys `ALLOW`s are checked against, with `verify_decisions`.
+    /// Whether every `ALLOW` is checked against its signed record before it counts: a key
+    /// is pinned ([`trusted_key_id`](SentinelClientBuilder::trusted_key_id),
+    /// `SENTINEL_TRUSTED_KEY_IDS`, [`verify_decisions`](SentinelClientBuilder::verify_decisions))
+    /// and [`trust_unverified_decisions`](SentinelClientBuilder::trust_unverified_decisions)
+    /// was not called.
+    pub fn verifies_decisions(&self) -> bool {
+        self.inner.verify_decisions
+    }
+
+    /// The pinned keys, if any (escalation approvals are verified with them, and every
+    /// `ALLOW` unless [`verifies_decisions`](Self::verifies_decisions) is false).
     #[cfg(feature = "verify")]
     pub(crate) fn trusted_keys(&self) -> Option<&crate::provenance::TrustedKeys> {
         self.inner.trusted_keys.as_ref()

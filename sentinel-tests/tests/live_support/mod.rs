@@ -73,6 +73,18 @@ impl OwnSidecar {
         }
     }
 
+    /// What the sidecar printed so far (the script keeps it in
+    /// `${WORK:-${TMPDIR:-/tmp}/sentinel-sidecar-peer}/sidecar-PORT.log`).
+    pub fn log(&self) -> String {
+        let work = std::env::var("WORK").unwrap_or_else(|_| {
+            format!(
+                "{}/sentinel-sidecar-peer",
+                std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into())
+            )
+        });
+        std::fs::read_to_string(format!("{work}/sidecar-{}.log", self.port)).unwrap_or_default()
+    }
+
     /// `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -243,3 +243,107 @@ fn verifying_while_failing_open_is_refused_at_build_time() {
         .unwrap_err();
     assert_eq!(err, BuildError::VerifyWithFailOpen);
 }
+
+const KEY_ID: &str = "ed25519:56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c";
+
+/// A path that answers every guard with an ALLOW naming a record it cannot back up (a
+/// forged answer, or a stray one read on a reused connection).
+fn forging_sidecar() -> RawServer {
+    RawServer::start(|mut stream, stop| {
+        while let Some((target, _)) = read_request_with_target(&mut stream, stop) {
+            let response = if target == "/v1/guard" {
+                http_response(
+                    "200 OK",
+                    r#"{"verdict":"ALLOW","recordId":"rec_forged","checks":[]}"#,
+                )
+            } else {
+                http_response("404 Not Found", r#"{"error":"record not found"}"#)
+            };
+            if stream.write_all(&response).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+#[test]
+fn pinning_the_key_id_the_sidecar_prints_verifies_every_allow() {
+    let genuine = sidecar_serving(genuine_allow_record());
+    let pinned = SentinelClient::builder(genuine.endpoint())
+        .trusted_key_id(KEY_ID)
+        .build()
+        .unwrap();
+    assert!(pinned.verifies_decisions());
+    let decision = guard_the_recorded_action(&pinned);
+    assert!(decision.allowed() && !decision.is_fallback(), "{decision:?}");
+
+    let forged = forging_sidecar();
+    let pinned = SentinelClient::builder(forged.endpoint())
+        .trusted_key_id(KEY_ID)
+        .build()
+        .unwrap();
+    let decision = guard_the_recorded_action(&pinned);
+    assert_eq!(decision.verdict(), Verdict::Block, "{decision:?}");
+    assert!(
+        decision.reason().unwrap().contains("ALLOW not verified"),
+        "{decision:?}"
+    );
+
+    // A key id of another sidecar: the genuine record is not trusted.
+    let elsewhere = SentinelClient::builder(genuine.endpoint())
+        .trusted_key_id(format!("ed25519:{}", "ab".repeat(32)))
+        .build()
+        .unwrap();
+    let decision = guard_the_recorded_action(&elsewhere);
+    assert_eq!(decision.verdict(), Verdict::Block, "{decision:?}");
+    assert!(
+        decision.reason().unwrap().contains("untrusted key"),
+        "{decision:?}"
+    );
+}
+
+#[test]
+fn opting_out_of_verification_is_explicit_and_takes_the_sidecars_word() {
+    let forged = forging_sidecar();
+    let unpinned = SentinelClient::builder(forged.endpoint()).build().unwrap();
+    assert!(!unpinned.verifies_decisions());
+    let opted_out = SentinelClient::builder(forged.endpoint())
+        .trusted_key_id(KEY_ID)
+        .trust_unverified_decisions()
+        .build()
+        .unwrap();
+    assert!(!opted_out.verifies_decisions());
+    // What opting out means: the forged ALLOW counts.
+    assert!(guard_the_recorded_action(&opted_out).allowed());
+    // …and it may then fail open, which a verifying client may not.
+    SentinelClient::builder(forged.endpoint())
+        .trusted_key_id(KEY_ID)
+        .trust_unverified_decisions()
+        .fail_mode(FailMode::Open)
+        .build()
+        .unwrap();
+    let err = SentinelClient::builder(forged.endpoint())
+        .trusted_key_id(KEY_ID)
+        .fail_mode(FailMode::Open)
+        .build()
+        .unwrap_err();
+    assert_eq!(err, BuildError::VerifyWithFailOpen);
+}
+
+#[test]
+fn a_key_id_that_is_not_one_fails_the_build() {
+    for bad in [
+        "",
+        "ed25519:",
+        "56475aa75463474c",
+        "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",
+    ] {
+        let err = SentinelClient::builder("http://127.0.0.1:9")
+            .trusted_key_id(KEY_ID)
+            .trusted_key_id(bad)
+            .build()
+            .unwrap_err();
+        assert!(matches!(&err, BuildError::InvalidKeyId(_)), "{bad:?}: {err:?}");
+        assert!(err.to_string().contains("signer ed25519:"), "{err}");
+    }
+}
