@@ -1,6 +1,6 @@
 //! A verified `ALLOW` (feature `verify`): the client fetches the decision's signed record
-//! and honours the `ALLOW` only when [`crate::verified`] finds it matches the call and it
-//! was not used before.
+//! and honours the `ALLOW` only when it checks out against a pinned key, is about the very
+//! call that asked, and was not used before.
 
 use std::time::Instant;
 
@@ -9,7 +9,7 @@ use crate::action::Action;
 use crate::context::Context;
 use crate::decision::GuardDecision;
 use crate::protocol;
-use crate::provenance::{Record, TrustedKeys};
+use crate::provenance::{action_fingerprint, verify_record, Record, TrustedKeys};
 
 impl SentinelClient {
     /// Checks an `ALLOW` from the sidecar against its record `GET /v1/records/{recordId}`,
@@ -32,7 +32,7 @@ impl SentinelClient {
         let checked = self
             .fetch_record(decision.record_id(), deadline)
             .and_then(|record| {
-                crate::verified::check_allow_record(&record, &decision, trusted, action, context)?;
+                check_allow_record(&record, &decision, trusted, action, context)?;
                 if !self.inner.seen_records.first_use(&record.id) {
                     return Err(format!(
                         "record {} already let an earlier call through (a replay)",
@@ -62,4 +62,39 @@ impl SentinelClient {
         let text = std::str::from_utf8(&response.body).map_err(|_| "record is not UTF-8".to_owned())?;
         Record::from_json(text).map_err(|e| format!("record is malformed: {e}"))
     }
+}
+
+/// `Ok` when `record` verifies with a trusted key, is the record `decision` named, says
+/// `ALLOW`, and is about exactly `action` (its fingerprint), this run (`context.runId`)
+/// and this tenant; otherwise what did not match.
+pub(crate) fn check_allow_record(
+    record: &Record,
+    decision: &GuardDecision,
+    trusted: &TrustedKeys,
+    action: &Action,
+    context: &Context,
+) -> Result<(), String> {
+    verify_record(record, trusted).map_err(|e| format!("record signature: {e}"))?;
+    if record.id != decision.record_id() {
+        return Err(format!(
+            "record id {} is not the decision's {}",
+            record.id,
+            decision.record_id()
+        ));
+    }
+    if record.verdict != "ALLOW" {
+        return Err(format!("the signed record says {}, not ALLOW", record.verdict));
+    }
+    if record.action_fingerprint != action_fingerprint(action.kind(), action.payload()) {
+        return Err("the signed record is about another action (actionFingerprint differs)".into());
+    }
+    if record.context.get("runId").and_then(|r| r.as_str()) != Some(context.run_id()) {
+        return Err("the signed record is about another run (context.runId differs)".into());
+    }
+    // The sidecar records no tenant for an empty one (`tenant: ""` is dropped).
+    let tenant = context.tenant().filter(|tenant| !tenant.is_empty());
+    if record.tenant.as_deref() != tenant {
+        return Err("the signed record is about another tenant".into());
+    }
+    Ok(())
 }
