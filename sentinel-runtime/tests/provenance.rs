@@ -14,15 +14,15 @@ use sha2::{Digest, Sha256};
 
 const RECORDS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/records.json"
+    "/../sentinel-tests/tests/fixtures/records.json"
 ));
 const RECORDS_CANONICAL: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/records_canonical.json"
+    "/../sentinel-tests/tests/fixtures/records_canonical.json"
 ));
 const SIGNER: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/signer.json"
+    "/../sentinel-tests/tests/fixtures/signer.json"
 ));
 
 // ---------------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ fn numbers_print_as_javascript_does() {
 /// boundaries, subnormals, and about 6 000 exact ties between two shortest candidates.
 const CANONICAL_NUMBERS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/canonical_numbers.tsv"
+    "/../sentinel-tests/tests/fixtures/canonical_numbers.tsv"
 ));
 
 #[test]

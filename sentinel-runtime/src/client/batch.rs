@@ -120,7 +120,9 @@ impl SentinelClient {
                     // batch_exchange returns exactly one decision per request sent.
                     None => match answers.next() {
                         // Verifying is a request of its own, with a deadline of its own.
-                        Some(decision) => self.checked(decision, action, context, self.deadline()),
+                        Some(decision) => {
+                            self.checked(decision, action, context, policy.as_ref(), self.deadline())
+                        }
                         None => self.fail_safe("batch answer too short"),
                     },
                 },

@@ -79,7 +79,7 @@ impl SentinelClient {
             Ok(response) => self.decision_from(response),
             Err(why) => return self.fail_safe(why.to_string()),
         };
-        self.checked(decision, action, context, deadline)
+        self.checked(decision, action, context, policy, deadline)
     }
 
     /// With `verify_decisions`, an `ALLOW` only stands once its signed record matches the
@@ -90,6 +90,7 @@ impl SentinelClient {
         decision: GuardDecision,
         action: &Action,
         context: &Context,
+        policy: &str,
         deadline: Instant,
     ) -> GuardDecision {
         #[cfg(feature = "verify")]
@@ -100,7 +101,7 @@ impl SentinelClient {
             .filter(|_| self.inner.verify_decisions)
         {
             if decision.allowed() && !decision.is_fallback() {
-                return self.verified(decision, trusted, action, context, deadline);
+                return self.verified(decision, trusted, action, context, policy, deadline);
             }
         }
         decision

@@ -15,8 +15,8 @@ impl SentinelClient {
     /// Checks an `ALLOW` from the sidecar against its record `GET /v1/records/{recordId}`,
     /// within the guard's own `deadline`: the record verifies with a trusted key, is the
     /// record the decision named, says `ALLOW`, is about exactly `action` (its fingerprint),
-    /// this run (`context.runId`) and this tenant, and has not let another call through
-    /// before (a replay).
+    /// this run (`context.runId`), this tenant and `policy` (its `policy:<name>` check), and
+    /// has not let another call through before (a replay).
     ///
     /// Anything else is evidence that the answer did not come from the trusted sidecar, so
     /// the result is a `BLOCK` whatever the fail mode, with a reason naming what did not
@@ -27,6 +27,7 @@ impl SentinelClient {
         trusted: &TrustedKeys,
         action: &Action,
         context: &Context,
+        policy: &str,
         deadline: Instant,
     ) -> GuardDecision {
         let checked = decision
@@ -34,7 +35,7 @@ impl SentinelClient {
             .ok_or_else(|| "the decision names no record".to_owned())
             .and_then(|record_id| self.fetch_record(record_id, deadline))
             .and_then(|record| {
-                check_allow_record(&record, &decision, trusted, action, context)?;
+                check_allow_record(&record, &decision, trusted, action, context, policy)?;
                 if !self.inner.seen_records.first_use(&record.id) {
                     return Err(format!(
                         "record {} already let an earlier call through (a replay)",
@@ -67,14 +68,15 @@ impl SentinelClient {
 }
 
 /// `Ok` when `record` verifies with a trusted key, is the record `decision` named, says
-/// `ALLOW`, and is about exactly `action` (its fingerprint), this run (`context.runId`)
-/// and this tenant; otherwise what did not match.
+/// `ALLOW`, and is about exactly `action` (its fingerprint), this run (`context.runId`),
+/// this tenant and `policy`; otherwise what did not match.
 pub(crate) fn check_allow_record(
     record: &Record,
     decision: &GuardDecision,
     trusted: &TrustedKeys,
     action: &Action,
     context: &Context,
+    policy: &str,
 ) -> Result<(), String> {
     verify_record(record, trusted).map_err(|e| format!("record signature: {e}"))?;
     if Some(record.id.as_str()) != decision.record_id() {
@@ -98,5 +100,21 @@ pub(crate) fn check_allow_record(
     if record.tenant.as_deref() != tenant {
         return Err("the signed record is about another tenant".into());
     }
+    if !judged_under(record, policy) {
+        return Err(format!(
+            "the signed record was not judged under policy {policy} (it has no `policy:{policy}` check)"
+        ));
+    }
     Ok(())
+}
+
+/// Whether `record` holds the check the sidecar names `policy:<name>` for the policy pack
+/// `policy`: the one mark in a record of the policy that judged it.
+pub(crate) fn judged_under(record: &Record, policy: &str) -> bool {
+    let wanted = format!("policy:{policy}");
+    record.checks.as_array().is_some_and(|checks| {
+        checks
+            .iter()
+            .any(|check| check.get("check").and_then(serde_json::Value::as_str) == Some(wanted.as_str()))
+    })
 }
