@@ -5,13 +5,14 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::{Escalation, EscalationError, EscalationState, ReviewStatus, MAX_RECORD_PAGES};
+use super::{Escalation, EscalationState, ReviewStatus, MAX_RECORD_PAGES};
 use crate::client::SentinelClient;
 use crate::protocol;
+use crate::sidecar_error::SidecarError;
 
 impl SentinelClient {
     /// Lists escalations, optionally only those in `state`.
-    pub fn escalations(&self, state: Option<EscalationState>) -> Result<Vec<Escalation>, EscalationError> {
+    pub fn escalations(&self, state: Option<EscalationState>) -> Result<Vec<Escalation>, SidecarError> {
         self.escalations_until(state, self.deadline())
     }
 
@@ -19,23 +20,22 @@ impl SentinelClient {
         &self,
         state: Option<EscalationState>,
         deadline: Instant,
-    ) -> Result<Vec<Escalation>, EscalationError> {
+    ) -> Result<Vec<Escalation>, SidecarError> {
         let url = format!(
             "{}{}",
             self.endpoint(),
             protocol::escalations_path(state.map(EscalationState::as_str))
         );
         let list = self.get_json(&url, deadline)?;
-        serde_json::from_value(list)
-            .map_err(|e| EscalationError::Sidecar(format!("malformed escalation list: {e}")))
+        serde_json::from_value(list).map_err(|e| SidecarError::Malformed(format!("the escalation list: {e}")))
     }
 
     /// Where an escalation stands, without waiting. An agent can return "pending" to its
     /// model, park the job, and call this (or re-run the tool) later.
-    pub fn escalation_status(&self, escalation_id: &str) -> Result<ReviewStatus, EscalationError> {
+    pub fn escalation_status(&self, escalation_id: &str) -> Result<ReviewStatus, SidecarError> {
         let (_, status) = self.poll(escalation_id, self.deadline())?;
         match status {
-            ReviewStatus::Approved { record_id } if record_id.is_empty() => Err(EscalationError::Sidecar(
+            ReviewStatus::Approved { record_id } if record_id.is_empty() => Err(SidecarError::Malformed(
                 format!("no human.review record found for approved {escalation_id}"),
             )),
             status => Ok(status),
@@ -47,7 +47,7 @@ impl SentinelClient {
         &self,
         id: &str,
         deadline: Instant,
-    ) -> Result<(Escalation, ReviewStatus), EscalationError> {
+    ) -> Result<(Escalation, ReviewStatus), SidecarError> {
         for state in [
             EscalationState::Pending,
             EscalationState::Approved,
@@ -76,7 +76,7 @@ impl SentinelClient {
             };
             return Ok((escalation, status));
         }
-        Err(EscalationError::NotFound(id.to_owned()))
+        Err(SidecarError::NotFound(id.to_owned()))
     }
 
     /// Finds the `human.review` record written when `escalation` was resolved.
@@ -85,15 +85,18 @@ impl SentinelClient {
         escalation: &Escalation,
         verdict: &str,
         deadline: Instant,
-    ) -> Result<Option<String>, EscalationError> {
+    ) -> Result<Option<String>, SidecarError> {
         for page in 0..MAX_RECORD_PAGES {
             let url = format!(
                 "{}{}",
                 self.endpoint(),
                 protocol::human_review_page_path(page, verdict, &escalation.created_at)
             );
-            let records = protocol::record_page(self.get_json(&url, deadline)?)
-                .ok_or_else(|| EscalationError::Sidecar("malformed record page".into()))?;
+            let records = protocol::record_page(self.get_json(&url, deadline)?).ok_or_else(|| {
+                SidecarError::Malformed(
+                    "a record page is an array, or an object with a `records` array".into(),
+                )
+            })?;
             let found = records
                 .iter()
                 .find(|record| protocol::is_human_review_of(record, &escalation.id));
@@ -108,18 +111,17 @@ impl SentinelClient {
     }
 
     /// `GET url`, a 2xx answer read strictly (no duplicate keys).
-    fn get_json(&self, url: &str, deadline: Instant) -> Result<Value, EscalationError> {
+    fn get_json(&self, url: &str, deadline: Instant) -> Result<Value, SidecarError> {
         let response = self
             .exchange_until("GET", url, Vec::new(), deadline, &mut 0)
-            .map_err(EscalationError::Transport)?;
+            .map_err(SidecarError::Transport)?;
         if !protocol::is_success(response.status) {
             let message = self.redact(protocol::error_text(&response.body).unwrap_or_default());
-            return Err(EscalationError::Sidecar(format!(
-                "HTTP {}: {message}",
-                response.status
-            )));
+            return Err(SidecarError::Status {
+                status: response.status,
+                message,
+            });
         }
-        crate::strict_json::parse(&response.body)
-            .map_err(|e| EscalationError::Sidecar(format!("malformed answer: {e}")))
+        crate::strict_json::parse(&response.body).map_err(|e| SidecarError::Malformed(e.to_string()))
     }
 }
