@@ -3,6 +3,8 @@
 //! (stopped on drop, panics included), and the pinned key of the script's default seed.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::net::TcpListener;
 use std::process::Command;
 
@@ -116,4 +118,90 @@ impl Drop for OwnSidecar {
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     listener.local_addr().unwrap().port()
+}
+
+/// A PostgreSQL on loopback started with `SENTINEL_POSTGRES_SCRIPT` (the sidecar's
+/// production store), stopped and deleted on drop.
+pub struct OwnPostgres {
+    script: String,
+    pid: String,
+    url: String,
+}
+
+impl OwnPostgres {
+    /// Starts one, or prints that the test is skipped and returns `None` when
+    /// `SENTINEL_POSTGRES_SCRIPT` is not set.
+    pub fn start() -> Option<OwnPostgres> {
+        let script = match std::env::var("SENTINEL_POSTGRES_SCRIPT") {
+            Ok(script) if !script.trim().is_empty() => script,
+            _ => {
+                println!("skipped: SENTINEL_POSTGRES_SCRIPT not set");
+                return None;
+            }
+        };
+        let port = free_port();
+        let output = Command::new(&script)
+            .arg("start")
+            .arg(port.to_string())
+            .output()
+            .expect("run the postgres script");
+        let line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        let (pid, url) = line.split_once(' ').unwrap_or_default();
+        assert!(
+            output.status.success() && !pid.is_empty() && url.starts_with("postgres://"),
+            "postgres did not start on port {port}: {line} {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Some(OwnPostgres {
+            script,
+            pid: pid.to_owned(),
+            url: url.to_owned(),
+        })
+    }
+
+    /// `postgres://sentinel@127.0.0.1:PORT/sentinel`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.script).arg("stop").arg(&self.pid).status();
+    }
+}
+
+/// The sidecar's production deployment: two `--protocol` replicas sharing one PostgreSQL.
+/// Fields drop in order: the replicas stop before their database.
+pub struct Replicas {
+    pub a: OwnSidecar,
+    pub b: OwnSidecar,
+    pub postgres: OwnPostgres,
+}
+
+impl Replicas {
+    /// Starts them, or `None` (printed) without `SENTINEL_POSTGRES_SCRIPT` and
+    /// `SENTINEL_SIDECAR_SCRIPT`.
+    pub fn start() -> Option<Replicas> {
+        std::env::var("SENTINEL_SIDECAR_SCRIPT")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| {
+                println!("skipped: SENTINEL_SIDECAR_SCRIPT not set");
+                None
+            })?;
+        let postgres = OwnPostgres::start()?;
+        let args = Replicas::args(&postgres);
+        let a = OwnSidecar::start(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
+        let b = OwnSidecar::start(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
+        Some(Replicas { a, b, postgres })
+    }
+
+    /// The arguments a replica is (re)started with.
+    pub fn args(postgres: &OwnPostgres) -> Vec<String> {
+        vec![
+            "--protocol".into(),
+            format!("SENTINEL_DATABASE_URL={}", postgres.url()),
+        ]
+    }
 }

@@ -417,3 +417,40 @@ fn a_panicking_serialize_is_denied_sync_and_async() {
     assert_eq!(RUNS.load(Ordering::SeqCst), 0);
     assert!(MOCK.requests().is_empty());
 }
+
+#[test]
+fn an_integer_the_sidecar_would_read_as_another_is_denied_before_sending() {
+    sidecar!(MOCK, CLIENT);
+    static RAN: AtomicUsize = AtomicUsize::new(0);
+
+    #[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = &CLIENT, payload = req)]
+    fn pay(req: Transfer) -> Result<u64, Denied> {
+        RAN.fetch_add(1, Ordering::SeqCst);
+        Ok(req.amount)
+    }
+
+    // 2^53 + 1: a JavaScript sidecar reads 9007199254740992 and would judge that.
+    let denied = pay(Transfer {
+        to: "vendor_42".into(),
+        amount: 9_007_199_254_740_993,
+    })
+    .unwrap_err();
+    assert_refused(&denied, "2^53");
+    assert!(denied.reason().contains("JavaScript"), "{denied:?}");
+    assert_eq!(RAN.load(Ordering::SeqCst), 0);
+    assert!(MOCK.requests().is_empty(), "{:?}", MOCK.requests());
+
+    // The largest integer a double holds exactly goes through.
+    assert_eq!(
+        pay(Transfer {
+            to: "vendor_42".into(),
+            amount: 9_007_199_254_740_991,
+        })
+        .unwrap(),
+        9_007_199_254_740_991
+    );
+    assert_eq!(
+        only_request(&MOCK).payload["amount"],
+        json!(9_007_199_254_740_991_u64)
+    );
+}

@@ -347,3 +347,22 @@ fn a_key_id_that_is_not_one_fails_the_build() {
         assert!(err.to_string().contains("signer ed25519:"), "{err}");
     }
 }
+
+#[test]
+fn a_genuine_allow_judged_under_another_policy_is_blocked() {
+    // The recorded ALLOW was judged under fintech.payments; this call asks under another.
+    let server = sidecar_serving(genuine_allow_record());
+    let decision = verifying_client(server.endpoint()).guard(
+        &the_recorded_action(),
+        &the_recorded_context(),
+        "fintech.payments_lenient",
+    );
+    assert_eq!(decision.verdict(), Verdict::Block, "{decision:?}");
+    assert!(
+        decision
+            .reason()
+            .unwrap()
+            .contains("not judged under policy fintech.payments_lenient"),
+        "{decision:?}"
+    );
+}

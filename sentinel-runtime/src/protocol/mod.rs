@@ -1,6 +1,15 @@
 //! The sidecar's HTTP routes and the rules every side of them shares: the client, the
 //! escalation API, verification and `MockSidecar` all build and read them here.
 
+use serde::Serialize;
+
+use crate::action::Action;
+use crate::context::Context;
+
+mod escalation;
+
+pub(crate) use escalation::*;
+
 /// `POST`: one guard.
 pub(crate) const GUARD: &str = "/v1/guard";
 /// `POST`: many guards.
@@ -73,4 +82,29 @@ pub(crate) fn header_pairs(headers: &ureq::http::HeaderMap) -> Vec<(String, Stri
             )
         })
         .collect()
+}
+
+/// Why the sidecar would refuse this request before looking at it (a 400), if it would.
+pub(crate) fn request_error(action: &Action, context: &Context, policy: &str) -> Option<&'static str> {
+    if policy.is_empty() {
+        return Some("the policy name is empty");
+    }
+    if context.run_id().is_empty() {
+        return Some("the context's run id is empty");
+    }
+    action.shape_error()
+}
+
+/// The body of `POST /v1/guard` (and each item of a batch).
+#[derive(Serialize)]
+pub(crate) struct GuardRequest<'a> {
+    pub(crate) action: &'a Action,
+    pub(crate) context: &'a Context,
+    pub(crate) policy: &'a str,
+}
+
+/// The body of `POST /v1/guard/batch`.
+#[derive(Serialize)]
+pub(crate) struct GuardBatch<'a> {
+    pub(crate) requests: &'a [GuardRequest<'a>],
 }

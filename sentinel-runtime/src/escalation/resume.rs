@@ -9,12 +9,13 @@
 use std::time::Instant;
 
 use crate::action::Action;
+use crate::client::SentinelClient;
 use crate::context::Context;
-use crate::decision::{GuardDecision, Verdict};
-use crate::escalation::{human_decision, EscalationError, ReviewStatus};
+use crate::decision::{human_decision, GuardDecision, Verdict};
+use crate::protocol::request_error;
 use crate::provenance::{action_fingerprint, verify_record, Record};
 
-use super::{request_error, SentinelClient};
+use super::{EscalationError, ReviewStatus};
 
 impl SentinelClient {
     /// Resumes `action` after a human approved the escalation `escalation_id`: an `ALLOW`
@@ -82,7 +83,7 @@ impl SentinelClient {
             verify_record(&record, trusted).map_err(|e| format!("the approval's record: {e}"))?;
         }
         check_approval(&record, &record_id, escalation_id, action, context)?;
-        if !self.inner.seen_records.first_use(&record.id) {
+        if !self.first_use_of_record(&record.id) {
             return Err(format!(
                 "the approval {} was already used by this client",
                 record.id
