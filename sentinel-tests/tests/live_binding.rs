@@ -86,8 +86,11 @@ fn an_integer_beyond_what_javascript_reads_exactly_is_never_sent() {
         "fintech.payments",
     );
     assert!(!judged.is_fallback(), "the sidecar judged it: {judged:?}");
-    let record = client.record(judged.record_id()).unwrap();
-    assert_eq!(record.action.payload["amount"], json!(9_007_199_254_740_991_u64));
+    let record = client.record(judged.record_id().unwrap()).unwrap();
+    assert_eq!(
+        record.action().payload()["amount"],
+        json!(9_007_199_254_740_991_u64)
+    );
 }
 
 /// A proxy that asks under a laxer policy: the real sidecar ALLOWs a payment of 60 000

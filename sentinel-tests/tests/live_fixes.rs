@@ -34,7 +34,10 @@ fn empty_tenant_allows(endpoint: &str) {
     );
     assert_eq!(decision.verdict(), Verdict::Allow, "{decision:?}");
     assert!(!decision.is_fallback());
-    assert_eq!(client.record(decision.record_id()).unwrap().tenant, None);
+    assert_eq!(
+        client.record(decision.record_id().unwrap()).unwrap().tenant(),
+        None
+    );
 }
 
 #[test]
@@ -56,7 +59,7 @@ fn null_members_are_hashed(endpoint: &str) {
     let trusted = pinned_keys();
     let decision = client.guard(&payment(12), &Context::new("fix-d"), "fintech.payments");
     assert_eq!(decision.verdict(), Verdict::Allow, "{decision:?}");
-    let genuine = client.record(decision.record_id()).unwrap();
+    let genuine = client.record(decision.record_id().unwrap()).unwrap();
     verify_record(&genuine, &trusted).unwrap();
     let served = serde_json::to_value(&genuine).unwrap();
     assert_eq!(

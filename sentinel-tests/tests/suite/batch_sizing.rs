@@ -51,7 +51,11 @@ fn a_batch_refused_whole_by_the_rate_limiter_is_split_not_failed() {
     for (i, decision) in decisions.iter().enumerate() {
         assert!(!decision.is_fallback(), "{i}: {decision:?}");
         assert_eq!(decision.verdict(), Verdict::Allow);
-        assert_eq!(decision.record_id(), format!("rec_act_{i}"), "in order");
+        assert_eq!(
+            decision.record_id(),
+            Some(format!("rec_act_{i}").as_str()),
+            "in order"
+        );
     }
     let sizes = sizes.lock().unwrap().clone();
     assert_eq!(sizes[0], 32, "the first chunk, refused whole");

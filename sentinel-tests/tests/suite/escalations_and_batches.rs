@@ -52,7 +52,7 @@ fn a_recorded_batch_gives_one_decision_per_request_in_order() {
     assert_eq!(decisions[1].verdict(), Verdict::Escalate);
     assert_eq!(
         decisions[0].record_id(),
-        recorded["response"]["body"]["decisions"][0]["recordId"]
+        recorded["response"]["body"]["decisions"][0]["recordId"].as_str()
     );
     let body = sent.lock().unwrap().clone();
     assert_eq!(body["requests"].as_array().unwrap().len(), 2);
@@ -84,10 +84,10 @@ fn more_than_256_requests_are_split_into_several_calls() {
     assert_eq!(calls.load(Ordering::SeqCst), 4);
     assert_eq!(
         decisions[32].record_id(),
-        "rec_0",
+        Some("rec_0"),
         "the second call starts a new batch"
     );
-    assert_eq!(decisions[288].record_id(), "rec_0", "the third call too");
+    assert_eq!(decisions[288].record_id(), Some("rec_0"), "the third call too");
 }
 
 #[test]
@@ -214,7 +214,7 @@ fn waiting_for_an_approval_gives_an_allow_on_the_human_review_record() {
     let decision = client.wait_for_resolution(ESC, Duration::from_secs(5));
     assert!(decision.allowed(), "{decision:?}");
     assert!(!decision.is_fallback());
-    assert_eq!(decision.record_id(), HUMAN_REVIEW_RECORD);
+    assert_eq!(decision.record_id(), Some(HUMAN_REVIEW_RECORD));
     assert_eq!(decision.checks()[0].check, "human.review");
     assert_eq!(polls.load(Ordering::SeqCst), 3);
 }
