@@ -490,3 +490,94 @@ fn check_lists_the_filesystem_servers_tools_with_their_rules() {
         assert!(lines.iter().any(|line| line == expected), "{expected}\nnot in\n{text}");
     }
 }
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs npm/PyPI MCP parts and a real sidecar (.ci/run)"]
+fn an_upstream_over_streamable_http_is_gated_the_same_way() {
+    let Some(parts) = parts("an_upstream_over_streamable_http_is_gated_the_same_way") else {
+        return;
+    };
+    let dir = tempdir();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let _server = Killed(
+        Command::new("node")
+            .arg(&parts.everything)
+            .arg("streamableHttp")
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server-everything did not listen within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let config = format!(
+        "[sentinel]\nendpoint = \"{}\"\n\n[[tools]]\nname = \"*\"\npolicy = \"healthcare.record_write\"\nkind = \"mcp_tool\"\n",
+        parts.endpoint
+    );
+    let config_path = dir.path().join("gate.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let gate = vec![
+        sentinelctl(),
+        "mcp".into(),
+        "--config".into(),
+        config_path.display().to_string(),
+        "--upstream-url".into(),
+        format!("http://127.0.0.1:{port}/mcp"),
+    ];
+    let same = json!([
+        {"op": "list_tools"},
+        {"op": "call", "name": "get-sum", "args": {"a": 2, "b": 40}},
+        {"op": "call", "name": "get-sum", "args": {"a": "two", "b": 40}},
+        {"op": "ping"},
+    ]);
+    let mut plan = same.as_array().unwrap().clone();
+    plan.push(json!({"op": "call", "name": "echo", "args": {"message": "hi", "ssn": "078-05-1120"}}));
+    let direct = run_plan(&parts, dir.path(), same, &everything(&parts));
+    let through = run_plan(&parts, dir.path(), Value::Array(plan), &gate);
+
+    let steps = through["steps"].as_array().unwrap_or_else(|| panic!("{through}"));
+    for (at, want) in direct["steps"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(&steps[at], want, "step {at} differs through the gate over HTTP");
+    }
+    assert_eq!(steps[1]["isError"], json!(false), "{through}");
+    assert_eq!(steps[4]["isError"], json!(true), "{through}");
+    assert!(
+        text_of(&steps[4]).starts_with("BLOCK: mcp_tool under policy healthcare.record_write was not carried out. Reason: data-boundary violation"),
+        "{through}"
+    );
+
+    let check = Command::new(sentinelctl())
+        .args(["mcp", "--check"])
+        .arg(&config_path)
+        .args(["--upstream-url", &format!("http://127.0.0.1:{port}/mcp")])
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+    let listed = String::from_utf8(check.stdout).unwrap();
+    assert!(
+        listed.lines().any(|line| line.split_whitespace().collect::<Vec<_>>().join(" ")
+            == "get-sum guarded: policy `healthcare.record_write`, action type `mcp_tool`; an escalation parks (rule `*`, line 5)"),
+        "{listed}"
+    );
+}

@@ -76,8 +76,10 @@ impl Denied {
         self.inner.decision.reason().unwrap_or_default()
     }
 
-    /// The signed record of the decision; empty for a fallback.
-    pub fn record_id(&self) -> &str {
+    /// The signed record of the decision; `None` for a decision the client made up (a
+    /// fallback or a refusal).
+    #[must_use]
+    pub fn record_id(&self) -> Option<&str> {
         self.inner.decision.record_id()
     }
 

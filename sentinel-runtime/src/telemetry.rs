@@ -45,7 +45,7 @@ impl GuardSpan {
         {
             let span = &self.span;
             span.record("verdict", decision.verdict().as_str());
-            span.record("record_id", decision.record_id());
+            span.record("record_id", decision.record_id().unwrap_or_default());
             span.record("latency_ms", self.started.elapsed().as_secs_f64() * 1000.0);
             span.record("fallback", decision.is_fallback());
             span.record("attempts", attempts);

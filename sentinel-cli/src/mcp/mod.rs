@@ -4,6 +4,7 @@
 
 mod check;
 mod config;
+mod http_upstream;
 mod judge;
 mod relay;
 mod rules;
@@ -32,6 +33,10 @@ pub struct Args {
     /// Check the configuration, then list each upstream tool with the rule that applies to it.
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
+    /// The upstream MCP server reached over streamable HTTP (such as
+    /// `http://127.0.0.1:3001/mcp`), instead of a command after `--`.
+    #[arg(long, value_name = "URL", conflicts_with = "upstream")]
+    pub upstream_url: Option<String>,
     /// The upstream MCP server's command line, after `--`.
     #[arg(last = true, value_name = "UPSTREAM")]
     pub upstream: Vec<String>,
@@ -53,7 +58,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     if let Some(path) = &args.check {
-        return runtime.block_on(check::run(path, &args.upstream));
+        return runtime.block_on(check::run(path, upstream_of(&args)));
     }
     let path = args
         .config
@@ -73,13 +78,41 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(BAD_CONFIG);
         }
     };
-    if args.upstream.is_empty() {
-        eprintln!("sentinelctl mcp: no upstream MCP server: give its command after `--`");
-        return ExitCode::from(BAD_CONFIG);
-    }
     let judge = Arc::new(judge::Judge::new(client, config.rules, config.context));
-    runtime.block_on(serve_stdio(judge, &args.upstream));
+    match upstream_of(&args) {
+        Upstream::None => {
+            eprintln!(
+                "sentinelctl mcp: no upstream MCP server: give its command after `--`, or --upstream-url"
+            );
+            return ExitCode::from(BAD_CONFIG);
+        }
+        Upstream::Command(command) => runtime.block_on(serve_stdio(judge, command)),
+        Upstream::Url(url) => runtime.block_on(async {
+            let (link, gone) = http_upstream::link(url);
+            let client_in = BufReader::new(tokio::io::stdin());
+            relay::run(judge, client_in, tokio::io::stdout(), link, gone, UPSTREAM_GRACE).await
+        }),
+    }
     ExitCode::SUCCESS
+}
+
+/// Where the upstream server is.
+#[derive(Clone, Copy)]
+pub enum Upstream<'a> {
+    /// Not given.
+    None,
+    /// A command line to start it with, over stdio.
+    Command(&'a [String]),
+    /// A streamable HTTP endpoint.
+    Url(&'a str),
+}
+
+fn upstream_of(args: &Args) -> Upstream<'_> {
+    match (&args.upstream_url, args.upstream.is_empty()) {
+        (Some(url), _) => Upstream::Url(url),
+        (None, false) => Upstream::Command(&args.upstream),
+        (None, true) => Upstream::None,
+    }
 }
 
 /// One session: the client on this process's stdin/stdout, the upstream a child process.

@@ -203,7 +203,7 @@ impl Serialize for Details {
 /// let body = br#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#;
 /// let decision = GuardDecision::from_json(body).unwrap();
 /// assert!(decision.allowed());
-/// assert_eq!(decision.record_id(), "rec_9");
+/// assert_eq!(decision.record_id(), Some("rec_9"));
 /// assert!(!decision.is_fallback());
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -345,9 +345,12 @@ impl GuardDecision {
         self.verdict
     }
 
-    /// The id of the signed provenance record; empty for a fallback.
-    pub fn record_id(&self) -> &str {
-        &self.record_id
+    /// The id of the signed provenance record behind this decision; `None` for a decision
+    /// the client made up (a [fallback](Self::is_fallback), or a refusal), which no record
+    /// backs.
+    #[must_use]
+    pub fn record_id(&self) -> Option<&str> {
+        Some(self.record_id.as_str()).filter(|id| !id.is_empty())
     }
 
     /// The checks the sidecar ran, or the single `sentinel.transport` check of a fallback.
