@@ -146,7 +146,11 @@ fn the_whole_batch_shares_one_deadline_and_the_rest_is_a_fallback() {
         if decision.is_fallback() {
             assert_eq!(decision.verdict(), Verdict::Block, "{i}");
         } else {
-            assert_eq!(decision.record_id(), format!("rec_act_{i}"), "in order");
+            assert_eq!(
+                decision.record_id(),
+                Some(format!("rec_act_{i}").as_str()),
+                "in order"
+            );
         }
     }
     let last = decisions.last().unwrap();
