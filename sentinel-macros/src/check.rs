@@ -209,10 +209,6 @@ pub(crate) fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) 
         if not_sent(param).is_some() || payload.is_some_and(|p| std::ptr::eq(p, param)) {
             continue;
         }
-        if let Some(message) = role_message(param, args) {
-            errors.at(param.ident.span(), message);
-            continue;
-        }
         // Only once `payload = …` named a parameter: otherwise its own error is the one to fix.
         if let Some(name) = args.payload.as_ref().filter(|_| payload.is_some()) {
             errors.at(
@@ -318,28 +314,6 @@ fn receipt_conflicts(receipt: &Receipt, args: &Args, sig: &Signature, errors: &m
                 format!("`receipt` cannot be combined with `{option}`: {why}"),
             );
         }
-    }
-}
-
-/// The error for a parameter whose type says it has a role the attribute gives through an
-/// option: sent as an argument instead, it would be silently ignored in that role.
-fn role_message(param: &Param, args: &Args) -> Option<String> {
-    let name = &param.name;
-    // With the option written (maybe naming another parameter, or misspelt), its own
-    // checks speak.
-    match param.type_name.as_deref()? {
-        "Context" if args.given(CONTEXT) => None,
-        "SentinelClient" if args.given(CLIENT) => None,
-        "Context" => Some(format!(
-            "`{name}` is a `Context`: sent as an argument, it would not be the context the call is \
-             checked under (that is the one in scope); write context = {name} to check the call under it \
-             (it is then not sent), or skip({name}) to send neither"
-        )),
-        "SentinelClient" => Some(format!(
-            "`{name}` is a `SentinelClient`: write client = {name} to ask the sidecar through it \
-             (it is then not sent); skip({name}) would ask through the global client instead"
-        )),
-        _ => None,
     }
 }
 
