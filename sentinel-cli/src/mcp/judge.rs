@@ -15,6 +15,9 @@ use serde_json::Value;
 use super::config::{ContextConfig, FailModeName, SidecarConfig};
 use super::rules::{Rule, RuleSet};
 
+/// How many parked escalations a session remembers.
+const MAX_PARKED: usize = 4096;
+
 /// What happens to a call.
 #[derive(Debug)]
 pub enum Judgement {
@@ -126,10 +129,14 @@ impl Judge {
         if let Some(escalation_id) = decision.escalation_id() {
             // Parked (or still pending after the wait): the identical call later resumes on
             // this escalation instead of opening another.
-            self.parked
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(fingerprint, escalation_id.to_owned());
+            let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+            if parked.len() >= MAX_PARKED && !parked.contains_key(&fingerprint) {
+                // Bounded whatever a client does; a call forgotten here is guarded afresh.
+                if let Some(any) = parked.keys().next().cloned() {
+                    parked.remove(&any);
+                }
+            }
+            parked.insert(fingerprint, escalation_id.to_owned());
         }
         Judgement::Refuse(denial(Denied::new(decision, kind, policy)))
     }

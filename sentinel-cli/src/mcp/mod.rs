@@ -7,6 +7,8 @@ mod config;
 mod http_upstream;
 mod judge;
 mod relay;
+#[cfg(test)]
+mod relay_tests;
 mod rules;
 
 use std::path::PathBuf;

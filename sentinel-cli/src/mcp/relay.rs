@@ -193,6 +193,11 @@ impl Relay {
                 };
                 self.forward_request(&id, awaiting, raw);
             }
+            // A call without an id expects no answer, so it cannot be refused visibly; it is
+            // dropped, never forwarded unjudged (a server might run it).
+            (Some("tools/call"), None) => {
+                eprintln!("sentinelctl mcp: dropped a tools/call without an id (a call must be a request)");
+            }
             (Some("notifications/cancelled"), None) => {
                 if let Some(request) = message.pointer("/params/requestId") {
                     let key = id_key(request);
