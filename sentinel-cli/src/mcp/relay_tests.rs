@@ -47,7 +47,7 @@ fn start(endpoint: &str) -> Ends {
     let text = format!("[sentinel]\nendpoint = \"{endpoint}\"\ntimeout_ms = 2000\n{RULES}");
     let config = config::parse(Path::new("gate.toml"), &text).unwrap();
     let client = sidecar_client(config.sentinel.as_ref()).unwrap();
-    let judge = Arc::new(Judge::new(client, config.rules, config.context));
+    let judge = Arc::new(Judge::new(client, None, config.rules, config.context));
     let (client_side, gate_client_side) = tokio::io::duplex(1 << 16);
     let (upstream_side, gate_upstream_side) = tokio::io::duplex(1 << 16);
     let (gate_client_in, gate_client_out) = tokio::io::split(gate_client_side);
