@@ -305,3 +305,40 @@ async fn calls_are_judged_side_by_side() {
     forwarded.sort_unstable();
     assert_eq!(forwarded, (0..8).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn a_call_cancelled_while_it_is_judged_is_neither_forwarded_nor_answered() {
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let sidecar = MockSidecar::start(move |_| {
+        // Answers ALLOW once the test has sent the cancellation (or after 5 s).
+        let _ = released.lock().unwrap().recv_timeout(Duration::from_secs(5));
+        MockAnswer::allow()
+    });
+    let mut ends = start(&sidecar.endpoint());
+    send(
+        &mut ends.client,
+        &call(1, "write_file", json!({"path": "/data/a"})),
+    )
+    .await;
+    let cancel =
+        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":"user"}}"#;
+    send(&mut ends.client, cancel).await;
+    // The cancellation itself passes through.
+    assert_eq!(next(&mut ends.to_upstream).await, cancel);
+    release.send(()).unwrap();
+    // Wait until the sidecar was asked and answered, then show nothing else was forwarded.
+    let asked = std::time::Instant::now();
+    while sidecar.requests().is_empty() && asked.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ping_reaches_upstream_next(&mut ends, 2).await;
+    let answer = r#"{"jsonrpc":"2.0","id":2,"result":{}}"#;
+    send(ends.upstream.as_mut().unwrap(), answer).await;
+    assert_eq!(
+        next(&mut ends.to_client).await,
+        answer,
+        "nothing was answered for the cancelled call"
+    );
+}
