@@ -258,9 +258,9 @@
 // One path per item: what is not listed here is not part of the API.
 pub use sentinel_runtime::{
     client, init, init_from_env, Action, Actor, AlreadyInitialized, BuildError, CheckResult, Context,
-    DecisionError, Denied, Details, EnvError, Escalation, EscalationState, FailMode, GuardDecision,
-    InitError, Outcome, Resolution, Resolved, ReviewStatus, SentinelClient, SentinelClientBuilder,
-    SidecarError, TraceStep, TransportError, Verdict, WithContext, WithContextExt,
+    DecisionError, Denied, Details, EnvError, Escalation, EscalationState, FailMode, FallbackKind,
+    GuardDecision, InitError, Outcome, Resolution, Resolved, ReviewStatus, SentinelClient,
+    SentinelClientBuilder, SidecarError, TraceStep, TransportError, Verdict, WithContext, WithContextExt,
 };
 
 pub use sentinel_runtime::unversioned;

@@ -208,11 +208,20 @@ impl Iterator for ExportPages<'_> {
 
 impl SentinelClient {
     /// One signed record, `GET /v1/records/{id}`, read strictly (numbers exactly, repeated
-    /// keys refused). Reading does not verify it: see
+    /// keys refused): that record, or an error ([`SidecarError::Malformed`] for an answer that
+    /// is another record). Reading does not verify it: see
     /// [`verify_record`](crate::provenance::verify_record).
     pub fn record(&self, record_id: &str) -> Result<Record, SidecarError> {
         let url = format!("{}{}", self.endpoint(), protocol::record_path(record_id));
-        Record::from_value(self.read_json(&url)?).map_err(|e| SidecarError::Malformed(e.to_string()))
+        let record =
+            Record::from_value(self.read_json(&url)?).map_err(|e| SidecarError::Malformed(e.to_string()))?;
+        if record.id != record_id {
+            return Err(SidecarError::Malformed(format!(
+                "asked for record {record_id}, the answer is record {}",
+                record.id
+            )));
+        }
+        Ok(record)
     }
 
     /// The records matching `query`, in chain order (`GET /v1/records`).

@@ -63,7 +63,14 @@ impl SentinelClient {
             ));
         }
         let text = std::str::from_utf8(&response.body).map_err(|_| "record is not UTF-8".to_owned())?;
-        Record::from_json(text).map_err(|e| format!("record is malformed: {e}"))
+        let record = Record::from_json(text).map_err(|e| format!("record is malformed: {e}"))?;
+        if record.id != record_id {
+            return Err(format!(
+                "asked for record {record_id}, the answer is record {}",
+                record.id
+            ));
+        }
+        Ok(record)
     }
 }
 
