@@ -259,7 +259,7 @@
 pub use sentinel_runtime::{
     client, init, init_from_env, Action, Actor, AlreadyInitialized, BuildError, CheckResult, Context,
     DecisionError, Denied, Details, EnvError, Escalation, EscalationError, EscalationState, FailMode,
-    GuardDecision, InitError, Outcome, Resolution, Resolved, ReviewStatus, SentinelClient,
+    FallbackKind, GuardDecision, InitError, Outcome, Resolution, Resolved, ReviewStatus, SentinelClient,
     SentinelClientBuilder, TraceStep, Verdict, WithContext, WithContextExt,
 };
 

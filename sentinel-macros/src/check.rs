@@ -8,7 +8,7 @@ use syn::{Expr, LitStr};
 
 use crate::ast::{ungroup, Args, Constant, Name, OnEscalate, Receipt, Timeout};
 use crate::errors::{did_you_mean, list, Errors};
-use crate::options::{Symbol, CLIENT, CONTEXT, ID, META, ON_ESCALATE, PAYLOAD, POLICY, RENAME, SKIP};
+use crate::options::{Symbol, CLIENT, CONTEXT, FIELDS, ID, META, ON_ESCALATE, PAYLOAD, POLICY, RENAME, SKIP};
 use crate::signature::{Param, PatternParam, Signature};
 
 /// What one call sends, after the attribute was checked against the signature.
@@ -162,6 +162,21 @@ pub(crate) fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) 
         }),
         None => None,
     };
+
+    // A `payload = …` argument's members are known only once it is serialized, so a field
+    // repeating one of them could not be refused before run time: the two do not mix.
+    if let (Some(name), Some(fields)) = (&args.payload, args.key(FIELDS)) {
+        errors.at(
+            fields.span,
+            format!(
+                "`fields(…)` cannot be combined with `payload = {}`: the members of `{}` are known only when \
+                 it is serialized, so a field repeating one of them could not be caught at compile time; \
+                 add the constant to the type of `{}` (a field the body ignores), or put it in `meta(…)` \
+                 if the policy need not read it",
+                name.text, name.text, name.text
+            ),
+        );
+    }
 
     let mut renames: Vec<(&Param, &LitStr)> = Vec::new();
     for rename in args.rename.iter().flatten() {

@@ -111,7 +111,7 @@ mod valid;
 /// |---|---|
 /// | `policy = "name"` | **Required.** The policy the sidecar checks the call under. |
 /// | `kind = "type"` | The action type; default: the function's name, or for a method (a function with a `self` receiver) `type.method`, the `Self` type's name in snake_case without its path or generics (`"send_email.call"` for `impl Tool for SendEmail { fn call(&self, …) }`; in a trait's default method, the implementing type). |
-/// | `payload = param` | That one parameter (a struct with named fields, or a map) *is* the payload: its members are sent at the top level, with `fields(…)` beside them; every other parameter must be skipped or have a role. Also a binding inside a pattern parameter. A value that serializes to anything but an object is denied. |
+/// | `payload = param` | That one parameter (a struct with named fields, or a map) *is* the payload: its members are sent at the top level; every other parameter must be skipped or have a role, and `fields(…)` is not combined with it (a constant could repeat a member, which only run time would see: add it to the type, or to `meta(…)`). Also a binding inside a pattern parameter. A value that serializes to anything but an object is denied. |
 /// | `skip(a, b)` | Parameters not sent (for example a database handle). |
 /// | `rename(a = "name")` | Sends parameter `a` under another name. |
 /// | `fields(key = literal, …)` | Constant members added to the payload: strings, numbers, bools. |

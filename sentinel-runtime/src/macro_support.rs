@@ -275,8 +275,10 @@ impl Payload {
         }
     }
 
-    /// A member no other member may have named already: a `fields(…)` constant repeating a
-    /// member of the `payload = …` argument would leave the sidecar one of two values.
+    /// A member no other member may have named already. The attribute never sends two
+    /// members under one name (parameters are unique, renames and fields are checked at
+    /// compile time, and `fields(…)` never sits beside `payload = …`); should it ever, the
+    /// sidecar would be left one of two values, so the call is denied.
     fn insert(&mut self, name: String, value: Value) {
         if self.error.is_none() && self.members.contains_key(&name) {
             self.error = Some(format!("the payload member `{name}` is given twice"));
@@ -623,3 +625,19 @@ fn verdict_of(decision: GuardDecision, kind: &str, policy: &str) -> Result<(), D
 }
 
 pub use crate::method_kind::method_kind;
+
+#[cfg(test)]
+mod tests {
+    use super::Payload;
+
+    #[test]
+    fn a_member_given_twice_denies_the_call() {
+        let mut payload = Payload::new();
+        payload.arg("to", &"a");
+        payload.arg("to", &"b");
+        assert_eq!(
+            payload.error.as_deref(),
+            Some("the payload member `to` is given twice")
+        );
+    }
+}
