@@ -82,7 +82,10 @@ fn park_and_resume(endpoint: &str) {
     let elsewhere = resumed
         .scope(|| pay(&client, 43_000, "acct_ops", "acct_evil"))
         .unwrap_err();
-    assert!(!elsewhere.to_string().contains("resume"), "a guard of its own: {elsewhere}");
+    assert!(
+        !elsewhere.to_string().contains("resume"),
+        "a guard of its own: {elsewhere}"
+    );
     assert_ne!(elsewhere.escalation_id(), Some(parked.as_str()), "{elsewhere}");
     let other_tenant = resumed
         .clone()
