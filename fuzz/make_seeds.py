@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Builds the seed corpora of the fuzz targets from ../tests/fixtures/ (the recorded sidecar answers).
+"""Builds the seed corpora of the fuzz targets from ../sentinel-tests/tests/fixtures/ (the recorded sidecar answers).
 
 decision:   every recorded /v1/guard and /v1/guard/batch answer body, each decision of the
             batch on its own, and the error bodies.
@@ -13,7 +13,7 @@ import json
 import pathlib
 
 HERE = pathlib.Path(__file__).resolve().parent
-SHARED = HERE.parent / "tests" / "fixtures"
+SHARED = HERE.parent / "sentinel-tests" / "tests" / "fixtures"
 
 
 def compact(value):

@@ -18,8 +18,8 @@ use sentinel_runtime::provenance::{
 };
 
 const SIGNER_KEY: &str = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
-const RECORDS: &str = include_str!("../../tests/fixtures/records.json");
-const RECORDS_CANONICAL: &str = include_str!("../../tests/fixtures/records_canonical.json");
+const RECORDS: &str = include_str!("../../sentinel-tests/tests/fixtures/records.json");
+const RECORDS_CANONICAL: &str = include_str!("../../sentinel-tests/tests/fixtures/records_canonical.json");
 
 static TRUSTED: LazyLock<TrustedKeys> = LazyLock::new(|| {
     TrustedKeys::new()

@@ -1,151 +1,53 @@
-//! Parsing the attribute: `#[guarded(policy = "…", kind = "…", skip(…), …)]`.
-//!
-//! Every option goes through [`Args::set`], the one place that rejects a repeated key.
-//! Problems are collected rather than returned, and parsing resumes at the next top-level
-//! comma, so a user sees every mistake in one build. This file is the grammar; whether a
-//! value is valid (a string, not blank, a path) is checked in `valid` and `escalate`, and
-//! checks that need the function (does `skip(x)` name a parameter?) happen later, in `check`.
+//! The attribute's grammar: `#[guarded(policy = "…", kind = "…", skip(…), …)]` read into
+//! [`Entry`]s, each option with its value as written. Nothing here judges a value: whether
+//! it is a string, a parameter's name or a path, and whether a key is repeated, is
+//! [`crate::valid`]'s pass over the entries; checks that need the function (does `skip(x)`
+//! name a parameter?) are [`crate::check`]'s. A malformed option does not stop the reading:
+//! it resumes at the next top-level comma, so a user sees every mistake in one build.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{TokenStream, TokenTree};
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Token};
 
-use crate::errors::{did_you_mean, Errors};
-use crate::escalate::{on_escalate, ON_ESCALATE_USAGE};
+use crate::ast::{Entry, Key, Name, Written};
+use crate::errors::did_you_mean;
 use crate::options::{
-    self, Symbol, CLIENT, CONTEXT, CRATE, FIELDS, ID, KIND, META, ON_ESCALATE, PAYLOAD, POLICY, RECEIPT,
-    RENAME, SKIP,
+    self, Symbol, CLIENT, CONTEXT, CRATE, FIELDS, ID, KIND, META, ON_ESCALATE, ON_ESCALATE_USAGE, PAYLOAD,
+    POLICY, RECEIPT, RENAME, SKIP,
 };
-use crate::valid::{constants, crate_path, parameter, renames, string, unique};
 
-/// The options as written. Values that were malformed are left unset (their error is
-/// already recorded), but [`Args::given`] still knows the key was there.
-#[derive(Default)]
-pub(crate) struct Args {
-    pub(crate) policy: Option<LitStr>,
-    pub(crate) kind: Option<LitStr>,
-    pub(crate) skip: Option<Vec<Name>>,
-    pub(crate) rename: Option<Vec<Rename>>,
-    pub(crate) fields: Option<Vec<Constant>>,
-    pub(crate) meta: Option<Vec<Constant>>,
-    pub(crate) id: Option<Expr>,
-    pub(crate) client: Option<Expr>,
-    pub(crate) context: Option<Name>,
-    pub(crate) on_escalate: Option<OnEscalate>,
-    pub(crate) payload: Option<Name>,
-    /// `crate = path`: where the `sentinel` facade is, for a renamed dependency or a
-    /// framework's re-export.
-    pub(crate) krate: Option<syn::Path>,
-    pub(crate) receipt: Option<Receipt>,
-    given: Vec<Symbol>,
-}
-
-/// `receipt`: run the body as the adjudication protocol's protected executor.
-pub(crate) enum Receipt {
-    /// `receipt`: with the receipt client installed by `sentinel::adjudication::init`.
-    Global(Span),
-    /// `receipt = expr`: with this `&ReceiptClient`.
-    Client(Expr),
-}
-
-/// `on_escalate = …`: what a call does when the sidecar answers `ESCALATE`.
-pub(crate) enum OnEscalate {
-    /// `deny`: return `Denied` at once, the escalation left pending (the default).
-    Deny,
-    /// `wait(timeout = …)`: wait, at most that long, for a human's answer.
-    Wait(Timeout),
-}
-
-/// The `timeout` of `wait(…)`.
-pub(crate) enum Timeout {
-    /// A string literal such as `"10m"`, read at compile time: never zero.
-    Fixed { millis: u64, span: Span },
-    /// Any other expression: a `Duration` (or `Option<Duration>`) evaluated at each call.
-    PerCall(Expr),
-}
-
-/// A name as written in the attribute, `r#` removed, with its span.
-#[derive(Clone)]
-pub(crate) struct Name {
-    pub(crate) text: String,
-    pub(crate) span: Span,
-}
-
-/// `param = "new name"` inside `rename(…)`.
-pub(crate) struct Rename {
-    pub(crate) param: Name,
-    pub(crate) to: LitStr,
-}
-
-/// `key = literal` inside `fields(…)` or `meta(…)`; `value` is a typed literal expression.
-pub(crate) struct Constant {
-    pub(crate) key: Name,
-    pub(crate) value: TokenStream,
-}
-
-/// An option's name where it was written.
-#[derive(Clone, Copy)]
-pub(crate) struct Key {
-    pub(crate) name: Symbol,
-    pub(crate) span: Span,
-}
-
-impl Args {
-    /// Whether the option `name` was written (even with a malformed value).
-    pub(crate) fn given(&self, name: Symbol) -> bool {
-        self.given.contains(&name)
-    }
-
-    /// The set-once rule, for every key: the first occurrence wins, a repeat is an error
-    /// on the repeated key. A key whose value is malformed still counts as given (so a
-    /// bad `policy(…)` is not also reported as a missing policy); its error is passed on.
-    fn set<T>(
-        &mut self,
-        key: Key,
-        value: syn::Result<Option<T>>,
-        errors: &mut Errors,
-        slot: fn(&mut Args) -> &mut Option<T>,
-    ) -> syn::Result<()> {
-        if self.given(key.name) {
-            let hint = if key.name.is_list() {
-                format!(": put every entry in one {}", key.name.usage())
-            } else {
-                String::from(": give it once")
-            };
-            errors.at(key.span, format!("duplicate option `{}`{hint}", key.name));
-            return value.map(drop);
-        }
-        self.given.push(key.name);
-        *slot(self) = value?;
-        Ok(())
-    }
-}
-
-/// Parses the tokens between the attribute's parentheses.
-pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
-    let mut args = Args::default();
+/// Reads the tokens between the attribute's parentheses, every entry in order.
+pub(crate) fn parse(tokens: TokenStream) -> Vec<Entry> {
+    let mut entries = Vec::new();
     let parser = |input: ParseStream| {
-        parse_options(input, &mut args, errors);
+        parse_entries(input, &mut entries);
         Ok(())
     };
     if let Err(error) = parser.parse2(tokens) {
-        errors.push(error);
+        entries.push(Entry::Malformed(error));
     }
-    args
+    entries
 }
 
-fn parse_options(input: ParseStream, args: &mut Args, errors: &mut Errors) {
+fn parse_entries(input: ParseStream, entries: &mut Vec<Entry>) {
     while !input.is_empty() {
-        match parse_option(input, args, errors) {
-            Ok(()) if input.is_empty() || input.peek(Token![,]) => {}
-            Ok(()) => {
-                errors.push(input.error("expected `,` between options"));
+        match parse_entry(input) {
+            // A value that could not be read leaves its tokens behind: its error says why.
+            Ok(entry @ Entry::Option(_, Err(_))) => {
+                entries.push(entry);
                 skip_to_comma(input);
             }
+            Ok(entry) => {
+                entries.push(entry);
+                if !(input.is_empty() || input.peek(Token![,])) {
+                    entries.push(Entry::Malformed(input.error("expected `,` between options")));
+                    skip_to_comma(input);
+                }
+            }
             Err(error) => {
-                errors.push(error);
+                entries.push(Entry::Malformed(error));
                 skip_to_comma(input);
             }
         }
@@ -185,7 +87,10 @@ fn skip_to_comma(input: ParseStream) {
     });
 }
 
-fn parse_option(input: ParseStream, args: &mut Args, errors: &mut Errors) -> syn::Result<()> {
+/// One option with its value, or an error for tokens that name no option. A known key
+/// whose value cannot be read is still an option (so that it counts as given), with the
+/// reason as its value.
+fn parse_entry(input: ParseStream) -> syn::Result<Entry> {
     if input.peek(LitStr) {
         return Err(input.error(
             "name the option: #[guarded(policy = \"fintech.payments\")] checks calls under the policy `fintech.payments`",
@@ -205,84 +110,36 @@ fn parse_option(input: ParseStream, args: &mut Args, errors: &mut Errors) -> syn
         name: option,
         span: ident.span(),
     };
-    match option {
-        POLICY => {
-            let value = expression(input, key).map(|expr| string(&expr, key, errors));
-            args.set(key, value, errors, |a| &mut a.policy)
+    let value = match option {
+        POLICY | KIND | ID | CLIENT | CONTEXT | PAYLOAD | CRATE => expression(input, key).map(Written::Expr),
+        SKIP => parenthesized(input, key, param_name).map(Written::Names),
+        RENAME => parenthesized(input, key, param_pair).map(Written::Pairs),
+        FIELDS | META => parenthesized(input, key, member_pair).map(Written::Pairs),
+        ON_ESCALATE => on_escalate(input, key).map(Written::Expr),
+        RECEIPT if input.peek(Token![=]) => expression(input, key).map(Written::Expr),
+        RECEIPT => Ok(Written::Flag),
+        _ => return Err(unknown_option(&ident)),
+    };
+    Ok(Entry::Option(key, value))
+}
+
+/// `on_escalate = …`, read on its own so that a malformed value yields one error, worded
+/// for it.
+fn on_escalate(input: ParseStream, key: Key) -> syn::Result<Expr> {
+    equals(input, key)?;
+    let read = |value: ParseStream| {
+        let expr = value.parse::<Expr>().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                format!("{ON_ESCALATE_USAGE}, or deny: this value cannot be read ({e})"),
+            )
+        })?;
+        if !value.is_empty() {
+            return Err(value.error("expected `,` between options"));
         }
-        KIND => {
-            let value = expression(input, key).map(|expr| string(&expr, key, errors));
-            args.set(key, value, errors, |a| &mut a.kind)
-        }
-        SKIP => {
-            let value = parenthesized(input, key, param_name)
-                .map(|names| Some(unique(names, |n| n, "is skipped twice", errors)));
-            args.set(key, value, errors, |a| &mut a.skip)
-        }
-        RENAME => {
-            let value = parenthesized(input, key, param_pair).map(|pairs| Some(renames(pairs, errors)));
-            args.set(key, value, errors, |a| &mut a.rename)
-        }
-        FIELDS => {
-            let value =
-                parenthesized(input, key, member_pair).map(|pairs| Some(constants(key, pairs, errors)));
-            args.set(key, value, errors, |a| &mut a.fields)
-        }
-        META => {
-            let value =
-                parenthesized(input, key, member_pair).map(|pairs| Some(constants(key, pairs, errors)));
-            args.set(key, value, errors, |a| &mut a.meta)
-        }
-        ID => {
-            let value = expression(input, key).map(Some);
-            args.set(key, value, errors, |a| &mut a.id)
-        }
-        CLIENT => {
-            let value = expression(input, key).map(Some);
-            args.set(key, value, errors, |a| &mut a.client)
-        }
-        CONTEXT => {
-            let value = expression(input, key).map(|expr| parameter(&expr, key, errors));
-            args.set(key, value, errors, |a| &mut a.context)
-        }
-        PAYLOAD => {
-            let value = expression(input, key).map(|expr| parameter(&expr, key, errors));
-            args.set(key, value, errors, |a| &mut a.payload)
-        }
-        ON_ESCALATE => {
-            // Read on its own, so that a malformed value yields one error, worded for it.
-            let value = equals(input, key).and_then(|()| {
-                let read = |value: ParseStream| {
-                    let expr = value.parse::<Expr>().map_err(|e| {
-                        syn::Error::new(
-                            e.span(),
-                            format!("{ON_ESCALATE_USAGE}, or deny: this value cannot be read ({e})"),
-                        )
-                    })?;
-                    if !value.is_empty() {
-                        return Err(value.error("expected `,` between options"));
-                    }
-                    Ok(expr)
-                };
-                read.parse2(until_comma(input)?)
-            });
-            let value = value.map(|expr| on_escalate(expr, errors));
-            args.set(key, value, errors, |a| &mut a.on_escalate)
-        }
-        CRATE => {
-            let value = expression(input, key).map(|expr| crate_path(&expr, key, errors));
-            args.set(key, value, errors, |a| &mut a.krate)
-        }
-        RECEIPT => {
-            let value = if input.peek(Token![=]) {
-                expression(input, key).map(|expr| Some(Receipt::Client(expr)))
-            } else {
-                Ok(Some(Receipt::Global(key.span)))
-            };
-            args.set(key, value, errors, |a| &mut a.receipt)
-        }
-        _ => Err(unknown_option(&ident)),
-    }
+        Ok(expr)
+    };
+    read.parse2(until_comma(input)?)
 }
 
 fn unknown_option(ident: &Ident) -> syn::Error {
@@ -334,16 +191,6 @@ fn equals(input: ParseStream, key: Key) -> syn::Result<()> {
         ));
     }
     Ok(())
-}
-
-/// The expression inside the invisible group a `macro_rules!` fragment (`$p:expr`,
-/// `$p:literal`) arrives in: every reader looks through it, so an option written by a
-/// macro reads as the same option written by hand.
-pub(crate) fn ungroup(expr: &Expr) -> &Expr {
-    match expr {
-        Expr::Group(group) => ungroup(&group.expr),
-        other => other,
-    }
 }
 
 /// `(entry, entry, …)`.

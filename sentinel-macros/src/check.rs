@@ -6,7 +6,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{Expr, LitStr};
 
-use crate::args::{self, Args, Constant, Name, OnEscalate, Receipt, Timeout};
+use crate::ast::{ungroup, Args, Constant, Name, OnEscalate, Receipt, Timeout};
 use crate::errors::{did_you_mean, list, Errors};
 use crate::options::{Symbol, CLIENT, CONTEXT, ID, META, ON_ESCALATE, PAYLOAD, POLICY, RENAME, SKIP};
 use crate::signature::{Param, PatternParam, Signature};
@@ -374,7 +374,7 @@ fn pattern_message(pattern: &PatternParam, payload: Option<&Name>) -> String {
 
 /// The parameter an expression is, when it is only a parameter's name.
 fn parameter_named<'a>(expr: &Expr, names: &[&'a Param]) -> Option<&'a Param> {
-    match args::ungroup(expr) {
+    match ungroup(expr) {
         Expr::Path(path) if path.qself.is_none() => path
             .path
             .get_ident()

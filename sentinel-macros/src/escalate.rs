@@ -1,16 +1,15 @@
 //! The value of `on_escalate`: `deny`, or `wait(timeout = …)` with a timeout that is
 //! read at compile time (a string such as `"10m"`, never zero) or evaluated at each call.
-//! Its grammar is an expression, read in `args`; what makes it a valid value is here.
+//! Its grammar is an expression, read in `args`; what makes it a valid value is here, a
+//! part of `valid`'s pass.
 
 use quote::ToTokens;
 use syn::{Expr, ExprLit, Lit};
 
-use crate::args::{ungroup, OnEscalate, Timeout};
+use crate::ast::{ungroup, OnEscalate, Timeout};
 use crate::duration::duration_millis;
 use crate::errors::Errors;
-
-/// How `on_escalate` is written; every message about it starts with this.
-pub(crate) const ON_ESCALATE_USAGE: &str = "`on_escalate` takes wait(timeout = \"10m\")";
+use crate::options::ON_ESCALATE_USAGE;
 
 /// `on_escalate = deny` or `on_escalate = wait(timeout = …)`; anything else is recorded as
 /// an error and yields `None`.

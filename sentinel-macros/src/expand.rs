@@ -83,16 +83,18 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{AttrStyle, Ident, ItemFn, LitStr, TraitItemFn};
 
-use crate::args::{self, Receipt, Timeout};
+use crate::args;
+use crate::ast::{Receipt, Timeout};
 use crate::async_trait;
 use crate::check::{plan, Kind, Origin, Plan};
 use crate::errors::Errors;
 use crate::signature::{self, Param, Signature};
+use crate::valid::validate;
 
 /// The attribute's whole job.
 pub(crate) fn guarded(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let args = args::parse(attr, &mut errors);
+    let args = validate(args::parse(attr), &mut errors);
     let function = match syn::parse2::<ItemFn>(item.clone()) {
         Ok(function) => function,
         Err(syn_error) => {

@@ -1,20 +1,24 @@
 //! The `#[sentinel::guarded]` attribute. Use it through the `sentinel` crate, which
 //! re-exports it and provides everything the generated code names.
 //!
-//! Layout, staged as thiserror-impl's and serde_derive's: `options` is the table of option
-//! names; `args` parses the attribute (the grammar), with `duration` reading literal
-//! timeouts and `literal` typing constants; `signature` reads the function (and
-//! `async_trait` recognises an `#[async_trait]` method); `check` checks one against the
-//! other and decides what is sent; `expand` generates the guarded function (its module
-//! documentation shows an expansion, held to the real output by a test). Every problem is
-//! reported at once, each on its own token, and the function is emitted unchanged beside
-//! the errors.
+//! Layout, staged as thiserror-impl's (types → parse → validate → expand), each stage a
+//! file that imports only the stages before it: `options` is the table of option names and
+//! `ast` the typed view of the attribute (both leaves); `args` reads the attribute into
+//! `ast` entries (the grammar, judging nothing); `valid` checks each value and key (with
+//! `escalate` for `on_escalate`, `duration` reading literal timeouts and `literal` typing
+//! constants); `signature` reads the function (and `async_trait` recognises an
+//! `#[async_trait]` method); `check` checks the options against the signature and decides
+//! what is sent; `expand` runs parse, validate, check and then generates the guarded
+//! function (its module documentation shows an expansion, held to the real output by a
+//! test). Every problem is reported at once, each on its own token, and the function is
+//! emitted unchanged beside the errors.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 use proc_macro::TokenStream;
 
 mod args;
+mod ast;
 mod async_trait;
 mod check;
 mod duration;

@@ -21,6 +21,9 @@ pub(crate) const PAYLOAD: Symbol = Symbol("payload");
 pub(crate) const CRATE: Symbol = Symbol("crate");
 pub(crate) const RECEIPT: Symbol = Symbol("receipt");
 
+/// How `on_escalate` is written; every message about it starts with this.
+pub(crate) const ON_ESCALATE_USAGE: &str = "`on_escalate` takes wait(timeout = \"10m\")";
+
 /// Every option and how it is written, in the order the documentation gives them.
 const OPTIONS: &[(Symbol, &str)] = &[
     (POLICY, "policy = \"fintech.payments\""),

@@ -37,10 +37,10 @@ struct Inner {
 }
 
 impl Denied {
-    /// A denial of an action of type `kind` under `policy`, for tests of code that handles
-    /// denials (feature `testing`).
-    #[cfg(any(test, feature = "testing"))]
-    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    /// A denial of an action of type `kind` under `policy`: what a `#[guarded]` function
+    /// returns for `decision`, for code that guards by hand with
+    /// [`SentinelClient::guard`](crate::SentinelClient::guard) (the MCP gate does), and for
+    /// tests of code that handles denials.
     pub fn new(decision: GuardDecision, kind: impl Into<String>, policy: impl Into<String>) -> Self {
         Denied::of(decision, kind, policy)
     }

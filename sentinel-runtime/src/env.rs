@@ -17,6 +17,7 @@ impl SentinelClient {
     /// | `SENTINEL_TIMEOUT_MS` | whole-request deadline in milliseconds, > 0 | `5000` |
     /// | `SENTINEL_BODY_LIMIT` | largest response body in bytes, > 0 | `1048576` |
     /// | `SENTINEL_HEADERS` | extra headers, `name=value` pairs separated by commas; quote a value that holds a comma: `x-api-key="abc,def=ghi"` | none |
+    /// | `SENTINEL_TRUSTED_KEY_IDS` | the sidecar's signing key ids, `ed25519:<64 hex>` separated by commas, as it prints them at start-up (`signer ed25519:…`); then every `ALLOW` is verified against its signed record (feature `verify`) | none |
     ///
     /// A variable that is set but wrong is an error naming it; nothing falls back to a
     /// default silently. Header values are never printed.
@@ -62,9 +63,13 @@ pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Sen
             builder = builder.header(name, value);
         }
     }
+    if let Some(key_ids) = lookup("SENTINEL_TRUSTED_KEY_IDS") {
+        builder = pin_key_ids(builder, &key_ids)?;
+    }
     builder.build().map_err(|e| {
         let variable = match e {
             BuildError::InvalidHeader { .. } => "SENTINEL_HEADERS",
+            BuildError::InvalidKeyId(_) => "SENTINEL_TRUSTED_KEY_IDS",
             _ => "SENTINEL_ENDPOINT",
         };
         EnvError {
@@ -73,6 +78,30 @@ pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Sen
             source: Some(e),
         }
     })
+}
+
+/// Pins the key ids of `SENTINEL_TRUSTED_KEY_IDS`. Set but empty is an error, not "no key":
+/// a client that looks configured to verify must verify.
+#[cfg(feature = "verify")]
+fn pin_key_ids(
+    builder: crate::SentinelClientBuilder,
+    list: &str,
+) -> Result<crate::SentinelClientBuilder, EnvError> {
+    let keys: crate::provenance::TrustedKeys =
+        list.parse().map_err(|e: crate::provenance::ProvenanceError| {
+            EnvError::invalid("SENTINEL_TRUSTED_KEY_IDS", e.to_string())
+        })?;
+    Ok(builder.verify_decisions(keys))
+}
+
+/// Without the `verify` feature nothing can be verified: a pinned key is refused rather
+/// than ignored.
+#[cfg(not(feature = "verify"))]
+fn pin_key_ids(_: crate::SentinelClientBuilder, _: &str) -> Result<crate::SentinelClientBuilder, EnvError> {
+    Err(EnvError::invalid(
+        "SENTINEL_TRUSTED_KEY_IDS",
+        "verifying decisions needs the `verify` feature (on by default in the `sentinel` crate)".into(),
+    ))
 }
 
 /// `name=value` entries separated by commas outside double quotes; a quoted value loses
@@ -239,6 +268,52 @@ mod tests {
             let err = header_entries(bad).unwrap_err();
             assert_eq!(err.variable(), "SENTINEL_HEADERS");
         }
+    }
+
+    const KEY_ID: &str = "ed25519:56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c";
+
+    #[cfg(feature = "verify")]
+    #[test]
+    fn trusted_key_ids_turn_verification_on() {
+        let client = env(&[
+            ("SENTINEL_ENDPOINT", "http://localhost:4000"),
+            ("SENTINEL_TRUSTED_KEY_IDS", &format!(" {KEY_ID} , ")),
+        ])
+        .unwrap();
+        assert!(client.verifies_decisions());
+        assert!(client
+            .trusted_keys()
+            .is_some_and(|keys| keys.contains_key_id(KEY_ID)));
+        let unpinned = env(&[("SENTINEL_ENDPOINT", "http://localhost:4000")]).unwrap();
+        assert!(!unpinned.verifies_decisions() && unpinned.trusted_keys().is_none());
+        for bad in ["", " , ", "ed25519:abc", &format!("{KEY_ID},x")] {
+            let err = env(&[
+                ("SENTINEL_ENDPOINT", "http://localhost:4000"),
+                ("SENTINEL_TRUSTED_KEY_IDS", bad),
+            ])
+            .unwrap_err();
+            assert_eq!(err.variable(), "SENTINEL_TRUSTED_KEY_IDS", "{bad:?}: {err}");
+        }
+        // Verified decisions and failing open contradict each other.
+        let err = env(&[
+            ("SENTINEL_ENDPOINT", "http://localhost:4000"),
+            ("SENTINEL_FAIL_MODE", "open"),
+            ("SENTINEL_TRUSTED_KEY_IDS", KEY_ID),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("FailMode::Open"), "{err}");
+    }
+
+    #[cfg(not(feature = "verify"))]
+    #[test]
+    fn trusted_key_ids_without_verify_are_refused_not_ignored() {
+        let err = env(&[
+            ("SENTINEL_ENDPOINT", "http://localhost:4000"),
+            ("SENTINEL_TRUSTED_KEY_IDS", KEY_ID),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable(), "SENTINEL_TRUSTED_KEY_IDS");
+        assert!(err.to_string().contains("`verify` feature"), "{err}");
     }
 
     #[test]

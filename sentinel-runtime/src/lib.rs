@@ -15,6 +15,7 @@ mod action;
 mod blocking;
 mod client;
 mod context;
+mod deadline;
 mod decision;
 mod denied;
 mod env;
@@ -30,8 +31,6 @@ mod telemetry;
 #[cfg(feature = "tls")]
 mod tls;
 pub mod transport;
-#[cfg(feature = "verify")]
-mod verified;
 
 #[doc(hidden)]
 pub mod macro_support;

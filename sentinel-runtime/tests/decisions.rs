@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 const CASES: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/cases.json"
+    "/../sentinel-tests/tests/fixtures/cases.json"
 ));
 
 /// Every decision the reference sidecar sent in the recording: single answers and the items

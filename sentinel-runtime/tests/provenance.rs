@@ -14,15 +14,15 @@ use sha2::{Digest, Sha256};
 
 const RECORDS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/records.json"
+    "/../sentinel-tests/tests/fixtures/records.json"
 ));
 const RECORDS_CANONICAL: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/records_canonical.json"
+    "/../sentinel-tests/tests/fixtures/records_canonical.json"
 ));
 const SIGNER: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/signer.json"
+    "/../sentinel-tests/tests/fixtures/signer.json"
 ));
 
 // ---------------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ fn numbers_print_as_javascript_does() {
 /// boundaries, subnormals, and about 6 000 exact ties between two shortest candidates.
 const CANONICAL_NUMBERS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/canonical_numbers.tsv"
+    "/../sentinel-tests/tests/fixtures/canonical_numbers.tsv"
 ));
 
 #[test]
@@ -912,4 +912,83 @@ fn bad_trusted_keys_are_refused_without_panicking() {
     let trusted = TrustedKeys::new().with_key_bytes([0xff; 32]);
     assert_eq!(trusted.len(), 1);
     assert!(verify_chain(&chain(), &trusted).is_err());
+}
+
+// ---------------------------------------------------------------------------------------
+// Keys pinned by id, as the sidecar prints them (`signer ed25519:…`)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_key_pinned_by_its_id_trusts_exactly_that_key() {
+    let (key_id, _) = signer();
+    let by_id = TrustedKeys::new().with_key_id(&key_id).unwrap();
+    assert!(by_id.contains_key_id(&key_id));
+    // The whole recorded chain verifies under the id alone, as under the key itself.
+    verify_chain(&chain(), &by_id).unwrap();
+    // The same id in upper case, with blanks, or listed with commas is the same pin.
+    assert_eq!(
+        TrustedKeys::new()
+            .with_key_id(&format!(
+                "  ed25519:{} ",
+                key_id["ed25519:".len()..].to_ascii_uppercase()
+            ))
+            .unwrap(),
+        by_id
+    );
+    assert_eq!(format!(" ,{key_id},").parse::<TrustedKeys>().unwrap(), by_id);
+    // Pinning the bytes too keeps them: the record must then carry those very bytes.
+    let both = by_id.clone().with_key_base64(&signer().1).unwrap();
+    assert_eq!(both.len(), 1);
+    verify_chain(&chain(), &both).unwrap();
+
+    for raw in raw_records() {
+        // Honestly signed by another key (its own id and key): not trusted.
+        let mut ours = raw.clone();
+        resign(&mut ours, &other_key());
+        assert!(
+            matches!(check(&ours, &by_id), Err(ProvenanceError::UntrustedKey { .. })),
+            "{}",
+            raw["seq"]
+        );
+        // Another key claiming the pinned id: its key does not hash to it.
+        let mut claimed = raw.clone();
+        claimed["signerPublicKey"] = json!(STANDARD.encode(other_key().verifying_key().to_bytes()));
+        seal(&mut claimed, &other_key());
+        assert!(matches!(
+            check(&claimed, &by_id),
+            Err(ProvenanceError::KeyIdMismatch { .. })
+        ));
+        // The pinned key and id, but signed by another key: the signature fails.
+        let mut forged = raw.clone();
+        forged["verdict"] = json!("ALLOW");
+        seal(&mut forged, &other_key());
+        assert!(matches!(
+            check(&forged, &by_id),
+            Err(ProvenanceError::BadSignature { .. })
+        ));
+    }
+}
+
+#[test]
+fn a_key_id_that_is_not_one_is_refused_with_where_ids_come_from() {
+    let (key_id, _) = signer();
+    let hex = &key_id["ed25519:".len()..];
+    for bad in [
+        String::new(),
+        hex.to_owned(),
+        format!("ed25519:{}", &hex[1..]),
+        format!("ed25519:{hex}0"),
+        format!("ed25519:{}g", &hex[1..]),
+        format!("sha256:{hex}"),
+        signer().1,
+    ] {
+        let err = TrustedKeys::new().with_key_id(&bad).unwrap_err();
+        assert!(
+            matches!(&err, ProvenanceError::InvalidKey { reason } if reason.contains("signer ed25519:")),
+            "{bad:?}: {err}"
+        );
+    }
+    for bad_list in ["", " , ", &format!("{key_id},nope")] {
+        assert!(bad_list.parse::<TrustedKeys>().is_err(), "{bad_list:?}");
+    }
 }

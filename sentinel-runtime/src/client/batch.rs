@@ -9,13 +9,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use super::{request_error, GuardRequest, SentinelClient};
+use super::SentinelClient;
 use crate::action::Action;
 use crate::context::Context;
 use crate::decision::GuardDecision;
 use crate::protocol;
+use crate::protocol::{request_error, GuardBatch, GuardRequest};
 use crate::transport::HttpResponse;
 
 /// The first chunk's size, before any time per action has been observed.
@@ -121,7 +120,9 @@ impl SentinelClient {
                     // batch_exchange returns exactly one decision per request sent.
                     None => match answers.next() {
                         // Verifying is a request of its own, with a deadline of its own.
-                        Some(decision) => self.checked(decision, action, context, self.deadline()),
+                        Some(decision) => {
+                            self.checked(decision, action, context, policy.as_ref(), self.deadline())
+                        }
                         None => self.fail_safe("batch answer too short"),
                     },
                 },
@@ -132,16 +133,12 @@ impl SentinelClient {
     /// Sends one batch within a deadline of its own, split in two when the rate limiter
     /// refuses it whole; returns exactly one decision per request.
     fn batch_exchange(&self, requests: &[GuardRequest<'_>]) -> Vec<GuardDecision> {
-        #[derive(Serialize)]
-        struct Batch<'a> {
-            requests: &'a [GuardRequest<'a>],
-        }
         let count = requests.len();
         let fail_all = |why: String| (0..count).map(|_| self.fail_safe(why.clone())).collect();
         // The deadline counts serializing.
         let started = Instant::now();
         let deadline = self.deadline();
-        let body = match serde_json::to_vec(&Batch { requests }) {
+        let body = match serde_json::to_vec(&GuardBatch { requests }) {
             Ok(body) => body,
             Err(e) => return fail_all(format!("request could not be serialized: {e}")),
         };

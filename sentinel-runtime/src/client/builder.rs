@@ -21,7 +21,12 @@ pub struct SentinelClientBuilder {
     headers: Vec<(String, String)>,
     transport: Option<Arc<dyn Transport>>,
     #[cfg(feature = "verify")]
-    trusted_keys: Option<crate::provenance::TrustedKeys>,
+    trusted_keys: crate::provenance::TrustedKeys,
+    /// The first key id given to `trusted_key_id` that is not one, reported by `build`.
+    #[cfg(feature = "verify")]
+    bad_key_id: Option<String>,
+    #[cfg(feature = "verify")]
+    trust_unverified_decisions: bool,
     #[cfg(feature = "tls")]
     tls: crate::tls::TlsOptions,
 }
@@ -55,7 +60,11 @@ impl SentinelClientBuilder {
             headers: Vec::new(),
             transport: None,
             #[cfg(feature = "verify")]
-            trusted_keys: None,
+            trusted_keys: crate::provenance::TrustedKeys::new(),
+            #[cfg(feature = "verify")]
+            bad_key_id: None,
+            #[cfg(feature = "verify")]
+            trust_unverified_decisions: false,
             #[cfg(feature = "tls")]
             tls: crate::tls::TlsOptions::default(),
         }
@@ -100,14 +109,54 @@ impl SentinelClientBuilder {
         self
     }
 
-    /// Honours an `ALLOW` only after its signed record (`GET /v1/records/{recordId}`)
-    /// verifies with one of `trusted_keys` and matches the action, verdict and run of the
-    /// call. A forged or replayed `ALLOW` becomes a `BLOCK`. Costs one more request per
-    /// `ALLOW`.
+    /// Pins the sidecar's signing key by its id, `ed25519:<64 hex>`: the sidecar prints it
+    /// at start-up (`signer ed25519:…`) and writes it in every record's `keyId`. Once a key
+    /// is pinned, every `ALLOW` is verified (see [`verify_decisions`](Self::verify_decisions))
+    /// and so are escalation approvals. Call it once per key the sidecars may sign with; an
+    /// id that is not of that form fails [`build`](Self::build)
+    /// ([`BuildError::InvalidKeyId`]). `SENTINEL_TRUSTED_KEY_IDS` sets it from the
+    /// environment.
+    ///
+    /// ```
+    /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000")
+    ///     .trusted_key_id("ed25519:56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c")
+    ///     .build()?;
+    /// assert!(client.verifies_decisions());
+    /// # Ok::<(), sentinel_runtime::BuildError>(())
+    /// ```
+    #[cfg(feature = "verify")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
+    pub fn trusted_key_id(mut self, key_id: impl AsRef<str>) -> Self {
+        match self.trusted_keys.clone().with_key_id(key_id.as_ref()) {
+            Ok(keys) => self.trusted_keys = keys,
+            Err(err) => {
+                self.bad_key_id.get_or_insert(err.to_string());
+            }
+        }
+        self
+    }
+
+    /// Pins these keys (added to any pinned before) and honours an `ALLOW` only after its
+    /// signed record (`GET /v1/records/{recordId}`) verifies with one of them and matches
+    /// the call: its action, verdict, run, tenant and policy. A forged, replayed or stray
+    /// `ALLOW` becomes a `BLOCK`. Costs one more request per `ALLOW`. Pinning a key with
+    /// [`trusted_key_id`](Self::trusted_key_id) does the same.
     #[cfg(feature = "verify")]
     #[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
     pub fn verify_decisions(mut self, trusted_keys: crate::provenance::TrustedKeys) -> Self {
-        self.trusted_keys = Some(trusted_keys);
+        self.trusted_keys = self.trusted_keys.merged(trusted_keys);
+        self
+    }
+
+    /// Opts out of verifying each `ALLOW` although keys are pinned: the pinned keys still
+    /// check escalation approvals, but a plain `ALLOW` is taken on the sidecar's word
+    /// (saving one request per `ALLOW`). Anyone who can answer in the sidecar's place, or a
+    /// stray answer on a reused connection, can then open the gate: use it only where the
+    /// path to the sidecar is trusted.
+    #[cfg(feature = "verify")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
+    pub fn trust_unverified_decisions(mut self) -> Self {
+        self.trust_unverified_decisions = true;
         self
     }
 
@@ -142,7 +191,16 @@ impl SentinelClientBuilder {
             return Err(BuildError::InvalidTimeout);
         }
         #[cfg(feature = "verify")]
-        if self.trusted_keys.is_some() && self.fail_mode == FailMode::Open {
+        if let Some(reason) = self.bad_key_id {
+            return Err(BuildError::InvalidKeyId(reason));
+        }
+        #[cfg(feature = "verify")]
+        let trusted_keys = (!self.trusted_keys.is_empty()).then_some(self.trusted_keys);
+        #[cfg(feature = "verify")]
+        let verify_decisions = trusted_keys.is_some() && !self.trust_unverified_decisions;
+        #[cfg(not(feature = "verify"))]
+        let verify_decisions = false;
+        if verify_decisions && self.fail_mode == FailMode::Open {
             return Err(BuildError::VerifyWithFailOpen);
         }
         let mut headers = Vec::with_capacity(self.headers.len() + 1);
@@ -157,6 +215,21 @@ impl SentinelClientBuilder {
                 log::warn!(
                     target: "sentinel",
                     "a Sentinel client fails OPEN: when the sidecar cannot be reached, actions are ALLOWED unchecked"
+                );
+            });
+        }
+        #[cfg(feature = "verify")]
+        let key_pinned = trusted_keys.is_some();
+        #[cfg(not(feature = "verify"))]
+        let key_pinned = false;
+        if !key_pinned && !is_loopback(&endpoint) {
+            static WARN_ONCE: Once = Once::new();
+            WARN_ONCE.call_once(|| {
+                log::warn!(
+                    target: "sentinel",
+                    "a Sentinel client talks to a sidecar beyond loopback without a pinned signing key: an ALLOW \
+                     cannot be told from one forged or misrouted on the way; pin the key id the sidecar prints at \
+                     start-up (`signer ed25519:…`) with SENTINEL_TRUSTED_KEY_IDS or .trusted_key_id(…)"
                 );
             });
         }
@@ -183,13 +256,28 @@ impl SentinelClientBuilder {
                 headers: headers.into(),
                 transport,
                 #[cfg(feature = "verify")]
-                trusted_keys: self.trusted_keys,
+                trusted_keys,
+                verify_decisions,
                 #[cfg(feature = "verify")]
                 seen_records: Default::default(),
                 batch_pace: Default::default(),
             }),
         })
     }
+}
+
+/// Whether the endpoint's host is this machine (`localhost`, `127.0.0.0/8`, `::1`): the one
+/// place an unsigned answer cannot have been changed on the way by anyone but this machine.
+fn is_loopback(endpoint: &str) -> bool {
+    let Ok(uri) = endpoint.parse::<ureq::http::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn check_endpoint(endpoint: &str, custom_transport: bool) -> Result<(), BuildError> {
@@ -294,11 +382,13 @@ pub enum BuildError {
     },
     /// A zero timeout would deny every action.
     InvalidTimeout,
-    /// `verify_decisions` on a client that fails open: an attacker who can forge answers
+    /// A pinned key (decisions verified) on a client that fails open: an attacker who can forge answers
     /// would simply answer an error and get `ALLOW`.
     VerifyWithFailOpen,
     /// A TLS certificate or key could not be read. (Key material is never printed.)
     InvalidTls(String),
+    /// A key id given to `trusted_key_id` is not `ed25519:<64 hex>`; says why.
+    InvalidKeyId(String),
 }
 
 impl fmt::Display for BuildError {
@@ -315,9 +405,10 @@ impl fmt::Display for BuildError {
                 "invalid header {name}: a name must be an HTTP token, a value visible ASCII without line breaks"
             ),
             BuildError::VerifyWithFailOpen => f.write_str(
-                "verify_decisions with FailMode::Open would let anyone on the path answer an error and get ALLOW; \
-                 choose one"
+                "verifying decisions (a pinned key) with FailMode::Open would let anyone on the path answer an error \
+                 and get ALLOW; choose one"
             ),
+            BuildError::InvalidKeyId(why) => write!(f, "invalid trusted key id: {why}"),
             BuildError::InvalidTimeout => f.write_str("the timeout must be greater than zero"),
             BuildError::InvalidTls(why) => write!(f, "invalid TLS configuration: {why}"),
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::SentinelClient;
+use crate::deadline::time_left;
 use crate::transport::{HttpRequest, HttpResponse, TransportError};
 
 /// A bound on attempts for a clock that does not move; the deadline ends retries first.
@@ -67,7 +68,7 @@ impl SentinelClient {
         };
         loop {
             *attempts += 1;
-            request.timeout = deadline.saturating_duration_since(Instant::now());
+            request.timeout = time_left(deadline);
             if request.timeout.is_zero() {
                 return Err(TransportError::Timeout);
             }
@@ -78,7 +79,7 @@ impl SentinelClient {
             {
                 return Ok(response);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = time_left(deadline);
             let wait = match retry_after(&response) {
                 // The sidecar says when it can answer: past the deadline, it cannot.
                 Some(after) if after >= left => return Ok(response),
@@ -109,13 +110,6 @@ impl SentinelClient {
 fn retry_after(response: &HttpResponse) -> Option<Duration> {
     let seconds: u64 = response.header("retry-after")?.trim().parse().ok()?;
     Some(Duration::from_secs(seconds))
-}
-
-/// `now + timeout`, saturating far in the future instead of overflowing on a huge timeout.
-pub(crate) fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 fn backoff(attempt: u32) -> Duration {

@@ -1,6 +1,6 @@
 //! A verified `ALLOW` (feature `verify`): the client fetches the decision's signed record
-//! and honours the `ALLOW` only when [`crate::verified`] finds it matches the call and it
-//! was not used before.
+//! and honours the `ALLOW` only when it checks out against a pinned key, is about the very
+//! call that asked, and was not used before.
 
 use std::time::Instant;
 
@@ -9,14 +9,14 @@ use crate::action::Action;
 use crate::context::Context;
 use crate::decision::GuardDecision;
 use crate::protocol;
-use crate::provenance::{Record, TrustedKeys};
+use crate::provenance::{action_fingerprint, verify_record, Record, TrustedKeys};
 
 impl SentinelClient {
     /// Checks an `ALLOW` from the sidecar against its record `GET /v1/records/{recordId}`,
     /// within the guard's own `deadline`: the record verifies with a trusted key, is the
     /// record the decision named, says `ALLOW`, is about exactly `action` (its fingerprint),
-    /// this run (`context.runId`) and this tenant, and has not let another call through
-    /// before (a replay).
+    /// this run (`context.runId`), this tenant and `policy` (its `policy:<name>` check), and
+    /// has not let another call through before (a replay).
     ///
     /// Anything else is evidence that the answer did not come from the trusted sidecar, so
     /// the result is a `BLOCK` whatever the fail mode, with a reason naming what did not
@@ -27,12 +27,13 @@ impl SentinelClient {
         trusted: &TrustedKeys,
         action: &Action,
         context: &Context,
+        policy: &str,
         deadline: Instant,
     ) -> GuardDecision {
         let checked = self
             .fetch_record(decision.record_id(), deadline)
             .and_then(|record| {
-                crate::verified::check_allow_record(&record, &decision, trusted, action, context)?;
+                check_allow_record(&record, &decision, trusted, action, context, policy)?;
                 if !self.inner.seen_records.first_use(&record.id) {
                     return Err(format!(
                         "record {} already let an earlier call through (a replay)",
@@ -62,4 +63,56 @@ impl SentinelClient {
         let text = std::str::from_utf8(&response.body).map_err(|_| "record is not UTF-8".to_owned())?;
         Record::from_json(text).map_err(|e| format!("record is malformed: {e}"))
     }
+}
+
+/// `Ok` when `record` verifies with a trusted key, is the record `decision` named, says
+/// `ALLOW`, and is about exactly `action` (its fingerprint), this run (`context.runId`),
+/// this tenant and `policy`; otherwise what did not match.
+pub(crate) fn check_allow_record(
+    record: &Record,
+    decision: &GuardDecision,
+    trusted: &TrustedKeys,
+    action: &Action,
+    context: &Context,
+    policy: &str,
+) -> Result<(), String> {
+    verify_record(record, trusted).map_err(|e| format!("record signature: {e}"))?;
+    if record.id != decision.record_id() {
+        return Err(format!(
+            "record id {} is not the decision's {}",
+            record.id,
+            decision.record_id()
+        ));
+    }
+    if record.verdict != "ALLOW" {
+        return Err(format!("the signed record says {}, not ALLOW", record.verdict));
+    }
+    if record.action_fingerprint != action_fingerprint(action.kind(), action.payload()) {
+        return Err("the signed record is about another action (actionFingerprint differs)".into());
+    }
+    if record.context.get("runId").and_then(|r| r.as_str()) != Some(context.run_id()) {
+        return Err("the signed record is about another run (context.runId differs)".into());
+    }
+    // The sidecar records no tenant for an empty one (`tenant: ""` is dropped).
+    let tenant = context.tenant().filter(|tenant| !tenant.is_empty());
+    if record.tenant.as_deref() != tenant {
+        return Err("the signed record is about another tenant".into());
+    }
+    if !judged_under(record, policy) {
+        return Err(format!(
+            "the signed record was not judged under policy {policy} (it has no `policy:{policy}` check)"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `record` holds the check the sidecar names `policy:<name>` for the policy pack
+/// `policy`: the one mark in a record of the policy that judged it.
+pub(crate) fn judged_under(record: &Record, policy: &str) -> bool {
+    let wanted = format!("policy:{policy}");
+    record.checks.as_array().is_some_and(|checks| {
+        checks
+            .iter()
+            .any(|check| check.get("check").and_then(serde_json::Value::as_str) == Some(wanted.as_str()))
+    })
 }

@@ -434,7 +434,10 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
+mod human;
 mod typed;
+
+pub(crate) use human::human_decision;
 
 pub(crate) use typed::batch_from_json;
 

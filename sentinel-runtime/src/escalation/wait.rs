@@ -4,15 +4,19 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Escalation, EscalationError, ReviewStatus, FIRST_POLL_INTERVAL};
 use crate::action::Action;
-use crate::client::{deadline_after, SentinelClient};
+use crate::client::SentinelClient;
 use crate::context::Context;
-use crate::decision::{CheckResult, Details, GuardDecision, Outcome, Verdict};
+use crate::deadline::deadline_after;
+use crate::decision::{human_decision, GuardDecision, Verdict};
 
 impl SentinelClient {
+    /// The longest pause between two polls of a wait for a human's answer.
+    pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
     /// Polls with backoff until a human approves or denies `escalation_id`, or `timeout`
     /// passes; every request made while waiting ends by then too. Approved: an `ALLOW`
     /// whose record is the human review (verified, with `verify_decisions`). Denied:
@@ -228,35 +232,4 @@ impl Binding<'_> {
         escalation.record_id == self.record_id
             && escalation.action.get("id").and_then(Value::as_str) == Some(self.action.id())
     }
-}
-
-pub(crate) fn human_decision(
-    verdict: Verdict,
-    record_id: String,
-    escalation_id: &str,
-    reason: &str,
-) -> GuardDecision {
-    let check = CheckResult {
-        check: "human.review".to_owned(),
-        outcome: if verdict == Verdict::Allow {
-            Outcome::Pass
-        } else {
-            Outcome::Fail
-        },
-        verdict,
-        reason: Some(reason.to_owned()),
-        details: Details::try_from(Map::from_iter([(
-            "escalationId".to_owned(),
-            Value::String(escalation_id.to_owned()),
-        )]))
-        .ok(),
-        latency_ms: None,
-    };
-    GuardDecision::derived(
-        verdict,
-        record_id,
-        vec![check],
-        format!("{reason} (escalation {escalation_id})"),
-        escalation_id.to_owned(),
-    )
 }

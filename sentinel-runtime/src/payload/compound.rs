@@ -124,7 +124,7 @@ impl ser::SerializeMap for Object {
     type Ok = Value;
     type Error = Refused;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Refused> {
-        self.key = Some(key.serialize(Key)?);
+        self.key = Some(key.serialize(Key::default())?);
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Refused> {

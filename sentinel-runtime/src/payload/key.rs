@@ -2,11 +2,15 @@
 
 use serde::ser::{self, Serialize};
 
-use super::Refused;
+use super::{Refused, MAX_WRAPPERS};
 
 /// A map key: JSON keys are strings, so strings, chars, integers and bools are accepted,
-/// written as serde_json writes them; anything else is refused.
-pub(super) struct Key;
+/// written as serde_json writes them; anything else is refused. `wrappers` counts the
+/// newtypes around the key, bounded like a value's (each is a level of recursion).
+#[derive(Clone, Copy, Default)]
+pub(super) struct Key {
+    pub(super) wrappers: usize,
+}
 
 fn bad_key() -> Refused {
     Refused(String::from(
@@ -98,7 +102,14 @@ impl ser::Serializer for Key {
         _name: &'static str,
         value: &T,
     ) -> Result<String, Refused> {
-        value.serialize(self)
+        if self.wrappers >= MAX_WRAPPERS {
+            return Err(Refused(format!(
+                "it has a map key wrapped in newtypes more than {MAX_WRAPPERS} levels deep"
+            )));
+        }
+        value.serialize(Key {
+            wrappers: self.wrappers + 1,
+        })
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,

@@ -145,7 +145,7 @@ struct Checked {
 }
 
 /// How many `Some`s and newtypes may wrap one another along one path.
-const MAX_WRAPPERS: usize = 4 * MAX_DEPTH;
+pub(super) const MAX_WRAPPERS: usize = 4 * MAX_DEPTH;
 
 impl Checked {
     /// The serializer for the members of a new array or object.
@@ -446,6 +446,42 @@ mod tests {
             .join()
             .unwrap();
         assert!(why.contains("more than 256 levels"), "{why}");
+    }
+
+    #[test]
+    fn a_map_key_of_nested_newtypes_is_bounded_not_a_stack_overflow() {
+        #[derive(PartialEq, Eq, PartialOrd, Ord)]
+        enum Key {
+            Leaf(&'static str),
+            Wrap(Box<Key>),
+        }
+        impl Serialize for Key {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    Key::Leaf(text) => s.serialize_str(text),
+                    Key::Wrap(inner) => s.serialize_newtype_struct("Key", inner),
+                }
+            }
+        }
+        let key = |n: usize| (0..n).fold(Key::Leaf("k"), |inner, _| Key::Wrap(Box::new(inner)));
+        let shallow = BTreeMap::from([(key(10), 1)]);
+        assert_eq!(to_value(&shallow).unwrap(), json!({"k": 1}));
+        // 100 000 newtypes: far past what a small stack survives without the bound.
+        let deep = BTreeMap::from([(key(100_000), 1)]);
+        let why = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || {
+                let why = to_value(&deep).unwrap_err();
+                std::mem::forget(deep);
+                why
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(
+            why.contains("map key wrapped in newtypes more than 256 levels"),
+            "{why}"
+        );
     }
 
     #[test]

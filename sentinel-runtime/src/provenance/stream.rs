@@ -585,7 +585,7 @@ impl<'v> Worker<'v> {
         let key = self
             .verifier
             .trusted
-            .contains_key_id(&derived)
+            .trusts(&raw)
             .then(|| VerifyingKey::from_bytes(&raw).ok())
             .flatten()
             .filter(|key| !key.is_weak());

@@ -42,8 +42,9 @@ pub fn action_fingerprint(kind: &str, payload: &Value) -> String {
 ///
 /// 1. its canonical body (see [`Record::canonical_body`]) hashes (SHA-256) to its
 ///    `contentHash`, so no signed field was changed;
-/// 2. its `keyId` is the id of its `signerPublicKey`, and that key is in `trusted`;
-/// 3. `sig` is the trusted key's Ed25519 signature over the 32 raw bytes of the hash;
+/// 2. its `keyId` is the id of its `signerPublicKey`, and that id is pinned in `trusted`
+///    (and the key is the pinned one, when `trusted` holds its bytes);
+/// 3. `sig` is that key's Ed25519 signature over the 32 raw bytes of the hash;
 /// 4. its `actionFingerprint` is the fingerprint of its own action.
 ///
 /// It says nothing about the record's place in a chain: see [`verify_chain`].
@@ -81,14 +82,14 @@ pub fn verify_record(record: &Record, trusted: &TrustedKeys) -> Result<(), Prove
             derived,
         });
     }
-    let Some(trusted_key) = trusted.get(&derived) else {
+    if !trusted.trusts(&public_key) {
         return Err(ProvenanceError::UntrustedKey { seq, key_id: derived });
-    };
+    }
 
     let signature = decode_fixed::<64>(&record.sig)
         .map_err(|reason| ProvenanceError::malformed(Some(seq), format!("sig: {reason}")))?;
     let signature = Signature::from_bytes(&signature);
-    let verified = VerifyingKey::from_bytes(trusted_key)
+    let verified = VerifyingKey::from_bytes(&public_key)
         .and_then(|key| key.verify_strict(&digest, &signature))
         .is_ok();
     if !verified {

@@ -1,0 +1,35 @@
+//! `sentinelctl`: the Sentinel command-line tool.
+//!
+//! One binary, one subcommand per job; each lives in a module of its own and this file only
+//! dispatches to it:
+//!
+//! - `sentinelctl mcp`: the MCP gate, every `tools/call` of an MCP server guarded by the
+//!   sidecar before it is forwarded ([`mcp`]).
+#![deny(missing_docs)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod mcp;
+
+/// Put AI agents' tools behind a Sentinel sidecar, and audit what it decided.
+#[derive(Debug, Parser)]
+#[command(name = "sentinelctl", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Every subcommand, one variant each; the arguments belong to the module that runs it.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve an MCP client, forwarding to an MCP server and guarding every `tools/call` first.
+    Mcp(mcp::Args),
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Mcp(args) => mcp::run(args),
+    }
+}

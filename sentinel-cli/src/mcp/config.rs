@@ -1,0 +1,392 @@
+//! The gate's configuration file (TOML): where the sidecar is, the context of every guard,
+//! and one rule per tool.
+//!
+//! Every mistake is one message naming the file, the line and the key, because a gate that
+//! starts with a rule it did not understand would guard something else than the user wrote.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::rules::{Rule, RuleSet, ToolPattern};
+
+/// A configuration as the user wrote it, checked.
+pub struct GateConfig {
+    /// The sidecar, when the file has a `[sentinel]` table; else the `SENTINEL_*` variables.
+    pub sentinel: Option<SidecarConfig>,
+    /// The context fields the file sets.
+    pub context: ContextConfig,
+    /// The rules, in file order.
+    pub rules: RuleSet,
+}
+
+/// The `[sentinel]` table: the sidecar's address and how to talk to it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SidecarConfig {
+    /// The sidecar's base URL.
+    pub endpoint: String,
+    /// `closed` (the default) or `open`.
+    #[serde(default)]
+    pub fail_mode: Option<FailModeName>,
+    /// The whole-request deadline of one guard, in milliseconds.
+    #[serde(default)]
+    pub timeout_ms: Option<Spanned<u64>>,
+    /// Extra request headers (an API key, say). Never printed.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The sidecar's signing key ids (`ed25519:<64 hex>`, as it prints them at start-up):
+    /// each `ALLOW` must carry a signed record that verifies under one of them.
+    #[serde(default)]
+    pub trusted_key_ids: Vec<Spanned<String>>,
+}
+
+/// `fail_mode` as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailModeName {
+    /// No trustworthy answer denies.
+    Closed,
+    /// No trustworthy answer allows (the sidecar unreachable lets every call through).
+    Open,
+}
+
+/// The `[context]` table. Fields left out come from the client's `initialize` (the actor)
+/// or stay unset.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextConfig {
+    /// Who the agent acts for; default: the MCP client's name from `initialize`.
+    pub actor: Option<String>,
+    /// The actor's roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The tenant.
+    pub tenant: Option<String>,
+    /// The model provider, such as `anthropic`.
+    pub provider: Option<String>,
+    /// The model.
+    pub model: Option<String>,
+}
+
+impl fmt::Debug for SidecarConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values are secrets (API keys): their names only.
+        f.debug_struct("SidecarConfig")
+            .field("endpoint", &self.endpoint)
+            .field("fail_mode", &self.fail_mode)
+            .field("timeout_ms", &self.timeout_ms.as_ref().map(|t| *t.get_ref()))
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("trusted_key_ids", &self.trusted_key_ids.len())
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    sentinel: Option<SidecarConfig>,
+    #[serde(default)]
+    context: ContextConfig,
+    #[serde(default)]
+    tools: Vec<ToolEntry>,
+}
+
+/// One `[[tools]]` entry as written; [`ToolEntry::rule`] checks that it says one thing.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolEntry {
+    name: Spanned<String>,
+    allow: Option<Spanned<bool>>,
+    deny: Option<Spanned<bool>>,
+    policy: Option<Spanned<String>>,
+    kind: Option<Spanned<String>>,
+    wait_for_human_secs: Option<Spanned<u64>>,
+}
+
+impl ToolEntry {
+    fn rule(self) -> Result<(ToolPattern, Rule), (Range<usize>, String)> {
+        let name_span = self.name.span();
+        let pattern = ToolPattern::parse(self.name.get_ref()).map_err(|why| (name_span.clone(), why))?;
+        let wants_true = |flag: &Option<Spanned<bool>>, key: &str| match flag {
+            Some(value) if !value.get_ref() => Err((
+                value.span(),
+                format!("`{key} = false` means nothing; write `{key} = true` or leave the key out"),
+            )),
+            other => Ok(other.is_some()),
+        };
+        let allow = wants_true(&self.allow, "allow")?;
+        let deny = wants_true(&self.deny, "deny")?;
+        let what = [allow, deny, self.policy.is_some()];
+        if what.iter().filter(|set| **set).count() != 1 {
+            return Err((
+                name_span,
+                format!(
+                    "the rule for `{}` must say exactly one of `allow = true`, `deny = true` or \
+                     `policy = \"…\"`",
+                    self.name.get_ref()
+                ),
+            ));
+        }
+        let guard_only = |key: &str, span: Range<usize>| {
+            Err((span, format!("`{key}` applies only to a rule with a `policy`")))
+        };
+        let rule = match self.policy {
+            Some(policy) => {
+                if policy.get_ref().trim().is_empty() {
+                    return Err((policy.span(), "`policy` is empty".into()));
+                }
+                let kind = match self.kind {
+                    Some(kind) if kind.get_ref().trim().is_empty() => {
+                        return Err((kind.span(), "`kind` is empty".into()))
+                    }
+                    Some(kind) => Some(kind.into_inner()),
+                    None => None,
+                };
+                Rule::Guard {
+                    policy: policy.into_inner(),
+                    kind,
+                    wait_for_human: Duration::from_secs(
+                        self.wait_for_human_secs.map(Spanned::into_inner).unwrap_or(0),
+                    ),
+                }
+            }
+            None => {
+                if let Some(kind) = self.kind {
+                    return guard_only("kind", kind.span());
+                }
+                if let Some(wait) = self.wait_for_human_secs {
+                    return guard_only("wait_for_human_secs", wait.span());
+                }
+                if allow {
+                    Rule::Allow
+                } else {
+                    Rule::Deny
+                }
+            }
+        };
+        Ok((pattern, rule))
+    }
+}
+
+/// A configuration file that cannot be used: where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// `file:line:column: ` or `file: `.
+    location: String,
+    message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.location, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    fn at(path: &Path, text: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let Some(span) = span else {
+            return ConfigError {
+                location: format!("{}: ", path.display()),
+                message,
+            };
+        };
+        let start = span.start.min(text.len());
+        let before = &text[..start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+        let column = text[line_start..start].chars().count() + 1;
+        let line_text = text[line_start..].lines().next().unwrap_or("");
+        // Name the key even when the parser's message does not (a wrong type, say).
+        let key = line_text
+            .split_once('=')
+            .map(|(key, _)| key.trim())
+            .filter(|key| !key.is_empty() && !key.starts_with('[') && !message.contains(&format!("`{key}`")));
+        let message = match key {
+            Some(key) => format!("`{key}`: {message}"),
+            None => message,
+        };
+        ConfigError {
+            location: format!("{}:{line}:{column}: ", path.display()),
+            message: format!("{message}\n  {line} | {line_text}"),
+        }
+    }
+}
+
+/// Reads and checks the configuration at `path`.
+pub fn load(path: &Path) -> Result<GateConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::at(
+            path,
+            "",
+            None,
+            format!("cannot read the gate's configuration: {e}"),
+        )
+    })?;
+    parse(path, &text)
+}
+
+/// Checks `text`, the contents of the file at `path` (named in errors).
+pub fn parse(path: &Path, text: &str) -> Result<GateConfig, ConfigError> {
+    let file: File = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim_end().to_owned();
+        ConfigError::at(path, text, e.span(), message)
+    })?;
+    if let Some(sentinel) = &file.sentinel {
+        for key_id in &sentinel.trusted_key_ids {
+            if let Err(e) = key_id.get_ref().parse::<sentinel::provenance::TrustedKeys>() {
+                return Err(ConfigError::at(path, text, Some(key_id.span()), e.to_string()));
+            }
+        }
+        if let Some(timeout) = &sentinel.timeout_ms {
+            if *timeout.get_ref() == 0 {
+                return Err(ConfigError::at(
+                    path,
+                    text,
+                    Some(timeout.span()),
+                    "must be greater than 0",
+                ));
+            }
+        }
+    }
+    let mut rules = RuleSet::default();
+    for entry in file.tools {
+        let name_span = entry.name.span();
+        let (pattern, rule) = entry
+            .rule()
+            .map_err(|(span, why)| ConfigError::at(path, text, Some(span), why))?;
+        rules
+            .push(pattern, rule, line_of(text, name_span.start))
+            .map_err(|why| ConfigError::at(path, text, Some(name_span), why))?;
+    }
+    Ok(GateConfig {
+        sentinel: file.sentinel,
+        context: file.context,
+        rules,
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(text: &str) -> String {
+        match parse(Path::new("gate.toml"), text) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_names_the_file_line_and_key() {
+        let text = "[[tools]]\nname = \"write_file\"\npolicy = \"p\"\npolcy = \"q\"\n";
+        let message = error_of(text);
+        assert!(
+            message.starts_with("gate.toml:4:1: unknown field `polcy`"),
+            "{message}"
+        );
+        assert!(message.contains("4 | polcy = \"q\""), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_table_is_refused() {
+        let message = error_of("[sentinal]\nendpoint = \"http://x\"\n");
+        assert!(message.starts_with("gate.toml:1:"), "{message}");
+        assert!(message.contains("unknown field `sentinal`"), "{message}");
+    }
+
+    #[test]
+    fn a_bad_glob_names_its_rule() {
+        let message = error_of("[[tools]]\nname = \"read_[\"\nallow = true\n");
+        assert!(message.starts_with("gate.toml:2:8: `name`: "), "{message}");
+        assert!(message.contains("read_["), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_option_value_names_its_key() {
+        let message = error_of("[sentinel]\nendpoint = \"http://x\"\nfail_mode = \"ajar\"\n");
+        assert!(
+            message.starts_with("gate.toml:3:13: `fail_mode`: unknown variant `ajar`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_key() {
+        let message = error_of("[sentinel]\nendpoint = \"http://x\"\ntimeout_ms = \"soon\"\n");
+        assert!(
+            message.starts_with("gate.toml:3:14: `timeout_ms`: invalid type"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_rule_must_say_exactly_one_thing() {
+        let both = error_of("[[tools]]\nname = \"x\"\nallow = true\npolicy = \"p\"\n");
+        assert!(both.contains("exactly one of"), "{both}");
+        let none = error_of("[[tools]]\nname = \"x\"\n");
+        assert!(none.contains("exactly one of"), "{none}");
+        let false_flag = error_of("[[tools]]\nname = \"x\"\ndeny = false\n");
+        assert!(
+            false_flag.starts_with("gate.toml:3:8: `deny`: `deny = false` means nothing"),
+            "{false_flag}"
+        );
+        let stray_kind = error_of("[[tools]]\nname = \"x\"\nallow = true\nkind = \"k\"\n");
+        assert!(
+            stray_kind.contains("`kind` applies only to a rule with a `policy`"),
+            "{stray_kind}"
+        );
+    }
+
+    #[test]
+    fn the_same_exact_name_twice_is_refused() {
+        let message =
+            error_of("[[tools]]\nname = \"x\"\nallow = true\n[[tools]]\nname = \"x\"\ndeny = true\n");
+        assert!(message.starts_with("gate.toml:5:8: "), "{message}");
+        assert!(message.contains("line 2"), "{message}");
+    }
+
+    #[test]
+    fn an_unreadable_file_names_the_file() {
+        let message = load(Path::new("/nonexistent/gate.toml"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            message.starts_with("/nonexistent/gate.toml: cannot read the gate's configuration: "),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_key_id_names_its_line() {
+        let message = error_of("[sentinel]\nendpoint = \"http://x\"\ntrusted_key_ids = [\"ed25519:xyz\"]\n");
+        assert!(
+            message.starts_with("gate.toml:3:20: `trusted_key_ids`: "),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn header_values_stay_out_of_debug_output() {
+        let text = "[sentinel]\nendpoint = \"http://x\"\nheaders = { x-api-key = \"s3cret\" }\n";
+        let config = parse(Path::new("gate.toml"), text).unwrap();
+        let debug = format!("{:?}", config.sentinel.unwrap());
+        assert!(
+            debug.contains("x-api-key") && !debug.contains("s3cret"),
+            "{debug}"
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! Whether one `tools/call` may reach the upstream server: the tool's rule, and for a
+//! guarded tool the sidecar's decision on its arguments.
+//!
+//! Blocking (the client is): the relay runs it on tokio's blocking pool, one call each, so
+//! calls are judged side by side.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use rmcp::model::{CallToolResult, ContentBlock, IntoContents, JsonObject};
+use sentinel::provenance::action_fingerprint;
+use sentinel::{Action, Context, Denied, FailMode, GuardDecision, ReviewStatus, SentinelClient};
+use serde_json::Value;
+
+use super::config::{ContextConfig, FailModeName, SidecarConfig};
+use super::rules::{Rule, RuleSet};
+
+/// What happens to a call.
+#[derive(Debug)]
+pub enum Judgement {
+    /// Forward it to the upstream server unchanged.
+    Forward,
+    /// Answer it with this tool result (`isError: true`); the upstream never sees it.
+    Refuse(CallToolResult),
+}
+
+/// The sidecar client built from the `[sentinel]` table, or from the `SENTINEL_*` variables
+/// when the file has none.
+pub fn sidecar_client(config: Option<&SidecarConfig>) -> Result<SentinelClient, String> {
+    let Some(config) = config else {
+        return SentinelClient::from_env()
+            .map_err(|e| format!("the configuration has no [sentinel] table, and {e}"));
+    };
+    let mut builder = SentinelClient::builder(config.endpoint.clone());
+    if let Some(mode) = config.fail_mode {
+        builder = builder.fail_mode(match mode {
+            FailModeName::Closed => FailMode::Closed,
+            FailModeName::Open => FailMode::Open,
+        });
+    }
+    if let Some(timeout) = &config.timeout_ms {
+        builder = builder.timeout(std::time::Duration::from_millis(*timeout.get_ref()));
+    }
+    for (name, value) in &config.headers {
+        builder = builder.header(name.clone(), value.clone());
+    }
+    for key_id in &config.trusted_key_ids {
+        builder = builder.trusted_key_id(key_id.get_ref());
+    }
+    builder.build().map_err(|e| format!("[sentinel]: {e}"))
+}
+
+/// The gate's judge for one MCP session.
+pub struct Judge {
+    client: SentinelClient,
+    rules: RuleSet,
+    context_config: ContextConfig,
+    context: RwLock<Arc<Context>>,
+    run_id: String,
+    /// Escalations parked in this session, by the fingerprint of the call they hold back.
+    parked: Mutex<HashMap<String, String>>,
+}
+
+impl Judge {
+    /// A judge for a new session: one run id for all its calls.
+    pub fn new(client: SentinelClient, rules: RuleSet, context_config: ContextConfig) -> Self {
+        let run_id = format!("mcp-{}", uuid::Uuid::new_v4());
+        let context = Arc::new(context_of(&run_id, &context_config, None));
+        Judge {
+            client,
+            rules,
+            context_config,
+            context: RwLock::new(context),
+            run_id,
+            parked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Takes the client's name from its `initialize` as the actor, unless the file names one.
+    pub fn client_initialized(&self, client_name: Option<&str>) {
+        let context = Arc::new(context_of(&self.run_id, &self.context_config, client_name));
+        *self.context.write().unwrap_or_else(|e| e.into_inner()) = context;
+    }
+
+    /// Judges a call to `tool` with `arguments`. Blocks while the sidecar answers (and, for a
+    /// rule that waits for a human, while one decides).
+    pub fn judge(&self, tool: &str, arguments: Option<&JsonObject>) -> Judgement {
+        let Some(entry) = self.rules.lookup(tool) else {
+            return refuse_text(format!(
+                "BLOCK: {tool} was not carried out; the gate's configuration has no rule for this \
+                 tool, and a tool without a rule is refused"
+            ));
+        };
+        let (policy, kind, wait) = match &entry.rule {
+            Rule::Allow => return Judgement::Forward,
+            Rule::Deny => {
+                return refuse_text(format!(
+                    "BLOCK: {tool} was not carried out; the gate's configuration denies this tool"
+                ))
+            }
+            Rule::Guard {
+                policy,
+                kind,
+                wait_for_human,
+            } => (policy.as_str(), kind.as_deref().unwrap_or(tool), *wait_for_human),
+        };
+        let payload = Value::Object(arguments.cloned().unwrap_or_default().into_iter().collect());
+        let fingerprint = format!("{tool}\n{}", action_fingerprint(kind, &payload));
+        let action = Action::of(kind, payload);
+        let context = self.context.read().unwrap_or_else(|e| e.into_inner()).clone();
+
+        let parked = self.parked_escalation(&fingerprint);
+        let decision = match parked {
+            Some(escalation_id) => self.resume(&fingerprint, &escalation_id, &action, &context),
+            None if wait.is_zero() => self.client.guard(&action, &context, policy),
+            None => self.client.guard_and_wait(&action, &context, policy, wait),
+        };
+        if decision.allowed() {
+            return Judgement::Forward;
+        }
+        if let Some(escalation_id) = decision.escalation_id() {
+            // Parked (or still pending after the wait): the identical call later resumes on
+            // this escalation instead of opening another.
+            self.parked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(fingerprint, escalation_id.to_owned());
+        }
+        Judgement::Refuse(denial(Denied::new(decision, kind, policy)))
+    }
+
+    fn parked_escalation(&self, fingerprint: &str) -> Option<String> {
+        self.parked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(fingerprint)
+            .cloned()
+    }
+
+    /// The identical call again after an escalation: runs once if a human approved it;
+    /// still pending or denied, it stays parked (a denied call is not asked again in this
+    /// session); an escalation the sidecar no longer knows is forgotten, so the next call is
+    /// guarded afresh.
+    fn resume(
+        &self,
+        fingerprint: &str,
+        escalation_id: &str,
+        action: &Action,
+        context: &Context,
+    ) -> GuardDecision {
+        let keep = matches!(
+            self.client.escalation_status(escalation_id),
+            Ok(ReviewStatus::Pending | ReviewStatus::Denied { .. })
+        );
+        let decision = self.client.resume(escalation_id, action, context);
+        if !keep || decision.allowed() {
+            self.parked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(fingerprint);
+        }
+        decision
+    }
+}
+
+fn context_of(run_id: &str, config: &ContextConfig, client_name: Option<&str>) -> Context {
+    let mut context = Context::new(run_id);
+    if let Some(actor) = config.actor.as_deref().or(client_name) {
+        context = context.with_actor(actor, config.roles.iter().cloned());
+    }
+    if let Some(tenant) = &config.tenant {
+        context = context.with_tenant(tenant.clone());
+    }
+    if let Some(provider) = &config.provider {
+        context = context.with_provider(provider.clone());
+    }
+    if let Some(model) = &config.model {
+        context = context.with_model(model.clone());
+    }
+    context
+}
+
+/// The crate's rmcp integration: the denial's model-facing text as a failed tool result.
+fn denial(denied: Denied) -> CallToolResult {
+    CallToolResult::error(denied.into_contents())
+}
+
+fn refuse_text(text: String) -> Judgement {
+    Judgement::Refuse(CallToolResult::error(vec![ContentBlock::text(text)]))
+}

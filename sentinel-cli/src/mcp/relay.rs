@@ -1,0 +1,368 @@
+//! The relay between the MCP client and the upstream server: JSON-RPC messages, one a line,
+//! passed through byte for byte, except
+//!
+//! - `tools/call` requests, judged first (each on its own, side by side) and forwarded only
+//!   when allowed, else answered here with a failed tool result;
+//! - responses to `tools/list`, from which denied tools are removed;
+//! - everything addressed to an upstream that is gone, answered here with a JSON-RPC error.
+//!
+//! Messages are not decoded into rmcp's types and encoded again: what the two sides say
+//! reaches the other unchanged, fields this version does not know included. rmcp's model
+//! types are used for what the gate reads (`tools/call` parameters) and writes (tool results,
+//! errors).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult, ErrorCode, ErrorData};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::judge::{Judge, Judgement};
+
+/// The protocol version from which a tool result carries `resultType`.
+const RESULT_TYPE_SINCE: &str = "2026-07-28";
+
+/// What a forwarded request awaits, to treat its response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Awaiting {
+    ToolsList,
+    Initialize,
+    Other,
+}
+
+#[derive(Default)]
+struct State {
+    /// Why the upstream cannot be reached; `None` while it runs.
+    down: Option<String>,
+    to_upstream: Option<mpsc::UnboundedSender<String>>,
+    /// Requests forwarded upstream and not answered yet, by id.
+    pending: HashMap<String, Awaiting>,
+    /// `tools/call` requests being judged, and those of them the client cancelled.
+    judging: HashSet<String>,
+    cancelled: HashSet<String>,
+    protocol_version: Option<String>,
+}
+
+/// One MCP session through the gate.
+pub struct Relay {
+    judge: Arc<Judge>,
+    to_client: mpsc::UnboundedSender<String>,
+    state: Mutex<State>,
+}
+
+/// The upstream's side of the relay: where to write it and what it answered.
+pub struct UpstreamLink {
+    /// Lines to the upstream server; `None` when it could not be started.
+    pub writer: Option<Box<dyn AsyncWrite + Send + Unpin>>,
+    /// Lines from it.
+    pub reader: Option<Box<dyn AsyncBufRead + Send + Unpin>>,
+    /// Why it is unreachable from the start (it could not be started).
+    pub failed: Option<String>,
+}
+
+/// Relays one session until the client closes its side; then returns, once the upstream's
+/// last answers have been passed on (or the upstream went away). `upstream_gone` resolves
+/// to why the upstream stopped, once its output ends.
+pub async fn run<R, W, F>(
+    judge: Arc<Judge>,
+    client_in: R,
+    client_out: W,
+    upstream: UpstreamLink,
+    upstream_gone: F,
+    grace: Duration,
+) where
+    R: AsyncBufRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+    F: std::future::Future<Output = String> + Send + 'static,
+{
+    let (to_client, from_relay) = mpsc::unbounded_channel::<String>();
+    let client_writer = tokio::spawn(write_lines(client_out, from_relay));
+    let relay = Arc::new(Relay {
+        judge,
+        to_client,
+        state: Mutex::new(State::default()),
+    });
+    let upstream_reader = match (upstream.writer, upstream.reader, upstream.failed) {
+        (Some(writer), Some(reader), None) => {
+            let (to_upstream, lines) = mpsc::unbounded_channel::<String>();
+            relay.lock().to_upstream = Some(to_upstream);
+            tokio::spawn(write_lines(writer, lines));
+            let relay = relay.clone();
+            Some(tokio::spawn(async move {
+                relay.read_upstream(reader).await;
+                let why = upstream_gone.await;
+                relay.upstream_down(why);
+            }))
+        }
+        (_, _, failed) => {
+            relay.upstream_down(failed.unwrap_or_else(|| "the upstream MCP server is not connected".into()));
+            None
+        }
+    };
+
+    relay.clone().read_client(client_in).await;
+
+    // The client is done: closing the upstream's input asks it to exit; its last answers
+    // still reach the client.
+    relay.lock().to_upstream = None;
+    if let Some(mut reader) = upstream_reader {
+        // An upstream that does not exit in time is dropped, which kills it.
+        if tokio::time::timeout(grace, &mut reader).await.is_err() {
+            reader.abort();
+        }
+    }
+    drop(relay);
+    let _ = client_writer.await;
+}
+
+async fn write_lines<W: AsyncWrite + Unpin>(mut out: W, mut lines: mpsc::UnboundedReceiver<String>) {
+    while let Some(line) = lines.recv().await {
+        let mut bytes = line.into_bytes();
+        bytes.push(b'\n');
+        if out.write_all(&bytes).await.is_err() || out.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = out.shutdown().await;
+}
+
+/// A JSON-RPC id as a map key (a number and a string that look alike stay apart).
+fn id_key(id: &Value) -> String {
+    id.to_string()
+}
+
+impl Relay {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn send_client(&self, message: &Value) {
+        let _ = self.to_client.send(message.to_string());
+    }
+
+    fn send_error(&self, id: &Value, code: ErrorCode, message: String) {
+        let error = ErrorData::new(code, message, None);
+        self.send_client(&json!({"jsonrpc": "2.0", "id": id, "error": error}));
+    }
+
+    async fn read_client<R: AsyncBufRead + Unpin>(self: Arc<Self>, mut input: R) {
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match input.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim_end_matches(['\n', '\r']);
+            if text.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Value>(text) {
+                // A batch (MCP before 2025-06-18): each message on its own.
+                Ok(Value::Array(batch)) => {
+                    for message in batch {
+                        let raw = message.to_string();
+                        self.clone().on_client_message(message, raw);
+                    }
+                }
+                Ok(message) => self.clone().on_client_message(message, text.to_owned()),
+                // Not JSON: the upstream says so in its own words.
+                Err(_) => self.forward_raw(text.to_owned()),
+            }
+        }
+    }
+
+    fn on_client_message(self: Arc<Self>, message: Value, raw: String) {
+        let method = message.get("method").and_then(Value::as_str);
+        let id = message.get("id").cloned();
+        match (method, id) {
+            (Some("tools/call"), Some(id)) => self.judge_call(id, &message),
+            (Some(method), Some(id)) => {
+                let awaiting = match method {
+                    "tools/list" => Awaiting::ToolsList,
+                    "initialize" => {
+                        let name = message.pointer("/params/clientInfo/name").and_then(Value::as_str);
+                        self.judge.client_initialized(name);
+                        Awaiting::Initialize
+                    }
+                    _ => Awaiting::Other,
+                };
+                self.forward_request(&id, awaiting, raw);
+            }
+            (Some("notifications/cancelled"), None) => {
+                if let Some(request) = message.pointer("/params/requestId") {
+                    let key = id_key(request);
+                    let mut state = self.lock();
+                    if state.judging.contains(&key) {
+                        state.cancelled.insert(key);
+                    }
+                }
+                self.forward_raw(raw);
+            }
+            // Notifications, and answers to the upstream's own requests.
+            _ => self.forward_raw(raw),
+        }
+    }
+
+    /// Forwards a request, or answers it with an error when the upstream is gone.
+    fn forward_request(&self, id: &Value, awaiting: Awaiting, raw: String) {
+        let mut state = self.lock();
+        let sent = match (&state.down, &state.to_upstream) {
+            (None, Some(upstream)) => upstream.send(raw).is_ok(),
+            _ => false,
+        };
+        if sent {
+            state.pending.insert(id_key(id), awaiting);
+            return;
+        }
+        let why = state
+            .down
+            .clone()
+            .unwrap_or_else(|| "the upstream MCP server is not connected".into());
+        drop(state);
+        self.send_error(id, ErrorCode::INTERNAL_ERROR, why);
+    }
+
+    fn forward_raw(&self, raw: String) {
+        if let Some(upstream) = &self.lock().to_upstream {
+            let _ = upstream.send(raw);
+        }
+    }
+
+    fn judge_call(self: Arc<Self>, id: Value, message: &Value) {
+        let params = message
+            .get("params")
+            .cloned()
+            .map(serde_json::from_value::<CallToolRequestParams>);
+        let params = match params {
+            Some(Ok(params)) => params,
+            // What the gate cannot read, it cannot judge: refused, never forwarded.
+            Some(Err(e)) => {
+                return self.send_error(
+                    &id,
+                    ErrorCode::INVALID_PARAMS,
+                    format!("invalid tools/call parameters: {e}"),
+                )
+            }
+            None => {
+                return self.send_error(
+                    &id,
+                    ErrorCode::INVALID_PARAMS,
+                    "tools/call without parameters".into(),
+                )
+            }
+        };
+        let raw = message.to_string();
+        let key = id_key(&id);
+        self.lock().judging.insert(key.clone());
+        tokio::spawn(async move {
+            let judge = self.judge.clone();
+            let judged =
+                tokio::task::spawn_blocking(move || judge.judge(&params.name, params.arguments.as_ref()))
+                    .await;
+            let cancelled = {
+                let mut state = self.lock();
+                state.judging.remove(&key);
+                state.cancelled.remove(&key)
+            };
+            if cancelled {
+                // The client gave up on it: nothing is run and nothing is answered.
+                return;
+            }
+            match judged {
+                Ok(Judgement::Forward) => self.forward_request(&id, Awaiting::Other, raw),
+                Ok(Judgement::Refuse(result)) => self.send_result(&id, result),
+                Err(e) => self.send_result(
+                    &id,
+                    CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
+                        "BLOCK: the call was not carried out; the gate failed while judging it ({e})"
+                    ))]),
+                ),
+            }
+        });
+    }
+
+    fn send_result(&self, id: &Value, mut result: CallToolResult) {
+        let current = self
+            .lock()
+            .protocol_version
+            .as_deref()
+            .is_some_and(|version| version >= RESULT_TYPE_SINCE);
+        if !current {
+            // Absent means complete; older clients do not know the field.
+            result.result_type = None;
+        }
+        self.send_client(&json!({"jsonrpc": "2.0", "id": id, "result": result}));
+    }
+
+    async fn read_upstream<R: AsyncBufRead + Unpin>(&self, mut input: R) {
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match input.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim_end_matches(['\n', '\r']);
+            if text.trim().is_empty() {
+                continue;
+            }
+            let _ = self.to_client.send(self.on_upstream_line(text));
+        }
+    }
+
+    /// The line to pass on for one line from the upstream.
+    fn on_upstream_line(&self, text: &str) -> String {
+        let Ok(mut message) = serde_json::from_str::<Value>(text) else {
+            return text.to_owned();
+        };
+        let is_response = message.get("method").is_none() && message.get("id").is_some();
+        if !is_response {
+            return text.to_owned();
+        }
+        let key = id_key(&message["id"]);
+        let awaiting = self.lock().pending.remove(&key);
+        match awaiting {
+            Some(Awaiting::ToolsList) => {
+                if let Some(tools) = message.pointer_mut("/result/tools").and_then(Value::as_array_mut) {
+                    let before = tools.len();
+                    tools.retain(|tool| {
+                        tool.get("name")
+                            .and_then(Value::as_str)
+                            .is_none_or(|name| self.judge.rules().lists(name))
+                    });
+                    if tools.len() != before {
+                        return message.to_string();
+                    }
+                }
+                text.to_owned()
+            }
+            Some(Awaiting::Initialize) => {
+                let version = message.pointer("/result/protocolVersion").and_then(Value::as_str);
+                self.lock().protocol_version = version.map(str::to_owned);
+                text.to_owned()
+            }
+            _ => text.to_owned(),
+        }
+    }
+
+    /// The upstream is gone: every request it still owed an answer gets an error, and so
+    /// does every later one.
+    fn upstream_down(&self, why: String) {
+        let owed: Vec<String> = {
+            let mut state = self.lock();
+            state.down = Some(why.clone());
+            state.to_upstream = None;
+            state.pending.drain().map(|(id, _)| id).collect()
+        };
+        for id in owed {
+            let id: Value = serde_json::from_str(&id).unwrap_or(Value::Null);
+            self.send_error(&id, ErrorCode::INTERNAL_ERROR, why.clone());
+        }
+    }
+}

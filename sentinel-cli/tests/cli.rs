@@ -1,0 +1,115 @@
+//! The command line itself: help, version, and what a wrong invocation says.
+
+use std::process::Command;
+
+fn sentinelctl(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sentinelctl"))
+        .args(args)
+        .output()
+        .expect("sentinelctl runs")
+}
+
+#[test]
+fn help_lists_the_mcp_subcommand() {
+    let out = sentinelctl(&["--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Usage: sentinelctl <COMMAND>"), "{text}");
+    assert!(text.contains("mcp "), "{text}");
+}
+
+#[test]
+fn version_is_the_package_version() {
+    let out = sentinelctl(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("sentinelctl {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn mcp_help_shows_the_upstream_after_a_double_dash() {
+    let out = sentinelctl(&["mcp", "--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("--config <FILE>"), "{text}");
+    assert!(text.contains("[-- <UPSTREAM>...]"), "{text}");
+}
+
+#[test]
+fn an_unknown_subcommand_is_a_usage_error_with_exit_code_2() {
+    let out = sentinelctl(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("unrecognized subcommand 'frobnicate'"));
+}
+
+#[test]
+fn a_bad_configuration_is_one_message_with_file_line_and_key_and_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gate.toml");
+    std::fs::write(
+        &config,
+        "[[tools]]\nname = \"write_file\"\npolicy = \"p\"\nwait_for_human = 30\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sentinelctl"))
+        .args(["mcp", "--config"])
+        .arg(&config)
+        .args(["--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let expected = format!(
+        "sentinelctl mcp: {}:4:1: unknown field `wait_for_human`",
+        config.display()
+    );
+    assert!(stderr.starts_with(&expected), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing reaches the MCP client's channel");
+}
+
+#[test]
+fn an_unreadable_configuration_is_exit_code_2() {
+    let out = sentinelctl(&["mcp", "--config", "/nonexistent/gate.toml", "--", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("sentinelctl mcp: /nonexistent/gate.toml: cannot read"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/gate.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_sentinelctl"))
+        .env("SENTINEL_ENDPOINT", "http://127.0.0.1:4000")
+        .args(["mcp", "--check", example])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.starts_with(&format!("{example}: the configuration is valid")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn without_a_sidecar_table_or_sentinel_endpoint_the_gate_does_not_start() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/gate.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_sentinelctl"))
+        .env_remove("SENTINEL_ENDPOINT")
+        .args(["mcp", "--config", example, "--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("has no [sentinel] table, and SENTINEL_ENDPOINT"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,125 @@
+//! Looking escalations up without blocking: the list, one escalation's review status, and
+//! the `human.review` record a resolution wrote.
+
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::{Escalation, EscalationError, EscalationState, ReviewStatus, MAX_RECORD_PAGES};
+use crate::client::SentinelClient;
+use crate::protocol;
+
+impl SentinelClient {
+    /// Lists escalations, optionally only those in `state`.
+    pub fn escalations(&self, state: Option<EscalationState>) -> Result<Vec<Escalation>, EscalationError> {
+        self.escalations_until(state, self.deadline())
+    }
+
+    fn escalations_until(
+        &self,
+        state: Option<EscalationState>,
+        deadline: Instant,
+    ) -> Result<Vec<Escalation>, EscalationError> {
+        let url = format!(
+            "{}{}",
+            self.endpoint(),
+            protocol::escalations_path(state.map(EscalationState::as_str))
+        );
+        let list = self.get_json(&url, deadline)?;
+        serde_json::from_value(list)
+            .map_err(|e| EscalationError::Sidecar(format!("malformed escalation list: {e}")))
+    }
+
+    /// Where an escalation stands, without waiting. An agent can return "pending" to its
+    /// model, park the job, and call this (or re-run the tool) later.
+    pub fn escalation_status(&self, escalation_id: &str) -> Result<ReviewStatus, EscalationError> {
+        let (_, status) = self.poll(escalation_id, self.deadline())?;
+        match status {
+            ReviewStatus::Approved { record_id } if record_id.is_empty() => Err(EscalationError::Sidecar(
+                format!("no human.review record found for approved {escalation_id}"),
+            )),
+            status => Ok(status),
+        }
+    }
+    /// Finds an escalation (pending first: the short list) and, once resolved, its
+    /// human-review record.
+    pub(crate) fn poll(
+        &self,
+        id: &str,
+        deadline: Instant,
+    ) -> Result<(Escalation, ReviewStatus), EscalationError> {
+        for state in [
+            EscalationState::Pending,
+            EscalationState::Approved,
+            EscalationState::Denied,
+        ] {
+            let Some(escalation) = self
+                .escalations_until(Some(state), deadline)?
+                .into_iter()
+                .find(|e| e.id == id)
+            else {
+                continue;
+            };
+            let status = match escalation.status {
+                EscalationState::Pending => ReviewStatus::Pending,
+                EscalationState::Approved => ReviewStatus::Approved {
+                    record_id: self
+                        .human_review_record(&escalation, "ALLOW", deadline)?
+                        .unwrap_or_default(),
+                },
+                EscalationState::Denied => ReviewStatus::Denied {
+                    record_id: self
+                        .human_review_record(&escalation, "BLOCK", deadline)
+                        .ok()
+                        .flatten(),
+                },
+            };
+            return Ok((escalation, status));
+        }
+        Err(EscalationError::NotFound(id.to_owned()))
+    }
+
+    /// Finds the `human.review` record written when `escalation` was resolved.
+    fn human_review_record(
+        &self,
+        escalation: &Escalation,
+        verdict: &str,
+        deadline: Instant,
+    ) -> Result<Option<String>, EscalationError> {
+        for page in 0..MAX_RECORD_PAGES {
+            let url = format!(
+                "{}{}",
+                self.endpoint(),
+                protocol::human_review_page_path(page, verdict, &escalation.created_at)
+            );
+            let records = protocol::record_page(self.get_json(&url, deadline)?)
+                .ok_or_else(|| EscalationError::Sidecar("malformed record page".into()))?;
+            let found = records
+                .iter()
+                .find(|record| protocol::is_human_review_of(record, &escalation.id));
+            if let Some(id) = found.and_then(|r| r["id"].as_str()) {
+                return Ok(Some(id.to_owned()));
+            }
+            if records.len() < protocol::RECORD_PAGE {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// `GET url`, a 2xx answer read strictly (no duplicate keys).
+    fn get_json(&self, url: &str, deadline: Instant) -> Result<Value, EscalationError> {
+        let response = self
+            .exchange_until("GET", url, Vec::new(), deadline, &mut 0)
+            .map_err(EscalationError::Transport)?;
+        if !protocol::is_success(response.status) {
+            let message = self.redact(protocol::error_text(&response.body).unwrap_or_default());
+            return Err(EscalationError::Sidecar(format!(
+                "HTTP {}: {message}",
+                response.status
+            )));
+        }
+        crate::strict_json::parse(&response.body)
+            .map_err(|e| EscalationError::Sidecar(format!("malformed answer: {e}")))
+    }
+}

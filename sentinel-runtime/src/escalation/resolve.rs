@@ -1,0 +1,74 @@
+//! Resolving an escalation: a human's approval or denial, sent once.
+
+use super::{Escalation, EscalationError, Resolution, Resolved};
+use crate::client::SentinelClient;
+use crate::protocol::{self, ResolveRefusal};
+
+impl SentinelClient {
+    /// Approves or denies an escalation as `approver`; returns the id of the signed
+    /// `human.review` record. Never resent: a resolve the sidecar may have applied is not
+    /// applied twice. [`resolve_escalation`](Self::resolve_escalation) also returns the
+    /// escalation as the sidecar updated it.
+    pub fn resolve(
+        &self,
+        escalation_id: &str,
+        resolution: Resolution,
+        approver: &str,
+    ) -> Result<String, EscalationError> {
+        self.resolve_escalation(escalation_id, resolution, approver)
+            .map(|resolved| resolved.record_id)
+    }
+
+    /// [`resolve`](Self::resolve), returning what the sidecar sent back: the escalation, now
+    /// approved or denied (`resolvedBy`, `resolvedAt` set), and the id of its signed
+    /// `human.review` record.
+    pub fn resolve_escalation(
+        &self,
+        escalation_id: &str,
+        resolution: Resolution,
+        approver: &str,
+    ) -> Result<Resolved, EscalationError> {
+        let url = format!("{}{}", self.endpoint(), protocol::resolve_path(escalation_id));
+        let body = serde_json::to_vec(&protocol::ResolveRequest {
+            decision: match resolution {
+                Resolution::Approve => "approve",
+                Resolution::Deny => "deny",
+            },
+            approver,
+        })
+        .map_err(|e| EscalationError::Sidecar(e.to_string()))?;
+        let response = self
+            .exchange("POST", &url, body)
+            .map_err(EscalationError::Transport)?;
+        if let Some(refusal) = protocol::resolve_refusal(response.status) {
+            let message = self.redact(
+                protocol::error_text(&response.body).unwrap_or_else(|| format!("HTTP {}", response.status)),
+            );
+            return Err(match refusal {
+                ResolveRefusal::NotAnApprover => EscalationError::NotAnApprover(message),
+                ResolveRefusal::NotFound => EscalationError::NotFound(message),
+                ResolveRefusal::AlreadyResolved => EscalationError::AlreadyResolved(message),
+                ResolveRefusal::Other => EscalationError::Sidecar(message),
+            });
+        }
+        let answer = crate::strict_json::parse(&response.body)
+            .map_err(|e| EscalationError::Sidecar(format!("malformed resolve answer: {e}")))?;
+        let (escalation, record_id): (Escalation, String) = protocol::resolve_answer(answer)
+            .and_then(|(e, record_id)| {
+                serde_json::from_value(e)
+                    .map(|e| (e, record_id))
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| EscalationError::Sidecar(format!("malformed resolve answer: {e}")))?;
+        if escalation.id != escalation_id {
+            return Err(EscalationError::Sidecar(format!(
+                "the resolve answer is about escalation {}, not {escalation_id}",
+                escalation.id
+            )));
+        }
+        Ok(Resolved {
+            escalation,
+            record_id,
+        })
+    }
+}

@@ -1,0 +1,128 @@
+//! Park and resume (feature `verify`): an action that escalated is run later, once, on the
+//! strength of the human approval of that very action.
+//!
+//! The reference sidecar opens a new escalation for every guard of an action that needs a
+//! human, so "approve, then run the tool again" can never get an `ALLOW` by asking again.
+//! Instead the rerun names the escalation a human approved ([`Context::resuming`]), and the
+//! client honours it only on the signed `human.review` record of that approval.
+
+use std::time::Instant;
+
+use crate::action::Action;
+use crate::client::SentinelClient;
+use crate::context::Context;
+use crate::decision::{human_decision, GuardDecision, Verdict};
+use crate::protocol::request_error;
+use crate::provenance::{action_fingerprint, verify_record, Record};
+
+use super::{EscalationError, ReviewStatus};
+
+impl SentinelClient {
+    /// Resumes `action` after a human approved the escalation `escalation_id`: an `ALLOW`
+    /// whose record is the human review, only if
+    ///
+    /// - the escalation is approved, and its `human.review` record (fetched by id) says
+    ///   `ALLOW` and names this escalation;
+    /// - that record is about the identical action: its `actionFingerprint` (type and
+    ///   payload; the action id may differ) is the fingerprint of `action`, and its tenant
+    ///   is the context's;
+    /// - with [`verify_decisions`](crate::SentinelClientBuilder::verify_decisions), it
+    ///   verifies under the pinned keys;
+    /// - this client has not resumed on it before (each approval lets one call through per
+    ///   client; the last 4096 are remembered).
+    ///
+    /// Anything else — pending, denied, unknown, another action, a record that does not
+    /// verify, a second use, no answer from the sidecar — is a `BLOCK`, whatever the fail
+    /// mode, with a reason saying which. `#[guarded]` functions resume through their
+    /// context: `Context::new(run).resuming(escalation_id).scope(|| pay(…))`.
+    ///
+    /// What it does not guarantee: that an approval is used once across processes (another
+    /// client, or this one restarted, can resume on it again), nor that the approval is
+    /// recent. Single use across processes needs the sidecar's authorization receipts.
+    pub fn resume(&self, escalation_id: &str, action: &Action, context: &Context) -> GuardDecision {
+        self.resume_until(escalation_id, action, context, self.deadline())
+    }
+
+    /// [`resume`](Self::resume) within the caller's deadline.
+    pub(crate) fn resume_until(
+        &self,
+        escalation_id: &str,
+        action: &Action,
+        context: &Context,
+        deadline: Instant,
+    ) -> GuardDecision {
+        if let Some(why) = request_error(action, context, "resume") {
+            return GuardDecision::refused(why);
+        }
+        match self.approval_of(escalation_id, action, context, deadline) {
+            Ok(record_id) => human_decision(Verdict::Allow, record_id, escalation_id, "approved by a human"),
+            Err(why) => GuardDecision::refused(format!("cannot resume on escalation {escalation_id}: {why}")),
+        }
+    }
+
+    /// The id of the human-review record that approves `action` under `escalation_id`.
+    fn approval_of(
+        &self,
+        escalation_id: &str,
+        action: &Action,
+        context: &Context,
+        deadline: Instant,
+    ) -> Result<String, String> {
+        let record_id = match self.poll(escalation_id, deadline) {
+            Ok((_, ReviewStatus::Approved { record_id })) if !record_id.is_empty() => record_id,
+            Ok((_, ReviewStatus::Approved { .. })) => {
+                return Err("approved, but no human.review record was found".into())
+            }
+            Ok((_, ReviewStatus::Pending)) => return Err("still pending".into()),
+            Ok((_, ReviewStatus::Denied { .. })) => return Err("denied by a human".into()),
+            Err(EscalationError::NotFound(_)) => return Err("no such escalation".into()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let record = self.fetch_record(&record_id, deadline)?;
+        if let Some(trusted) = self.trusted_keys() {
+            verify_record(&record, trusted).map_err(|e| format!("the approval's record: {e}"))?;
+        }
+        check_approval(&record, &record_id, escalation_id, action, context)?;
+        if !self.first_use_of_record(&record.id) {
+            return Err(format!(
+                "the approval {} was already used by this client",
+                record.id
+            ));
+        }
+        Ok(record_id)
+    }
+}
+
+/// Whether `record` is the approval, by a human, of exactly `action` under `escalation_id`.
+fn check_approval(
+    record: &Record,
+    record_id: &str,
+    escalation_id: &str,
+    action: &Action,
+    context: &Context,
+) -> Result<(), String> {
+    if record.id != record_id || record.verdict != "ALLOW" {
+        return Err(format!(
+            "record {} says {}, not an approval",
+            record.id, record.verdict
+        ));
+    }
+    let names_escalation = record.checks.as_array().is_some_and(|checks| {
+        checks.iter().any(|c| {
+            c["check"] == "human.review"
+                && c["verdict"] == "ALLOW"
+                && c["details"]["escalationId"] == escalation_id
+        })
+    });
+    if !names_escalation {
+        return Err("the record holds no human approval of this escalation".into());
+    }
+    if record.action_fingerprint != action_fingerprint(action.kind(), action.payload()) {
+        return Err("the approval is for another action (actionFingerprint differs)".into());
+    }
+    let tenant = context.tenant().filter(|tenant| !tenant.is_empty());
+    if record.tenant.as_deref() != tenant {
+        return Err("the approval is for another tenant".into());
+    }
+    Ok(())
+}
