@@ -75,14 +75,41 @@ fn main() {
         let vs_node = node.map_or("—".to_owned(), |node| format!("{:.1}×", rate / node));
         println!("| {name} | {n} | {rate:.0} | {:.2}× | {vs_node} |", rate / before);
     };
-    row("the library before: `Record::from_json` + `verify_chain_from`, pages of 1000, one thread", SAMPLE.min(records), before);
+    row(
+        "the library before: `Record::from_json` + `verify_chain_from`, pages of 1000, one thread",
+        SAMPLE.min(records),
+        before,
+    );
     if let Some(node) = node {
-        row("the sidecar's own `verifyChainPaged` (node, pages of 1000)", SAMPLE.min(records), node);
+        row(
+            "the sidecar's own `verifyChainPaged` (node, pages of 1000)",
+            SAMPLE.min(records),
+            node,
+        );
     }
-    row("`ChainVerifier`, one worker, batch signatures", SAMPLE.min(records), one_core);
-    row("`ChainVerifier`, every core, `SignatureCheck::Strict`", SAMPLE.min(records), strict);
-    row(&format!("**`ChainVerifier`, every core, batch signatures** (peak RSS {} MiB)", peak_kib >> 10), records, after);
-    row("the machine's limit on every core (parse + SHA-256 + batch Ed25519, no overhead)", 0, limit.two_cores);
+    row(
+        "`ChainVerifier`, one worker, batch signatures",
+        SAMPLE.min(records),
+        one_core,
+    );
+    row(
+        "`ChainVerifier`, every core, `SignatureCheck::Strict`",
+        SAMPLE.min(records),
+        strict,
+    );
+    row(
+        &format!(
+            "**`ChainVerifier`, every core, batch signatures** (peak RSS {} MiB)",
+            peak_kib >> 10
+        ),
+        records,
+        after,
+    );
+    row(
+        "the machine's limit on every core (parse + SHA-256 + batch Ed25519, no overhead)",
+        0,
+        limit.two_cores,
+    );
     println!();
     println!(
         "per record on one core: typed parse {:.2} µs, canonical body + SHA-256 {:.2} µs, Ed25519 batch (256) {:.2} µs, `verify_strict` {:.2} µs; cores used: {}",
@@ -92,7 +119,10 @@ fn main() {
         limit.strict_us,
         limit.cores
     );
-    println!("the streaming verifier at {:.0} % of the machine's limit", 100.0 * after / limit.two_cores);
+    println!(
+        "the streaming verifier at {:.0} % of the machine's limit",
+        100.0 * after / limit.two_cores
+    );
 }
 
 /// The chain file of `records` records, generated if it is not there yet.
@@ -102,7 +132,10 @@ fn chain_file(records: usize) -> PathBuf {
     if std::fs::metadata(&file).is_ok_and(|m| m.len() > 0) {
         return file;
     }
-    eprintln!("generating {records} signed records into {} (once)", file.display());
+    eprintln!(
+        "generating {records} signed records into {} (once)",
+        file.display()
+    );
     let partial = file.with_extension("partial");
     let mut out = BufWriter::new(File::create(&partial).expect("create the chain file"));
     let mut chain = SignedChain::new(SEED);
@@ -172,7 +205,10 @@ fn hardware_limit(sample: &Path, trusted: &TrustedKeys) -> Limit {
     }
     let texts = lines(sample);
     let n = texts.len() as f64;
-    let records: Vec<Record> = texts.iter().map(|t| Record::from_json(t).expect("a record")).collect();
+    let records: Vec<Record> = texts
+        .iter()
+        .map(|t| Record::from_json(t).expect("a record"))
+        .collect();
 
     let started = Instant::now();
     for text in &texts {
@@ -182,7 +218,10 @@ fn hardware_limit(sample: &Path, trusted: &TrustedKeys) -> Limit {
 
     let bodies: Vec<String> = records.iter().map(Record::canonical_body).collect();
     let started = Instant::now();
-    let digests: Vec<[u8; 32]> = bodies.iter().map(|b| Sha256::digest(b.as_bytes()).into()).collect();
+    let digests: Vec<[u8; 32]> = bodies
+        .iter()
+        .map(|b| Sha256::digest(b.as_bytes()).into())
+        .collect();
     let hash_us = started.elapsed().as_secs_f64() * 1e6 / n;
 
     let key_bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
@@ -260,7 +299,11 @@ fn library_after(file: &Path, key_id: &str, records: usize) -> (f64, u64) {
         .output()
         .expect("run the child");
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "child failed: {text} {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "child failed: {text} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let mut fields = text.split_whitespace();
     let verified: usize = fields.next().and_then(|f| f.parse().ok()).expect("records");
     let seconds: f64 = fields.next().and_then(|f| f.parse().ok()).expect("seconds");
@@ -288,13 +331,18 @@ fn library_one_core(sample: &Path, trusted: &TrustedKeys) -> f64 {
 }
 
 fn library_strict(sample: &Path, trusted: &TrustedKeys) -> f64 {
-    timed(sample, ChainVerifier::new(trusted).signatures(SignatureCheck::Strict))
+    timed(
+        sample,
+        ChainVerifier::new(trusted).signatures(SignatureCheck::Strict),
+    )
 }
 
 fn timed(sample: &Path, verifier: ChainVerifier<'_>) -> f64 {
     let input = BufReader::new(File::open(sample).expect("open"));
     let started = Instant::now();
-    let verified = verifier.verify(RecordTexts::new(input), |_| {}).expect("the chain verifies");
+    let verified = verifier
+        .verify(RecordTexts::new(input), |_| {})
+        .expect("the chain verifies");
     verified.verified as f64 / started.elapsed().as_secs_f64()
 }
 
@@ -307,7 +355,10 @@ fn node_paged(sample: &Path, key_id: &str) -> Option<f64> {
     );
     let tsx = app.join("node_modules/.bin/tsx");
     if !tsx.exists() {
-        println!("the sidecar's verifier: skipped ({} not found; `sentinel-sidecar.sh start` installs it)", tsx.display());
+        println!(
+            "the sidecar's verifier: skipped ({} not found; `sentinel-sidecar.sh start` installs it)",
+            tsx.display()
+        );
         return None;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sentinel-tests/tests/peer/verify_chain.mts");
@@ -321,7 +372,10 @@ fn node_paged(sample: &Path, key_id: &str) -> Option<f64> {
         .output()
         .ok()?;
     let answer: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
-    assert_eq!(answer["ok"], true, "the sidecar's verifier accepts the chain: {answer}");
+    assert_eq!(
+        answer["ok"], true,
+        "the sidecar's verifier accepts the chain: {answer}"
+    );
     let records = answer["records"].as_f64()?;
     let ms = answer["ms"].as_f64()?;
     Some(records * 1000.0 / ms)

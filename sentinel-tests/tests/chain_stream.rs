@@ -6,12 +6,11 @@
 use std::time::{Duration, Instant};
 
 use sentinel::provenance::{
-    verify_chain_from, ChainStart, ChainVerifier, Checkpoint, InputError, ProvenanceError, Record, RecordTexts,
-    SignatureCheck, StopReason, StreamError, TrustedKeys, VerifiedChain,
+    verify_chain_from, ChainStart, ChainVerifier, Checkpoint, InputError, ProvenanceError, Record,
+    RecordTexts, SignatureCheck, StopReason, StreamError, TrustedKeys, VerifiedChain,
 };
 use sentinel::testing::SignedChain;
 use serde_json::{json, Map, Value};
-
 
 const SEED: [u8; 32] = [42; 32];
 
@@ -60,13 +59,18 @@ fn a_whole_chain_verifies_with_its_head_and_progress() {
     let mut seen = Vec::new();
     let verified = ChainVerifier::new(&trusted)
         .workers(3)
-        .verify(texts.iter().cloned().map(Ok::<_, InputError>), |p| seen.push(p.verified))
+        .verify(texts.iter().cloned().map(Ok::<_, InputError>), |p| {
+            seen.push(p.verified)
+        })
         .unwrap();
     let last = Record::from_json(&texts[999]).unwrap();
     assert_eq!(verified.verified, 1000);
     assert_eq!(verified.head, Checkpoint::new(999, last.content_hash));
     assert_eq!(seen.last(), Some(&1000));
-    assert!(seen.windows(2).all(|w| w[0] < w[1]), "progress goes forward: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "progress goes forward: {seen:?}"
+    );
     assert!(seen.len() >= 4, "progress after each chunk: {seen:?}");
 }
 
@@ -108,7 +112,11 @@ fn every_tampering_gets_the_reference_verdict_and_record() {
         if target + 1 < texts.len() {
             let mut swapped = texts.clone();
             swapped.swap(target, target + 1);
-            compare(&swapped, &trusted, &format!("records {target} and {} swapped", target + 1));
+            compare(
+                &swapped,
+                &trusted,
+                &format!("records {target} and {} swapped", target + 1),
+            );
         }
         let mut repeated = texts.clone();
         repeated.insert(target, texts[target].clone());
@@ -201,7 +209,15 @@ fn records_signed_by_an_unpinned_key_or_resigned_out_of_place_are_named() {
     let mut resigner = SignedChain::new(SEED).resume(&after_29);
     let mut members: Map<String, Value> = serde_json::from_str(&texts[30]).unwrap();
     members["action"]["payload"]["amount"] = json!(999_999);
-    for derived in ["seq", "prevHash", "actionFingerprint", "keyId", "signerPublicKey", "contentHash", "sig"] {
+    for derived in [
+        "seq",
+        "prevHash",
+        "actionFingerprint",
+        "keyId",
+        "signerPublicKey",
+        "contentHash",
+        "sig",
+    ] {
         members.remove(derived);
     }
     texts[30] = resigner.sign(members);
@@ -213,18 +229,29 @@ fn records_signed_by_an_unpinned_key_or_resigned_out_of_place_are_named() {
 #[test]
 fn a_repeated_key_is_refused_where_the_reference_refuses_it() {
     let (mut texts, trusted) = chain(10);
-    texts[4] = texts[4].replacen("\"verdict\":\"ALLOW\"", "\"verdict\":\"BLOCK\",\"verdict\":\"ALLOW\"", 1);
+    texts[4] = texts[4].replacen(
+        "\"verdict\":\"ALLOW\"",
+        "\"verdict\":\"BLOCK\",\"verdict\":\"ALLOW\"",
+        1,
+    );
     compare(&texts, &trusted, "a repeated key");
     // The record has no seq that can be trusted: it is named by its place in the input.
     let error = ChainVerifier::new(&trusted)
         .verify(texts.iter().cloned().map(Ok::<_, InputError>), |_| {})
         .unwrap_err()
         .to_string();
-    assert!(error.contains("record 4 of the input (counting from 0, after seq 3)"), "{error}");
+    assert!(
+        error.contains("record 4 of the input (counting from 0, after seq 3)"),
+        "{error}"
+    );
     assert!(error.contains("duplicate key `verdict`"), "{error}");
 }
 
-fn resume(texts: &[String], trusted: &TrustedKeys, checkpoint: Checkpoint) -> Result<VerifiedChain, StreamError<InputError>> {
+fn resume(
+    texts: &[String],
+    trusted: &TrustedKeys,
+    checkpoint: Checkpoint,
+) -> Result<VerifiedChain, StreamError<InputError>> {
     ChainVerifier::new(trusted)
         .resume_from(checkpoint)
         .verify(texts.iter().cloned().map(Ok), |_| {})
@@ -241,15 +268,32 @@ fn a_checkpoint_tells_a_cut_or_rewritten_chain_from_a_whole_one() {
     assert_eq!((verified.verified, verified.skipped), (200, 400));
     assert_eq!(verified.head, Checkpoint::new(599, hash(599)));
     // From the checkpoint's record, or from the one after it.
-    assert_eq!(resume(&texts[400..], &trusted, checkpoint.clone()).unwrap().verified, 200);
-    assert_eq!(resume(&texts[401..], &trusted, checkpoint.clone()).unwrap().verified, 199);
+    assert_eq!(
+        resume(&texts[400..], &trusted, checkpoint.clone())
+            .unwrap()
+            .verified,
+        200
+    );
+    assert_eq!(
+        resume(&texts[401..], &trusted, checkpoint.clone())
+            .unwrap()
+            .verified,
+        199
+    );
     // Nothing new since: the checkpoint's record alone.
-    assert_eq!(resume(&texts[400..401], &trusted, checkpoint.clone()).unwrap().head, checkpoint);
+    assert_eq!(
+        resume(&texts[400..401], &trusted, checkpoint.clone())
+            .unwrap()
+            .head,
+        checkpoint
+    );
 
     // The end cut off before the checkpoint: a prefix verifies on its own, not with it.
     assert!(reference(&texts[..350], &trusted).is_ok());
     match resume(&texts[..350], &trusted, checkpoint.clone()) {
-        Err(StreamError::CheckpointNotReached { last_seq: Some(349), .. }) => {}
+        Err(StreamError::CheckpointNotReached {
+            last_seq: Some(349), ..
+        }) => {}
         other => panic!("{other:?}"),
     }
     // Another record at the checkpoint's seq.
@@ -263,7 +307,10 @@ fn a_checkpoint_tells_a_cut_or_rewritten_chain_from_a_whole_one() {
         other => panic!("{other:?}"),
     }
     match resume(&texts[402..], &trusted, checkpoint) {
-        Err(StreamError::Chain(ProvenanceError::SeqGap { seq: 402, expected: 400 })) => {}
+        Err(StreamError::Chain(ProvenanceError::SeqGap {
+            seq: 402,
+            expected: 400,
+        })) => {}
         other => panic!("{other:?}"),
     }
 }
@@ -272,7 +319,10 @@ fn a_checkpoint_tells_a_cut_or_rewritten_chain_from_a_whole_one() {
 fn a_deadline_or_a_record_cap_stops_it_with_what_was_verified() {
     let (texts, trusted) = chain(600);
     let endless = texts.iter().cloned().map(Ok::<_, InputError>).cycle();
-    match ChainVerifier::new(&trusted).max_records(300).verify(endless, |_| {}) {
+    match ChainVerifier::new(&trusted)
+        .max_records(300)
+        .verify(endless, |_| {})
+    {
         Err(StreamError::Stopped {
             reason: StopReason::RecordCap,
             verified: Some(verified),
@@ -296,7 +346,10 @@ fn a_deadline_or_a_record_cap_stops_it_with_what_was_verified() {
             reason: StopReason::Deadline,
             ..
         })
-        | Err(StreamError::Chain(ProvenanceError::SeqGap { seq: 0, expected: 600 })) => {}
+        | Err(StreamError::Chain(ProvenanceError::SeqGap {
+            seq: 0,
+            expected: 600,
+        })) => {}
         other => panic!("{other:?}"),
     }
     assert!(started.elapsed() < Duration::from_secs(30));

@@ -33,7 +33,10 @@ impl fmt::Display for InputError {
         match self {
             InputError::Io(e) => write!(f, "could not read the export: {e}"),
             InputError::Framing { index, reason } => {
-                write!(f, "the export is not a JSON array or JSON Lines (value {index}): {reason}")
+                write!(
+                    f,
+                    "the export is not a JSON array or JSON Lines (value {index}): {reason}"
+                )
             }
         }
     }
@@ -259,14 +262,22 @@ mod tests {
     fn texts(input: &str) -> Vec<Result<String, String>> {
         // A tiny buffer so values straddle reads.
         let reader = io::BufReader::with_capacity(3, input.as_bytes());
-        RecordTexts::new(reader).map(|item| item.map_err(|e| e.to_string())).collect()
+        RecordTexts::new(reader)
+            .map(|item| item.map_err(|e| e.to_string()))
+            .collect()
     }
 
     #[test]
     fn reads_json_lines_and_arrays_alike() {
-        let expected = vec![Ok(r#"{"a":"x}]\"y"}"#.to_owned()), Ok(r#"{"b":[1,{"c":2}]}"#.to_owned())];
+        let expected = vec![
+            Ok(r#"{"a":"x}]\"y"}"#.to_owned()),
+            Ok(r#"{"b":[1,{"c":2}]}"#.to_owned()),
+        ];
         assert_eq!(texts("{\"a\":\"x}]\\\"y\"}\n{\"b\":[1,{\"c\":2}]}\n"), expected);
-        assert_eq!(texts(" [\n{\"a\":\"x}]\\\"y\"},\n {\"b\":[1,{\"c\":2}]}\n] \n"), expected);
+        assert_eq!(
+            texts(" [\n{\"a\":\"x}]\\\"y\"},\n {\"b\":[1,{\"c\":2}]}\n] \n"),
+            expected
+        );
         assert!(texts("").is_empty());
         assert!(texts("[ ]").is_empty());
         assert!(texts("  \n ").is_empty());
@@ -274,15 +285,31 @@ mod tests {
 
     #[test]
     fn refuses_what_is_neither() {
-        for bad in ["[{\"a\":1} {\"b\":2}]", "[{\"a\":1},]", "[{\"a\":1}", "[{\"a\":1}] x", "{\"a\":1", "[,{}]", "{}\n,{}", "]"] {
+        for bad in [
+            "[{\"a\":1} {\"b\":2}]",
+            "[{\"a\":1},]",
+            "[{\"a\":1}",
+            "[{\"a\":1}] x",
+            "{\"a\":1",
+            "[,{}]",
+            "{}\n,{}",
+            "]",
+        ] {
             let read = texts(bad);
             assert!(read.last().is_some_and(Result::is_err), "{bad}: {read:?}");
-            assert_eq!(read.iter().filter(|r| r.is_err()).count(), 1, "{bad}: one error, then the end");
+            assert_eq!(
+                read.iter().filter(|r| r.is_err()).count(),
+                1,
+                "{bad}: one error, then the end"
+            );
         }
     }
 
     #[test]
     fn a_scalar_is_a_value_the_verifier_refuses_later() {
-        assert_eq!(texts("[1, \"x\"]"), vec![Ok("1".to_owned()), Ok("\"x\"".to_owned())]);
+        assert_eq!(
+            texts("[1, \"x\"]"),
+            vec![Ok("1".to_owned()), Ok("\"x\"".to_owned())]
+        );
     }
 }

@@ -48,10 +48,10 @@ pub use canonical::canonical_json;
 pub use checkpoint::Checkpoint;
 pub use error::ProvenanceError;
 pub use framing::{InputError, RecordTexts, MAX_RECORD_BYTES};
-pub use stream::{ChainVerifier, Progress, SignatureCheck, StopReason, StreamError, VerifiedChain};
 pub use json::parse_json;
 pub use keys::TrustedKeys;
 pub use record::{Record, RecordAction};
+pub use stream::{ChainVerifier, Progress, SignatureCheck, StopReason, StreamError, VerifiedChain};
 pub use verify::{action_fingerprint, verify_chain, verify_chain_from, verify_record, ChainStart, GENESIS};
 
 /// Lowercase hex of `bytes`.

@@ -322,7 +322,12 @@ impl<'k> ChainVerifier<'k> {
 
     /// The reader thread: chunks of texts to the workers, until the input ends, fails, the
     /// cap or the deadline is reached, or the verification stops.
-    fn read<I, E>(&self, mut source: I, work_tx: &std::sync::mpsc::SyncSender<Chunk>, stop: &AtomicBool) -> ReaderEnd<E>
+    fn read<I, E>(
+        &self,
+        mut source: I,
+        work_tx: &std::sync::mpsc::SyncSender<Chunk>,
+        stop: &AtomicBool,
+    ) -> ReaderEnd<E>
     where
         I: Iterator<Item = Result<String, E>>,
     {
@@ -486,14 +491,8 @@ impl<'v> Worker<'v> {
         let mut pending = Vec::with_capacity(chunk.texts.len());
         let mut failure = None;
         for (position, text) in chunk.texts.iter().enumerate() {
-            match self.check_one(text, position) {
-                Some(Fast::Skipped(seq)) => links.push(Link::Skipped { seq }),
-                Some(Fast::Signed(link, waiting)) => {
-                    links.push(link);
-                    if let Some(waiting) = waiting {
-                        pending.push(waiting);
-                    }
-                }
+            match self.check_one(text, position, &mut pending) {
+                Some(link) => links.push(link),
                 None => {
                     failure = Some(self.reference(text).unwrap_or_else(|| Failure::bug(text)));
                     break;
@@ -510,7 +509,12 @@ impl<'v> Worker<'v> {
                     let text = &chunk.texts[waiting.position];
                     self.reference(text).map(|failure| (waiting.position, failure))
                 })
-                .unwrap_or_else(|| (pending[0].position, Failure::bug(&chunk.texts[pending[0].position])));
+                .unwrap_or_else(|| {
+                    (
+                        pending[0].position,
+                        Failure::bug(&chunk.texts[pending[0].position]),
+                    )
+                });
             links.truncate(refused.0);
             failure = Some(refused.1);
         }
@@ -528,13 +532,13 @@ impl<'v> Worker<'v> {
         ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
     }
 
-    /// The fast path: `None` when anything is not plainly right (the reference path then
-    /// says what).
-    fn check_one(&mut self, text: &str, position: usize) -> Option<Fast> {
+    /// The fast path: the record's link, its signature left in `pending` for the batch;
+    /// `None` when anything is not plainly right (the reference path then says what).
+    fn check_one(&mut self, text: &str, position: usize, pending: &mut Vec<Pending>) -> Option<Link> {
         let view = RecordView::parse(text).ok()?;
         if let Some(checkpoint) = &self.verifier.resume {
             if view.seq < checkpoint.seq {
-                return Some(Fast::Skipped(view.seq));
+                return Some(Link::Skipped { seq: view.seq });
             }
         }
         view.write_canonical_body(&mut self.body, &mut self.payload);
@@ -553,24 +557,20 @@ impl<'v> Worker<'v> {
         if hex32(&Sha256::digest(self.fingerprint.as_bytes()).into()) != view.action_fingerprint.as_bytes() {
             return None;
         }
-        let waiting = match self.verifier.signatures {
-            SignatureCheck::Strict => {
-                key.verify_strict(&digest, &signature).ok()?;
-                None
-            }
-            SignatureCheck::Batch => Some(Pending {
+        match self.verifier.signatures {
+            SignatureCheck::Strict => key.verify_strict(&digest, &signature).ok()?,
+            SignatureCheck::Batch => pending.push(Pending {
                 position,
                 digest,
                 signature,
                 key,
             }),
-        };
-        let link = Link::Verified {
+        }
+        Some(Link::Verified {
             seq: view.seq,
             prev_hash: view.prev_hash.into_owned(),
             content_hash: view.content_hash.into_owned(),
-        };
-        Some(Fast::Signed(link, waiting))
+        })
     }
 
     /// The record's signer when its key id is its key's, the key is pinned, and it is not
@@ -608,11 +608,6 @@ impl<'v> Worker<'v> {
             error,
         })
     }
-}
-
-enum Fast {
-    Skipped(u64),
-    Signed(Link, Option<Pending>),
 }
 
 /// The ordered side: chunks back in order, links checked, progress reported.
@@ -665,7 +660,11 @@ impl<'v> Links<'v> {
                     elapsed: self.started.elapsed(),
                 });
             }
-            if self.verifier.deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            if self
+                .verifier
+                .deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
+            {
                 return Err(StreamError::Stopped {
                     reason: StopReason::Deadline,
                     verified: self.verified(),
@@ -714,7 +713,9 @@ impl<'v> Links<'v> {
     /// A record that could not be read has no `seq` of its own: say where it is in the input.
     fn locate(&self, error: ProvenanceError) -> ProvenanceError {
         let position = self.verified + self.skipped;
-        let after = self.last_seq.map_or_else(String::new, |seq| format!(", after seq {seq}"));
+        let after = self
+            .last_seq
+            .map_or_else(String::new, |seq| format!(", after seq {seq}"));
         match error {
             ProvenanceError::Malformed { seq: None, reason } => ProvenanceError::Malformed {
                 seq: None,
@@ -809,7 +810,8 @@ impl<'v> Links<'v> {
                 });
             }
         }
-        self.verified().ok_or(StreamError::Chain(ProvenanceError::EmptyChain))
+        self.verified()
+            .ok_or(StreamError::Chain(ProvenanceError::EmptyChain))
     }
 }
 

@@ -136,6 +136,8 @@ struct SeenKeys<'de> {
 }
 
 impl<'de> SeenKeys<'de> {
+    // The key is kept as it came, borrowed from the text when it has no escapes.
+    #[allow(clippy::ptr_arg)]
     fn insert<E: de::Error>(&mut self, key: &Cow<'de, str>) -> Result<(), E> {
         if self.keys.iter().any(|seen| seen == key) {
             return Err(E::custom(format_args!("duplicate key `{key}`")));

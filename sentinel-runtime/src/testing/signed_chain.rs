@@ -110,8 +110,23 @@ impl SignedChain {
         body.insert("context".into(), context);
         body.insert("checks".into(), checks);
         body.insert("verdict".into(), json!(verdict));
-        body.insert("id".into(), json!(format!("rec_{:032x}", u128::from(seq).wrapping_mul(0x9e37_79b9_7f4a_7c15))));
-        body.insert("ts".into(), json!(format!("2026-11-24T{:02}:{:02}:{:02}.{:03}Z", (seq / 3_600_000) % 24, (seq / 60_000) % 60, (seq / 1000) % 60, seq % 1000)));
+        body.insert(
+            "id".into(),
+            json!(format!(
+                "rec_{:032x}",
+                u128::from(seq).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            )),
+        );
+        body.insert(
+            "ts".into(),
+            json!(format!(
+                "2026-11-24T{:02}:{:02}:{:02}.{:03}Z",
+                (seq / 3_600_000) % 24,
+                (seq / 60_000) % 60,
+                (seq / 1000) % 60,
+                seq % 1000
+            )),
+        );
         self.sign(body)
     }
 
@@ -134,7 +149,10 @@ impl SignedChain {
         let digest: [u8; 32] = Sha256::digest(canonical_json(&Value::Object(body)).as_bytes()).into();
         let content_hash = hex(&digest);
         members.insert("contentHash".into(), json!(content_hash));
-        members.insert("sig".into(), json!(STANDARD.encode(self.key.sign(&digest).to_bytes())));
+        members.insert(
+            "sig".into(),
+            json!(STANDARD.encode(self.key.sign(&digest).to_bytes())),
+        );
         self.prev_hash = content_hash;
         self.next_seq += 1;
         Value::Object(members).to_string()

@@ -10,6 +10,14 @@
 // `verifyChainPaged`, as the sidecar's GET /v1/verify does. Prints one JSON line:
 // {"ok":…,"brokenAt":…,"reason":…,"records":N,"ms":…}. A line that is not JSON is reported
 // as {"ok":false,"parseError":index}.
+//
+// `corpus`: each line of FILE is a case, {"name", "lines": [record text…], "checkpoint"?:
+// {"seq","contentHash"}}; each record text is read with JSON.parse (as the sidecar reads a
+// request) and the case's records go to `verifyChain`. verifyChain knows no checkpoint: when
+// a case has one and verifyChain accepts, the record at the checkpoint's seq must exist and
+// have its contentHash, else {"ok":false,"brokenAt":<records>,"reason":"checkpoint not
+// reached"} (what any caller comparing the sidecar's verdict with a checkpoint does). Prints
+// one JSON line per case: {"name", "ok", "brokenAt", "reason", "parseError"}.
 import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +33,31 @@ const { verifyChain, verifyChainPaged } = await import(pathToFileURL(`${app}/src
 const started = performance.now();
 let result: { ok: boolean; brokenAt?: number; reason?: string; parseError?: number };
 let count = 0;
+function verifyCase(lines: string[], checkpoint?: { seq: number; contentHash: string }) {
+  const records: any[] = [];
+  for (const [index, line] of lines.entries()) {
+    try {
+      records.push(JSON.parse(line));
+    } catch {
+      return { ok: false, parseError: index };
+    }
+  }
+  const result = verifyChain(records, [keyId]);
+  if (result.ok && checkpoint && records[checkpoint.seq]?.contentHash !== checkpoint.contentHash) {
+    return { ok: false, brokenAt: records.length, reason: 'checkpoint not reached' };
+  }
+  return result;
+}
+
+if (mode === 'corpus') {
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    const c = JSON.parse(line);
+    console.log(JSON.stringify({ name: c.name, ...verifyCase(c.lines, c.checkpoint) }));
+  }
+  process.exit(0);
+}
+
 if (mode === 'paged') {
   async function* pages() {
     const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
