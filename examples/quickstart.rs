@@ -51,11 +51,7 @@ fn show(out: &mut impl Write, call: &str, result: Result<Receipt, Denied>) -> st
     match result {
         Ok(receipt) => writeln!(out, "  ALLOW     paid {} to {}", receipt.amount, receipt.to),
         Err(denied) => {
-            let record = if denied.is_fallback() {
-                "none (fallback)"
-            } else {
-                denied.record_id()
-            };
+            let record = denied.record_id().unwrap_or("none (fallback)");
             writeln!(
                 out,
                 "  {:<9} {} [record {record}]",

@@ -86,7 +86,7 @@ fn sidecar_down_fails_closed() -> Result<String, String> {
         .err()
         .ok_or("expected a denial")?;
     check(
-        denied.is_fallback() && denied.record_id().is_empty(),
+        denied.is_fallback() && denied.record_id().is_none(),
         "a client-side fallback",
     )?;
     check(ledger.load(Ordering::SeqCst) == 0, "the body never ran")?;

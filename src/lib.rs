@@ -259,7 +259,7 @@
 pub use sentinel_runtime::{
     client, init, init_from_env, Action, Actor, AlreadyInitialized, BuildError, CheckResult, Context,
     DecisionError, Denied, Details, EnvError, Escalation, EscalationError, EscalationState, FailMode,
-    GuardDecision, InitError, Outcome, Resolution, Resolved, ReviewStatus, SentinelClient,
+    FallbackKind, GuardDecision, InitError, Outcome, Resolution, Resolved, ReviewStatus, SentinelClient,
     SentinelClientBuilder, TraceStep, Verdict, WithContext, WithContextExt,
 };
 
@@ -285,6 +285,11 @@ pub use sentinel_macros::guarded;
 #[doc(hidden)]
 pub mod __private {
     pub use sentinel_runtime::macro_support::{
-        method_kind, Arg, Call, EscalationTimeout, FromDenied, Payload,
+        method_kind, Arg, Call, ClientArg, ClientHasItsOwnOption, ContextArg, ContextHasItsOwnOption,
+        EscalationTimeout, FromDenied, Member, Payload, SendArg, SendClient, SendContext,
+    };
+    #[cfg(feature = "verify")]
+    pub use sentinel_runtime::macro_support::{
+        receipt_error, receipt_output, receipt_result, ReceiptError, ReceiptOutput,
     };
 }

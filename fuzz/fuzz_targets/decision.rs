@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
     let parsed = GuardDecision::from_json(data);
     if let Ok(decision) = &parsed {
         assert!(!decision.is_fallback());
-        assert!(!decision.record_id().is_empty());
+        assert!(decision.record_id().is_some());
         if decision.verdict() == Verdict::Escalate {
             assert!(decision.escalation_id().is_some_and(|id| !id.is_empty()));
         }
@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
         Err(_) => {
             assert!(decision.is_fallback());
             assert_eq!(decision.verdict(), Verdict::Block);
-            assert_eq!(decision.record_id(), "");
+            assert_eq!(decision.record_id(), None);
             assert_eq!(decision.checks().len(), 1);
             assert_eq!(decision.checks()[0].check, GuardDecision::TRANSPORT_CHECK);
         }

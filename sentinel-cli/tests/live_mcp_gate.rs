@@ -490,3 +490,203 @@ fn check_lists_the_filesystem_servers_tools_with_their_rules() {
         assert!(lines.iter().any(|line| line == expected), "{expected}\nnot in\n{text}");
     }
 }
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs npm/PyPI MCP parts and a real sidecar (.ci/run)"]
+fn an_upstream_over_streamable_http_is_gated_the_same_way() {
+    let Some(parts) = parts("an_upstream_over_streamable_http_is_gated_the_same_way") else {
+        return;
+    };
+    let dir = tempdir();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let _server = Killed(
+        Command::new("node")
+            .arg(&parts.everything)
+            .arg("streamableHttp")
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server-everything did not listen within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let config = format!(
+        "[sentinel]\nendpoint = \"{}\"\n\n[[tools]]\nname = \"*\"\npolicy = \"healthcare.record_write\"\nkind = \"mcp_tool\"\n",
+        parts.endpoint
+    );
+    let config_path = dir.path().join("gate.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let gate = vec![
+        sentinelctl(),
+        "mcp".into(),
+        "--config".into(),
+        config_path.display().to_string(),
+        "--upstream-url".into(),
+        format!("http://127.0.0.1:{port}/mcp"),
+    ];
+    let same = json!([
+        {"op": "list_tools"},
+        {"op": "call", "name": "get-sum", "args": {"a": 2, "b": 40}},
+        {"op": "call", "name": "get-sum", "args": {"a": "two", "b": 40}},
+        {"op": "ping"},
+    ]);
+    let mut plan = same.as_array().unwrap().clone();
+    plan.push(json!({"op": "call", "name": "echo", "args": {"message": "hi", "ssn": "078-05-1120"}}));
+    let direct = run_plan(&parts, dir.path(), same, &everything(&parts));
+    let through = run_plan(&parts, dir.path(), Value::Array(plan), &gate);
+
+    let steps = through["steps"].as_array().unwrap_or_else(|| panic!("{through}"));
+    for (at, want) in direct["steps"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(&steps[at], want, "step {at} differs through the gate over HTTP");
+    }
+    assert_eq!(steps[1]["isError"], json!(false), "{through}");
+    assert_eq!(steps[4]["isError"], json!(true), "{through}");
+    assert!(
+        text_of(&steps[4]).starts_with("BLOCK: mcp_tool under policy healthcare.record_write was not carried out. Reason: data-boundary violation"),
+        "{through}"
+    );
+
+    let check = Command::new(sentinelctl())
+        .args(["mcp", "--check"])
+        .arg(&config_path)
+        .args(["--upstream-url", &format!("http://127.0.0.1:{port}/mcp")])
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+    let listed = String::from_utf8(check.stdout).unwrap();
+    assert!(
+        listed.lines().any(|line| line.split_whitespace().collect::<Vec<_>>().join(" ")
+            == "get-sum guarded: policy `healthcare.record_write`, action type `mcp_tool`; an escalation parks (rule `*`, line 5)"),
+        "{listed}"
+    );
+}
+
+/// A sidecar of the test's own, stopped by its PID when the test ends.
+struct OwnSidecar {
+    script: PathBuf,
+    pid: String,
+    endpoint: String,
+}
+
+impl Drop for OwnSidecar {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.script).args(["stop", &self.pid]).status();
+    }
+}
+
+#[test]
+#[ignore = "needs npm/PyPI MCP parts and a real sidecar (.ci/run)"]
+fn in_receipt_mode_a_write_runs_only_on_a_validated_receipt_and_its_execution_is_reported() {
+    use sentinel::adjudication::{ExecutorKey, ReceiptClient};
+    use sentinel::provenance::TrustedKeys;
+
+    let test = "in_receipt_mode_a_write_runs_only_on_a_validated_receipt_and_its_execution_is_reported";
+    let Some(parts) = parts(test) else { return };
+    let Some(script) = std::env::var_os("SENTINEL_SIDECAR_SCRIPT").map(PathBuf::from) else {
+        println!("{test}: skipped, SENTINEL_SIDECAR_SCRIPT is not set (.ci/run sets it)");
+        return;
+    };
+    // The sidecar signs receipts with the peers' script's default seed (bytes 0..31).
+    const ISSUER_KEY: &str = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
+    let executor = ExecutorKey::from_seed([7; 32], "mcp-gate");
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let started = Command::new(&script)
+        .args(["start", &port.to_string(), "--protocol"])
+        .arg(format!(
+            "SENTINEL_PROTOCOL_EXECUTOR_KEYS={}",
+            executor.sidecar_setting()
+        ))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(started.status.success(), "the protocol sidecar did not start");
+    let sidecar = OwnSidecar {
+        script,
+        pid: String::from_utf8(started.stdout).unwrap().trim().to_owned(),
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+
+    let dir = tempdir();
+    let data = data_dir(dir.path());
+    std::fs::write(
+        dir.path().join("executor.seed"),
+        "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n",
+    )
+    .unwrap();
+    let config = format!(
+        r#"
+[sentinel]
+endpoint = "{}"
+
+[context]
+provider = "anthropic"
+
+[receipts]
+executor = "mcp-gate"
+executor_seed_file = "executor.seed"
+issuer_keys = ["{ISSUER_KEY}"]
+target_service = "filesystem"
+
+[[tools]]
+name = "write_file"
+policy = "healthcare.record_write"
+kind = "file_write"
+receipt = true
+"#,
+        sidecar.endpoint
+    );
+    let (allowed, blocked) = (data.join("allowed.txt"), data.join("blocked.txt"));
+    let plan = json!([
+        write(&allowed, "on a receipt", json!({})),
+        write(&blocked, "x", json!({"ssn": "078-05-1120"})),
+    ]);
+    let seen = run_plan(
+        &parts,
+        dir.path(),
+        plan,
+        &gated(dir.path(), &config, &filesystem(&parts, &data)),
+    );
+    let steps = seen["steps"].as_array().unwrap_or_else(|| panic!("{seen}"));
+
+    assert_eq!(steps[0]["isError"], json!(false), "{seen}");
+    assert_eq!(std::fs::read_to_string(&allowed).unwrap(), "on a receipt");
+    assert_eq!(steps[1]["isError"], json!(true), "{seen}");
+    assert!(text_of(&steps[1]).contains("no valid receipt"), "{seen}");
+    assert!(!blocked.exists());
+
+    // The sidecar's own audit: one execution, reported against its receipt, and valid.
+    let receipts = ReceiptClient::new(
+        sentinel::SentinelClient::builder(&sidecar.endpoint)
+            .build()
+            .unwrap(),
+        TrustedKeys::new().with_key_base64(ISSUER_KEY).unwrap(),
+        executor,
+    );
+    let audit = receipts.audit().unwrap();
+    assert!(audit.valid, "{audit:?}");
+    assert_eq!(audit.executions_checked, 1, "{audit:?}");
+}

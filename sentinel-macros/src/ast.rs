@@ -49,13 +49,19 @@ pub(crate) struct Args {
     /// framework's re-export.
     pub(crate) krate: Option<syn::Path>,
     pub(crate) receipt: Option<Receipt>,
-    pub(crate) given: Vec<Symbol>,
+    /// Every key written, once each, where it was first written.
+    pub(crate) given: Vec<Key>,
 }
 
 impl Args {
     /// Whether the option `name` was written (even with a malformed value).
     pub(crate) fn given(&self, name: Symbol) -> bool {
-        self.given.contains(&name)
+        self.key(name).is_some()
+    }
+
+    /// Where the option `name` was written, if it was.
+    pub(crate) fn key(&self, name: Symbol) -> Option<Key> {
+        self.given.iter().copied().find(|key| key.name == name)
     }
 }
 

@@ -8,7 +8,7 @@ use syn::{Expr, LitStr};
 
 use crate::ast::{ungroup, Args, Constant, Name, OnEscalate, Receipt, Timeout};
 use crate::errors::{did_you_mean, list, Errors};
-use crate::options::{Symbol, CLIENT, CONTEXT, ID, META, ON_ESCALATE, PAYLOAD, POLICY, RENAME, SKIP};
+use crate::options::{Symbol, CLIENT, CONTEXT, FIELDS, ID, META, ON_ESCALATE, PAYLOAD, POLICY, RENAME, SKIP};
 use crate::signature::{Param, PatternParam, Signature};
 
 /// What one call sends, after the attribute was checked against the signature.
@@ -163,6 +163,21 @@ pub(crate) fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) 
         None => None,
     };
 
+    // A `payload = …` argument's members are known only once it is serialized, so a field
+    // repeating one of them could not be refused before run time: the two do not mix.
+    if let (Some(name), Some(fields)) = (&args.payload, args.key(FIELDS)) {
+        errors.at(
+            fields.span,
+            format!(
+                "`fields(…)` cannot be combined with `payload = {}`: the members of `{}` are known only when \
+                 it is serialized, so a field repeating one of them could not be caught at compile time; \
+                 add the constant to the type of `{}` (a field the body ignores), or put it in `meta(…)` \
+                 if the policy need not read it",
+                name.text, name.text, name.text
+            ),
+        );
+    }
+
     let mut renames: Vec<(&Param, &LitStr)> = Vec::new();
     for rename in args.rename.iter().flatten() {
         let Some(param) = find(&rename.param, RENAME, errors) else {
@@ -207,10 +222,6 @@ pub(crate) fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) 
     let mut members: Vec<Member<'a>> = Vec::new();
     for param in &sig.params {
         if not_sent(param).is_some() || payload.is_some_and(|p| std::ptr::eq(p, param)) {
-            continue;
-        }
-        if let Some(message) = role_message(param, args) {
-            errors.at(param.ident.span(), message);
             continue;
         }
         // Only once `payload = …` named a parameter: otherwise its own error is the one to fix.
@@ -318,28 +329,6 @@ fn receipt_conflicts(receipt: &Receipt, args: &Args, sig: &Signature, errors: &m
                 format!("`receipt` cannot be combined with `{option}`: {why}"),
             );
         }
-    }
-}
-
-/// The error for a parameter whose type says it has a role the attribute gives through an
-/// option: sent as an argument instead, it would be silently ignored in that role.
-fn role_message(param: &Param, args: &Args) -> Option<String> {
-    let name = &param.name;
-    // With the option written (maybe naming another parameter, or misspelt), its own
-    // checks speak.
-    match param.type_name.as_deref()? {
-        "Context" if args.given(CONTEXT) => None,
-        "SentinelClient" if args.given(CLIENT) => None,
-        "Context" => Some(format!(
-            "`{name}` is a `Context`: sent as an argument, it would not be the context the call is \
-             checked under (that is the one in scope); write context = {name} to check the call under it \
-             (it is then not sent), or skip({name}) to send neither"
-        )),
-        "SentinelClient" => Some(format!(
-            "`{name}` is a `SentinelClient`: write client = {name} to ask the sidecar through it \
-             (it is then not sent); skip({name}) would ask through the global client instead"
-        )),
-        _ => None,
     }
 }
 

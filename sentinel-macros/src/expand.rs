@@ -22,21 +22,23 @@
 //!
 //! ```text
 //! fn pay(amount: u64, from: &str, to: &str) -> Result<Receipt, PayError> {
-//!     if let ::core::result::Result::Err(__sentinel_denied) = ::sentinel::__private::Call::new(
+//!     use ::sentinel::__private as __sentinel_private;
+//!     if let ::core::result::Result::Err(__sentinel_denied) = __sentinel_private::Call::new(
 //!         "fintech.payments",
 //!         "payment",
 //!         {
-//!             let mut __sentinel_payload = ::sentinel::__private::Payload::new();
-//!             __sentinel_payload.arg("amount", &amount);
-//!             __sentinel_payload.arg("from", &from);
-//!             __sentinel_payload.arg("to", &to);
+//!             use __sentinel_private::{SendArg as _, SendClient as _, SendContext as _};
+//!             let mut __sentinel_payload = __sentinel_private::Payload::new();
+//!             __sentinel_private::Member(&amount).add_to(&mut __sentinel_payload, "amount");
+//!             __sentinel_private::Member(&from).add_to(&mut __sentinel_payload, "from");
+//!             __sentinel_private::Member(&to).add_to(&mut __sentinel_payload, "to");
 //!             __sentinel_payload.arg("currency", &"USD");
 //!             __sentinel_payload
 //!         }
 //!     )
 //!     .check()
 //!     {
-//!         return ::core::result::Result::Err(::sentinel::__private::FromDenied::from_denied(__sentinel_denied));
+//!         return ::core::result::Result::Err(__sentinel_private::FromDenied::from_denied(__sentinel_denied));
 //!     }
 //!     {
 //!         ledger::transfer(amount, from, to)
@@ -44,10 +46,15 @@
 //! }
 //! ```
 //!
-//! With `payload = req` the payload block starts with `__sentinel_payload.object("req", &req);`
-//! (its members at the top level) and holds no other parameter. A method (a function with a
-//! receiver) without `kind` sends `::sentinel::__private::method_kind::<Self>("name")`
-//! instead of `"name"`. With `crate = path`, every `::sentinel` above is `path`.
+//! The `use` is the one place that names the crate: with `crate = path`, `::sentinel` there
+//! is `path`, exactly as written (a `$crate` keeps its meaning). Each parameter goes through
+//! `Member(&param).add_to(…)`, which the compiler resolves by the parameter's type: a
+//! `sentinel::Context` or `SentinelClient` in any form (alias, reference, `Box`, `Arc`,
+//! `Option`) is refused with a message naming `context = …` / `client = …`, anything else
+//! must be `Serialize`. With `payload = req` the payload block starts with
+//! `__sentinel_payload.object("req", &req);` (its members at the top level) and holds no
+//! other parameter. A method (a function with a receiver) without `kind` sends
+//! `__sentinel_private::method_kind::<Self>("name")` instead of `"name"`.
 //!
 //! Options add builder calls before `.check()`: `.meta({ … })`, `.id(&(expr))`,
 //! `.client(&(expr))`, `.context(&(param))`, and for `on_escalate = wait(timeout = …)`
@@ -57,26 +64,33 @@
 //! runs the request, and any wait for a human, off the executor:
 //!
 //! ```text
-//!     let __sentinel_pending = ::sentinel::__private::Call::new(…).check_async();
+//!     let __sentinel_pending = __sentinel_private::Call::new(…).check_async();
 //!     if let ::core::result::Result::Err(__sentinel_denied) = __sentinel_pending.await {
-//!         return ::core::result::Result::Err(::sentinel::__private::FromDenied::from_denied(__sentinel_denied));
+//!         return ::core::result::Result::Err(__sentinel_private::FromDenied::from_denied(__sentinel_denied));
 //!     }
 //!     { /* the body */ }
 //! ```
 //!
 //! With `receipt` (or `receipt = expr`, adding `.receipts(&(expr))`) there is no prologue:
-//! the body becomes the protected executor's closure, typed as the function returns, so
-//! `return` and `?` keep their meaning:
+//! the body becomes the protected executor's closure, typed as the function returns (an
+//! `impl Trait` in it left to inference as `_`), so `return` and `?` keep their meaning:
 //!
 //! ```text
-//!     ::sentinel::__private::Call::new(…).execute_with_receipt(::core::module_path!(), "pay",
-//!         || -> Result<Receipt, PayError> { /* the body */ })
+//!     __sentinel_private::receipt_result(
+//!         __sentinel_private::Call::new(…).execute_with_receipt(::core::module_path!(), "pay",
+//!             || -> Result<Receipt, PayError> { /* the body */ },
+//!             __sentinel_private::receipt_output,   // at `Receipt`: T: Serialize
+//!             __sentinel_private::receipt_error,    // at `PayError`: E: Display
+//!         ),
+//!     )                                             // at `PayError`: E: From<Denied>
 //! ```
 //!
-//! Spans: each `.arg(…)` carries its parameter's span, so "`T` cannot be sent to the
-//! sidecar" (the `Arg` trait's message) points at that parameter; `FromDenied::from_denied`
-//! carries the span of the error type in `-> Result<T, E>`, so a missing `From<Denied>`
-//! points at `E`; a per-call timeout carries its expression's span.
+//! Spans: rustc reports an unmet bound at the path that names the function or trait, so
+//! each `__sentinel_private` alias that leads to a bound is located at the user's token:
+//! each `Member(…)` at its parameter (so "`T` cannot be sent to the sidecar", the `Arg`
+//! trait's message, points there); `FromDenied::from_denied` at the error type of
+//! `-> Result<T, E>` (a missing `From<Denied>` points at `E`); a per-call timeout at its
+//! expression; in receipt mode, `receipt_output` at `T` and `receipt_error` at `E`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
@@ -172,7 +186,8 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan, async_trait: bool) 
     // binding lives in.
     let denied = Ident::new("__sentinel_denied", sig.error_span);
     let call = call(plan);
-    let private = at(&plan.private, sig.error_span);
+    let import = import(plan);
+    let private = private_at(sig.error_span);
     let convert = quote_spanned!(sig.error_span=> #private::FromDenied::from_denied(#denied));
     let deny = quote! {
         return ::core::result::Result::Err(#convert);
@@ -180,6 +195,7 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan, async_trait: bool) 
     let prologue = if sig.is_async {
         let pending = Ident::new("__sentinel_pending", Span::mixed_site());
         quote! {
+            #import
             let #pending = #call.check_async();
             if let ::core::result::Result::Err(#denied) = #pending.await {
                 #deny
@@ -187,6 +203,7 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan, async_trait: bool) 
         }
     } else {
         quote! {
+            #import
             if let ::core::result::Result::Err(#denied) = #call.check() {
                 #deny
             }
@@ -216,21 +233,39 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan, async_trait: bool) 
     body.brace_token = syn::token::Brace(Span::mixed_site().located_at(block.brace_token.span.join()));
     if let Some(receipt) = plan.receipt {
         // No prologue: the body becomes the protected executor's closure, typed as the
-        // function returns, so its `return` and `?` mean what they meant.
+        // function returns (with `_` for an `impl Trait`, which a closure cannot name), so
+        // its `return` and `?` mean what they meant. `T: Serialize` and `E: Display` are
+        // required where `T` and `E` are written, and a denial becomes `E` there too.
         let receipts = match receipt {
             Receipt::Global(_) => TokenStream::new(),
             Receipt::Client(expr) => quote_spanned!(expr.span()=> .receipts(&(#expr))),
         };
         let output = match &fn_sig.output {
-            syn::ReturnType::Type(arrow, ty) => quote!(#arrow #ty),
+            syn::ReturnType::Type(arrow, ty) => {
+                let ty = infer_impl_trait((**ty).clone());
+                quote!(#arrow #ty)
+            }
             syn::ReturnType::Default => TokenStream::new(),
         };
         let operation = LitStr::new(&sig.name, sig.ident.span());
+        let (ok, error) = (private_at(sig.ok_span), private_at(sig.error_span));
+        let digest = quote_spanned!(sig.ok_span=> #ok::receipt_output);
+        let describe = quote_spanned!(sig.error_span=> #error::receipt_error);
+        let finish = quote_spanned!(sig.error_span=> #error::receipt_result);
         return quote! {
             #(#outer)*
             #vis #fn_sig {
                 #(#inner)*
-                #call #receipts .execute_with_receipt(::core::module_path!(), #operation, || #output #body)
+                #import
+                #finish(
+                    #call #receipts .execute_with_receipt(
+                        ::core::module_path!(),
+                        #operation,
+                        || #output #body,
+                        #digest,
+                        #describe,
+                    )
+                )
             }
         };
     }
@@ -244,9 +279,67 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan, async_trait: bool) 
     }
 }
 
+/// `ty` with every `impl Trait` replaced by `_`: a closure's return type may leave a type
+/// to inference but may not name an opaque one.
+fn infer_impl_trait(ty: syn::Type) -> syn::Type {
+    use syn::{GenericArgument, PathArguments, Type};
+    match ty {
+        Type::ImplTrait(t) => Type::Infer(syn::TypeInfer {
+            attrs: Vec::new(),
+            underscore_token: syn::Token![_](t.impl_token.span),
+        }),
+        Type::Path(mut path) => {
+            for segment in &mut path.path.segments {
+                if let PathArguments::AngleBracketed(args) = &mut segment.arguments {
+                    for arg in &mut args.args {
+                        if let GenericArgument::Type(inner) = arg {
+                            *inner = infer_impl_trait(inner.clone());
+                        }
+                    }
+                }
+            }
+            Type::Path(path)
+        }
+        Type::Tuple(mut tuple) => {
+            for elem in &mut tuple.elems {
+                *elem = infer_impl_trait(elem.clone());
+            }
+            Type::Tuple(tuple)
+        }
+        Type::Paren(mut paren) => {
+            *paren.elem = infer_impl_trait((*paren.elem).clone());
+            Type::Paren(paren)
+        }
+        Type::Group(mut group) => {
+            *group.elem = infer_impl_trait((*group.elem).clone());
+            Type::Group(group)
+        }
+        other => other,
+    }
+}
+
+/// `use ::sentinel::__private as __sentinel_private;`: the one place that names the crate,
+/// with the path exactly as the user gave it in `crate = …` (so a `$crate` from a
+/// framework's `macro_rules!` keeps meaning the framework's crate, and a path that does not
+/// resolve is reported once, where it is written). Every other generated path starts with
+/// the alias, placed where an unmet bound should be reported.
+fn import(plan: &Plan) -> TokenStream {
+    let private = &plan.private;
+    let alias = private_at(Span::call_site());
+    quote!(use #private as #alias;)
+}
+
+/// The alias of `__private` (see [`import`]) located at `span`: rustc reports an unmet
+/// trait bound at the path that names the trait, so the path must be where the user should
+/// look.
+fn private_at(span: Span) -> Ident {
+    Ident::new("__sentinel_private", span)
+}
+
 /// `Call::new(policy, kind, payload)` and the builder calls of the options.
 fn call(plan: &Plan) -> TokenStream {
-    let Plan { policy, private, .. } = plan;
+    let Plan { policy, .. } = plan;
+    let private = &private_at(Span::call_site());
     let kind = match &plan.kind {
         Kind::Given(kind) => quote!(#kind),
         Kind::Method(method) => quote!(#private::method_kind::<Self>(#method)),
@@ -270,9 +363,19 @@ fn call(plan: &Plan) -> TokenStream {
                         .name
                         .starts_with('_')
                         .then(|| quote!(#[allow(clippy::used_underscore_binding)]));
-                    (quote!(#(#cfgs)* #allow), name, quote!(#ident), ident.span())
+                    (
+                        quote!(#(#cfgs)* #allow),
+                        name,
+                        Value::Param(ident.clone()),
+                        ident.span(),
+                    )
                 }
-                Origin::Field(field) => (TokenStream::new(), name, field.value.clone(), field.key.span),
+                Origin::Field(field) => (
+                    TokenStream::new(),
+                    name,
+                    Value::Constant(field.value.clone()),
+                    field.key.span,
+                ),
             }
         }),
     );
@@ -285,7 +388,7 @@ fn call(plan: &Plan) -> TokenStream {
                 (
                     TokenStream::new(),
                     name,
-                    constant.value.clone(),
+                    Value::Constant(constant.value.clone()),
                     constant.key.span,
                 )
             }),
@@ -311,7 +414,7 @@ fn call(plan: &Plan) -> TokenStream {
         }
         // Spanned at the expression: a wrong type is reported there, with the trait's message.
         Timeout::PerCall(expr) => {
-            let private = at(private, expr.span());
+            let private = private_at(expr.span());
             quote_spanned! {expr.span()=>
             .escalation_wait(#private::EscalationTimeout::escalation_wait(#expr))
             }
@@ -322,37 +425,45 @@ fn call(plan: &Plan) -> TokenStream {
     }
 }
 
-/// `tokens` placed at `span`: rustc reports an unmet trait bound at the span of the path
-/// that names the trait, so the `__private` path must be where the user should look.
-fn at(tokens: &TokenStream, span: Span) -> TokenStream {
-    tokens
-        .clone()
-        .into_iter()
-        .map(|mut token| {
-            token.set_span(span);
-            token
-        })
-        .collect()
+/// A payload member's value.
+enum Value {
+    /// A parameter: whether it may be sent is decided by its type (see `Member` in the
+    /// runtime's `macro_support`), so an alias or a wrapper of `Context` is caught.
+    Param(Ident),
+    /// A typed literal of `fields(…)` or `meta(…)`.
+    Constant(TokenStream),
 }
 
 /// A block building a `Payload` from an optional `.object(…)` call and
 /// `(attributes, name, value, span)`s; each call carries its value's span, so a type error
 /// points at the user's token.
 fn object(
-    private: &TokenStream,
+    private: &Ident,
     spread: Option<TokenStream>,
-    members: impl Iterator<Item = (TokenStream, LitStr, TokenStream, Span)>,
+    members: impl Iterator<Item = (TokenStream, LitStr, Value, Span)>,
 ) -> TokenStream {
     let payload = Ident::new("__sentinel_payload", Span::mixed_site());
     let spread = spread.map(|call| quote!(#payload #call;));
-    let args = members.map(|(attrs, name, value, span)| {
-        quote_spanned! {span=>
-            #attrs
-            #payload.arg(#name, &#value);
-        }
-    });
+    let mut roles = None;
+    let args: Vec<TokenStream> = members
+        .map(|(attrs, name, value, span)| match value {
+            Value::Param(ident) => {
+                roles = Some(quote!(use #private::{SendArg as _, SendClient as _, SendContext as _};));
+                let private = private_at(span);
+                quote_spanned! {span=>
+                    #attrs
+                    #private::Member(&#ident).add_to(&mut #payload, #name);
+                }
+            }
+            Value::Constant(value) => quote_spanned! {span=>
+                #attrs
+                #payload.arg(#name, &#value);
+            },
+        })
+        .collect();
     quote! {
         {
+            #roles
             let mut #payload = #private::Payload::new();
             #spread
             #(#args)*
@@ -398,8 +509,9 @@ mod tests {
         assert_eq!(real, expected.to_string());
     }
 
-    /// With `crate = gate`, no generated path names `sentinel`: a renamed dependency, where
-    /// `::sentinel` does not exist, compiles. (The ui pass case `crate-path` cannot show
+    /// With `crate = gate`, no generated path names `sentinel`: the one `use` names `gate`,
+    /// and every other path starts with its alias. A renamed dependency, where `::sentinel`
+    /// does not exist, compiles. (The ui pass case `crate-path` cannot show
     /// this: there `::sentinel` resolves too.)
     #[test]
     fn crate_path_replaces_sentinel_in_every_generated_path() {
@@ -417,12 +529,16 @@ mod tests {
         )
         .to_string();
         assert!(!expanded.contains("sentinel ::"), "{expanded}");
+        assert!(
+            expanded.contains("use gate :: __private as __sentinel_private ;"),
+            "{expanded}"
+        );
         for path in [
-            "gate :: __private :: Call",
-            "gate :: __private :: Payload",
-            "gate :: __private :: FromDenied",
-            "gate :: __private :: EscalationTimeout",
-            "gate :: __private :: method_kind",
+            "__sentinel_private :: Call",
+            "__sentinel_private :: Payload",
+            "__sentinel_private :: FromDenied",
+            "__sentinel_private :: EscalationTimeout",
+            "__sentinel_private :: method_kind",
         ] {
             assert!(expanded.contains(path), "{path} not in {expanded}");
         }

@@ -75,7 +75,8 @@ mod valid;
 ///
 /// - The function returns `Result<T, E>` with `E: From<sentinel::Denied>`. The return type
 ///   is recognised by name: `Result<T, E>`, `std::result::Result<T, E>`, `io::Result<T>`,
-///   `anyhow::Result<T>` and any alias named `Result` work. `anyhow::Error`,
+///   `anyhow::Result<T>` and any alias whose name ends in `Result` (`ApiResult<T>`) work.
+///   A function returning a future is written as an `async fn`. `anyhow::Error`,
 ///   `Box<dyn Error + Send + Sync>`, `std::io::Error` (a `PermissionDenied` error carrying
 ///   the `Denied`) and `sentinel::Denied` itself already implement `From<Denied>`. A
 ///   foreign error type such as `String` cannot be given one (the orphan rule): return one
@@ -87,9 +88,12 @@ mod valid;
 /// - A pattern parameter (`Parameters(req): Parameters<Req>`, `Json(body): Json<T>`,
 ///   `(a, b): (u8, u8)`) has no name to be sent under: name one of its bindings in
 ///   `payload = req` (its value is the payload) or in `skip(…)` (the parameter is not sent).
-/// - A parameter of type `Context` or `SentinelClient` must be given its role
-///   (`context = ctx`, `client = client`) or be skipped: sent as an argument it would be
-///   silently ignored in that role, so it is a compile error.
+/// - A parameter that holds a `sentinel::Context` or a `SentinelClient` must be given its
+///   role (`context = ctx`, `client = client`) or be skipped: sent as an argument it would
+///   be silently ignored in that role, so it is a compile error. This is decided by the
+///   parameter's type, not by how it is spelt: an alias, `&Context`, `Option<&Context>`,
+///   `Box<Context>`, `Arc<Context>` are all caught, and a type of your own that is also
+///   called `Context` is sent like any other argument.
 /// - Everything else is left as written: visibility, generics, lifetimes, `where` clauses,
 ///   `impl Trait` parameters, other attributes, doc comments, methods and trait
 ///   implementations. The body is untouched, so `return` and `?` behave as before.
@@ -107,18 +111,18 @@ mod valid;
 /// |---|---|
 /// | `policy = "name"` | **Required.** The policy the sidecar checks the call under. |
 /// | `kind = "type"` | The action type; default: the function's name, or for a method (a function with a `self` receiver) `type.method`, the `Self` type's name in snake_case without its path or generics (`"send_email.call"` for `impl Tool for SendEmail { fn call(&self, …) }`; in a trait's default method, the implementing type). |
-/// | `payload = param` | That one parameter (a struct with named fields, or a map) *is* the payload: its members are sent at the top level, with `fields(…)` beside them; every other parameter must be skipped or have a role. Also a binding inside a pattern parameter. A value that serializes to anything but an object is denied. |
+/// | `payload = param` | That one parameter (a struct with named fields, or a map) *is* the payload: its members are sent at the top level; every other parameter must be skipped or have a role, and `fields(…)` is not combined with it (a constant could repeat a member, which only run time would see: add it to the type, or to `meta(…)`). Also a binding inside a pattern parameter. A value that serializes to anything but an object is denied. |
 /// | `skip(a, b)` | Parameters not sent (for example a database handle). |
 /// | `rename(a = "name")` | Sends parameter `a` under another name. |
 /// | `fields(key = literal, …)` | Constant members added to the payload: strings, numbers, bools. |
 /// | `meta(key = literal, …)` | `action.meta`: annotations kept in provenance, not evaluated. |
 /// | `id = expr` | The action id instead of a fresh one, e.g. an idempotency key. Any `impl ToString`; evaluated before the body, with the parameters in scope. |
 /// | `client = expr` | A specific client instead of the global one set by `sentinel::init`: `&SentinelClient`, `&&SentinelClient`, `&Lazy<SentinelClient>`, `&Arc<SentinelClient>`, or a client parameter by name (which is then not sent). |
-/// | `context = param` | Takes the context from a parameter of type `Context` or `&Context` (not sent) instead of the one in scope. |
+/// | `context = param` | Takes the context from a parameter (not sent) instead of the one in scope: its type is `Context`, `&Context`, `Box<Context>`, `Arc<Context>`, `Rc<Context>` (under any alias) or an `Option` of one, whose `None` means the context in scope. |
 /// | `on_escalate = wait(timeout = "10m")` | On `ESCALATE`, waits at most `timeout` for a human's answer and runs the body only if approved. Units: `ms`, `s`, `m`, `h` (`"500ms"`, `"30s"`, `"10m"`, `"1h"`). `timeout = expr` instead takes a `Duration` (or `Option<Duration>`) evaluated at each call; a parameter named there is not sent. |
 /// | `on_escalate = deny` | The default, written out: `ESCALATE` returns `Err` at once, the escalation left pending. |
 /// | `receipt` / `receipt = expr` | Receipt mode (feature `verify`, a sidecar with `--protocol`): the body runs inside `sentinel::adjudication::ReceiptClient::execute` — only on a signed, single-use receipt the sidecar validated for the digest of these very arguments, exactly once, and its execution (status and result digest) is signed and reported. The action is `kind`, run by the function's module path and name, for the context's actor. `receipt` uses the client installed by `sentinel::adjudication::init`; `receipt = expr` a `&ReceiptClient` (a parameter named there is not sent). The function must be a plain `fn` returning `Result<T, E>` with `T: Serialize` and `E: From<Denied> + Display`; not combined with `client`, `id`, `meta` or `on_escalate`. |
-/// | `crate = path` | Where the `sentinel` crate is, when your code does not call it `sentinel`: a renamed dependency (`gate = { package = "montanalabs-sentinel", … }` → `crate = gate`) or a framework's re-export (`crate = my_framework::sentinel`). A string (`crate = "gate"`) works too, as for serde and tokio. |
+/// | `crate = path` | Where the `sentinel` crate is, when your code does not call it `sentinel`: a renamed dependency (`gate = { package = "montanalabs-sentinel", … }` → `crate = gate`) or a framework's re-export (`crate = my_framework::sentinel`, or `crate = $crate::sentinel` inside the framework's own `macro_rules!`). A string (`crate = "gate"`) works too, as for serde and tokio. |
 ///
 /// # What "exactly the arguments" means
 ///

@@ -28,6 +28,8 @@ pub(crate) struct Signature {
     /// Where a missing `From<Denied>` for the error type is reported: the `E` of
     /// `Result<T, E>`, or `Result` itself for aliases such as `io::Result<T>`.
     pub(crate) error_span: Span,
+    /// Where a receipt-mode function's `T` is written (its `Serialize` is reported there).
+    pub(crate) ok_span: Span,
 }
 
 /// A parameter with a plain name (`amount: u64`, `mut x: T`, `r#type: &str`, `_ctx: &Context`).
@@ -38,9 +40,6 @@ pub(crate) struct Param {
     pub(crate) name: String,
     /// The parameter's `#[cfg]`s, repeated on the statement that sends it.
     pub(crate) cfgs: Vec<Attribute>,
-    /// The last path segment of the type behind any references (`Context` for
-    /// `&sentinel::Context`), to recognise parameters that have a role.
-    pub(crate) type_name: Option<String>,
 }
 
 /// A parameter written as a pattern (`Parameters(req): Parameters<Req>`).
@@ -111,7 +110,6 @@ pub(crate) fn read(sig: &syn::Signature, async_trait: Option<&AsyncTrait>, error
                     .filter(|a| a.path().is_ident("cfg"))
                     .cloned()
                     .collect(),
-                type_name: type_name(&typed.ty),
             }),
             Pat::Wild(wild) => errors.spanned(
                 wild,
@@ -131,7 +129,6 @@ pub(crate) fn read(sig: &syn::Signature, async_trait: Option<&AsyncTrait>, error
                             name: ident.unraw().to_string(),
                             ident,
                             cfgs: Vec::new(),
-                            type_name: None,
                         })
                         .collect(),
                     pat: pattern.clone(),
@@ -140,6 +137,10 @@ pub(crate) fn read(sig: &syn::Signature, async_trait: Option<&AsyncTrait>, error
             }
         }
     }
+    let spans = match async_trait {
+        Some(shape) => output_error_span(&shape.output, sig, errors),
+        None => error_span(sig, errors),
+    };
     Signature {
         ident: sig.ident.clone(),
         name: sig.ident.unraw().to_string(),
@@ -147,10 +148,8 @@ pub(crate) fn read(sig: &syn::Signature, async_trait: Option<&AsyncTrait>, error
         params,
         patterns,
         has_receiver,
-        error_span: match async_trait {
-            Some(shape) => output_error_span(&shape.output, sig, errors),
-            None => error_span(sig, errors),
-        },
+        error_span: spans.error,
+        ok_span: spans.ok,
     }
 }
 
@@ -179,19 +178,16 @@ fn bound_names(pat: &Pat, out: &mut Vec<Ident>) {
     }
 }
 
-/// `Context` for `&'a mut sentinel::Context`: the last segment of a path type behind
-/// references, parentheses and macro groups.
-fn type_name(ty: &Type) -> Option<String> {
-    match ty {
-        Type::Reference(r) => type_name(&r.elem),
-        Type::Paren(p) => type_name(&p.elem),
-        Type::Group(g) => type_name(&g.elem),
-        Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.to_string()),
-        _ => None,
-    }
+/// Where the return type's parts are, for the messages of unmet bounds.
+#[derive(Clone, Copy)]
+pub(crate) struct ResultSpans {
+    /// The `T` of `Result<T, E>` (the alias itself when it names none).
+    pub(crate) ok: Span,
+    /// The `E` of `Result<T, E>`, or the alias for `io::Result<T>`, `ApiResult<T>`.
+    pub(crate) error: Span,
 }
 
-fn error_span(sig: &syn::Signature, errors: &mut Errors) -> Span {
+fn error_span(sig: &syn::Signature, errors: &mut Errors) -> ResultSpans {
     match &sig.output {
         ReturnType::Default => {
             errors.at(
@@ -202,40 +198,99 @@ fn error_span(sig: &syn::Signature, errors: &mut Errors) -> Span {
                     sig.ident.unraw()
                 ),
             );
-            sig.ident.span()
+            ResultSpans {
+                ok: sig.ident.span(),
+                error: sig.ident.span(),
+            }
         }
         ReturnType::Type(_, ty) => output_error_span(ty, sig, errors),
     }
 }
 
-fn output_error_span(ty: &Type, sig: &syn::Signature, errors: &mut Errors) -> Span {
-    match result_error(ty) {
-        Some(span) => span,
-        None => {
-            errors.spanned(
-                ty,
-                format!(
-                    "{RETURN_RULE}, so that a denied call returns an error instead of running; found `{}`",
-                    pretty(ty)
-                ),
-            );
-            sig.ident.span()
-        }
+fn output_error_span(ty: &Type, sig: &syn::Signature, errors: &mut Errors) -> ResultSpans {
+    if let Some(spans) = result_spans(ty) {
+        return spans;
+    }
+    let found = pretty(ty);
+    let message = if returns_future(ty) {
+        format!(
+            "{RETURN_RULE}; `{}` returns a future (`{found}`): write it as an `async fn` returning the \
+             Result, `async fn {}(…) -> Result<T, E>`, and the guard is awaited inside it",
+            sig.ident.unraw(),
+            sig.ident.unraw()
+        )
+    } else if let Some(name) = alias_name(ty) {
+        format!(
+            "{RETURN_RULE}, so that a denied call returns an error instead of running; found `{found}`. \
+             The return type is read by name: if `{name}` is an alias of `Result`, give it a name ending in \
+             `Result` (like `type ApiResult<T> = Result<T, ApiError>;`) or write `Result<T, E>` out"
+        )
+    } else {
+        format!("{RETURN_RULE}, so that a denied call returns an error instead of running; found `{found}`")
+    };
+    errors.spanned(ty, message);
+    ResultSpans {
+        ok: sig.ident.span(),
+        error: sig.ident.span(),
     }
 }
 
-/// For a type spelled `…Result<…>`: the span of its error type, or of `Result` when the
-/// error type is not written (an alias like `io::Result<T>` or `anyhow::Result<T>`).
-fn result_error(ty: &Type) -> Option<Span> {
+/// The name of a path type that could be a user's alias of `Result` (not a primitive or a
+/// standard type that is plainly something else), for the hint about aliases.
+fn alias_name(ty: &Type) -> Option<String> {
+    const NOT_RESULTS: &[&str] = &[
+        "Option", "Vec", "Box", "Arc", "Rc", "Cow", "Pin", "String", "str", "bool", "char", "u8", "u16",
+        "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize", "f32", "f64", "HashMap",
+        "BTreeMap", "HashSet", "BTreeSet", "Self",
+    ];
     match ty {
-        Type::Paren(inner) => result_error(&inner.elem),
-        Type::Group(inner) => result_error(&inner.elem),
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .filter(|name| !NOT_RESULTS.contains(&name.as_str())),
+        _ => None,
+    }
+}
+
+/// `impl Future<…>`, or a boxed `dyn Future<…>` that is not async_trait's shape.
+fn returns_future(ty: &Type) -> bool {
+    let is_future = |bounds: &syn::punctuated::Punctuated<syn::TypeParamBound, syn::Token![+]>| {
+        bounds.iter().any(|bound| {
+            matches!(bound, syn::TypeParamBound::Trait(t)
+                if t.path.segments.last().is_some_and(|s| s.ident == "Future"))
+        })
+    };
+    match ty {
+        Type::ImplTrait(t) => is_future(&t.bounds),
+        Type::TraitObject(t) => is_future(&t.bounds),
+        Type::Paren(t) => returns_future(&t.elem),
+        Type::Group(t) => returns_future(&t.elem),
+        Type::Path(path) => path.path.segments.last().is_some_and(|s| match &s.arguments {
+            PathArguments::AngleBracketed(args) => args
+                .args
+                .iter()
+                .any(|arg| matches!(arg, GenericArgument::Type(inner) if returns_future(inner))),
+            _ => false,
+        }),
+        _ => false,
+    }
+}
+
+/// For a type whose name is or ends in `Result` (`Result<T, E>`, `io::Result<T>`,
+/// `ApiResult<T>`): where its `T` and `E` are written, or the name itself for what an alias
+/// leaves out. Any other type is not recognised as a `Result`.
+fn result_spans(ty: &Type) -> Option<ResultSpans> {
+    match ty {
+        Type::Paren(inner) => result_spans(&inner.elem),
+        Type::Group(inner) => result_spans(&inner.elem),
         Type::Path(path) if path.qself.is_none() => {
             let last = path.path.segments.last()?;
-            if last.ident != "Result" {
+            if !last.ident.to_string().ends_with("Result") {
                 return None;
             }
-            let error = match &last.arguments {
+            let types: Vec<&Type> = match &last.arguments {
                 PathArguments::AngleBracketed(generics) => generics
                     .args
                     .iter()
@@ -243,10 +298,18 @@ fn result_error(ty: &Type) -> Option<Span> {
                         GenericArgument::Type(ty) => Some(ty),
                         _ => None,
                     })
-                    .nth(1),
-                _ => None,
+                    .collect(),
+                _ => Vec::new(),
             };
-            Some(error.map_or_else(|| last.ident.span(), first_span))
+            let at = |index: usize| {
+                types
+                    .get(index)
+                    .map_or_else(|| last.ident.span(), |ty| first_span(ty))
+            };
+            Some(ResultSpans {
+                ok: at(0),
+                error: at(1),
+            })
         }
         _ => None,
     }

@@ -118,7 +118,7 @@ fn given_once(args: &mut Args, key: Key, errors: &mut Errors) -> bool {
         errors.at(key.span, format!("duplicate option `{}`{hint}", key.name));
         return false;
     }
-    args.given.push(key.name);
+    args.given.push(key);
     true
 }
 

@@ -29,6 +29,153 @@ pub trait Arg: Serialize {}
 
 impl<T: Serialize + ?Sized> Arg for T {}
 
+/// One parameter on its way into the payload. The attribute cannot see through a type
+/// alias or a wrapper, so whether a parameter may be sent is decided here, by its type:
+/// `Member(&param).add_to(&mut payload, "name")` resolves to [`SendContext`] when the
+/// parameter holds the call's [`Context`] (by any alias, `&`, `Box`, `Arc`, `Rc` or
+/// `Option`), to [`SendClient`] when it holds a [`SentinelClient`], and to [`SendArg`]
+/// otherwise (method resolution tries the by-value `self` of the first two before the
+/// `&self` of the last). The first two only fail to compile, with a message naming the
+/// option that gives the parameter its role; a user's own type named `Context` is sent.
+pub struct Member<'a, T: ?Sized>(pub &'a T);
+
+/// [`Member::add_to`](SendArg::add_to) for every parameter without a role: its value is
+/// added to the payload under its name.
+pub trait SendArg<T: ?Sized> {
+    /// Adds the parameter to `payload` as `name`.
+    fn add_to(&self, payload: &mut Payload, name: &'static str)
+    where
+        T: Arg;
+}
+
+impl<T: ?Sized> SendArg<T> for Member<'_, T> {
+    fn add_to(&self, payload: &mut Payload, name: &'static str)
+    where
+        T: Arg,
+    {
+        payload.arg(name, self.0);
+    }
+}
+
+/// Chosen for a parameter that holds the [`Context`]: it never compiles (see
+/// [`ContextHasItsOwnOption`]).
+pub trait SendContext<T: ?Sized> {
+    /// Never callable: `T` holds the context.
+    fn add_to(self, payload: &mut Payload, name: &'static str)
+    where
+        T: ContextHasItsOwnOption;
+}
+
+impl<T: ContextArg + ?Sized> SendContext<T> for Member<'_, T> {
+    fn add_to(self, _: &mut Payload, _: &'static str)
+    where
+        T: ContextHasItsOwnOption,
+    {
+    }
+}
+
+/// Chosen for a parameter that holds a [`SentinelClient`]: it never compiles (see
+/// [`ClientHasItsOwnOption`]).
+pub trait SendClient<T: ?Sized> {
+    /// Never callable: `T` holds a client.
+    fn add_to(self, payload: &mut Payload, name: &'static str)
+    where
+        T: ClientHasItsOwnOption;
+}
+
+impl<T: ClientArg + ?Sized> SendClient<T> for Member<'_, T> {
+    fn add_to(self, _: &mut Payload, _: &'static str)
+    where
+        T: ClientHasItsOwnOption,
+    {
+    }
+}
+
+/// Implemented by nothing: the message a parameter holding the context gets when it is not
+/// named in `context = …` (sent as an argument, it would not be the context the call is
+/// checked under).
+#[diagnostic::on_unimplemented(
+    message = "this parameter is a `sentinel::Context` (`{Self}`): name it in `context = …` or in `skip(…)`",
+    label = "sent as an argument, it would not be the context the call is checked under",
+    note = "`context = <this parameter's name>` checks the call under this context (the parameter is then not sent); `skip(<this parameter's name>)` checks it under the context in scope and sends neither"
+)]
+pub trait ContextHasItsOwnOption {}
+
+/// Implemented by nothing: the message a parameter holding a client gets when it is not
+/// named in `client = …`.
+#[diagnostic::on_unimplemented(
+    message = "this parameter is a `sentinel::SentinelClient` (`{Self}`): name it in `client = …`",
+    label = "a client is not an argument of the action",
+    note = "`client = <this parameter's name>` asks the sidecar through this client (the parameter is then not sent); `skip(<this parameter's name>)` would ask through the global client instead"
+)]
+pub trait ClientHasItsOwnOption {}
+
+/// What `context = param` accepts: a parameter that holds the call's [`Context`], as the
+/// context itself, a reference, a `Box`, an `Arc` or an `Rc` of one, or an `Option` of any
+/// of these (`None`: the context in scope).
+#[diagnostic::on_unimplemented(
+    message = "`context = …` must name a parameter that holds a `sentinel::Context`, and this one holds a `{Self}`",
+    label = "not a `sentinel::Context`",
+    note = "the parameter's type must be `Context`, `&Context`, `Box<Context>`, `Arc<Context>`, `Rc<Context>` or an `Option` of one (`None`: the context in scope); a type of your own that is also called `Context` is sent as an argument like any other"
+)]
+pub trait ContextArg {
+    /// The context, `None` for the one in scope.
+    fn context(&self) -> Option<&Context>;
+}
+
+impl ContextArg for Context {
+    fn context(&self) -> Option<&Context> {
+        Some(self)
+    }
+}
+
+impl<T: ContextArg + ?Sized> ContextArg for &T {
+    fn context(&self) -> Option<&Context> {
+        (**self).context()
+    }
+}
+
+impl<T: ContextArg + ?Sized> ContextArg for &mut T {
+    fn context(&self) -> Option<&Context> {
+        (**self).context()
+    }
+}
+
+impl<T: ContextArg + ?Sized> ContextArg for Box<T> {
+    fn context(&self) -> Option<&Context> {
+        (**self).context()
+    }
+}
+
+impl<T: ContextArg + ?Sized> ContextArg for Arc<T> {
+    fn context(&self) -> Option<&Context> {
+        (**self).context()
+    }
+}
+
+impl<T: ContextArg + ?Sized> ContextArg for std::rc::Rc<T> {
+    fn context(&self) -> Option<&Context> {
+        (**self).context()
+    }
+}
+
+impl<T: ContextArg> ContextArg for Option<T> {
+    fn context(&self) -> Option<&Context> {
+        self.as_ref().and_then(ContextArg::context)
+    }
+}
+
+/// A parameter that holds a [`SentinelClient`] (itself, a reference, a `Box`, an `Arc` or
+/// an `Rc` of one): it has a role, given by `client = …`.
+pub trait ClientArg {}
+
+impl ClientArg for SentinelClient {}
+impl<T: ClientArg + ?Sized> ClientArg for &T {}
+impl<T: ClientArg + ?Sized> ClientArg for &mut T {}
+impl<T: ClientArg + ?Sized> ClientArg for Box<T> {}
+impl<T: ClientArg + ?Sized> ClientArg for Arc<T> {}
+impl<T: ClientArg + ?Sized> ClientArg for std::rc::Rc<T> {}
+
 /// What the error type `E` of a guarded function's `Result<T, E>` must be: something a
 /// [`Denied`] converts into. Implemented for every `E: From<Denied>`; it exists for its
 /// message, which states the rule.
@@ -128,8 +275,10 @@ impl Payload {
         }
     }
 
-    /// A member no other member may have named already: a `fields(…)` constant repeating a
-    /// member of the `payload = …` argument would leave the sidecar one of two values.
+    /// A member no other member may have named already. The attribute never sends two
+    /// members under one name (parameters are unique, renames and fields are checked at
+    /// compile time, and `fields(…)` never sits beside `payload = …`); should it ever, the
+    /// sidecar would be left one of two values, so the call is denied.
     fn insert(&mut self, name: String, value: Value) {
         if self.error.is_none() && self.members.contains_key(&name) {
             self.error = Some(format!("the payload member `{name}` is given twice"));
@@ -188,9 +337,10 @@ impl<'a> Call<'a> {
         self
     }
 
-    /// `context = …` of the attribute.
-    pub fn context(mut self, context: &'a Context) -> Self {
-        self.context = Some(context);
+    /// `context = …` of the attribute: the context the parameter holds, or (an `Option`
+    /// that is `None`) the one in scope.
+    pub fn context<C: ContextArg + ?Sized>(mut self, context: &'a C) -> Self {
+        self.context = context.context();
         self
     }
 
@@ -259,22 +409,27 @@ impl<'a> Call<'a> {
     /// [`ReceiptClient::execute`](crate::adjudication::ReceiptClient::execute)). The action is
     /// `kind` run by `service`'s `operation` (the function's module path and name) with the
     /// payload as parameters, on behalf of the context's actor (its run id without one).
+    ///
+    /// What the body returns is digested through `output` and `error`, made by
+    /// [`receipt_output`] and [`receipt_error`] where the function's `T` and `E` are written,
+    /// so that a `T` without `Serialize` or an `E` without `Display` is reported there, once.
+    /// A denial comes back as `Err(Err(denied))`, for [`receipt_result`] to convert.
     #[cfg(feature = "verify")]
     pub fn execute_with_receipt<T, E, F>(
         self,
         service: &'static str,
         operation: &'static str,
         body: F,
-    ) -> Result<T, E>
+        output: fn(&T) -> Result<Value, String>,
+        error: fn(&E) -> String,
+    ) -> Result<T, Result<E, Denied>>
     where
-        T: Serialize,
-        E: From<Denied> + std::fmt::Display,
         F: FnOnce() -> Result<T, E>,
     {
         use crate::adjudication::{AdjudicationRequest, CanonicalAction};
 
         let (policy, kind) = (self.policy, self.kind);
-        let refuse = |why: String| Err(E::from(Denied::of(GuardDecision::refused(why), kind, policy)));
+        let refuse = |why: String| Err(Err(Denied::of(GuardDecision::refused(why), kind, policy)));
         let Some(receipts) = self.receipts.or(crate::adjudication::client()) else {
             return refuse(
                 "no receipt client is configured: call sentinel::adjudication::init at startup".into(),
@@ -300,10 +455,18 @@ impl<'a> Call<'a> {
             Ok(action) => action,
             Err(err) => return refuse(err.to_string()),
         };
-        receipts.execute(
+        let body = move || match body() {
+            Ok(value) => Ok(receipt::Output { value, output }),
+            Err(failure) => Err(receipt::Failure::Body(failure, error)),
+        };
+        match receipts.execute(
             &AdjudicationRequest::new(action, (*context).clone(), policy),
             body,
-        )
+        ) {
+            Ok(output) => Ok(output.value),
+            Err(receipt::Failure::Body(failure, _)) => Err(Ok(failure)),
+            Err(receipt::Failure::Denied(denied)) => Err(Err(denied)),
+        }
     }
 
     fn into_request(self) -> Request {
@@ -322,6 +485,97 @@ struct Request {
     meta: Option<Payload>,
     id: Option<String>,
     escalation_wait: Option<Duration>,
+}
+
+/// What a receipt-mode function's `T` must be: its value is digested into the signed
+/// execution receipt. Implemented for every `Serialize` type; it exists for its message.
+#[cfg(feature = "verify")]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the result of a `receipt` function: it does not implement `serde::Serialize`",
+    label = "the result is digested into the signed execution receipt",
+    note = "derive or implement `serde::Serialize` for `{Self}`, or return a value that implements it"
+)]
+pub trait ReceiptOutput: Serialize {}
+
+#[cfg(feature = "verify")]
+impl<T: Serialize + ?Sized> ReceiptOutput for T {}
+
+/// What a receipt-mode function's `E` must be, besides `From<Denied>`: a failed
+/// execution's receipt carries the digest of its message. Implemented for every `Display`
+/// type; it exists for its message.
+#[cfg(feature = "verify")]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the error of a `receipt` function: it does not implement `std::fmt::Display`",
+    label = "a failed execution's receipt carries the digest of this error's message",
+    note = "implement `std::fmt::Display` for `{Self}`, or return an error type that implements it"
+)]
+pub trait ReceiptError: std::fmt::Display {}
+
+#[cfg(feature = "verify")]
+impl<E: std::fmt::Display + ?Sized> ReceiptError for E {}
+
+/// How a receipt-mode function's result is digested (see [`Call::execute_with_receipt`]).
+#[cfg(feature = "verify")]
+pub fn receipt_output<T: ReceiptOutput>(value: &T) -> Result<Value, String> {
+    serde_json::to_value(value).map_err(|e| e.to_string())
+}
+
+/// How a receipt-mode function's error is described (see [`Call::execute_with_receipt`]).
+#[cfg(feature = "verify")]
+pub fn receipt_error<E: ReceiptError>(error: &E) -> String {
+    error.to_string()
+}
+
+/// A receipt-mode function's result: a denial becomes `E` here, where `E` is written.
+#[cfg(feature = "verify")]
+pub fn receipt_result<T, E: FromDenied>(result: Result<T, Result<E, Denied>>) -> Result<T, E> {
+    result.map_err(|failure| failure.unwrap_or_else(E::from_denied))
+}
+
+/// The body's result as the executor digests it, without bounds on `T` and `E` (those are
+/// checked once, where the user wrote them).
+#[cfg(feature = "verify")]
+mod receipt {
+    use std::fmt;
+
+    use serde::{Serialize, Serializer};
+    use serde_json::Value;
+
+    use crate::denied::Denied;
+
+    pub(super) struct Output<T> {
+        pub(super) value: T,
+        pub(super) output: fn(&T) -> Result<Value, String>,
+    }
+
+    impl<T> Serialize for Output<T> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            match (self.output)(&self.value) {
+                Ok(value) => value.serialize(serializer),
+                Err(why) => Err(serde::ser::Error::custom(why)),
+            }
+        }
+    }
+
+    pub(super) enum Failure<E> {
+        Body(E, fn(&E) -> String),
+        Denied(Denied),
+    }
+
+    impl<E> From<Denied> for Failure<E> {
+        fn from(denied: Denied) -> Self {
+            Failure::Denied(denied)
+        }
+    }
+
+    impl<E> fmt::Display for Failure<E> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Failure::Body(error, describe) => f.write_str(&describe(error)),
+                Failure::Denied(denied) => fmt::Display::fmt(denied, f),
+            }
+        }
+    }
 }
 
 fn decide(
@@ -371,3 +625,19 @@ fn verdict_of(decision: GuardDecision, kind: &str, policy: &str) -> Result<(), D
 }
 
 pub use crate::method_kind::method_kind;
+
+#[cfg(test)]
+mod tests {
+    use super::Payload;
+
+    #[test]
+    fn a_member_given_twice_denies_the_call() {
+        let mut payload = Payload::new();
+        payload.arg("to", &"a");
+        payload.arg("to", &"b");
+        assert_eq!(
+            payload.error.as_deref(),
+            Some("the payload member `to` is given twice")
+        );
+    }
+}

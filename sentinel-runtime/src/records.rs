@@ -220,11 +220,20 @@ impl Iterator for ExportPages<'_> {
 
 impl SentinelClient {
     /// One signed record, `GET /v1/records/{id}`, read strictly (numbers exactly, repeated
-    /// keys refused). Reading does not verify it: see
+    /// keys refused): that record, or an error ([`ReadError::Malformed`] for an answer that
+    /// is another record). Reading does not verify it: see
     /// [`verify_record`](crate::provenance::verify_record).
     pub fn record(&self, record_id: &str) -> Result<Record, ReadError> {
         let url = format!("{}{}", self.endpoint(), protocol::record_path(record_id));
-        Record::from_value(self.read_json(&url)?).map_err(|e| ReadError::Malformed(e.to_string()))
+        let record =
+            Record::from_value(self.read_json(&url)?).map_err(|e| ReadError::Malformed(e.to_string()))?;
+        if record.id != record_id {
+            return Err(ReadError::Malformed(format!(
+                "asked for record {record_id}, the answer is record {}",
+                record.id
+            )));
+        }
+        Ok(record)
     }
 
     /// The records matching `query`, in chain order (`GET /v1/records`).

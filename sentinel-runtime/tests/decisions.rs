@@ -80,7 +80,7 @@ fn every_recorded_decision_reads_as_the_sidecar_sent_it() {
         assert_eq!(decision.verdict(), verdict);
         assert_eq!(decision.allowed(), verdict == Verdict::Allow, "{wire}");
         assert!(!decision.is_fallback());
-        assert_eq!(decision.record_id(), wire["recordId"].as_str().unwrap());
+        assert_eq!(decision.record_id(), wire["recordId"].as_str());
         assert_eq!(decision.reason(), wire["reason"].as_str());
         assert_eq!(decision.escalation_id(), wire["escalationId"].as_str());
         let checks = wire["checks"].as_array().unwrap();

@@ -86,8 +86,11 @@ fn an_integer_beyond_what_javascript_reads_exactly_is_never_sent() {
         "fintech.payments",
     );
     assert!(!judged.is_fallback(), "the sidecar judged it: {judged:?}");
-    let record = client.record(judged.record_id()).unwrap();
-    assert_eq!(record.action.payload["amount"], json!(9_007_199_254_740_991_u64));
+    let record = client.record(judged.record_id().unwrap()).unwrap();
+    assert_eq!(
+        record.action().payload()["amount"],
+        json!(9_007_199_254_740_991_u64)
+    );
 }
 
 /// A proxy that asks under a laxer policy: the real sidecar ALLOWs a payment of 60 000
@@ -127,5 +130,65 @@ fn an_allow_judged_under_another_policy_than_asked_is_blocked() {
             .unwrap()
             .contains("not judged under policy fintech.payments"),
         "{decision:?}"
+    );
+}
+
+/// A parked escalation resumes after 10 000 records were written since it was approved
+/// (300 of them in its own run): the approval's `human.review` record is found by the
+/// original record's run, the review's verdict and the resolution time.
+#[test]
+#[ignore = "needs a real sidecar (SENTINEL_SIDECAR_SCRIPT; .ci/run sets it)"]
+fn a_parked_escalation_resumes_after_ten_thousand_records() {
+    let Some(sidecar) = OwnSidecar::start(&[]) else {
+        return;
+    };
+    let client = SentinelClient::builder(sidecar.endpoint())
+        .timeout(Duration::from_secs(30))
+        .verify_decisions(live_support::pinned_keys())
+        .build()
+        .unwrap();
+    let context = Context::new("run_parked");
+    let action = payment(42_000);
+    let escalated = client.guard(&action, &context, "fintech.payments");
+    assert_eq!(escalated.verdict(), Verdict::Escalate, "{escalated:?}");
+    let escalation_id = escalated.escalation_id().unwrap().to_owned();
+    client
+        .resolve(&escalation_id, sentinel::Resolution::Approve, "treasury_ops")
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let mut written = 0_u64;
+    for chunk in 0..40_u64 {
+        let requests: Vec<_> = (0..250_u64)
+            .map(|i| {
+                let n = chunk * 250 + i;
+                // 300 in the parked call's own run, the rest in other runs.
+                let run = if n < 300 {
+                    "run_parked".to_owned()
+                } else {
+                    format!("run_busy_{}", n % 50)
+                };
+                (payment(1 + n), Context::new(run), "fintech.payments")
+            })
+            .collect();
+        let decisions = client.guard_batch(&requests);
+        written += decisions.iter().filter(|d| d.allowed()).count() as u64;
+    }
+    assert!(written >= 10_000, "only {written} ALLOW records were written");
+    println!(
+        "{written} ALLOW records written after the approval in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        client.escalation_status(&escalation_id).unwrap(),
+        sentinel::ReviewStatus::Approved { .. }
+    ));
+    let resumed = client.resume(&escalation_id, &action, &context);
+    assert_eq!(resumed.verdict(), Verdict::Allow, "{resumed:?}");
+    println!(
+        "status and resume after {written} records: {:.2} s",
+        started.elapsed().as_secs_f64()
     );
 }

@@ -67,20 +67,22 @@ fn conformance(endpoint: &str) {
         !allowed.is_fallback() && !allowed.checks().is_empty(),
         "{allowed:?}"
     );
-    let record = client.record(allowed.record_id()).expect("GET /v1/records/{id}");
+    let record = client
+        .record(allowed.record_id().unwrap())
+        .expect("GET /v1/records/{id}");
     verify_record(&record, &trusted).expect("the ALLOW's record verifies under the pinned key");
-    assert_eq!(record.id, allowed.record_id());
-    assert_eq!(record.verdict, "ALLOW");
+    assert_eq!(Some(record.id()), allowed.record_id());
+    assert_eq!(record.verdict(), "ALLOW");
     assert_eq!(
-        record.action_fingerprint,
+        record.action_fingerprint(),
         action_fingerprint("payment", allow_action.payload())
     );
-    assert_eq!(record.action.id.as_deref(), Some(allow_action.id()));
+    assert_eq!(record.action().id(), Some(allow_action.id()));
     assert_eq!(
-        record.context,
+        *record.context(),
         json!({"runId": run, "provider": "anthropic", "model": "m-1"})
     );
-    assert_eq!(record.tenant, None);
+    assert_eq!(record.tenant(), None);
 
     // BLOCK.
     let blocked = client.guard(&sanctioned(), &context, POLICY);
@@ -101,7 +103,7 @@ fn conformance(endpoint: &str) {
         .iter()
         .find(|e| e.id == escalation_id)
         .expect("listed as pending");
-    assert_eq!(listed.record_id, held.record_id());
+    assert_eq!(Some(listed.record_id.as_str()), held.record_id());
     assert_eq!(listed.approvers, ["treasury_ops"]);
     assert_eq!(listed.action["id"], held_action.id());
     assert_eq!(listed.action["payload"], *held_action.payload());
@@ -120,7 +122,7 @@ fn conformance(endpoint: &str) {
     assert_eq!(resolved.escalation.id, escalation_id);
     assert_eq!(resolved.escalation.status, EscalationState::Approved);
     assert_eq!(resolved.escalation.resolved_by.as_deref(), Some("treasury_ops"));
-    assert_eq!(resolved.escalation.record_id, held.record_id());
+    assert_eq!(Some(resolved.escalation.record_id.as_str()), held.record_id());
     let review_id = resolved.record_id;
     assert!(matches!(
         client.resolve(&escalation_id, Resolution::Approve, "treasury_ops"),
@@ -132,20 +134,23 @@ fn conformance(endpoint: &str) {
     ));
     let review = client.record(&review_id).unwrap();
     verify_record(&review, &trusted).expect("the human review is signed too");
-    assert_eq!(review.verdict, "ALLOW");
-    assert_eq!(review.checks[0]["check"], "human.review");
+    assert_eq!(review.verdict(), "ALLOW");
+    assert_eq!(review.checks()[0]["check"], "human.review");
     assert_eq!(
-        review.checks[0]["details"]["escalationId"],
+        review.checks()[0]["details"]["escalationId"],
         escalation_id.as_str()
     );
-    assert_eq!(review.checks[0]["details"]["originalRecordId"], held.record_id());
     assert_eq!(
-        review.reason.as_deref(),
+        review.checks()[0]["details"]["originalRecordId"].as_str(),
+        held.record_id()
+    );
+    assert_eq!(
+        review.reason(),
         Some(&*format!("human approve of escalation {escalation_id}"))
     );
-    assert_eq!(review.context["runId"], run.as_str());
+    assert_eq!(review.context()["runId"], run.as_str());
     assert_eq!(
-        review.action_fingerprint,
+        review.action_fingerprint(),
         action_fingerprint("payment", held_action.payload())
     );
     let approved = client.escalations(Some(EscalationState::Approved)).unwrap();
@@ -187,15 +192,15 @@ fn conformance(endpoint: &str) {
 
     // The records listing and its filters.
     let mine = client.records(&RecordQuery::new().run_id(&run)).unwrap();
-    let ids: Vec<&str> = mine.iter().map(|r| r.id.as_str()).collect();
+    let ids: Vec<&str> = mine.iter().map(|r| r.id()).collect();
     assert_eq!(
         mine.len(),
         9,
         "3 guards, 1 review, 3 in the batch, 2 more guards: {ids:?}"
     );
-    assert_eq!(ids[0], allowed.record_id());
+    assert_eq!(Some(ids[0]), allowed.record_id());
     assert_eq!(ids[3], review_id);
-    assert!(mine.windows(2).all(|w| w[0].seq < w[1].seq), "in chain order");
+    assert!(mine.windows(2).all(|w| w[0].seq() < w[1].seq()), "in chain order");
     for record in &mine {
         verify_record(record, &trusted).unwrap();
     }
@@ -203,16 +208,16 @@ fn conformance(endpoint: &str) {
         .records(&RecordQuery::new().run_id(&run).verdict(Verdict::Allow))
         .unwrap();
     assert_eq!(allows.len(), 5, "100, the review, 5, 6 and 7");
-    assert!(allows.iter().all(|r| r.verdict == "ALLOW"));
+    assert!(allows.iter().all(|r| r.verdict() == "ALLOW"));
     let window = client
         .records(&RecordQuery::new().run_id(&run).offset(1).limit(2))
         .unwrap();
     assert_eq!(window, mine[1..3]);
     let by_tenant = client.records(&RecordQuery::new().tenant(&tenant)).unwrap();
     assert_eq!(by_tenant.len(), 1);
-    assert_eq!(by_tenant[0].id, tenanted.record_id());
-    assert_eq!(by_tenant[0].tenant.as_deref(), Some(tenant.as_str()));
-    let first_ts = mine[0].ts.clone();
+    assert_eq!(Some(by_tenant[0].id()), tenanted.record_id());
+    assert_eq!(by_tenant[0].tenant(), Some(tenant.as_str()));
+    let first_ts = mine[0].ts().to_owned();
     let since = client
         .records(&RecordQuery::new().run_id(&run).since(&first_ts))
         .unwrap();

@@ -139,11 +139,14 @@ fn assert_denied_with(result: Result<String, Denied>, code: &str) {
 }
 
 fn forge(genuine: &AuthorizationReceipt, key: &SigningKey, key_id: String) -> AuthorizationReceipt {
-    let mut forged = genuine.clone();
-    forged.key_id = key_id;
-    forged.signature =
-        base64::engine::general_purpose::STANDARD.encode(key.sign(&forged.signing_input()).to_bytes());
-    forged
+    // A receipt cannot be changed in place: forge it as an attacker would, on the wire.
+    let mut wire = serde_json::to_value(genuine).unwrap();
+    wire["keyId"] = json!(key_id);
+    let unsigned: AuthorizationReceipt = serde_json::from_value(wire.clone()).unwrap();
+    wire["signature"] = json!(
+        base64::engine::general_purpose::STANDARD.encode(key.sign(&unsigned.signing_input()).to_bytes())
+    );
+    serde_json::from_value(wire).unwrap()
 }
 
 static GUARDED_RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -274,7 +277,7 @@ fn substitution_replay_forgery_expiry_and_revocation_never_run_the_body() {
     let attacker = SigningKey::from_bytes(&[9; 32]);
     let own_id = TrustedKeys::key_id_of(attacker.verifying_key().as_bytes());
     let forged_own = forge(&genuine_d, &attacker, own_id);
-    let forged_pinned = forge(&genuine_d, &attacker, genuine_d.key_id.clone());
+    let forged_pinned = forge(&genuine_d, &attacker, genuine_d.key_id().to_owned());
     assert_denied_with(run(&client, &forged_own, &d, &runs), "UNTRUSTED_ISSUER");
     assert_denied_with(run(&client, &forged_pinned, &d, &runs), "INVALID_SIGNATURE");
     assert_eq!(
@@ -303,7 +306,7 @@ fn substitution_replay_forgery_expiry_and_revocation_never_run_the_body() {
     let f = payment(104, "vendor_42");
     let receipt_f = receipt_for(&client, &f);
     client
-        .revoke(&receipt_f.receipt_id, Some("operator pulled it"))
+        .revoke(receipt_f.receipt_id(), Some("operator pulled it"))
         .unwrap();
     assert_denied_with(run(&client, &receipt_f, &f, &runs), "REVOKED_RECEIPT");
 
@@ -330,7 +333,7 @@ fn an_untrusted_executor_key_keeps_the_result_and_the_report_for_retry() {
     assert_eq!(result.unwrap(), "tx_kept", "the result survives a failed report");
     let pending = untrusted.pending_reports();
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].executor_identity, "live-receipts-test");
+    assert_eq!(pending[0].executor_identity(), "live-receipts-test");
     assert_eq!(untrusted.retry_reports(), 1, "still refused, still kept");
     assert_eq!(untrusted.coverage().unwrap().executions_checked, 0);
 }
@@ -413,10 +416,7 @@ fn a_human_approval_reference_is_signed_into_the_receipt_and_can_be_required() {
         .human_approval("esc_offline_ticket_42")
         .require_human_approval();
     let receipt = receipt_for(&client, &approved);
-    assert_eq!(
-        receipt.human_approval_reference.as_deref(),
-        Some("esc_offline_ticket_42")
-    );
+    assert_eq!(receipt.human_approval_reference(), Some("esc_offline_ticket_42"));
     assert_eq!(run(&client, &receipt, &approved, &runs).unwrap(), "tx_ok");
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }

@@ -88,7 +88,7 @@ fn the_export_of_either_replica_verifies_the_records_written_through_both() {
             "fintech.payments",
         );
         assert_eq!(decision.verdict(), Verdict::Allow, "{decision:?}");
-        written.push(decision.record_id().to_owned());
+        written.push(decision.record_id().expect("a signed decision").to_owned());
     }
     for (name, reader) in [("A", &a), ("B", &b)] {
         let verified = reader
@@ -97,7 +97,7 @@ fn the_export_of_either_replica_verifies_the_records_written_through_both() {
         assert_eq!(verified.records, 20, "replica {name}");
         // Each replica serves the records the other wrote.
         for record_id in &written {
-            assert_eq!(&reader.record(record_id).unwrap().id, record_id);
+            assert_eq!(reader.record(record_id).unwrap().id(), record_id);
         }
     }
 }

@@ -36,6 +36,6 @@ fn proxy_variables_do_not_reroute_the_sidecar() {
         std::env::remove_var("ALL_PROXY");
     }
     assert_eq!(decision.verdict(), Verdict::Block);
-    assert_eq!(decision.record_id(), "rec_2");
+    assert_eq!(decision.record_id(), Some("rec_2"));
     assert_eq!(proxy.accepted(), 0);
 }

@@ -24,7 +24,7 @@ impl Server {
     }
 }
 
-#[sentinel::guarded(policy = "fintech.payments", payload = body, skip(db), fields(channel = "http"))]
+#[sentinel::guarded(policy = "fintech.payments", payload = body, skip(db), meta(channel = "http"))]
 async fn refund(State(db): State<String>, Json(body): Json<Transfer>) -> Result<u64, Denied> {
     Ok(body.amount + db.len() as u64)
 }

@@ -7,17 +7,18 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rmcp::transport::TokioChildProcess;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::ServiceExt;
 
 use super::config;
 use super::rules::{Entry, Rule, RuleSet};
+use super::Upstream;
 
 /// How long the upstream may take to start and list its tools.
 const LIST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Checks the configuration at `path` and, with an upstream command, lists its tools.
-pub async fn run(path: &Path, upstream: &[String]) -> ExitCode {
+pub async fn run(path: &Path, upstream: Upstream<'_>) -> ExitCode {
     let config = match config::load(path) {
         Ok(config) => config,
         Err(e) => {
@@ -30,20 +31,30 @@ pub async fn run(path: &Path, upstream: &[String]) -> ExitCode {
         return ExitCode::from(super::BAD_CONFIG);
     }
     println!("{}: the configuration is valid", path.display());
-    if upstream.is_empty() {
-        println!("(give the upstream server's command after `--` to list its tools with their rules)");
-        return ExitCode::SUCCESS;
-    }
-    let tools = match tokio::time::timeout(LIST_TIMEOUT, list_tools(upstream)).await {
+    let name = match upstream {
+        Upstream::None => {
+            println!("(give the upstream server's command after `--` to list its tools with their rules)");
+            return ExitCode::SUCCESS;
+        }
+        Upstream::Command(command) => command[0].clone(),
+        Upstream::Url(url) => url.to_owned(),
+    };
+    let listed = async {
+        match upstream {
+            Upstream::Command(command) => command_tools(command).await,
+            Upstream::Url(url) => url_tools(url.to_owned()).await,
+            Upstream::None => Ok(Vec::new()),
+        }
+    };
+    let tools = match tokio::time::timeout(LIST_TIMEOUT, listed).await {
         Ok(Ok(tools)) => tools,
         Ok(Err(e)) => {
-            eprintln!("sentinelctl mcp: the upstream MCP server `{}`: {e}", upstream[0]);
+            eprintln!("sentinelctl mcp: the upstream MCP server `{name}`: {e}");
             return ExitCode::FAILURE;
         }
         Err(_) => {
             eprintln!(
-                "sentinelctl mcp: the upstream MCP server `{}` did not list its tools within {}s",
-                upstream[0],
+                "sentinelctl mcp: the upstream MCP server `{name}` did not list its tools within {}s",
                 LIST_TIMEOUT.as_secs()
             );
             return ExitCode::FAILURE;
@@ -53,10 +64,19 @@ pub async fn run(path: &Path, upstream: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn list_tools(upstream: &[String]) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+type Listed = Result<Vec<String>, Box<dyn std::error::Error>>;
+
+async fn command_tools(upstream: &[String]) -> Listed {
     let mut command = tokio::process::Command::new(&upstream[0]);
     command.args(&upstream[1..]);
     let client = ().serve(TokioChildProcess::new(command)?).await?;
+    let tools = client.list_all_tools().await?;
+    let _ = client.cancel().await;
+    Ok(tools.into_iter().map(|tool| tool.name.into_owned()).collect())
+}
+
+async fn url_tools(url: String) -> Listed {
+    let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await?;
     let tools = client.list_all_tools().await?;
     let _ = client.cancel().await;
     Ok(tools.into_iter().map(|tool| tool.name.into_owned()).collect())
@@ -96,6 +116,7 @@ fn describe(entry: Option<&Entry>) -> String {
             policy,
             kind,
             wait_for_human,
+            receipt,
         } => {
             let escalation = if wait_for_human.is_zero() {
                 "an escalation parks".to_owned()
@@ -108,7 +129,8 @@ fn describe(entry: Option<&Entry>) -> String {
             let kind = kind
                 .as_deref()
                 .map_or("the tool's name".to_owned(), |kind| format!("`{kind}`"));
-            format!("guarded: policy `{policy}`, action type {kind}; {escalation}")
+            let receipt = if *receipt { ", run on a receipt" } else { "" };
+            format!("guarded: policy `{policy}`, action type {kind}{receipt}; {escalation}")
         }
     };
     format!("{what} (rule `{}`, line {})", entry.pattern.as_str(), entry.line)

@@ -4,8 +4,11 @@
 
 mod check;
 mod config;
+mod http_upstream;
 mod judge;
 mod relay;
+#[cfg(test)]
+mod relay_tests;
 mod rules;
 
 use std::path::PathBuf;
@@ -32,6 +35,10 @@ pub struct Args {
     /// Check the configuration, then list each upstream tool with the rule that applies to it.
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
+    /// The upstream MCP server reached over streamable HTTP (such as
+    /// `http://127.0.0.1:3001/mcp`), instead of a command after `--`.
+    #[arg(long, value_name = "URL", conflicts_with = "upstream")]
+    pub upstream_url: Option<String>,
     /// The upstream MCP server's command line, after `--`.
     #[arg(last = true, value_name = "UPSTREAM")]
     pub upstream: Vec<String>,
@@ -53,7 +60,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     if let Some(path) = &args.check {
-        return runtime.block_on(check::run(path, &args.upstream));
+        return runtime.block_on(check::run(path, upstream_of(&args)));
     }
     let path = args
         .config
@@ -73,13 +80,51 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(BAD_CONFIG);
         }
     };
-    if args.upstream.is_empty() {
-        eprintln!("sentinelctl mcp: no upstream MCP server: give its command after `--`");
-        return ExitCode::from(BAD_CONFIG);
+    let receipts = match &config.receipts {
+        Some(receipts) => match judge::receipt_client(&client, receipts) {
+            Ok(receipt_client) => Some((receipt_client, receipts.target_service.clone())),
+            Err(e) => {
+                eprintln!("sentinelctl mcp: {}: {e}", path.display());
+                return ExitCode::from(BAD_CONFIG);
+            }
+        },
+        None => None,
+    };
+    let judge = Arc::new(judge::Judge::new(client, receipts, config.rules, config.context));
+    match upstream_of(&args) {
+        Upstream::None => {
+            eprintln!(
+                "sentinelctl mcp: no upstream MCP server: give its command after `--`, or --upstream-url"
+            );
+            return ExitCode::from(BAD_CONFIG);
+        }
+        Upstream::Command(command) => runtime.block_on(serve_stdio(judge, command)),
+        Upstream::Url(url) => runtime.block_on(async {
+            let (link, gone) = http_upstream::link(url);
+            let client_in = BufReader::new(tokio::io::stdin());
+            relay::run(judge, client_in, tokio::io::stdout(), link, gone, UPSTREAM_GRACE).await
+        }),
     }
-    let judge = Arc::new(judge::Judge::new(client, config.rules, config.context));
-    runtime.block_on(serve_stdio(judge, &args.upstream));
     ExitCode::SUCCESS
+}
+
+/// Where the upstream server is.
+#[derive(Clone, Copy)]
+pub enum Upstream<'a> {
+    /// Not given.
+    None,
+    /// A command line to start it with, over stdio.
+    Command(&'a [String]),
+    /// A streamable HTTP endpoint.
+    Url(&'a str),
+}
+
+fn upstream_of(args: &Args) -> Upstream<'_> {
+    match (&args.upstream_url, args.upstream.is_empty()) {
+        (Some(url), _) => Upstream::Url(url),
+        (None, false) => Upstream::Command(&args.upstream),
+        (None, true) => Upstream::None,
+    }
 }
 
 /// One session: the client on this process's stdin/stdout, the upstream a child process.

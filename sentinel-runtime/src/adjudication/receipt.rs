@@ -21,32 +21,144 @@ pub const PROTOCOL_VERSION: &str = "sentinel.adjudication/1";
 /// A signed, single-use, expiring authorization to run exactly one action, issued by the
 /// sidecar for an `ALLOW` adjudication. Every field but `signature` is signed.
 ///
-/// Fields are public so a receipt can be stored and sent on; changing any of them breaks
-/// the signature. `Debug` leaves out the nonce and the signature.
+/// Read its members through the methods of the same name (the sidecar's field names); store
+/// and send it on with serde (it serializes to the sidecar's form). A receipt is only read,
+/// never assembled or changed: every change would break the signature. `Debug` leaves out
+/// the nonce and the signature.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[allow(missing_docs)] // the sidecar's field names; see its `AuthorizationReceipt`
+#[non_exhaustive]
 pub struct AuthorizationReceipt {
-    pub receipt_id: String,
-    pub protocol_version: String,
-    pub action_digest: String,
-    pub context_digest: String,
-    pub policy_bundle_digest: String,
-    pub policy_version: String,
-    pub evidence_digest: String,
-    pub deterministic_verdict: String,
+    pub(crate) receipt_id: String,
+    pub(crate) protocol_version: String,
+    pub(crate) action_digest: String,
+    pub(crate) context_digest: String,
+    pub(crate) policy_bundle_digest: String,
+    pub(crate) policy_version: String,
+    pub(crate) evidence_digest: String,
+    pub(crate) deterministic_verdict: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model_verdict: Option<String>,
-    pub final_verdict: String,
+    pub(crate) model_verdict: Option<String>,
+    pub(crate) final_verdict: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub human_approval_reference: Option<String>,
-    pub issued_at: String,
-    pub expires_at: String,
-    pub nonce: String,
-    pub max_executions: u64,
-    pub issuer: String,
-    pub key_id: String,
-    pub signature: String,
+    pub(crate) human_approval_reference: Option<String>,
+    pub(crate) issued_at: String,
+    pub(crate) expires_at: String,
+    pub(crate) nonce: String,
+    pub(crate) max_executions: u64,
+    pub(crate) issuer: String,
+    pub(crate) key_id: String,
+    pub(crate) signature: String,
+}
+
+impl AuthorizationReceipt {
+    /// The receipt id.
+    #[must_use]
+    pub fn receipt_id(&self) -> &str {
+        &self.receipt_id
+    }
+
+    /// The protocol version, [`PROTOCOL_VERSION`].
+    #[must_use]
+    pub fn protocol_version(&self) -> &str {
+        &self.protocol_version
+    }
+
+    /// The digest of the [`CanonicalAction`](super::CanonicalAction) it authorizes.
+    #[must_use]
+    pub fn action_digest(&self) -> &str {
+        &self.action_digest
+    }
+
+    /// The digest of the context it was issued for.
+    #[must_use]
+    pub fn context_digest(&self) -> &str {
+        &self.context_digest
+    }
+
+    /// The digest of the policy bundle that decided.
+    #[must_use]
+    pub fn policy_bundle_digest(&self) -> &str {
+        &self.policy_bundle_digest
+    }
+
+    /// The version of the policy that decided.
+    #[must_use]
+    pub fn policy_version(&self) -> &str {
+        &self.policy_version
+    }
+
+    /// The digest of the evidence the decision rested on.
+    #[must_use]
+    pub fn evidence_digest(&self) -> &str {
+        &self.evidence_digest
+    }
+
+    /// The deterministic checks' verdict.
+    #[must_use]
+    pub fn deterministic_verdict(&self) -> &str {
+        &self.deterministic_verdict
+    }
+
+    /// The model's verdict, when a model was asked.
+    #[must_use]
+    pub fn model_verdict(&self) -> Option<&str> {
+        self.model_verdict.as_deref()
+    }
+
+    /// The final verdict (`ALLOW` for a receipt that authorizes anything).
+    #[must_use]
+    pub fn final_verdict(&self) -> &str {
+        &self.final_verdict
+    }
+
+    /// The human approval it rests on, if any.
+    #[must_use]
+    pub fn human_approval_reference(&self) -> Option<&str> {
+        self.human_approval_reference.as_deref()
+    }
+
+    /// When it was issued (ISO 8601).
+    #[must_use]
+    pub fn issued_at(&self) -> &str {
+        &self.issued_at
+    }
+
+    /// When it expires (ISO 8601).
+    #[must_use]
+    pub fn expires_at(&self) -> &str {
+        &self.expires_at
+    }
+
+    /// The single-use nonce (not shown by `Debug`).
+    #[must_use]
+    pub fn nonce(&self) -> &str {
+        &self.nonce
+    }
+
+    /// How many executions it allows.
+    #[must_use]
+    pub fn max_executions(&self) -> u64 {
+        self.max_executions
+    }
+
+    /// Who issued it.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The id of the issuer key that signed it.
+    #[must_use]
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The issuer's signature (not shown by `Debug`).
+    #[must_use]
+    pub fn signature(&self) -> &str {
+        &self.signature
+    }
 }
 
 impl AuthorizationReceipt {
@@ -195,6 +307,7 @@ fn verify(key: &[u8; 32], message: &[u8; 32], signature: &str) -> bool {
 /// How a protected execution ended (the sidecar's `ExecutionStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum ExecutionStatus {
     /// The body returned `Ok`.
     Succeeded,
@@ -208,23 +321,100 @@ pub enum ExecutionStatus {
 
 /// The executor's signed record that an authorized action ran (or was refused), with a
 /// digest of its result. Every field but `signature` is signed.
+///
+/// Made and signed by [`ReceiptClient`](super::ReceiptClient); read its members through the
+/// methods of the same name (the sidecar's field names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[allow(missing_docs)] // the sidecar's field names; see its `ExecutionReceipt`
+#[non_exhaustive]
 pub struct ExecutionReceipt {
-    pub execution_id: String,
-    pub authorization_receipt_id: String,
-    pub authorization_receipt_digest: String,
-    pub actual_action_digest: String,
-    pub executor_identity: String,
-    pub started_at: String,
-    pub completed_at: String,
-    pub result_digest: String,
-    pub execution_status: ExecutionStatus,
+    pub(crate) execution_id: String,
+    pub(crate) authorization_receipt_id: String,
+    pub(crate) authorization_receipt_digest: String,
+    pub(crate) actual_action_digest: String,
+    pub(crate) executor_identity: String,
+    pub(crate) started_at: String,
+    pub(crate) completed_at: String,
+    pub(crate) result_digest: String,
+    pub(crate) execution_status: ExecutionStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_reference: Option<String>,
-    pub key_id: String,
-    pub signature: String,
+    pub(crate) external_reference: Option<String>,
+    pub(crate) key_id: String,
+    pub(crate) signature: String,
+}
+
+impl ExecutionReceipt {
+    /// The execution id.
+    #[must_use]
+    pub fn execution_id(&self) -> &str {
+        &self.execution_id
+    }
+
+    /// The authorization receipt the execution ran on.
+    #[must_use]
+    pub fn authorization_receipt_id(&self) -> &str {
+        &self.authorization_receipt_id
+    }
+
+    /// The digest of that authorization receipt.
+    #[must_use]
+    pub fn authorization_receipt_digest(&self) -> &str {
+        &self.authorization_receipt_digest
+    }
+
+    /// The digest of the action that actually ran.
+    #[must_use]
+    pub fn actual_action_digest(&self) -> &str {
+        &self.actual_action_digest
+    }
+
+    /// Who ran it (the [`ExecutorKey`]'s identity).
+    #[must_use]
+    pub fn executor_identity(&self) -> &str {
+        &self.executor_identity
+    }
+
+    /// When the body started (ISO 8601).
+    #[must_use]
+    pub fn started_at(&self) -> &str {
+        &self.started_at
+    }
+
+    /// When it ended (ISO 8601).
+    #[must_use]
+    pub fn completed_at(&self) -> &str {
+        &self.completed_at
+    }
+
+    /// The digest of what the body returned.
+    #[must_use]
+    pub fn result_digest(&self) -> &str {
+        &self.result_digest
+    }
+
+    /// How it ended.
+    #[must_use]
+    pub fn execution_status(&self) -> ExecutionStatus {
+        self.execution_status
+    }
+
+    /// A reference the executor attached, if any.
+    #[must_use]
+    pub fn external_reference(&self) -> Option<&str> {
+        self.external_reference.as_deref()
+    }
+
+    /// The id of the executor key that signed it.
+    #[must_use]
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The executor's signature.
+    #[must_use]
+    pub fn signature(&self) -> &str {
+        &self.signature
+    }
 }
 
 impl ExecutionReceipt {

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use super::SentinelClient;
 use crate::action::Action;
 use crate::context::Context;
-use crate::decision::GuardDecision;
+use crate::deadline::time_left;
+use crate::decision::{FallbackKind, GuardDecision};
 use crate::protocol;
 use crate::protocol::{request_error, GuardBatch, GuardRequest};
 use crate::transport::HttpResponse;
@@ -76,28 +77,53 @@ impl SentinelClient {
     /// Asks about many actions in as few requests as their deadline allows
     /// (`POST /v1/guard/batch`). Returns one decision per request, in order.
     ///
-    /// Each request to the sidecar gets the client's [timeout](SentinelClient::timeout) and
-    /// carries as many actions as the sidecar can decide in half of it, judged by the time
-    /// per action of this client's earlier batches (32 at first, at most [`MAX_BATCH`](Self::MAX_BATCH)); so
-    /// a long batch takes several requests, one after another. A chunk the sidecar's rate
-    /// limiter refuses whole is split in two; a 503, or a 429 for an empty bucket, is retried
-    /// like a guard. A malformed decision fails safe for its own request; an answer that is
-    /// not a list of the right length, or none within the deadline, fails safe for every
-    /// request it covered.
+    /// **One deadline for the whole batch:** the client's [timeout](SentinelClient::timeout)
+    /// from the call, retries, splits and the verification of `ALLOW`s included. Requests
+    /// go in chunks, each as many actions as the sidecar can decide in half of the time
+    /// left, judged by the time per action of this client's earlier batches (32 at first,
+    /// at most [`MAX_BATCH`](Self::MAX_BATCH)), one after another. Whatever is not answered
+    /// by the deadline gets the [fallback](GuardDecision::is_fallback) decision (`BLOCK`,
+    /// unless the client fails open), with a reason saying so: a long batch against a slow
+    /// or rate-limited sidecar returns by its deadline (plus at most the one request under
+    /// way), with the rest denied, rather than taking as long as the sidecar needs.
+    ///
+    /// A chunk the sidecar's rate limiter refuses whole is split in two; a 503, or a 429 for
+    /// an empty bucket, is retried like a guard, within the deadline. A malformed decision
+    /// fails safe for its own request; an answer that is not a list of the right length, or
+    /// none within the deadline, fails safe for every request it covered.
     #[must_use = "each action may happen only if its decision allows it"]
     pub fn guard_batch<P: AsRef<str>>(&self, requests: &[(Action, Context, P)]) -> Vec<GuardDecision> {
+        let deadline = self.deadline();
         let mut decisions = Vec::with_capacity(requests.len());
         let mut rest = requests;
         while !rest.is_empty() {
-            let size = self.inner.batch_pace.chunk_for(self.timeout()).min(rest.len());
+            let left = time_left(deadline);
+            if left.is_zero() {
+                let why = format!(
+                    "not asked: the batch's deadline ({:?} for all {} actions) passed before its turn",
+                    self.timeout(),
+                    requests.len()
+                );
+                decisions.extend(
+                    rest.iter()
+                        .map(|_| self.fail_safe(FallbackKind::TimedOut, why.clone())),
+                );
+                break;
+            }
+            let size = self.inner.batch_pace.chunk_for(left).min(rest.len());
             let (chunk, tail) = rest.split_at(size);
-            decisions.extend(self.guard_chunk(chunk));
+            decisions.extend(self.guard_chunk(chunk, deadline));
             rest = tail;
         }
+        decisions.iter().for_each(crate::telemetry::fell_back);
         decisions
     }
 
-    fn guard_chunk<P: AsRef<str>>(&self, chunk: &[(Action, Context, P)]) -> Vec<GuardDecision> {
+    fn guard_chunk<P: AsRef<str>>(
+        &self,
+        chunk: &[(Action, Context, P)],
+        deadline: Instant,
+    ) -> Vec<GuardDecision> {
         let sent: Vec<GuardRequest<'_>> = chunk
             .iter()
             .filter(|(action, context, policy)| request_error(action, context, policy.as_ref()).is_none())
@@ -110,7 +136,7 @@ impl SentinelClient {
         let mut answers = if sent.is_empty() {
             Vec::new().into_iter()
         } else {
-            self.batch_exchange(&sent).into_iter()
+            self.batch_exchange(&sent, deadline).into_iter()
         };
         chunk
             .iter()
@@ -119,28 +145,30 @@ impl SentinelClient {
                     Some(why) => GuardDecision::refused(why),
                     // batch_exchange returns exactly one decision per request sent.
                     None => match answers.next() {
-                        // Verifying is a request of its own, with a deadline of its own.
-                        Some(decision) => {
-                            self.checked(decision, action, context, policy.as_ref(), self.deadline())
-                        }
-                        None => self.fail_safe("batch answer too short"),
+                        // Verifying is a request of its own, within the batch's deadline.
+                        Some(decision) => self.checked(decision, action, context, policy.as_ref(), deadline),
+                        None => self.fail_safe(FallbackKind::Malformed, "batch answer too short"),
                     },
                 },
             )
             .collect()
     }
 
-    /// Sends one batch within a deadline of its own, split in two when the rate limiter
-    /// refuses it whole; returns exactly one decision per request.
-    fn batch_exchange(&self, requests: &[GuardRequest<'_>]) -> Vec<GuardDecision> {
+    /// Sends one batch before `deadline`, split in two when the rate limiter refuses it
+    /// whole; returns exactly one decision per request.
+    fn batch_exchange(&self, requests: &[GuardRequest<'_>], deadline: Instant) -> Vec<GuardDecision> {
         let count = requests.len();
-        let fail_all = |why: String| (0..count).map(|_| self.fail_safe(why.clone())).collect();
-        // The deadline counts serializing.
+        let fail_all =
+            |kind: FallbackKind, why: String| (0..count).map(|_| self.fail_safe(kind, why.clone())).collect();
         let started = Instant::now();
-        let deadline = self.deadline();
         let body = match serde_json::to_vec(&GuardBatch { requests }) {
             Ok(body) => body,
-            Err(e) => return fail_all(format!("request could not be serialized: {e}")),
+            Err(e) => {
+                return fail_all(
+                    FallbackKind::RefusedByClient,
+                    format!("request could not be serialized: {e}"),
+                )
+            }
         };
         // A batch refused whole is refused again however long one waits if it holds more
         // actions than the bucket can: split it instead of retrying it.
@@ -149,38 +177,45 @@ impl SentinelClient {
         let response = match response {
             Ok(response) if count > 1 && refused_whole(&response) => {
                 let (first, second) = requests.split_at(count / 2);
-                let mut decisions = self.batch_exchange(first);
-                decisions.extend(self.batch_exchange(second));
+                let mut decisions = self.batch_exchange(first, deadline);
+                decisions.extend(self.batch_exchange(second, deadline));
                 return decisions;
             }
             Ok(response) => response,
             Err(why) => {
                 // No answer in time: the sidecar is at least this slow per action.
                 self.inner.batch_pace.observe(started.elapsed(), count);
-                return fail_all(why.to_string());
+                return fail_all(FallbackKind::of_transport(&why), why.to_string());
             }
         };
         if !protocol::is_success(response.status) {
-            return fail_all(protocol::describe_status(response.status, &response.body));
+            return fail_all(
+                FallbackKind::of_status(response.status),
+                protocol::describe_status(response.status, &response.body),
+            );
         }
         self.inner.batch_pace.observe(started.elapsed(), count);
-        let fail_all = |why: String| {
+        let fail_malformed = |why: String| {
             self.dishonoured();
-            fail_all(why)
+            fail_all(FallbackKind::Malformed, why)
         };
         let items = match crate::decision::batch_from_json(&response.body) {
             Ok(items) if items.len() == count => items,
             Ok(items) => {
-                return fail_all(format!(
+                return fail_malformed(format!(
                     "batch answer has {} decisions for {count} requests",
                     items.len()
                 ))
             }
-            Err(e) => return fail_all(format!("malformed batch answer: {e}")),
+            Err(e) => return fail_malformed(format!("malformed batch answer: {e}")),
         };
         items
             .into_iter()
-            .map(|item| item.unwrap_or_else(|e| self.fail_safe(format!("malformed decision: {e}"))))
+            .map(|item| {
+                item.unwrap_or_else(|e| {
+                    self.fail_safe(FallbackKind::Malformed, format!("malformed decision: {e}"))
+                })
+            })
             .collect()
     }
 }

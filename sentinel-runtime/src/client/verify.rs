@@ -30,8 +30,10 @@ impl SentinelClient {
         policy: &str,
         deadline: Instant,
     ) -> GuardDecision {
-        let checked = self
-            .fetch_record(decision.record_id(), deadline)
+        let checked = decision
+            .record_id()
+            .ok_or_else(|| "the decision names no record".to_owned())
+            .and_then(|record_id| self.fetch_record(record_id, deadline))
             .and_then(|record| {
                 check_allow_record(&record, &decision, trusted, action, context, policy)?;
                 if !self.inner.seen_records.first_use(&record.id) {
@@ -61,7 +63,14 @@ impl SentinelClient {
             ));
         }
         let text = std::str::from_utf8(&response.body).map_err(|_| "record is not UTF-8".to_owned())?;
-        Record::from_json(text).map_err(|e| format!("record is malformed: {e}"))
+        let record = Record::from_json(text).map_err(|e| format!("record is malformed: {e}"))?;
+        if record.id != record_id {
+            return Err(format!(
+                "asked for record {record_id}, the answer is record {}",
+                record.id
+            ));
+        }
+        Ok(record)
     }
 }
 
@@ -77,11 +86,11 @@ pub(crate) fn check_allow_record(
     policy: &str,
 ) -> Result<(), String> {
     verify_record(record, trusted).map_err(|e| format!("record signature: {e}"))?;
-    if record.id != decision.record_id() {
+    if Some(record.id.as_str()) != decision.record_id() {
         return Err(format!(
             "record id {} is not the decision's {}",
             record.id,
-            decision.record_id()
+            decision.record_id().unwrap_or_default()
         ));
     }
     if record.verdict != "ALLOW" {

@@ -474,7 +474,7 @@ mod tests {
             "ALLOW"]}"#;
         let items = batch_from_json(body).unwrap();
         assert_eq!(items.len(), 5);
-        assert_eq!(items[0].as_ref().unwrap().record_id(), "rec_1");
+        assert_eq!(items[0].as_ref().unwrap().record_id(), Some("rec_1"));
         assert_eq!(items[1].as_ref().unwrap_err().to_string(), "`recordId` is empty");
         assert_eq!(
             items[2].as_ref().unwrap_err().to_string(),

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::{Escalation, EscalationError, EscalationState, ReviewStatus, MAX_RECORD_PAGES};
+use super::{Escalation, EscalationError, EscalationState, ReviewStatus};
 use crate::client::SentinelClient;
 use crate::protocol;
 
@@ -79,18 +79,29 @@ impl SentinelClient {
         Err(EscalationError::NotFound(id.to_owned()))
     }
 
-    /// Finds the `human.review` record written when `escalation` was resolved.
+    /// Finds the `human.review` record written when `escalation` was resolved: among the
+    /// records of the original decision's run (the sidecar writes the review under the
+    /// original record's context), with the review's verdict, written since the
+    /// resolution. What identifies it bounds the search, not a page count: the pages of a
+    /// busy sidecar's other runs are never read, and the search ends with the records or
+    /// with the deadline.
     fn human_review_record(
         &self,
         escalation: &Escalation,
         verdict: &str,
         deadline: Instant,
     ) -> Result<Option<String>, EscalationError> {
-        for page in 0..MAX_RECORD_PAGES {
+        let run_id = self.run_of_record(&escalation.record_id, &escalation.id, deadline)?;
+        // The review is written after the resolution; before it is known, after creation.
+        let since = escalation
+            .resolved_at
+            .as_deref()
+            .unwrap_or(&escalation.created_at);
+        for page in 0.. {
             let url = format!(
                 "{}{}",
                 self.endpoint(),
-                protocol::human_review_page_path(page, verdict, &escalation.created_at)
+                protocol::human_review_page_path(page, verdict, &run_id, since)
             );
             let records = protocol::record_page(self.get_json(&url, deadline)?)
                 .ok_or_else(|| EscalationError::Sidecar("malformed record page".into()))?;
@@ -105,6 +116,41 @@ impl SentinelClient {
             }
         }
         Ok(None)
+    }
+
+    /// The `runId` the sidecar writes an escalation's review under: that of its original
+    /// record, or `escalation_<id>` when the sidecar no longer has it.
+    fn run_of_record(
+        &self,
+        record_id: &str,
+        escalation_id: &str,
+        deadline: Instant,
+    ) -> Result<String, EscalationError> {
+        let url = format!("{}{}", self.endpoint(), protocol::record_path(record_id));
+        let response = self
+            .exchange_until("GET", &url, Vec::new(), deadline, &mut 0)
+            .map_err(EscalationError::Transport)?;
+        if response.status == 404 {
+            return Ok(format!("escalation_{escalation_id}"));
+        }
+        if !protocol::is_success(response.status) {
+            return Err(EscalationError::Sidecar(format!(
+                "the escalation's original record {record_id}: HTTP {}",
+                response.status
+            )));
+        }
+        let record = crate::strict_json::parse(&response.body)
+            .map_err(|e| EscalationError::Sidecar(format!("malformed record: {e}")))?;
+        if record.get("id").and_then(Value::as_str) != Some(record_id) {
+            return Err(EscalationError::Sidecar(format!(
+                "asked for the escalation's original record {record_id}, got another"
+            )));
+        }
+        record
+            .pointer("/context/runId")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| EscalationError::Sidecar(format!("the original record {record_id} has no runId")))
     }
 
     /// `GET url`, a 2xx answer read strictly (no duplicate keys).

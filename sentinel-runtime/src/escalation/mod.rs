@@ -149,5 +149,3 @@ impl std::error::Error for EscalationError {
 /// The first poll interval of [`SentinelClient::wait_for_resolution`]; it doubles up to
 /// [`SentinelClient::MAX_POLL_INTERVAL`].
 const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(100);
-/// How many record pages are searched for a human-review record.
-const MAX_RECORD_PAGES: usize = 20;

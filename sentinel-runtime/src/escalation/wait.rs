@@ -87,10 +87,10 @@ impl SentinelClient {
         let Some(escalation_id) = decision.escalation_id() else {
             return GuardDecision::refused("ESCALATE without an escalation id");
         };
-        let binding = Binding {
-            record_id: decision.record_id(),
-            action,
+        let Some(record_id) = decision.record_id() else {
+            return GuardDecision::refused("ESCALATE without a record id");
         };
+        let binding = Binding { record_id, action };
         self.wait(escalation_id, timeout, Some(binding), cancelled)
     }
 

@@ -63,11 +63,13 @@ pub(crate) fn resolve_answer(mut answer: Value) -> Result<(Value, String), Strin
     Ok((escalation, record_id))
 }
 
-/// `GET`: page `page` of the records with `verdict` written since `since` (ISO 8601).
-pub(crate) fn human_review_page_path(page: usize, verdict: &str, since: &str) -> String {
+/// `GET`: page `page` of the records of run `run_id` with `verdict` written since `since`
+/// (ISO 8601).
+pub(crate) fn human_review_page_path(page: usize, verdict: &str, run_id: &str, since: &str) -> String {
     format!(
-        "{RECORDS}?limit={RECORD_PAGE}&offset={}&verdict={verdict}&since={}",
+        "{RECORDS}?limit={RECORD_PAGE}&offset={}&verdict={verdict}&runId={}&since={}",
         page * RECORD_PAGE,
+        path_segment(run_id),
         path_segment(since)
     )
 }

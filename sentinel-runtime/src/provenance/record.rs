@@ -17,8 +17,11 @@ use super::{canonical_json, parse_json, ProvenanceError};
 /// `"escalationId": null`, `"meta": null`) is also `None`, but it is remembered: the hash is
 /// taken over exactly the members present, `null` ones included, as the sidecar's own
 /// `verifyRecord` does, so such a record fails with
-/// [`ContentHashMismatch`](ProvenanceError::ContentHashMismatch) there and here. Setting such
-/// a field to `Some` forgets its `null`.
+/// [`ContentHashMismatch`](ProvenanceError::ContentHashMismatch) there and here.
+///
+/// A record is read, never assembled: its members are read through the methods of the same
+/// name, and it is built only from the sidecar's JSON, so what is verified is what was
+/// served.
 ///
 /// Read records from their JSON text with [`Record::from_json`] or
 /// [`Record::list_from_json`]: they read numbers exactly as the sidecar did and refuse
@@ -27,42 +30,43 @@ use super::{canonical_json, parse_json, ProvenanceError};
 /// verify with [`ContentHashMismatch`](ProvenanceError::ContentHashMismatch).)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "Value", into = "Value")]
+#[non_exhaustive]
 pub struct Record {
     /// The record id, `rec_…`.
-    pub id: String,
+    pub(crate) id: String,
     /// When the sidecar wrote it (ISO 8601 text, signed as is).
-    pub ts: String,
+    pub(crate) ts: String,
     /// Position in the sidecar's chain, from 0.
-    pub seq: u64,
+    pub(crate) seq: u64,
     /// The `contentHash` of the previous record, or `"GENESIS"` for seq 0.
-    pub prev_hash: String,
+    pub(crate) prev_hash: String,
     /// Lowercase hex SHA-256 of the canonical body.
-    pub content_hash: String,
+    pub(crate) content_hash: String,
     /// `"ed25519:"` + hex SHA-256 of the signer's raw public key.
-    pub key_id: String,
+    pub(crate) key_id: String,
     /// The signer's raw 32-byte public key, base64.
-    pub signer_public_key: String,
+    pub(crate) signer_public_key: String,
     /// Ed25519 signature (base64, 64 bytes) over the 32 raw bytes of `contentHash`.
-    pub sig: String,
+    pub(crate) sig: String,
     /// The tenant from the request context, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
+    pub(crate) tenant: Option<String>,
     /// The action the verdict is about.
-    pub action: RecordAction,
+    pub(crate) action: RecordAction,
     /// Hex SHA-256 of the canonical JSON of `{type, payload}` of the action.
-    pub action_fingerprint: String,
+    pub(crate) action_fingerprint: String,
     /// The request context as the sidecar recorded it.
-    pub context: Value,
+    pub(crate) context: Value,
     /// The check results, as recorded (an array of objects).
-    pub checks: Value,
+    pub(crate) checks: Value,
     /// `ALLOW`, `BLOCK` or `ESCALATE` (kept as text: it is signed as is).
-    pub verdict: String,
+    pub(crate) verdict: String,
     /// Why, when the sidecar gave a reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// The escalation opened for an `ESCALATE` verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub escalation_id: Option<String>,
+    pub(crate) escalation_id: Option<String>,
     /// Optional members that were present as `null`.
     #[serde(skip)]
     nulls: NullMembers,
@@ -161,18 +165,19 @@ impl From<Record> for Value {
 
 /// The action inside a [`Record`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RecordAction {
     /// The client's action id, `act_…`. Not signed: the sidecar leaves it out of the body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
     /// The action type, such as `payment` (the wire name is `type`).
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     /// The action's arguments.
-    pub payload: Value,
+    pub(crate) payload: Value,
     /// Annotations that were not evaluated but are kept (and signed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Value>,
+    pub(crate) meta: Option<Value>,
 }
 
 impl Record {
@@ -284,5 +289,129 @@ impl Record {
         put("keyId", Value::String(self.key_id.clone()));
         put("signerPublicKey", Value::String(self.signer_public_key.clone()));
         Value::Object(body)
+    }
+}
+
+impl Record {
+    /// The record id, `rec_…`.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// When the sidecar wrote it (ISO 8601 text, signed as is).
+    #[must_use]
+    pub fn ts(&self) -> &str {
+        &self.ts
+    }
+
+    /// Position in the sidecar's chain, from 0.
+    #[must_use]
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The `contentHash` of the previous record, or `"GENESIS"` for seq 0.
+    #[must_use]
+    pub fn prev_hash(&self) -> &str {
+        &self.prev_hash
+    }
+
+    /// Lowercase hex SHA-256 of the canonical body.
+    #[must_use]
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
+    }
+
+    /// `"ed25519:"` + hex SHA-256 of the signer's raw public key.
+    #[must_use]
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The signer's raw 32-byte public key, base64.
+    #[must_use]
+    pub fn signer_public_key(&self) -> &str {
+        &self.signer_public_key
+    }
+
+    /// Ed25519 signature (base64, 64 bytes) over the 32 raw bytes of `contentHash`.
+    #[must_use]
+    pub fn sig(&self) -> &str {
+        &self.sig
+    }
+
+    /// The tenant from the request context, if any.
+    #[must_use]
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
+    /// The action the verdict is about.
+    #[must_use]
+    pub fn action(&self) -> &RecordAction {
+        &self.action
+    }
+
+    /// Hex SHA-256 of the canonical JSON of `{type, payload}` of the action.
+    #[must_use]
+    pub fn action_fingerprint(&self) -> &str {
+        &self.action_fingerprint
+    }
+
+    /// The request context as the sidecar recorded it.
+    #[must_use]
+    pub fn context(&self) -> &Value {
+        &self.context
+    }
+
+    /// The check results, as recorded (an array of objects).
+    #[must_use]
+    pub fn checks(&self) -> &Value {
+        &self.checks
+    }
+
+    /// `ALLOW`, `BLOCK` or `ESCALATE` (kept as text: it is signed as is).
+    #[must_use]
+    pub fn verdict(&self) -> &str {
+        &self.verdict
+    }
+
+    /// Why, when the sidecar gave a reason.
+    #[must_use]
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    /// The escalation opened for an `ESCALATE` verdict.
+    #[must_use]
+    pub fn escalation_id(&self) -> Option<&str> {
+        self.escalation_id.as_deref()
+    }
+}
+
+impl RecordAction {
+    /// The client's action id, `act_…`. Not signed: the sidecar leaves it out of the body.
+    #[must_use]
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// The action type, such as `payment` (the wire name is `type`).
+    #[must_use]
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The action's arguments.
+    #[must_use]
+    pub fn payload(&self) -> &Value {
+        &self.payload
+    }
+
+    /// Annotations that were not evaluated but are kept (and signed).
+    #[must_use]
+    pub fn meta(&self) -> Option<&Value> {
+        self.meta.as_ref()
     }
 }

@@ -110,10 +110,13 @@ pub fn verify_record(record: &Record, trusted: &TrustedKeys) -> Result<(), Prove
 /// Where a run of records starts: at the beginning of the sidecar's chain, or right after a
 /// record the caller has already verified (to verify page after page).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChainStart {
     /// The first record must be seq 0 with `prevHash` `"GENESIS"`.
     Genesis,
-    /// The first record must follow the record with this `seq` and `contentHash`.
+    /// The first record must follow the record with this `seq` and `contentHash`; made by
+    /// [`ChainStart::after`] or [`ChainStart::after_hash`].
+    #[non_exhaustive]
     After {
         /// The `seq` of the record before the first one.
         seq: u64,
@@ -126,9 +129,16 @@ impl ChainStart {
     /// Continue after `record` (typically the last record of the page verified before).
     #[must_use]
     pub fn after(record: &Record) -> ChainStart {
+        ChainStart::after_hash(record.seq, record.content_hash.clone())
+    }
+
+    /// Continue after the record with this `seq` and `contentHash` (kept from an earlier
+    /// verification, without the record itself).
+    #[must_use]
+    pub fn after_hash(seq: u64, content_hash: impl Into<String>) -> ChainStart {
         ChainStart::After {
-            seq: record.seq,
-            content_hash: record.content_hash.clone(),
+            seq,
+            content_hash: content_hash.into(),
         }
     }
 }

@@ -964,7 +964,7 @@ fn observe(case: &Case, mode: FailMode) -> Observation {
         Ok(decision) => {
             seen.verdict = Some(decision.verdict());
             seen.fallback = decision.is_fallback();
-            seen.record_id = decision.record_id().to_owned();
+            seen.record_id = decision.record_id().unwrap_or_default().to_owned();
             seen.checks = decision.checks().len();
             seen.transport_outcome = decision
                 .checks()

@@ -312,18 +312,18 @@ fn mismatch(n: u64, result: &Result<u64, Denied>) -> Option<String> {
         (Answer::Block, Err(denied)) => {
             denied.verdict() == Verdict::Block
                 && !denied.is_fallback()
-                && denied.decision().record_id() == format!("rec_{n}")
+                && denied.decision().record_id() == Some(format!("rec_{n}").as_str())
         }
         (Answer::Escalate, Err(denied)) => {
             denied.verdict() == Verdict::Escalate
                 && !denied.is_fallback()
-                && denied.decision().record_id() == format!("rec_{n}")
+                && denied.decision().record_id() == Some(format!("rec_{n}").as_str())
                 && denied.decision().escalation_id() == Some(format!("esc_{n}").as_str())
         }
         (Answer::Fault(_), Err(denied)) => {
             denied.verdict() == Verdict::Block
                 && denied.is_fallback()
-                && denied.decision().record_id().is_empty()
+                && denied.decision().record_id().is_none()
         }
         _ => false,
     };

@@ -23,7 +23,7 @@ fn posts_to_v1_guard_with_policy_type_and_json_content_type() {
 
     assert!(decision.allowed());
     assert!(!decision.is_fallback());
-    assert_eq!(decision.record_id(), "rec_9");
+    assert_eq!(decision.record_id(), Some("rec_9"));
     let request = seen.lock().unwrap().pop().expect("the transport was called");
     assert_eq!(request.method, "POST");
     assert_eq!(&*request.url, "http://localhost:4000/v1/guard");
@@ -64,7 +64,7 @@ fn connection_error_fails_closed_with_a_transport_check() {
     let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "fintech.payments");
     assert_eq!(decision.verdict(), Verdict::Block);
     assert!(decision.is_fallback());
-    assert_eq!(decision.record_id(), "");
+    assert_eq!(decision.record_id(), None);
     assert_eq!(decision.checks().len(), 1);
     assert_eq!(decision.checks()[0].check, GuardDecision::TRANSPORT_CHECK);
     assert_eq!(decision.checks()[0].verdict, Verdict::Block);

@@ -42,7 +42,12 @@ fn every_recorded_decision_parses_to_what_was_recorded() {
             "{}",
             case["name"]
         );
-        assert_eq!(decision.record_id(), recorded["recordId"], "{}", case["name"]);
+        assert_eq!(
+            decision.record_id(),
+            recorded["recordId"].as_str(),
+            "{}",
+            case["name"]
+        );
         assert_eq!(decision.reason(), recorded["reason"].as_str(), "{}", case["name"]);
         assert_eq!(
             decision.escalation_id(),
@@ -92,7 +97,7 @@ fn every_recorded_error_answer_fails_safe() {
         );
         assert_eq!(decision.verdict(), Verdict::Block, "{}", case["name"]);
         assert!(decision.is_fallback());
-        assert_eq!(decision.record_id(), "");
+        assert_eq!(decision.record_id(), None);
         assert_eq!(decision.checks().len(), 1);
         assert_eq!(decision.checks()[0].check, GuardDecision::TRANSPORT_CHECK);
         let reason = decision.reason().unwrap();

@@ -52,7 +52,7 @@ fn a_recorded_batch_gives_one_decision_per_request_in_order() {
     assert_eq!(decisions[1].verdict(), Verdict::Escalate);
     assert_eq!(
         decisions[0].record_id(),
-        recorded["response"]["body"]["decisions"][0]["recordId"]
+        recorded["response"]["body"]["decisions"][0]["recordId"].as_str()
     );
     let body = sent.lock().unwrap().clone();
     assert_eq!(body["requests"].as_array().unwrap().len(), 2);
@@ -84,10 +84,10 @@ fn more_than_256_requests_are_split_into_several_calls() {
     assert_eq!(calls.load(Ordering::SeqCst), 4);
     assert_eq!(
         decisions[32].record_id(),
-        "rec_0",
+        Some("rec_0"),
         "the second call starts a new batch"
     );
-    assert_eq!(decisions[288].record_id(), "rec_0", "the third call too");
+    assert_eq!(decisions[288].record_id(), Some("rec_0"), "the third call too");
 }
 
 #[test]
@@ -184,15 +184,28 @@ fn resolve_refusals_are_typed_errors_with_the_sidecars_message() {
     assert_eq!(record, approved["response"]["body"]["recordId"]);
 }
 
+/// The recorded records as the sidecar serves them: `GET /v1/records/{id}` (that record, or
+/// a 404) and `GET /v1/records?…` (all of them; the client finds the one it needs).
+fn records_route(url: &str) -> Option<HttpResponse> {
+    if let Some(id) = url.split("/v1/records/").nth(1) {
+        let records: Vec<Value> = serde_json::from_str(RECORDS).unwrap();
+        return Some(match records.into_iter().find(|r| r["id"] == id) {
+            Some(record) => HttpResponse::new(200, record.to_string()),
+            None => HttpResponse::new(404, r#"{"error":"record not found"}"#),
+        });
+    }
+    url.contains("/v1/records?")
+        .then(|| HttpResponse::new(200, RECORDS.as_bytes().to_vec()))
+}
+
 /// A sidecar whose one escalation turns `final_state` after `polls_pending` polls.
 fn escalation_sidecar(final_state: &'static str, polls_pending: usize) -> (SentinelClient, Arc<AtomicUsize>) {
     let polls = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&polls);
     let approved = case("escalations_approved")["response"]["body"][0].clone();
-    let records = RECORDS.as_bytes().to_vec();
     let client = scripted(move |req| {
-        if req.url.contains("/v1/records?") {
-            return HttpResponse::new(200, records.clone());
+        if let Some(answer) = records_route(&req.url) {
+            return answer;
         }
         let mut escalation = approved.clone();
         if seen.fetch_add(1, Ordering::SeqCst) < polls_pending {
@@ -214,7 +227,7 @@ fn waiting_for_an_approval_gives_an_allow_on_the_human_review_record() {
     let decision = client.wait_for_resolution(ESC, Duration::from_secs(5));
     assert!(decision.allowed(), "{decision:?}");
     assert!(!decision.is_fallback());
-    assert_eq!(decision.record_id(), HUMAN_REVIEW_RECORD);
+    assert_eq!(decision.record_id(), Some(HUMAN_REVIEW_RECORD));
     assert_eq!(decision.checks()[0].check, "human.review");
     assert_eq!(polls.load(Ordering::SeqCst), 3);
 }
@@ -274,7 +287,6 @@ fn an_escalate_naming_someone_elses_approved_escalation_does_not_run_the_body() 
     // The sidecar (or a path in front of it) answers a new $1M payment with ESCALATE, naming
     // yesterday's escalation, which a human approved for another action.
     let approved = case("escalations_approved")["response"]["body"].clone();
-    let records = RECORDS.as_bytes().to_vec();
     let client = scripted(move |req| {
         if req.url.ends_with("/v1/guard") {
             return HttpResponse::new(
@@ -283,8 +295,8 @@ fn an_escalate_naming_someone_elses_approved_escalation_does_not_run_the_body() 
                     .to_string(),
             );
         }
-        if req.url.contains("/v1/records") {
-            return HttpResponse::new(200, records.clone());
+        if let Some(answer) = records_route(&req.url) {
+            return answer;
         }
         if req.url.ends_with("status=approved") {
             return HttpResponse::new(200, approved.to_string());
@@ -372,4 +384,39 @@ fn a_waited_approval_must_sign_off_this_very_action_and_lets_one_call_through() 
     let again = ctx.scope(|| pay_as_act_c2(&client, 42_000, "acct_ops", "vendor_42"));
     let denied = again.unwrap_err();
     assert!(denied.reason().contains("already used"), "{denied}");
+}
+
+#[test]
+fn the_human_review_is_looked_up_by_the_original_run_and_resolution_time_not_by_pages() {
+    // A busy sidecar: unfiltered, page after page of other runs' ALLOWs for ever. Only a
+    // query naming the original record's run, the review's verdict and the resolution time
+    // reaches the review.
+    let approved = case("escalations_approved")["response"]["body"][0].clone();
+    let pages = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&pages);
+    let client = scripted(move |req| {
+        if req.url.contains("/v1/records?") {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let narrowed = req.url.contains("runId=run_conf_1")
+                && req.url.contains("verdict=ALLOW")
+                && req.url.contains("since=2026-11-24T10%3A59%3A27.036Z");
+            if !narrowed {
+                let busy: Vec<Value> = (0..100)
+                    .map(|i| json!({"id": format!("rec_other_{i}"), "checks": []}))
+                    .collect();
+                return HttpResponse::new(200, Value::Array(busy).to_string());
+            }
+        }
+        if let Some(answer) = records_route(&req.url) {
+            return answer;
+        }
+        HttpResponse::new(200, json!([approved]).to_string())
+    });
+    assert_eq!(
+        client.escalation_status(ESC).unwrap(),
+        ReviewStatus::Approved {
+            record_id: HUMAN_REVIEW_RECORD.into()
+        }
+    );
+    assert_eq!(pages.load(Ordering::SeqCst), 1, "one page of the narrowed query");
 }

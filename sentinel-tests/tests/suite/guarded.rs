@@ -414,7 +414,11 @@ fn block_never_runs_the_body_and_explains_why() {
     assert_eq!(RUNS.load(Ordering::SeqCst), 0, "the body must not run on BLOCK");
     assert_eq!(denied.verdict(), Verdict::Block);
     assert_eq!(denied.reason(), "sanctioned counterparty");
-    assert!(denied.record_id().starts_with("rec_"), "{}", denied.record_id());
+    assert!(
+        denied.record_id().is_some_and(|id| id.starts_with("rec_")),
+        "{:?}",
+        denied.record_id()
+    );
     assert_eq!(denied.escalation_id(), None);
     assert!(!denied.is_escalated());
     assert!(!denied.is_fallback());
@@ -479,7 +483,7 @@ fn unreachable_sidecar_fails_closed() {
         .expect("the boxed error is the Denied");
     assert!(denied.is_fallback());
     assert_eq!(denied.verdict(), Verdict::Block);
-    assert_eq!(denied.record_id(), "");
+    assert_eq!(denied.record_id(), None);
     assert_eq!(
         denied.decision().checks()[0].check,
         GuardDecision::TRANSPORT_CHECK

@@ -84,7 +84,7 @@ fn the_body_runs_once_on_a_receipt_for_the_actual_arguments() {
     assert_eq!(request.kind, "payment");
     assert_eq!(request.payload, json!({"amount": 100, "to": "vendor_42"}));
     let executions = sidecar.executions();
-    let statuses: Vec<_> = executions.iter().map(|e| e.execution_status).collect();
+    let statuses: Vec<_> = executions.iter().map(|e| e.execution_status()).collect();
     assert_eq!(statuses, [ExecutionStatus::Succeeded, ExecutionStatus::Failed]);
     let audit = receipts.audit().unwrap();
     assert_eq!(
@@ -99,7 +99,7 @@ fn the_body_runs_once_on_a_receipt_for_the_actual_arguments() {
         json!({"amount": 100, "to": "vendor_42"}),
     )
     .unwrap();
-    assert_eq!(executions[0].actual_action_digest, expected.digest());
+    assert_eq!(executions[0].actual_action_digest(), expected.digest());
 }
 
 #[sentinel::guarded(policy = "fintech.payments", kind = "payment", receipt)]

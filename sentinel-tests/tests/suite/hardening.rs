@@ -93,7 +93,8 @@ fn verification_turns_another_calls_allow_into_a_block() {
         "p",
     );
     assert!(other_call.allowed());
-    let record = serde_json::to_vec(&genuine_client.record(other_call.record_id()).unwrap()).unwrap();
+    let record =
+        serde_json::to_vec(&genuine_client.record(other_call.record_id().unwrap()).unwrap()).unwrap();
     let shifted_allow = serde_json::to_string(&json!({
         "verdict": "ALLOW", "recordId": other_call.record_id(), "checks": []
     }))

@@ -27,7 +27,7 @@ fn assert_fails_closed(client: &SentinelClient) -> String {
     );
     assert_eq!(decision.verdict(), Verdict::Block, "{decision:?}");
     assert!(decision.is_fallback(), "{decision:?}");
-    assert_eq!(decision.record_id(), "");
+    assert_eq!(decision.record_id(), None);
     decision.reason().unwrap().to_owned()
 }
 
@@ -37,7 +37,7 @@ fn a_well_behaved_server_is_honoured() {
     let decision = client(&server.endpoint(), 2000).guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
     assert!(decision.allowed());
     assert!(!decision.is_fallback());
-    assert_eq!(decision.record_id(), "rec_1");
+    assert_eq!(decision.record_id(), Some("rec_1"));
 }
 
 #[test]
@@ -272,7 +272,7 @@ fn a_response_nobody_asked_for_is_never_read_as_the_next_answer() {
         for _ in 0..2 {
             let decision = client.guard(&pay(100, "vendor_42"), &Context::new("r"), "p");
             assert_eq!(decision.verdict(), Verdict::Block, "{delay:?}: {decision:?}");
-            assert_eq!(decision.record_id(), "rec_real", "{delay:?}");
+            assert_eq!(decision.record_id(), Some("rec_real"), "{delay:?}");
             std::thread::sleep(Duration::from_millis(200));
         }
         assert_eq!(

@@ -17,6 +17,7 @@ mod batch_sizing;
 mod client_parity;
 mod conformance;
 mod escalations_and_batches;
+mod fallback_reasons;
 #[cfg(feature = "testing")]
 mod guarded;
 #[cfg(feature = "testing")]

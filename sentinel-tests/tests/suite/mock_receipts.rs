@@ -78,9 +78,9 @@ fn the_mock_issues_validates_ingests_and_audits() {
     assert_eq!(executions.len(), 3);
     assert!(executions
         .iter()
-        .all(|e| e.execution_status == ExecutionStatus::Succeeded));
+        .all(|e| e.execution_status() == ExecutionStatus::Succeeded));
     // The result digest is SHA-256 of the result's canonical JSON: "tx" is `"tx"`.
-    assert_eq!(executions[0].result_digest, hex_sha256("\"tx\""));
+    assert_eq!(executions[0].result_digest(), hex_sha256("\"tx\""));
     let audit = client.audit().unwrap();
     assert!(audit.valid, "{:?}", audit.violations);
     assert_eq!((audit.executions_checked, audit.coverage), (3, 1.0));
@@ -101,7 +101,7 @@ fn the_mock_refuses_replay_and_substitution_like_the_sidecar() {
         client.validate(&receipt, &request.binding()).unwrap_err().code(),
         "REPLAY_DETECTED"
     );
-    client.revoke(&receipt.receipt_id, None).unwrap();
+    client.revoke(receipt.receipt_id(), None).unwrap();
     assert_eq!(
         client.validate(&receipt, &request.binding()).unwrap_err().code(),
         "REVOKED_RECEIPT"
@@ -193,9 +193,9 @@ fn an_error_and_a_panic_are_reported_as_failed() {
     assert_eq!(executions.len(), 2);
     assert!(executions
         .iter()
-        .all(|e| e.execution_status == ExecutionStatus::Failed));
+        .all(|e| e.execution_status() == ExecutionStatus::Failed));
     assert_eq!(
-        executions[1].result_digest,
+        executions[1].result_digest(),
         hex_sha256("{\"error\":\"panic: boom\"}")
     );
     assert_eq!(

@@ -366,3 +366,25 @@ fn a_genuine_allow_judged_under_another_policy_is_blocked() {
         "{decision:?}"
     );
 }
+
+#[test]
+fn reading_a_record_by_id_returns_that_record_or_an_error() {
+    // A path that answers every record request with one genuine, validly signed record.
+    let genuine = genuine_allow_record();
+    let genuine_id = genuine["id"].as_str().unwrap().to_owned();
+    let body = genuine.to_string();
+    let server = RawServer::start(move |mut stream, stop| {
+        while read_request_with_target(&mut stream, stop).is_some() {
+            if stream.write_all(&http_response("200 OK", &body)).is_err() {
+                return;
+            }
+        }
+    });
+    let client = verifying_client(server.endpoint());
+    assert_eq!(client.record(&genuine_id).unwrap().id(), genuine_id);
+    let err = client.record("rec_0").unwrap_err();
+    assert!(
+        matches!(&err, sentinel::records::ReadError::Malformed(why) if why.contains("asked for record rec_0")),
+        "{err:?}"
+    );
+}

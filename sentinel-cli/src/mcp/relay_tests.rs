@@ -1,0 +1,344 @@
+//! The relay end to end in one process: the client and the upstream are in-memory pipes the
+//! test writes and reads, the sidecar is the crate's loopback `MockSidecar`. (The same with
+//! real MCP servers, a real client and the real sidecar: tests/live_mcp_gate.rs.)
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sentinel::testing::{MockAnswer, MockSidecar};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines, ReadHalf, WriteHalf};
+
+use super::config;
+use super::judge::{sidecar_client, Judge};
+use super::relay::{self, UpstreamLink};
+
+type Reader = Lines<BufReader<ReadHalf<DuplexStream>>>;
+
+/// The two far ends of a gate under test.
+struct Ends {
+    /// Writes as the MCP client.
+    client: WriteHalf<DuplexStream>,
+    /// Reads what the client is sent.
+    to_client: Reader,
+    /// Reads what the upstream is sent.
+    to_upstream: Reader,
+    /// Writes as the upstream; dropping it ends the upstream's output.
+    upstream: Option<WriteHalf<DuplexStream>>,
+}
+
+const RULES: &str = r#"
+[[tools]]
+name = "write_file"
+policy = "files.write"
+kind = "file_write"
+
+[[tools]]
+name = "move_file"
+deny = true
+
+[[tools]]
+name = "read_*"
+allow = true
+"#;
+
+fn start(endpoint: &str) -> Ends {
+    let text = format!("[sentinel]\nendpoint = \"{endpoint}\"\ntimeout_ms = 2000\n{RULES}");
+    let config = config::parse(Path::new("gate.toml"), &text).unwrap();
+    let client = sidecar_client(config.sentinel.as_ref()).unwrap();
+    let judge = Arc::new(Judge::new(client, None, config.rules, config.context));
+    let (client_side, gate_client_side) = tokio::io::duplex(1 << 16);
+    let (upstream_side, gate_upstream_side) = tokio::io::duplex(1 << 16);
+    let (gate_client_in, gate_client_out) = tokio::io::split(gate_client_side);
+    let (gate_upstream_in, gate_upstream_out) = tokio::io::split(gate_upstream_side);
+    let link = UpstreamLink {
+        writer: Some(Box::new(gate_upstream_out)),
+        reader: Some(Box::new(BufReader::new(gate_upstream_in))),
+        failed: None,
+    };
+    let gone = async { "the upstream MCP server exited (exit status: 3)".to_owned() };
+    tokio::spawn(relay::run(
+        judge,
+        BufReader::new(gate_client_in),
+        gate_client_out,
+        link,
+        gone,
+        Duration::from_secs(1),
+    ));
+    let (client_read, client_write) = tokio::io::split(client_side);
+    let (upstream_read, upstream_write) = tokio::io::split(upstream_side);
+    Ends {
+        client: client_write,
+        to_client: BufReader::new(client_read).lines(),
+        to_upstream: BufReader::new(upstream_read).lines(),
+        upstream: Some(upstream_write),
+    }
+}
+
+async fn send(to: &mut WriteHalf<DuplexStream>, line: &str) {
+    to.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+}
+
+async fn next(from: &mut Reader) -> String {
+    tokio::time::timeout(Duration::from_secs(10), from.next_line())
+        .await
+        .expect("a message within 10 s")
+        .unwrap()
+        .expect("the stream is open")
+}
+
+fn call(id: u64, tool: &str, arguments: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": arguments}})
+        .to_string()
+}
+
+/// The text of a failed tool result, or a panic saying what came instead.
+fn refusal(line: &str, id: u64) -> String {
+    let message: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(message["id"], json!(id), "{line}");
+    assert_eq!(message["result"]["isError"], json!(true), "{line}");
+    assert!(
+        message["result"].get("resultType").is_none(),
+        "an older client does not know resultType: {line}"
+    );
+    message["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A ping the upstream must see next: proves nothing else was forwarded before it.
+async fn ping_reaches_upstream_next(ends: &mut Ends, id: u64) {
+    let ping = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+    send(&mut ends.client, &ping).await;
+    assert_eq!(next(&mut ends.to_upstream).await, ping);
+}
+
+#[tokio::test]
+async fn an_allowed_call_is_forwarded_as_judged_and_its_answer_returned_byte_for_byte() {
+    let sidecar = MockSidecar::allow_all();
+    let mut ends = start(&sidecar.endpoint());
+    let line = call(1, "write_file", json!({"path": "/data/a", "content": "hi"}));
+    send(&mut ends.client, &line).await;
+    let forwarded: Value = serde_json::from_str(&next(&mut ends.to_upstream).await).unwrap();
+    assert_eq!(forwarded, serde_json::from_str::<Value>(&line).unwrap());
+    let judged = &sidecar.requests()[0];
+    assert_eq!(judged.payload, json!({"path": "/data/a", "content": "hi"}));
+    assert_eq!(judged.kind, "file_write");
+    assert_eq!(judged.policy, "files.write");
+
+    let answer = r#"{"jsonrpc":"2.0", "id":1, "result":{"content":[{"type":"text","text":"ok"}],"x-new":1}}"#;
+    send(ends.upstream.as_mut().unwrap(), answer).await;
+    assert_eq!(next(&mut ends.to_client).await, answer);
+}
+
+#[tokio::test]
+async fn a_blocked_call_never_reaches_the_upstream_and_the_client_reads_why() {
+    let sidecar = MockSidecar::start(|_| MockAnswer::block("not on weekends"));
+    let mut ends = start(&sidecar.endpoint());
+    send(
+        &mut ends.client,
+        &call(1, "write_file", json!({"path": "/data/a"})),
+    )
+    .await;
+    assert_eq!(
+        refusal(&next(&mut ends.to_client).await, 1),
+        "BLOCK: file_write under policy files.write was not carried out. Reason: not on weekends"
+    );
+    ping_reaches_upstream_next(&mut ends, 2).await;
+}
+
+#[tokio::test]
+async fn an_escalation_gives_its_id_and_is_not_forwarded() {
+    let sidecar = MockSidecar::start(|_| MockAnswer::escalate("needs a second pair of eyes"));
+    let mut ends = start(&sidecar.endpoint());
+    send(
+        &mut ends.client,
+        &call(1, "write_file", json!({"path": "/data/a"})),
+    )
+    .await;
+    let text = refusal(&next(&mut ends.to_client).await, 1);
+    assert!(
+        text.starts_with("ESCALATE: file_write under policy files.write was not carried out; it awaits human approval (escalation "),
+        "{text}"
+    );
+    ping_reaches_upstream_next(&mut ends, 2).await;
+}
+
+#[tokio::test]
+async fn with_the_sidecar_unreachable_a_call_is_refused_not_forwarded() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let mut ends = start(&closed);
+    send(
+        &mut ends.client,
+        &call(1, "write_file", json!({"path": "/data/a"})),
+    )
+    .await;
+    let text = refusal(&next(&mut ends.to_client).await, 1);
+    assert!(text.contains("it could not be checked"), "{text}");
+    ping_reaches_upstream_next(&mut ends, 2).await;
+}
+
+#[tokio::test]
+async fn denied_and_unnamed_tools_are_refused_without_asking_and_allowed_ones_pass_unasked() {
+    let sidecar = MockSidecar::allow_all();
+    let mut ends = start(&sidecar.endpoint());
+    send(&mut ends.client, &call(1, "move_file", json!({}))).await;
+    assert_eq!(
+        refusal(&next(&mut ends.to_client).await, 1),
+        "BLOCK: move_file was not carried out; the gate's configuration denies this tool"
+    );
+    send(&mut ends.client, &call(2, "delete_everything", json!({}))).await;
+    assert!(refusal(&next(&mut ends.to_client).await, 2).contains("has no rule for this tool"));
+    let read = call(3, "read_file", json!({"path": "/data/a"}));
+    send(&mut ends.client, &read).await;
+    assert_eq!(next(&mut ends.to_upstream).await, read);
+    assert!(sidecar.requests().is_empty(), "none of these asked the sidecar");
+}
+
+#[tokio::test]
+async fn a_call_without_an_id_or_with_unreadable_parameters_is_never_forwarded() {
+    let sidecar = MockSidecar::allow_all();
+    let mut ends = start(&sidecar.endpoint());
+    send(
+        &mut ends.client,
+        r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"write_file","arguments":{}}}"#,
+    )
+    .await;
+    send(
+        &mut ends.client,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write_file","arguments":[1]}}"#,
+    )
+    .await;
+    let error: Value = serde_json::from_str(&next(&mut ends.to_client).await).unwrap();
+    assert_eq!(error["id"], json!(1));
+    assert_eq!(error["error"]["code"], json!(-32602));
+    ping_reaches_upstream_next(&mut ends, 2).await;
+}
+
+#[tokio::test]
+async fn other_traffic_passes_byte_for_byte_and_tools_list_loses_only_denied_tools() {
+    let sidecar = MockSidecar::allow_all();
+    let mut ends = start(&sidecar.endpoint());
+    for line in [
+        r#"{"jsonrpc":"2.0","id":"a","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"},"x-extra":[1, 2]}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":1}}"#,
+        r#"{"jsonrpc":"2.0","id":5,"result":{"roots":[]}}"#,
+    ] {
+        send(&mut ends.client, line).await;
+        assert_eq!(next(&mut ends.to_upstream).await, line);
+    }
+    send(
+        &mut ends.client,
+        r#"{"jsonrpc":"2.0","id":9,"method":"tools/list"}"#,
+    )
+    .await;
+    next(&mut ends.to_upstream).await;
+    let listed = r#"{"jsonrpc":"2.0","id":9,"result":{"tools":[{"name":"read_file","inputSchema":{},"x":1},{"name":"move_file","inputSchema":{}}],"nextCursor":"c2"}}"#;
+    send(ends.upstream.as_mut().unwrap(), listed).await;
+    let filtered: Value = serde_json::from_str(&next(&mut ends.to_client).await).unwrap();
+    assert_eq!(
+        filtered,
+        json!({"jsonrpc":"2.0","id":9,"result":{"tools":[{"name":"read_file","inputSchema":{},"x":1}],"nextCursor":"c2"}})
+    );
+    let upstream_error = r#"{"jsonrpc":"2.0","id":10,"error":{"code":-32601,"message":"Method not found"}}"#;
+    send(ends.upstream.as_mut().unwrap(), upstream_error).await;
+    assert_eq!(next(&mut ends.to_client).await, upstream_error);
+}
+
+#[tokio::test]
+async fn when_the_upstream_exits_owed_and_later_requests_get_errors() {
+    let sidecar = MockSidecar::allow_all();
+    let mut ends = start(&sidecar.endpoint());
+    let owed = r#"{"jsonrpc":"2.0","id":1,"method":"resources/list"}"#;
+    send(&mut ends.client, owed).await;
+    assert_eq!(next(&mut ends.to_upstream).await, owed);
+    // Both halves: the pipe ends only when the whole of the upstream's side is gone.
+    let Ends {
+        mut client,
+        mut to_client,
+        to_upstream,
+        upstream,
+    } = ends;
+    drop((to_upstream, upstream));
+    let error: Value = serde_json::from_str(&next(&mut to_client).await).unwrap();
+    assert_eq!(error["id"], json!(1));
+    assert_eq!(
+        error["error"]["message"],
+        json!("the upstream MCP server exited (exit status: 3)")
+    );
+    send(&mut client, &call(2, "read_file", json!({}))).await;
+    let error: Value = serde_json::from_str(&next(&mut to_client).await).unwrap();
+    assert_eq!(error["id"], json!(2));
+    assert_eq!(error["error"]["code"], json!(-32603));
+}
+
+#[tokio::test]
+async fn calls_are_judged_side_by_side() {
+    // The sidecar holds every guard until 8 are waiting at once: judged one after another,
+    // the first would time out (and be refused) before the eighth arrived.
+    let waiting = Arc::new((std::sync::Mutex::new(0usize), std::sync::Condvar::new()));
+    let seen = waiting.clone();
+    let sidecar = MockSidecar::start(move |_| {
+        let (count, arrived) = &*seen;
+        let mut count = count.lock().unwrap();
+        *count += 1;
+        arrived.notify_all();
+        let _ = arrived
+            .wait_timeout_while(count, Duration::from_secs(5), |n| *n < 8)
+            .unwrap();
+        MockAnswer::allow()
+    });
+    let mut ends = start(&sidecar.endpoint());
+    for id in 0..8 {
+        send(&mut ends.client, &call(id, "write_file", json!({"n": id}))).await;
+    }
+    let mut forwarded = Vec::new();
+    for _ in 0..8 {
+        let line: Value = serde_json::from_str(&next(&mut ends.to_upstream).await).unwrap();
+        forwarded.push(line["id"].as_u64().unwrap());
+    }
+    forwarded.sort_unstable();
+    assert_eq!(forwarded, (0..8).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_call_cancelled_while_it_is_judged_is_neither_forwarded_nor_answered() {
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let sidecar = MockSidecar::start(move |_| {
+        // Answers ALLOW once the test has sent the cancellation (or after 5 s).
+        let _ = released.lock().unwrap().recv_timeout(Duration::from_secs(5));
+        MockAnswer::allow()
+    });
+    let mut ends = start(&sidecar.endpoint());
+    send(
+        &mut ends.client,
+        &call(1, "write_file", json!({"path": "/data/a"})),
+    )
+    .await;
+    let cancel =
+        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":"user"}}"#;
+    send(&mut ends.client, cancel).await;
+    // The cancellation itself passes through.
+    assert_eq!(next(&mut ends.to_upstream).await, cancel);
+    release.send(()).unwrap();
+    // Wait until the sidecar was asked and answered, then show nothing else was forwarded.
+    let asked = std::time::Instant::now();
+    while sidecar.requests().is_empty() && asked.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ping_reaches_upstream_next(&mut ends, 2).await;
+    let answer = r#"{"jsonrpc":"2.0","id":2,"result":{}}"#;
+    send(ends.upstream.as_mut().unwrap(), answer).await;
+    assert_eq!(
+        next(&mut ends.to_client).await,
+        answer,
+        "nothing was answered for the cancelled call"
+    );
+}
