@@ -225,7 +225,7 @@ fn hardware_limit(sample: &Path, trusted: &TrustedKeys) -> Limit {
     let hash_us = started.elapsed().as_secs_f64() * 1e6 / n;
 
     let key_bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
-        .decode(&records[0].signer_public_key)
+        .decode(records[0].signer_public_key())
         .expect("key")
         .try_into()
         .expect("32 bytes");
@@ -235,7 +235,7 @@ fn hardware_limit(sample: &Path, trusted: &TrustedKeys) -> Limit {
         .iter()
         .map(|r| {
             let bytes: [u8; 64] = base64::engine::general_purpose::STANDARD
-                .decode(&r.sig)
+                .decode(r.sig())
                 .expect("sig")
                 .try_into()
                 .expect("64 bytes");

@@ -65,7 +65,7 @@ fn a_whole_chain_verifies_with_its_head_and_progress() {
         .unwrap();
     let last = Record::from_json(&texts[999]).unwrap();
     assert_eq!(verified.verified, 1000);
-    assert_eq!(verified.head, Checkpoint::new(999, last.content_hash));
+    assert_eq!(verified.head, Checkpoint::new(999, last.content_hash()));
     assert_eq!(seen.last(), Some(&1000));
     assert!(
         seen.windows(2).all(|w| w[0] < w[1]),
@@ -191,7 +191,10 @@ fn tamper(leaf: &mut Value) {
 #[test]
 fn records_signed_by_an_unpinned_key_or_resigned_out_of_place_are_named() {
     let (mut texts, trusted) = chain(40);
-    let after_29 = Checkpoint::new(29, Record::from_json(&texts[29]).unwrap().content_hash);
+    let after_29 = Checkpoint::new(
+        29,
+        Record::from_json(&texts[29]).unwrap().content_hash().to_owned(),
+    );
     // A record made under another key, consistent in itself and linked in place.
     let mut forger = SignedChain::new([9; 32]).resume(&after_29);
     let mut unpinned = texts.clone();
@@ -260,7 +263,7 @@ fn resume(
 #[test]
 fn a_checkpoint_tells_a_cut_or_rewritten_chain_from_a_whole_one() {
     let (texts, trusted) = chain(600);
-    let hash = |seq: usize| Record::from_json(&texts[seq]).unwrap().content_hash;
+    let hash = |seq: usize| Record::from_json(&texts[seq]).unwrap().content_hash().to_owned();
     let checkpoint = Checkpoint::new(400, hash(400));
 
     // The whole export: records before the checkpoint are passed over.

@@ -118,7 +118,10 @@ fn a_server_that_keeps_minting_pages_is_stopped_by_the_record_cap() {
         } => {
             assert_eq!(verified.records, 2500);
             let head = Record::from_json(&served.lock().unwrap()[2499]).unwrap();
-            assert_eq!(verified.head, Checkpoint::new(2499, head.content_hash));
+            assert_eq!(
+                verified.head,
+                Checkpoint::new(2499, head.content_hash().to_owned())
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -181,7 +184,13 @@ fn a_prefix_verifies_and_only_a_checkpoint_tells_it_from_the_whole_chain() {
 
     // Resuming from an earlier checkpoint verifies only what is new, from the checkpoint's
     // record on.
-    let earlier = Checkpoint::new(1999, Record::from_json(&records[1999]).unwrap().content_hash);
+    let earlier = Checkpoint::new(
+        1999,
+        Record::from_json(&records[1999])
+            .unwrap()
+            .content_hash()
+            .to_owned(),
+    );
     let mut seen = 0;
     let resumed = client(&whole)
         .verify_export_with(

@@ -146,7 +146,7 @@ fn genuine() -> (SignedChain, Vec<String>) {
 }
 
 fn hash(line: &str) -> String {
-    Record::from_json(line).unwrap().content_hash
+    Record::from_json(line).unwrap().content_hash().to_owned()
 }
 
 fn corpus(lines: &[String]) -> Vec<Case> {

@@ -47,10 +47,7 @@ impl Checkpoint {
     /// [`verify_chain_from`](super::verify_chain_from).
     #[must_use]
     pub fn next_start(&self) -> ChainStart {
-        ChainStart::After {
-            seq: self.seq,
-            content_hash: self.content_hash.clone(),
-        }
+        ChainStart::after_hash(self.seq, self.content_hash.clone())
     }
 }
 
