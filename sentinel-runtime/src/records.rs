@@ -1,16 +1,13 @@
 //! The sidecar's read API (feature `verify`): signed records by id, the records listing and
 //! its filters, the export pages (verified page by page in bounded memory), the sidecar's
 //! own chain check, and its liveness and readiness probes.
-
-use std::fmt;
-
 use serde_json::Value;
 
 use crate::client::SentinelClient;
 use crate::decision::Verdict;
 use crate::protocol::{self, path_segment};
 use crate::provenance::Record;
-use crate::transport::TransportError;
+use crate::sidecar_error::SidecarError;
 
 mod export;
 
@@ -112,46 +109,6 @@ impl RecordQuery {
     }
 }
 
-/// Why a read from the sidecar failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ReadError {
-    /// 404: no such record.
-    NotFound(String),
-    /// Another status than 2xx, with the sidecar's `error` text when it gave one.
-    Status {
-        /// The HTTP status.
-        status: u16,
-        /// The sidecar's `error` text, or empty.
-        message: String,
-    },
-    /// No answer: connection refused, reset, or the deadline passed.
-    Transport(TransportError),
-    /// A 2xx answer that is not what the route answers.
-    Malformed(String),
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::NotFound(what) => write!(f, "not found: {what}"),
-            ReadError::Status { status, message } if message.is_empty() => write!(f, "HTTP {status}"),
-            ReadError::Status { status, message } => write!(f, "HTTP {status}: {message}"),
-            ReadError::Transport(why) => write!(f, "no answer from the sidecar: {why}"),
-            ReadError::Malformed(why) => write!(f, "malformed answer: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for ReadError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ReadError::Transport(cause) => Some(cause),
-            _ => None,
-        }
-    }
-}
-
 /// The sidecar's own check of its whole chain (`GET /v1/verify`). It is the sidecar's word
 /// about itself; [`SentinelClient::verify_export`] checks the chain independently.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +133,7 @@ pub struct ExportPages<'a> {
 }
 
 impl Iterator for ExportPages<'_> {
-    type Item = Result<Vec<Record>, ReadError>;
+    type Item = Result<Vec<Record>, SidecarError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let offset = self.next_offset.take()?;
@@ -187,20 +144,20 @@ impl Iterator for ExportPages<'_> {
         );
         let page = match self.client.read_json(&url) {
             Ok(Value::Object(page)) => page,
-            Ok(_) => return Some(Err(ReadError::Malformed("an export page is an object".into()))),
+            Ok(_) => return Some(Err(SidecarError::Malformed("an export page is an object".into()))),
             Err(e) => return Some(Err(e)),
         };
         let records = match page.get("records") {
             Some(Value::Array(items)) => items.iter().cloned().map(Record::from_value).collect(),
             _ => {
-                return Some(Err(ReadError::Malformed(
+                return Some(Err(SidecarError::Malformed(
                     "an export page has a `records` array".into(),
                 )))
             }
         };
         let records: Vec<Record> = match records {
             Ok(records) => records,
-            Err(e) => return Some(Err(ReadError::Malformed(e.to_string()))),
+            Err(e) => return Some(Err(SidecarError::Malformed(e.to_string()))),
         };
         match page.get("nextOffset") {
             None | Some(Value::Null) => {}
@@ -208,7 +165,7 @@ impl Iterator for ExportPages<'_> {
                 // A next offset that does not move forward would loop for ever.
                 Some(next) if next > offset && !records.is_empty() => self.next_offset = Some(next),
                 _ => {
-                    return Some(Err(ReadError::Malformed(format!(
+                    return Some(Err(SidecarError::Malformed(format!(
                         "nextOffset {next} after offset {offset}"
                     ))))
                 }
@@ -220,15 +177,15 @@ impl Iterator for ExportPages<'_> {
 
 impl SentinelClient {
     /// One signed record, `GET /v1/records/{id}`, read strictly (numbers exactly, repeated
-    /// keys refused): that record, or an error ([`ReadError::Malformed`] for an answer that
+    /// keys refused): that record, or an error ([`SidecarError::Malformed`] for an answer that
     /// is another record). Reading does not verify it: see
     /// [`verify_record`](crate::provenance::verify_record).
-    pub fn record(&self, record_id: &str) -> Result<Record, ReadError> {
+    pub fn record(&self, record_id: &str) -> Result<Record, SidecarError> {
         let url = format!("{}{}", self.endpoint(), protocol::record_path(record_id));
         let record =
-            Record::from_value(self.read_json(&url)?).map_err(|e| ReadError::Malformed(e.to_string()))?;
+            Record::from_value(self.read_json(&url)?).map_err(|e| SidecarError::Malformed(e.to_string()))?;
         if record.id != record_id {
-            return Err(ReadError::Malformed(format!(
+            return Err(SidecarError::Malformed(format!(
                 "asked for record {record_id}, the answer is record {}",
                 record.id
             )));
@@ -237,7 +194,7 @@ impl SentinelClient {
     }
 
     /// The records matching `query`, in chain order (`GET /v1/records`).
-    pub fn records(&self, query: &RecordQuery) -> Result<Vec<Record>, ReadError> {
+    pub fn records(&self, query: &RecordQuery) -> Result<Vec<Record>, SidecarError> {
         let url = format!(
             "{}{}?{}",
             self.endpoint(),
@@ -247,9 +204,9 @@ impl SentinelClient {
         match self.read_json(&url)? {
             Value::Array(items) => items
                 .into_iter()
-                .map(|item| Record::from_value(item).map_err(|e| ReadError::Malformed(e.to_string())))
+                .map(|item| Record::from_value(item).map_err(|e| SidecarError::Malformed(e.to_string())))
                 .collect(),
-            _ => Err(ReadError::Malformed("the records listing is an array".into())),
+            _ => Err(SidecarError::Malformed("the records listing is an array".into())),
         }
     }
 
@@ -266,10 +223,10 @@ impl SentinelClient {
     }
 
     /// The sidecar's own verification of its chain, `GET /v1/verify`.
-    pub fn sidecar_verify(&self) -> Result<SidecarVerdictOnChain, ReadError> {
+    pub fn sidecar_verify(&self) -> Result<SidecarVerdictOnChain, SidecarError> {
         let answer = self.read_json(&format!("{}/v1/verify", self.endpoint()))?;
         let Some(ok) = answer.get("ok").and_then(Value::as_bool) else {
-            return Err(ReadError::Malformed("no boolean `ok`".into()));
+            return Err(SidecarError::Malformed("no boolean `ok`".into()));
         };
         Ok(SidecarVerdictOnChain {
             ok,
@@ -280,42 +237,42 @@ impl SentinelClient {
 
     /// Whether the sidecar can decide now (`GET /readyz`: its provenance store answers).
     /// `Err` says why not: a 503 while its store is down, or no answer at all.
-    pub fn ready(&self) -> Result<(), ReadError> {
+    pub fn ready(&self) -> Result<(), SidecarError> {
         self.probe("/readyz", "ready")
     }
 
     /// Whether the sidecar process is up (`GET /healthz`); says nothing about its store.
-    pub fn healthy(&self) -> Result<(), ReadError> {
+    pub fn healthy(&self) -> Result<(), SidecarError> {
         self.probe("/healthz", "ok")
     }
 
-    fn probe(&self, path: &str, status: &str) -> Result<(), ReadError> {
+    fn probe(&self, path: &str, status: &str) -> Result<(), SidecarError> {
         let answer = self.read_json(&format!("{}{path}", self.endpoint()))?;
         if answer.get("status").and_then(Value::as_str) == Some(status) {
             Ok(())
         } else {
-            Err(ReadError::Malformed(format!("{path} did not say {status:?}")))
+            Err(SidecarError::Malformed(format!("{path} did not say {status:?}")))
         }
     }
 
     /// `GET url` within the client's deadline; a 2xx answer read strictly.
-    fn read_json(&self, url: &str) -> Result<Value, ReadError> {
+    fn read_json(&self, url: &str) -> Result<Value, SidecarError> {
         let response = self
             .exchange("GET", url, Vec::new())
-            .map_err(ReadError::Transport)?;
+            .map_err(SidecarError::Transport)?;
         let message = || self.redact(protocol::error_text(&response.body).unwrap_or_default());
         match response.status {
             200..=299 => {}
-            404 => return Err(ReadError::NotFound(message())),
+            404 => return Err(SidecarError::NotFound(message())),
             status => {
-                return Err(ReadError::Status {
+                return Err(SidecarError::Status {
                     status,
                     message: message(),
                 })
             }
         }
         let text =
-            std::str::from_utf8(&response.body).map_err(|_| ReadError::Malformed("not UTF-8".into()))?;
-        crate::provenance::parse_json(text).map_err(|e| ReadError::Malformed(e.to_string()))
+            std::str::from_utf8(&response.body).map_err(|_| SidecarError::Malformed("not UTF-8".into()))?;
+        crate::provenance::parse_json(text).map_err(|e| SidecarError::Malformed(e.to_string()))
     }
 }

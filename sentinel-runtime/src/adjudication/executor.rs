@@ -14,7 +14,8 @@ use super::{time, ReceiptError};
 use crate::action::Action;
 use crate::decision::{GuardDecision, Verdict};
 use crate::denied::Denied;
-use crate::escalation::{EscalationError, ReviewStatus};
+use crate::escalation::ReviewStatus;
+use crate::sidecar_error::SidecarError;
 
 impl ReceiptClient {
     /// Runs `body` as the protocol's protected executor: adjudicate `request` → check the
@@ -216,7 +217,7 @@ impl ReceiptClient {
         let not_approved = || format!("escalation {escalation_id} is not approved");
         let (escalation, status) = match self.sentinel().poll(escalation_id, deadline) {
             Ok(found) => found,
-            Err(EscalationError::NotFound(_)) => return Err(not_approved()),
+            Err(SidecarError::NotFound(_)) => return Err(not_approved()),
             Err(e) => return Err(format!("escalation {escalation_id}: {e}")),
         };
         match status {

@@ -15,7 +15,8 @@ use crate::decision::{human_decision, GuardDecision, Verdict};
 use crate::protocol::request_error;
 use crate::provenance::{action_fingerprint, verify_record, Record};
 
-use super::{EscalationError, ReviewStatus};
+use super::ReviewStatus;
+use crate::sidecar_error::SidecarError;
 
 impl SentinelClient {
     /// Resumes `action` after a human approved the escalation `escalation_id`: an `ALLOW`
@@ -75,7 +76,7 @@ impl SentinelClient {
             }
             Ok((_, ReviewStatus::Pending)) => return Err("still pending".into()),
             Ok((_, ReviewStatus::Denied { .. })) => return Err("denied by a human".into()),
-            Err(EscalationError::NotFound(_)) => return Err("no such escalation".into()),
+            Err(SidecarError::NotFound(_)) => return Err("no such escalation".into()),
             Err(e) => return Err(e.to_string()),
         };
         let record = self.fetch_record(&record_id, deadline)?;

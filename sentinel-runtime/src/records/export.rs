@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{ReadError, RecordQuery, DEFAULT_EXPORT_PAGE};
+use super::{RecordQuery, DEFAULT_EXPORT_PAGE};
 use crate::client::SentinelClient;
 use crate::protocol;
 use crate::provenance::{
     ChainVerifier, Checkpoint, Progress, ProvenanceError, StopReason, StreamError, TrustedKeys, VerifiedChain,
 };
+use crate::sidecar_error::SidecarError;
 
 /// How long [`SentinelClient::verify_export`] may take when [`ExportVerification`] sets no
 /// deadline: a sidecar that keeps serving pages cannot keep it running.
@@ -97,7 +98,7 @@ impl From<VerifiedChain> for VerifiedExport {
 #[non_exhaustive]
 pub enum ExportError {
     /// A page could not be read.
-    Read(ReadError),
+    Read(SidecarError),
     /// The chain does not verify (or is empty): the first bad record, and why.
     Chain(ProvenanceError),
     /// The record at the checkpoint's `seq` is not the one checkpointed.
@@ -160,8 +161,8 @@ impl std::error::Error for ExportError {
     }
 }
 
-impl From<StreamError<ReadError>> for ExportError {
-    fn from(error: StreamError<ReadError>) -> Self {
+impl From<StreamError<SidecarError>> for ExportError {
+    fn from(error: StreamError<SidecarError>) -> Self {
         match error {
             StreamError::Chain(e) => ExportError::Chain(e),
             StreamError::CheckpointMismatch { checkpoint, found } => {
@@ -177,7 +178,7 @@ impl From<StreamError<ReadError>> for ExportError {
             },
             // StreamError is non_exhaustive; a new way to stop is not a success.
             #[allow(unreachable_patterns)]
-            other => ExportError::Read(ReadError::Malformed(other.to_string())),
+            other => ExportError::Read(SidecarError::Malformed(other.to_string())),
         }
     }
 }
@@ -201,7 +202,7 @@ struct ExportTexts<'c> {
 }
 
 impl ExportTexts<'_> {
-    fn fetch(&mut self, offset: usize) -> Result<(), ReadError> {
+    fn fetch(&mut self, offset: usize) -> Result<(), SidecarError> {
         let url = format!(
             "{}/v1/export?{}",
             self.client.endpoint(),
@@ -211,24 +212,24 @@ impl ExportTexts<'_> {
         let response = self
             .client
             .exchange_until("GET", &url, Vec::new(), deadline, &mut 0)
-            .map_err(ReadError::Transport)?;
+            .map_err(SidecarError::Transport)?;
         if !(200..300).contains(&response.status) {
             let message = self
                 .client
                 .redact(protocol::error_text(&response.body).unwrap_or_default());
-            return Err(ReadError::Status {
+            return Err(SidecarError::Status {
                 status: response.status,
                 message,
             });
         }
         let page: RawPage = serde_json::from_slice(&response.body)
-            .map_err(|e| ReadError::Malformed(format!("an export page: {e}")))?;
+            .map_err(|e| SidecarError::Malformed(format!("an export page: {e}")))?;
         if let Some(next) = page.next_offset {
             match usize::try_from(next) {
                 // A next offset that does not move forward would loop for ever.
                 Ok(next) if next > offset && !page.records.is_empty() => self.next_offset = Some(next),
                 _ => {
-                    return Err(ReadError::Malformed(format!(
+                    return Err(SidecarError::Malformed(format!(
                         "nextOffset {next} after offset {offset}"
                     )))
                 }
@@ -240,7 +241,7 @@ impl ExportTexts<'_> {
 }
 
 impl Iterator for ExportTexts<'_> {
-    type Item = Result<String, ReadError>;
+    type Item = Result<String, SidecarError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {

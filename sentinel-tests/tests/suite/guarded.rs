@@ -13,7 +13,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use sentinel::testing::{MockAnswer, MockRequest, MockSidecar};
-use sentinel::transport::{HttpRequest, HttpResponse, TransportError};
+use sentinel::unversioned::transport::{HttpRequest, HttpResponse};
+use sentinel::TransportError;
 use sentinel::{Context, Denied, FailMode, GuardDecision, SentinelClient, Verdict};
 use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
