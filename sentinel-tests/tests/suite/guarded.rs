@@ -300,7 +300,7 @@ fn every_option_together() {
         kind = "payment",
         skip(db),
         rename(to = "recipient", r#type = "method"),
-        fields(currency = "USD", live = true, retries = 3, ratio = -0.5, big = 18446744073709551615, "x-source" = "agent"),
+        fields(currency = "USD", live = true, retries = 3, ratio = -0.5, big = 9007199254740991, "x-source" = "agent"),
         meta(source = "planner", version = 2),
         id = format!("pay-{invoice}"),
         client = &CLIENT,
@@ -326,7 +326,7 @@ fn every_option_together() {
             "live": true,
             "retries": 3,
             "ratio": -0.5,
-            "big": 18446744073709551615u64,
+            "big": 9007199254740991u64,
             "x-source": "agent",
         })
     );
