@@ -258,12 +258,12 @@
 // One path per item: what is not listed here is not part of the API.
 pub use sentinel_runtime::{
     client, init, init_from_env, Action, Actor, AlreadyInitialized, BuildError, CheckResult, Context,
-    DecisionError, Denied, Details, EnvError, Escalation, EscalationError, EscalationState, FailMode,
-    FallbackKind, GuardDecision, InitError, Outcome, Resolution, Resolved, ReviewStatus, SentinelClient,
-    SentinelClientBuilder, TraceStep, Verdict, WithContext, WithContextExt,
+    DecisionError, Denied, Details, EnvError, Escalation, EscalationState, FailMode, FallbackKind,
+    GuardDecision, InitError, Outcome, Resolution, Resolved, ReviewStatus, SentinelClient,
+    SentinelClientBuilder, SidecarError, TraceStep, TransportError, Verdict, WithContext, WithContextExt,
 };
 
-pub use sentinel_runtime::transport;
+pub use sentinel_runtime::unversioned;
 
 #[cfg(feature = "verify")]
 #[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
@@ -293,3 +293,10 @@ pub mod __private {
         receipt_error, receipt_output, receipt_result, ReceiptError, ReceiptOutput,
     };
 }
+
+/// The README's code blocks, compiled and run as doctests so they cannot go stale (the
+/// `rust,ignore` excerpts of the framework examples are held to their files by
+/// `sentinel-tests/tests/suite/readme_excerpts.rs`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

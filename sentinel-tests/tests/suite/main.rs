@@ -35,6 +35,7 @@ mod mock_receipts;
 #[cfg(feature = "testing")]
 mod mock_sidecar;
 mod parser_props;
+mod readme_excerpts;
 mod tls;
 mod tracing_spans;
 mod verified_decisions;
