@@ -259,7 +259,7 @@
 pub use sentinel_runtime::{
     client, init, init_from_env, Action, Actor, AlreadyInitialized, BuildError, CheckResult, Context,
     DecisionError, Denied, Details, EnvError, Escalation, EscalationError, EscalationState, FailMode,
-    GuardDecision, InitError, Outcome, Resolution, Resolved, ReviewStatus, SentinelClient,
+    FallbackKind, GuardDecision, InitError, Outcome, Resolution, Resolved, ReviewStatus, SentinelClient,
     SentinelClientBuilder, TraceStep, Verdict, WithContext, WithContextExt,
 };
 
@@ -293,3 +293,10 @@ pub mod __private {
         receipt_error, receipt_output, receipt_result, ReceiptError, ReceiptOutput,
     };
 }
+
+/// The README's code blocks, compiled and run as doctests so they cannot go stale (the
+/// `rust,ignore` excerpts of the framework examples are held to their files by
+/// `sentinel-tests/tests/suite/readme_excerpts.rs`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -581,3 +581,112 @@ fn an_upstream_over_streamable_http_is_gated_the_same_way() {
         "{listed}"
     );
 }
+
+/// A sidecar of the test's own, stopped by its PID when the test ends.
+struct OwnSidecar {
+    script: PathBuf,
+    pid: String,
+    endpoint: String,
+}
+
+impl Drop for OwnSidecar {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.script).args(["stop", &self.pid]).status();
+    }
+}
+
+#[test]
+#[ignore = "needs npm/PyPI MCP parts and a real sidecar (.ci/run)"]
+fn in_receipt_mode_a_write_runs_only_on_a_validated_receipt_and_its_execution_is_reported() {
+    use sentinel::adjudication::{ExecutorKey, ReceiptClient};
+    use sentinel::provenance::TrustedKeys;
+
+    let test = "in_receipt_mode_a_write_runs_only_on_a_validated_receipt_and_its_execution_is_reported";
+    let Some(parts) = parts(test) else { return };
+    let Some(script) = std::env::var_os("SENTINEL_SIDECAR_SCRIPT").map(PathBuf::from) else {
+        println!("{test}: skipped, SENTINEL_SIDECAR_SCRIPT is not set (.ci/run sets it)");
+        return;
+    };
+    // The sidecar signs receipts with the peers' script's default seed (bytes 0..31).
+    const ISSUER_KEY: &str = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
+    let executor = ExecutorKey::from_seed([7; 32], "mcp-gate");
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let started = Command::new(&script)
+        .args(["start", &port.to_string(), "--protocol"])
+        .arg(format!(
+            "SENTINEL_PROTOCOL_EXECUTOR_KEYS={}",
+            executor.sidecar_setting()
+        ))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(started.status.success(), "the protocol sidecar did not start");
+    let sidecar = OwnSidecar {
+        script,
+        pid: String::from_utf8(started.stdout).unwrap().trim().to_owned(),
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+
+    let dir = tempdir();
+    let data = data_dir(dir.path());
+    std::fs::write(
+        dir.path().join("executor.seed"),
+        "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n",
+    )
+    .unwrap();
+    let config = format!(
+        r#"
+[sentinel]
+endpoint = "{}"
+
+[context]
+provider = "anthropic"
+
+[receipts]
+executor = "mcp-gate"
+executor_seed_file = "executor.seed"
+issuer_keys = ["{ISSUER_KEY}"]
+target_service = "filesystem"
+
+[[tools]]
+name = "write_file"
+policy = "healthcare.record_write"
+kind = "file_write"
+receipt = true
+"#,
+        sidecar.endpoint
+    );
+    let (allowed, blocked) = (data.join("allowed.txt"), data.join("blocked.txt"));
+    let plan = json!([
+        write(&allowed, "on a receipt", json!({})),
+        write(&blocked, "x", json!({"ssn": "078-05-1120"})),
+    ]);
+    let seen = run_plan(
+        &parts,
+        dir.path(),
+        plan,
+        &gated(dir.path(), &config, &filesystem(&parts, &data)),
+    );
+    let steps = seen["steps"].as_array().unwrap_or_else(|| panic!("{seen}"));
+
+    assert_eq!(steps[0]["isError"], json!(false), "{seen}");
+    assert_eq!(std::fs::read_to_string(&allowed).unwrap(), "on a receipt");
+    assert_eq!(steps[1]["isError"], json!(true), "{seen}");
+    assert!(text_of(&steps[1]).contains("no valid receipt"), "{seen}");
+    assert!(!blocked.exists());
+
+    // The sidecar's own audit: one execution, reported against its receipt, and valid.
+    let receipts = ReceiptClient::new(
+        sentinel::SentinelClient::builder(&sidecar.endpoint)
+            .build()
+            .unwrap(),
+        TrustedKeys::new().with_key_base64(ISSUER_KEY).unwrap(),
+        executor,
+    );
+    let audit = receipts.audit().unwrap();
+    assert!(audit.valid, "{audit:?}");
+    assert_eq!(audit.executions_checked, 1, "{audit:?}");
+}

@@ -93,9 +93,29 @@ impl Denied {
         self.verdict() == Verdict::Escalate
     }
 
-    /// `true` when the client made the decision up (the sidecar could not be asked).
+    /// `true` when the client made the decision up (no trustworthy answer was had).
     pub fn is_fallback(&self) -> bool {
         self.inner.decision.is_fallback()
+    }
+
+    /// What kept the client from a trustworthy answer, when it made the decision up: the
+    /// sidecar unreachable, timed out, refusing the request (an unknown policy pack), failing,
+    /// a malformed answer… `None` for the sidecar's own `BLOCK` or `ESCALATE`.
+    ///
+    /// ```
+    /// use sentinel_runtime::{Denied, FallbackKind};
+    ///
+    /// fn advice(denied: &Denied) -> &'static str {
+    ///     match denied.fallback_kind() {
+    ///         None => "the sidecar decided",
+    ///         Some(FallbackKind::Refused) => "the sidecar refused the request: check the policy name",
+    ///         Some(FallbackKind::Unreachable | FallbackKind::TimedOut) => "the sidecar is down or slow",
+    ///         Some(_) => "no trustworthy answer",
+    ///     }
+    /// }
+    /// ```
+    pub fn fallback_kind(&self) -> Option<crate::FallbackKind> {
+        self.inner.decision.fallback_kind()
     }
 
     /// The action type that was denied.

@@ -54,7 +54,9 @@ pub mod adjudication;
 pub use action::Action;
 pub use client::{BuildError, SentinelClient, SentinelClientBuilder};
 pub use context::{Actor, Context, TraceStep, WithContext, WithContextExt};
-pub use decision::{CheckResult, DecisionError, Details, FailMode, GuardDecision, Outcome, Verdict};
+pub use decision::{
+    CheckResult, DecisionError, Details, FailMode, FallbackKind, GuardDecision, Outcome, Verdict,
+};
 pub use denied::Denied;
 pub use env::{init_from_env, EnvError, InitError};
 pub use escalation::{Escalation, EscalationError, EscalationState, Resolution, Resolved, ReviewStatus};

@@ -1,5 +1,5 @@
 //! `tracing` integration: with the `tracing` feature, one `sentinel.guard` span per guard
-//! and a warning for every fallback; without it, nothing at all. The feature checks live
+//! and one warning for every fallback; without it, nothing at all. The feature checks live
 //! here so the client reads the same either way. Payload values and header values are
 //! never recorded.
 
@@ -49,13 +49,26 @@ impl GuardSpan {
             span.record("latency_ms", self.started.elapsed().as_secs_f64() * 1000.0);
             span.record("fallback", decision.is_fallback());
             span.record("attempts", attempts);
-            if decision.is_fallback() {
-                tracing::warn!(
-                    verdict = decision.verdict().as_str(),
-                    reason = decision.reason().unwrap_or_default(),
-                    "sentinel guard fell back without a trustworthy answer"
-                );
-            }
         }
+        fell_back(decision);
+    }
+}
+
+/// With the `tracing` feature, the one warning of a fallback decision (every fallback, in
+/// the current span). Without it, the client logs a fail-open `ALLOW` through `log`
+/// instead (`SentinelClient::fail_safe`), never both: a log-to-tracing bridge would
+/// otherwise show the same event twice. `tracing`'s `log` feature carries this event to a
+/// `log` logger when no tracing subscriber is set.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn fell_back(decision: &GuardDecision) {
+    #[cfg(feature = "tracing")]
+    if let Some(kind) = decision.fallback_kind() {
+        tracing::warn!(
+            target: "sentinel",
+            verdict = decision.verdict().as_str(),
+            kind = %kind,
+            reason = decision.reason().unwrap_or_default(),
+            "sentinel guard fell back without a trustworthy answer"
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use live_support::{live_endpoint, pinned_keys};
 use sentinel::provenance::{verify_record, ProvenanceError, Record};
 use sentinel::testing::MockSidecar;
-use sentinel::{Action, Context, SentinelClient, Verdict};
+use sentinel::{Action, Context, FallbackKind, SentinelClient, Verdict};
 use serde_json::{json, Value};
 
 fn verifying_client(endpoint: &str) -> SentinelClient {
@@ -107,4 +107,27 @@ fn a_null_member_fails_the_content_hash_on_the_mock() {
 fn a_null_member_fails_the_content_hash_like_the_sidecar() {
     let Some(endpoint) = live_endpoint() else { return };
     null_members_are_hashed(&endpoint);
+}
+
+/// (issue 22) A typo in a policy name is not an outage: the real sidecar answers HTTP 400
+/// with its own message, and the denial says the sidecar refused the request, in its words.
+#[test]
+#[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
+fn an_unknown_policy_is_refused_in_the_sidecars_own_words() {
+    let Some(endpoint) = live_endpoint() else { return };
+    let client = SentinelClient::builder(&endpoint)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let decision = client.guard(&payment(12), &Context::new("fix-22"), "health.records");
+    assert_eq!(decision.verdict(), Verdict::Block, "{decision:?}");
+    assert_eq!(
+        decision.fallback_kind(),
+        Some(FallbackKind::Refused),
+        "{decision:?}"
+    );
+    assert_eq!(
+        decision.reason(),
+        Some("sentinel sidecar refused the request (HTTP 400: unknown policy pack: health.records); failing closed"),
+    );
 }

@@ -116,6 +116,7 @@ fn describe(entry: Option<&Entry>) -> String {
             policy,
             kind,
             wait_for_human,
+            receipt,
         } => {
             let escalation = if wait_for_human.is_zero() {
                 "an escalation parks".to_owned()
@@ -128,7 +129,8 @@ fn describe(entry: Option<&Entry>) -> String {
             let kind = kind
                 .as_deref()
                 .map_or("the tool's name".to_owned(), |kind| format!("`{kind}`"));
-            format!("guarded: policy `{policy}`, action type {kind}; {escalation}")
+            let receipt = if *receipt { ", run on a receipt" } else { "" };
+            format!("guarded: policy `{policy}`, action type {kind}{receipt}; {escalation}")
         }
     };
     format!("{what} (rule `{}`, line {})", entry.pattern.as_str(), entry.line)

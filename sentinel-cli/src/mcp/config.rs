@@ -23,6 +23,29 @@ pub struct GateConfig {
     pub context: ContextConfig,
     /// The rules, in file order.
     pub rules: RuleSet,
+    /// The protected executor's settings, for rules with `receipt = true`.
+    pub receipts: Option<ReceiptsConfig>,
+}
+
+/// The `[receipts]` table: the gate as the protected executor of authorization receipts.
+pub struct ReceiptsConfig {
+    /// The executor's identity, as the sidecar knows it.
+    pub executor: String,
+    /// The executor's Ed25519 seed, base64, read from `executor_seed_file`. Never printed.
+    pub executor_seed: String,
+    /// The sidecar's receipt-signing public keys (base64 of the 32 raw bytes).
+    pub issuer_keys: Vec<String>,
+    /// The canonical action's `targetService` (default `mcp`).
+    pub target_service: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReceiptsEntry {
+    executor: String,
+    executor_seed_file: Spanned<String>,
+    issuer_keys: Spanned<Vec<String>>,
+    target_service: Option<String>,
 }
 
 /// The `[sentinel]` table: the sidecar's address and how to talk to it.
@@ -95,6 +118,7 @@ struct File {
     context: ContextConfig,
     #[serde(default)]
     tools: Vec<ToolEntry>,
+    receipts: Option<Spanned<ReceiptsEntry>>,
 }
 
 /// One `[[tools]]` entry as written; [`ToolEntry::rule`] checks that it says one thing.
@@ -107,6 +131,7 @@ struct ToolEntry {
     policy: Option<Spanned<String>>,
     kind: Option<Spanned<String>>,
     wait_for_human_secs: Option<Spanned<u64>>,
+    receipt: Option<Spanned<bool>>,
 }
 
 impl ToolEntry {
@@ -121,6 +146,7 @@ impl ToolEntry {
             other => Ok(other.is_some()),
         };
         let allow = wants_true(&self.allow, "allow")?;
+        let receipt = wants_true(&self.receipt, "receipt")?;
         let deny = wants_true(&self.deny, "deny")?;
         let what = [allow, deny, self.policy.is_some()];
         if what.iter().filter(|set| **set).count() != 1 {
@@ -148,12 +174,20 @@ impl ToolEntry {
                     Some(kind) => Some(kind.into_inner()),
                     None => None,
                 };
+                let wait_for_human =
+                    match self.wait_for_human_secs {
+                        Some(wait) if receipt && *wait.get_ref() > 0 => return Err((
+                            wait.span(),
+                            "a `receipt = true` rule parks every escalation; leave `wait_for_human_secs` out"
+                                .into(),
+                        )),
+                        wait => Duration::from_secs(wait.map(Spanned::into_inner).unwrap_or(0)),
+                    };
                 Rule::Guard {
                     policy: policy.into_inner(),
                     kind,
-                    wait_for_human: Duration::from_secs(
-                        self.wait_for_human_secs.map(Spanned::into_inner).unwrap_or(0),
-                    ),
+                    wait_for_human,
+                    receipt,
                 }
             }
             None => {
@@ -162,6 +196,9 @@ impl ToolEntry {
                 }
                 if let Some(wait) = self.wait_for_human_secs {
                     return guard_only("wait_for_human_secs", wait.span());
+                }
+                if let Some(flag) = self.receipt {
+                    return guard_only("receipt", flag.span());
                 }
                 if allow {
                     Rule::Allow
@@ -257,8 +294,22 @@ pub fn parse(path: &Path, text: &str) -> Result<GateConfig, ConfigError> {
             }
         }
     }
+    let receipts = match file.receipts {
+        Some(entry) => Some(receipts(path, text, entry)?),
+        None => None,
+    };
     let mut rules = RuleSet::default();
     for entry in file.tools {
+        if let (Some(flag), None) = (&entry.receipt, &receipts) {
+            if *flag.get_ref() {
+                return Err(ConfigError::at(
+                    path,
+                    text,
+                    Some(flag.span()),
+                    "`receipt = true` needs a [receipts] table (the executor's identity and key)",
+                ));
+            }
+        }
         let name_span = entry.name.span();
         let (pattern, rule) = entry
             .rule()
@@ -271,6 +322,50 @@ pub fn parse(path: &Path, text: &str) -> Result<GateConfig, ConfigError> {
         sentinel: file.sentinel,
         context: file.context,
         rules,
+        receipts,
+    })
+}
+
+/// The `[receipts]` table checked, its seed read (a path relative to the configuration's
+/// folder) and parsed, so a wrong key stops the gate before it starts.
+fn receipts(path: &Path, text: &str, entry: Spanned<ReceiptsEntry>) -> Result<ReceiptsConfig, ConfigError> {
+    let entry = entry.into_inner();
+    let seed_path = Path::new(entry.executor_seed_file.get_ref());
+    let seed_path = path
+        .parent()
+        .map_or(seed_path.to_path_buf(), |dir| dir.join(seed_path));
+    let span = Some(entry.executor_seed_file.span());
+    let seed = std::fs::read_to_string(&seed_path).map_err(|e| {
+        ConfigError::at(
+            path,
+            text,
+            span.clone(),
+            format!("cannot read {}: {e}", seed_path.display()),
+        )
+    })?;
+    sentinel::adjudication::ExecutorKey::from_seed_base64(seed.trim(), entry.executor.clone())
+        .map_err(|why| ConfigError::at(path, text, span, why))?;
+    let keys_span = entry.issuer_keys.span();
+    let issuer_keys = entry.issuer_keys.into_inner();
+    let mut trusted = sentinel::provenance::TrustedKeys::new();
+    for key in &issuer_keys {
+        trusted = trusted
+            .with_key_base64(key)
+            .map_err(|e| ConfigError::at(path, text, Some(keys_span.clone()), e.to_string()))?;
+    }
+    if trusted.is_empty() {
+        return Err(ConfigError::at(
+            path,
+            text,
+            Some(keys_span),
+            "no issuer key: a receipt could never verify",
+        ));
+    }
+    Ok(ReceiptsConfig {
+        executor: entry.executor,
+        executor_seed: seed.trim().to_owned(),
+        issuer_keys,
+        target_service: entry.target_service.unwrap_or_else(|| "mcp".into()),
     })
 }
 
@@ -376,6 +471,55 @@ mod tests {
         assert!(
             message.starts_with("gate.toml:3:20: `trusted_key_ids`: "),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn receipt_rules_need_a_receipts_table_and_park() {
+        let message = error_of("[[tools]]\nname = \"x\"\npolicy = \"p\"\nreceipt = true\n");
+        assert!(
+            message.starts_with("gate.toml:4:11: `receipt`: `receipt = true` needs a [receipts] table"),
+            "{message}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("seed"),
+            "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+        )
+        .unwrap();
+        let receipts = "[receipts]\nexecutor = \"gate\"\nexecutor_seed_file = \"seed\"\n\
+                        issuer_keys = [\"A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=\"]\n";
+        let path = dir.path().join("gate.toml");
+        let waits = format!(
+            "{receipts}[[tools]]\nname = \"x\"\npolicy = \"p\"\nreceipt = true\nwait_for_human_secs = 5\n"
+        );
+        let message = parse(&path, &waits).err().unwrap().to_string();
+        assert!(
+            message.contains(
+                ":9:23: a `receipt = true` rule parks every escalation; leave `wait_for_human_secs` out"
+            ),
+            "{message}"
+        );
+        let fine = format!("{receipts}[[tools]]\nname = \"x\"\npolicy = \"p\"\nreceipt = true\n");
+        let config = parse(&path, &fine).unwrap();
+        assert_eq!(config.receipts.unwrap().target_service, "mcp");
+    }
+
+    #[test]
+    fn a_missing_or_bad_executor_seed_names_its_key_and_never_echoes_the_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gate.toml");
+        let text = "[receipts]\nexecutor = \"gate\"\nexecutor_seed_file = \"seed\"\nissuer_keys = []\n";
+        let missing = parse(&path, text).err().unwrap().to_string();
+        assert!(
+            missing.contains(":3:22: `executor_seed_file`: cannot read "),
+            "{missing}"
+        );
+        std::fs::write(dir.path().join("seed"), "not-a-seed-s3cret").unwrap();
+        let bad = parse(&path, text).err().unwrap().to_string();
+        assert!(
+            bad.contains("`executor_seed_file`: ") && !bad.contains("s3cret"),
+            "{bad}"
         );
     }
 

@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use rmcp::model::{CallToolResult, ContentBlock, IntoContents, JsonObject};
-use sentinel::provenance::action_fingerprint;
+use sentinel::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
+use sentinel::provenance::{action_fingerprint, TrustedKeys};
 use sentinel::{Action, Context, Denied, FailMode, GuardDecision, ReviewStatus, SentinelClient};
 use serde_json::Value;
 
-use super::config::{ContextConfig, FailModeName, SidecarConfig};
+use super::config::{ContextConfig, FailModeName, ReceiptsConfig, SidecarConfig};
 use super::rules::{Rule, RuleSet};
 
 /// How many parked escalations a session remembers.
@@ -25,6 +26,8 @@ pub enum Judgement {
     Forward,
     /// Answer it with this tool result (`isError: true`); the upstream never sees it.
     Refuse(CallToolResult),
+    /// Forward it as the protected executor: only on a receipt validated for this request.
+    Execute(Box<AdjudicationRequest>),
 }
 
 /// The sidecar client built from the `[sentinel]` table, or from the `SENTINEL_*` variables
@@ -53,9 +56,22 @@ pub fn sidecar_client(config: Option<&SidecarConfig>) -> Result<SentinelClient, 
     builder.build().map_err(|e| format!("[sentinel]: {e}"))
 }
 
+/// The receipt client of `[receipts]`, over the same sidecar client.
+pub fn receipt_client(client: &SentinelClient, config: &ReceiptsConfig) -> Result<ReceiptClient, String> {
+    let executor = ExecutorKey::from_seed_base64(&config.executor_seed, config.executor.clone())?;
+    let mut issuers = TrustedKeys::new();
+    for key in &config.issuer_keys {
+        issuers = issuers
+            .with_key_base64(key)
+            .map_err(|e| format!("[receipts] issuer_keys: {e}"))?;
+    }
+    Ok(ReceiptClient::new(client.clone(), issuers, executor))
+}
+
 /// The gate's judge for one MCP session.
 pub struct Judge {
     client: SentinelClient,
+    receipts: Option<(ReceiptClient, String)>,
     rules: RuleSet,
     context_config: ContextConfig,
     context: RwLock<Arc<Context>>,
@@ -65,12 +81,19 @@ pub struct Judge {
 }
 
 impl Judge {
-    /// A judge for a new session: one run id for all its calls.
-    pub fn new(client: SentinelClient, rules: RuleSet, context_config: ContextConfig) -> Self {
+    /// A judge for a new session (one run id for all its calls), with the receipt client
+    /// and target service for `receipt` rules.
+    pub fn new(
+        client: SentinelClient,
+        receipts: Option<(ReceiptClient, String)>,
+        rules: RuleSet,
+        context_config: ContextConfig,
+    ) -> Self {
         let run_id = format!("mcp-{}", uuid::Uuid::new_v4());
         let context = Arc::new(context_of(&run_id, &context_config, None));
         Judge {
             client,
+            receipts,
             rules,
             context_config,
             context: RwLock::new(context),
@@ -82,6 +105,11 @@ impl Judge {
     /// The rules.
     pub fn rules(&self) -> &RuleSet {
         &self.rules
+    }
+
+    /// The receipt client, when the configuration has `[receipts]`.
+    pub fn receipts(&self) -> Option<&ReceiptClient> {
+        self.receipts.as_ref().map(|(client, _)| client)
     }
 
     /// Takes the client's name from its `initialize` as the actor, unless the file names one.
@@ -99,7 +127,7 @@ impl Judge {
                  tool, and a tool without a rule is refused"
             ));
         };
-        let (policy, kind, wait) = match &entry.rule {
+        let (policy, kind, wait, receipt) = match &entry.rule {
             Rule::Allow => return Judgement::Forward,
             Rule::Deny => {
                 return refuse_text(format!(
@@ -110,9 +138,18 @@ impl Judge {
                 policy,
                 kind,
                 wait_for_human,
-            } => (policy.as_str(), kind.as_deref().unwrap_or(tool), *wait_for_human),
+                receipt,
+            } => (
+                policy.as_str(),
+                kind.as_deref().unwrap_or(tool),
+                *wait_for_human,
+                *receipt,
+            ),
         };
         let payload = Value::Object(arguments.cloned().unwrap_or_default().into_iter().collect());
+        if receipt {
+            return self.receipt_request(tool, kind, policy, payload);
+        }
         let fingerprint = format!("{tool}\n{}", action_fingerprint(kind, &payload));
         let action = Action::of(kind, payload);
         let context = self.context.read().unwrap_or_else(|e| e.into_inner()).clone();
@@ -139,6 +176,36 @@ impl Judge {
             parked.insert(fingerprint, escalation_id.to_owned());
         }
         Judgement::Refuse(denial(Denied::new(decision, kind, policy)))
+    }
+
+    /// The adjudication request of a `receipt` rule's call: the tool is the operation, its
+    /// arguments the parameters.
+    fn receipt_request(&self, tool: &str, kind: &str, policy: &str, parameters: Value) -> Judgement {
+        let Some((_, target_service)) = &self.receipts else {
+            return refuse_text(format!(
+                "BLOCK: {tool} was not carried out; its rule needs receipts, and the gate has no [receipts] table"
+            ));
+        };
+        let context = self.context.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let actor = context
+            .actor()
+            .map_or("mcp-client".to_owned(), |actor| actor.id.clone());
+        let mut action = match CanonicalAction::new(kind, target_service.clone(), tool, actor, parameters) {
+            Ok(action) => action,
+            Err(e) => {
+                return refuse_text(format!(
+                    "BLOCK: {tool} was not carried out; it cannot be adjudicated: {e}"
+                ))
+            }
+        };
+        if let Some(tenant) = context.tenant() {
+            action = action.tenant(tenant);
+        }
+        Judgement::Execute(Box::new(AdjudicationRequest::new(
+            action,
+            (*context).clone(),
+            policy,
+        )))
     }
 
     fn parked_escalation(&self, fingerprint: &str) -> Option<String> {
@@ -193,7 +260,7 @@ fn context_of(run_id: &str, config: &ContextConfig, client_name: Option<&str>) -
 }
 
 /// The crate's rmcp integration: the denial's model-facing text as a failed tool result.
-fn denial(denied: Denied) -> CallToolResult {
+pub fn denial(denied: Denied) -> CallToolResult {
     CallToolResult::error(denied.into_contents())
 }
 

@@ -80,7 +80,17 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(BAD_CONFIG);
         }
     };
-    let judge = Arc::new(judge::Judge::new(client, config.rules, config.context));
+    let receipts = match &config.receipts {
+        Some(receipts) => match judge::receipt_client(&client, receipts) {
+            Ok(receipt_client) => Some((receipt_client, receipts.target_service.clone())),
+            Err(e) => {
+                eprintln!("sentinelctl mcp: {}: {e}", path.display());
+                return ExitCode::from(BAD_CONFIG);
+            }
+        },
+        None => None,
+    };
+    let judge = Arc::new(judge::Judge::new(client, receipts, config.rules, config.context));
     match upstream_of(&args) {
         Upstream::None => {
             eprintln!(

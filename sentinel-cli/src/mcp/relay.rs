@@ -16,21 +16,49 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, ErrorCode, ErrorData};
+use sentinel::adjudication::AdjudicationRequest;
+use sentinel::Denied;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-use super::judge::{Judge, Judgement};
+use super::judge::{denial, Judge, Judgement};
 
 /// The protocol version from which a tool result carries `resultType`.
 const RESULT_TYPE_SINCE: &str = "2026-07-28";
 
 /// What a forwarded request awaits, to treat its response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 enum Awaiting {
     ToolsList,
     Initialize,
     Other,
+    /// A call run on a receipt: its executor waits for the answer to report the execution.
+    Executed(oneshot::Sender<Value>),
+}
+
+/// Why a call run on a receipt did not succeed.
+#[derive(Debug)]
+enum Executed {
+    /// Never forwarded: no validated receipt.
+    Denied(Denied),
+    /// Forwarded; the upstream failed it or went away (the client has its answer).
+    Upstream(String),
+}
+
+impl From<Denied> for Executed {
+    fn from(denied: Denied) -> Self {
+        Executed::Denied(denied)
+    }
+}
+
+impl std::fmt::Display for Executed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Executed::Denied(denied) => write!(f, "{denied}"),
+            Executed::Upstream(why) => f.write_str(why),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -213,8 +241,9 @@ impl Relay {
         }
     }
 
-    /// Forwards a request, or answers it with an error when the upstream is gone.
-    fn forward_request(&self, id: &Value, awaiting: Awaiting, raw: String) {
+    /// Forwards a request, or answers it with an error when the upstream is gone (and
+    /// returns `false`).
+    fn forward_request(&self, id: &Value, awaiting: Awaiting, raw: String) -> bool {
         let mut state = self.lock();
         let sent = match (&state.down, &state.to_upstream) {
             (None, Some(upstream)) => upstream.send(raw).is_ok(),
@@ -222,7 +251,7 @@ impl Relay {
         };
         if sent {
             state.pending.insert(id_key(id), awaiting);
-            return;
+            return true;
         }
         let why = state
             .down
@@ -230,6 +259,49 @@ impl Relay {
             .unwrap_or_else(|| "the upstream MCP server is not connected".into());
         drop(state);
         self.send_error(id, ErrorCode::INTERNAL_ERROR, why);
+        false
+    }
+
+    /// Forwards a call run on a receipt and waits for the upstream's answer, which also
+    /// goes to the client as it is: a result that is not an error is the execution's
+    /// result; anything else fails it.
+    async fn forward_and_wait(&self, id: &Value, raw: String) -> Result<Value, Executed> {
+        let (answered, answer) = oneshot::channel();
+        if !self.forward_request(id, Awaiting::Executed(answered), raw) {
+            return Err(Executed::Upstream("the upstream MCP server is gone".into()));
+        }
+        let Ok(answer) = answer.await else {
+            return Err(Executed::Upstream(
+                "the upstream MCP server went away before answering".into(),
+            ));
+        };
+        match answer.get("result") {
+            Some(result) if result.get("isError") != Some(&Value::Bool(true)) => Ok(result.clone()),
+            _ => Err(Executed::Upstream(
+                "the upstream MCP server answered with an error".into(),
+            )),
+        }
+    }
+
+    /// Runs a call as the protected executor: forwarded only on a receipt the sidecar
+    /// validated for it, its execution reported after the upstream answered.
+    async fn execute(self: Arc<Self>, id: Value, raw: String, request: AdjudicationRequest) {
+        let relay = self.clone();
+        let handle = tokio::runtime::Handle::current();
+        let call_id = id.clone();
+        let outcome = tokio::task::spawn_blocking(move || match relay.judge.receipts() {
+            Some(receipts) => receipts.execute(&request, || {
+                handle.block_on(relay.forward_and_wait(&call_id, raw))
+            }),
+            None => Err(Executed::Upstream("the gate has no [receipts] table".into())),
+        })
+        .await;
+        match outcome {
+            // Forwarded: the client has the upstream's answer.
+            Ok(Ok(_)) | Ok(Err(Executed::Upstream(_))) => {}
+            Ok(Err(Executed::Denied(denied))) => self.send_result(&id, denial(denied)),
+            Err(e) => self.send_result(&id, gate_failed(&e)),
+        }
     }
 
     fn forward_raw(&self, raw: String) {
@@ -279,14 +351,12 @@ impl Relay {
                 return;
             }
             match judged {
-                Ok(Judgement::Forward) => self.forward_request(&id, Awaiting::Other, raw),
+                Ok(Judgement::Forward) => {
+                    self.forward_request(&id, Awaiting::Other, raw);
+                }
                 Ok(Judgement::Refuse(result)) => self.send_result(&id, result),
-                Err(e) => self.send_result(
-                    &id,
-                    CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
-                        "BLOCK: the call was not carried out; the gate failed while judging it ({e})"
-                    ))]),
-                ),
+                Ok(Judgement::Execute(request)) => self.execute(id, raw, *request).await,
+                Err(e) => self.send_result(&id, gate_failed(&e)),
             }
         });
     }
@@ -347,6 +417,10 @@ impl Relay {
                 }
                 text.to_owned()
             }
+            Some(Awaiting::Executed(answered)) => {
+                let _ = answered.send(message);
+                text.to_owned()
+            }
             Some(Awaiting::Initialize) => {
                 let version = message.pointer("/result/protocolVersion").and_then(Value::as_str);
                 self.lock().protocol_version = version.map(str::to_owned);
@@ -370,4 +444,11 @@ impl Relay {
             self.send_error(&id, ErrorCode::INTERNAL_ERROR, why.clone());
         }
     }
+}
+
+/// The tool result of a call the gate failed on (a panic while judging): refused.
+fn gate_failed(e: &tokio::task::JoinError) -> CallToolResult {
+    CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
+        "BLOCK: the call was not carried out; the gate failed while judging it ({e})"
+    ))])
 }

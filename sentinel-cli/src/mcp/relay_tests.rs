@@ -47,7 +47,7 @@ fn start(endpoint: &str) -> Ends {
     let text = format!("[sentinel]\nendpoint = \"{endpoint}\"\ntimeout_ms = 2000\n{RULES}");
     let config = config::parse(Path::new("gate.toml"), &text).unwrap();
     let client = sidecar_client(config.sentinel.as_ref()).unwrap();
-    let judge = Arc::new(Judge::new(client, config.rules, config.context));
+    let judge = Arc::new(Judge::new(client, None, config.rules, config.context));
     let (client_side, gate_client_side) = tokio::io::duplex(1 << 16);
     let (upstream_side, gate_upstream_side) = tokio::io::duplex(1 << 16);
     let (gate_client_in, gate_client_out) = tokio::io::split(gate_client_side);
@@ -304,4 +304,41 @@ async fn calls_are_judged_side_by_side() {
     }
     forwarded.sort_unstable();
     assert_eq!(forwarded, (0..8).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_call_cancelled_while_it_is_judged_is_neither_forwarded_nor_answered() {
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let sidecar = MockSidecar::start(move |_| {
+        // Answers ALLOW once the test has sent the cancellation (or after 5 s).
+        let _ = released.lock().unwrap().recv_timeout(Duration::from_secs(5));
+        MockAnswer::allow()
+    });
+    let mut ends = start(&sidecar.endpoint());
+    send(
+        &mut ends.client,
+        &call(1, "write_file", json!({"path": "/data/a"})),
+    )
+    .await;
+    let cancel =
+        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":"user"}}"#;
+    send(&mut ends.client, cancel).await;
+    // The cancellation itself passes through.
+    assert_eq!(next(&mut ends.to_upstream).await, cancel);
+    release.send(()).unwrap();
+    // Wait until the sidecar was asked and answered, then show nothing else was forwarded.
+    let asked = std::time::Instant::now();
+    while sidecar.requests().is_empty() && asked.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ping_reaches_upstream_next(&mut ends, 2).await;
+    let answer = r#"{"jsonrpc":"2.0","id":2,"result":{}}"#;
+    send(ends.upstream.as_mut().unwrap(), answer).await;
+    assert_eq!(
+        next(&mut ends.to_client).await,
+        answer,
+        "nothing was answered for the cancelled call"
+    );
 }

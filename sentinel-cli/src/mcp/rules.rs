@@ -19,6 +19,10 @@ pub enum Rule {
         /// How long an ESCALATE waits for a human before the call returns; zero parks it
         /// (returns at once with the escalation id).
         wait_for_human: Duration,
+        /// Forwarded as the protected executor of an authorization receipt: adjudicated,
+        /// the receipt validated (single use) before forwarding, the execution signed and
+        /// reported after the upstream answered.
+        receipt: bool,
     },
 }
 
@@ -135,6 +139,7 @@ mod tests {
             policy: policy.into(),
             kind: None,
             wait_for_human: Duration::ZERO,
+            receipt: false,
         }
     }
 

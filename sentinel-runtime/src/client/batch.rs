@@ -13,7 +13,7 @@ use super::SentinelClient;
 use crate::action::Action;
 use crate::context::Context;
 use crate::deadline::time_left;
-use crate::decision::GuardDecision;
+use crate::decision::{FallbackKind, GuardDecision};
 use crate::protocol;
 use crate::protocol::{request_error, GuardBatch, GuardRequest};
 use crate::transport::HttpResponse;
@@ -104,7 +104,10 @@ impl SentinelClient {
                     self.timeout(),
                     requests.len()
                 );
-                decisions.extend(rest.iter().map(|_| self.fail_safe(why.clone())));
+                decisions.extend(
+                    rest.iter()
+                        .map(|_| self.fail_safe(FallbackKind::TimedOut, why.clone())),
+                );
                 break;
             }
             let size = self.inner.batch_pace.chunk_for(left).min(rest.len());
@@ -112,6 +115,7 @@ impl SentinelClient {
             decisions.extend(self.guard_chunk(chunk, deadline));
             rest = tail;
         }
+        decisions.iter().for_each(crate::telemetry::fell_back);
         decisions
     }
 
@@ -143,7 +147,7 @@ impl SentinelClient {
                     None => match answers.next() {
                         // Verifying is a request of its own, within the batch's deadline.
                         Some(decision) => self.checked(decision, action, context, policy.as_ref(), deadline),
-                        None => self.fail_safe("batch answer too short"),
+                        None => self.fail_safe(FallbackKind::Malformed, "batch answer too short"),
                     },
                 },
             )
@@ -154,11 +158,17 @@ impl SentinelClient {
     /// whole; returns exactly one decision per request.
     fn batch_exchange(&self, requests: &[GuardRequest<'_>], deadline: Instant) -> Vec<GuardDecision> {
         let count = requests.len();
-        let fail_all = |why: String| (0..count).map(|_| self.fail_safe(why.clone())).collect();
+        let fail_all =
+            |kind: FallbackKind, why: String| (0..count).map(|_| self.fail_safe(kind, why.clone())).collect();
         let started = Instant::now();
         let body = match serde_json::to_vec(&GuardBatch { requests }) {
             Ok(body) => body,
-            Err(e) => return fail_all(format!("request could not be serialized: {e}")),
+            Err(e) => {
+                return fail_all(
+                    FallbackKind::RefusedByClient,
+                    format!("request could not be serialized: {e}"),
+                )
+            }
         };
         // A batch refused whole is refused again however long one waits if it holds more
         // actions than the bucket can: split it instead of retrying it.
@@ -175,30 +185,37 @@ impl SentinelClient {
             Err(why) => {
                 // No answer in time: the sidecar is at least this slow per action.
                 self.inner.batch_pace.observe(started.elapsed(), count);
-                return fail_all(why.to_string());
+                return fail_all(FallbackKind::of_transport(&why), why.to_string());
             }
         };
         if !protocol::is_success(response.status) {
-            return fail_all(protocol::describe_status(response.status, &response.body));
+            return fail_all(
+                FallbackKind::of_status(response.status),
+                protocol::describe_status(response.status, &response.body),
+            );
         }
         self.inner.batch_pace.observe(started.elapsed(), count);
-        let fail_all = |why: String| {
+        let fail_malformed = |why: String| {
             self.dishonoured();
-            fail_all(why)
+            fail_all(FallbackKind::Malformed, why)
         };
         let items = match crate::decision::batch_from_json(&response.body) {
             Ok(items) if items.len() == count => items,
             Ok(items) => {
-                return fail_all(format!(
+                return fail_malformed(format!(
                     "batch answer has {} decisions for {count} requests",
                     items.len()
                 ))
             }
-            Err(e) => return fail_all(format!("malformed batch answer: {e}")),
+            Err(e) => return fail_malformed(format!("malformed batch answer: {e}")),
         };
         items
             .into_iter()
-            .map(|item| item.unwrap_or_else(|e| self.fail_safe(format!("malformed decision: {e}"))))
+            .map(|item| {
+                item.unwrap_or_else(|e| {
+                    self.fail_safe(FallbackKind::Malformed, format!("malformed decision: {e}"))
+                })
+            })
             .collect()
     }
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::SentinelClient;
 use crate::action::Action;
 use crate::context::Context;
-use crate::decision::GuardDecision;
+use crate::decision::{FallbackKind, GuardDecision};
 use crate::protocol::{self, request_error, GuardRequest};
 use crate::telemetry::GuardSpan;
 use crate::transport::HttpResponse;
@@ -77,7 +77,7 @@ impl SentinelClient {
         }
         let decision = match self.exchange_until("POST", &self.inner.guard_url, body, deadline, attempts) {
             Ok(response) => self.decision_from(response),
-            Err(why) => return self.fail_safe(why.to_string()),
+            Err(why) => return self.fail_safe(FallbackKind::of_transport(&why), why.to_string()),
         };
         self.checked(decision, action, context, policy, deadline)
     }
@@ -109,7 +109,10 @@ impl SentinelClient {
 
     fn decision_from(&self, response: HttpResponse) -> GuardDecision {
         if !protocol::is_success(response.status) {
-            return self.fail_safe(protocol::describe_status(response.status, &response.body));
+            return self.fail_safe(
+                FallbackKind::of_status(response.status),
+                protocol::describe_status(response.status, &response.body),
+            );
         }
         match GuardDecision::from_json(&response.body) {
             Ok(mut decision) => {
@@ -123,7 +126,7 @@ impl SentinelClient {
             }
             Err(e) => {
                 self.dishonoured();
-                self.fail_safe(format!("malformed decision: {e}"))
+                self.fail_safe(FallbackKind::Malformed, format!("malformed decision: {e}"))
             }
         }
     }

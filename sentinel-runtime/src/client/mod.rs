@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::deadline::deadline_after;
-use crate::decision::{FailMode, GuardDecision};
+use crate::decision::{FailMode, FallbackKind, GuardDecision};
 use crate::transport::{RedactedHeaders, Transport};
 
 mod batch;
@@ -116,10 +116,13 @@ impl SentinelClient {
         self.inner.seen_records.first_use(record_id)
     }
 
-    /// The fail-safe decision of this client's fail mode for `what_went_wrong`.
-    pub(crate) fn fail_safe(&self, what_went_wrong: impl Into<String>) -> GuardDecision {
+    /// The fail-safe decision of this client's fail mode for `what_went_wrong`, of `kind`.
+    pub(crate) fn fail_safe(&self, kind: FallbackKind, what_went_wrong: impl Into<String>) -> GuardDecision {
         let what_went_wrong = self.redact(what_went_wrong.into());
-        let decision = GuardDecision::made_up(self.inner.fail_mode, what_went_wrong);
+        let decision = GuardDecision::made_up(self.inner.fail_mode, kind, what_went_wrong);
+        // With `tracing`, the warning is the tracing event of `telemetry::fell_back`: one
+        // per fallback whatever the logging stack (a log-to-tracing bridge would show both).
+        #[cfg(not(feature = "tracing"))]
         if self.inner.fail_mode == FailMode::Open {
             log::warn!(target: "sentinel", "{}", decision.reason().unwrap_or_default());
         }

@@ -9,6 +9,9 @@ use serde_json::{Map, Value};
 
 use crate::strict_json;
 
+mod fallback;
+pub use fallback::FallbackKind;
+
 /// The three answers a sidecar can give. The protocol has exactly these; there is no
 /// "unknown" verdict, and a client that sees another string fails safe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -218,7 +221,7 @@ pub struct GuardDecision {
     #[serde(skip_serializing_if = "Option::is_none")]
     escalation_id: Option<String>,
     #[serde(skip)]
-    fallback: bool,
+    fallback: Option<FallbackKind>,
 }
 
 impl GuardDecision {
@@ -250,7 +253,7 @@ impl GuardDecision {
             // Shown and logged as the reason for the verdict: bounded, no control characters.
             reason: reason.map(|reason| crate::reason::clean(&reason, crate::reason::MAX_REASON_CHARS)),
             escalation_id,
-            fallback: false,
+            fallback: None,
         })
     }
 
@@ -259,12 +262,22 @@ impl GuardDecision {
 
     /// The decision the client makes up when it has no trustworthy answer: `BLOCK` when
     /// failing closed, `ALLOW` when failing open; an empty record id; exactly one
-    /// `sentinel.transport` check carrying `what_went_wrong`.
+    /// `sentinel.transport` check carrying `what_went_wrong`; a reason in the words of `kind`.
     ///
     /// `what_went_wrong` is cut to 500 characters and its control characters become spaces:
     /// it often quotes the sidecar.
-    pub(crate) fn made_up(fail_mode: FailMode, what_went_wrong: impl Into<String>) -> GuardDecision {
+    pub(crate) fn made_up(
+        fail_mode: FailMode,
+        kind: FallbackKind,
+        what_went_wrong: impl Into<String>,
+    ) -> GuardDecision {
         let what_went_wrong = crate::reason::clean(&what_went_wrong.into(), crate::reason::MAX_REASON_CHARS);
+        // The client's own refusal is never let through, whatever the mode.
+        let fail_mode = if kind == FallbackKind::RefusedByClient {
+            FailMode::Closed
+        } else {
+            fail_mode
+        };
         let (verdict, outcome, mode) = match fail_mode {
             FailMode::Closed => (Verdict::Block, Outcome::Fail, "closed"),
             FailMode::Open => (Verdict::Allow, Outcome::Inconclusive, "open"),
@@ -272,9 +285,7 @@ impl GuardDecision {
         GuardDecision {
             verdict,
             record_id: String::new(),
-            reason: Some(format!(
-                "sentinel sidecar unreachable ({what_went_wrong}); failing {mode}"
-            )),
+            reason: Some(kind.reason(&what_went_wrong, mode)),
             checks: vec![CheckResult {
                 check: GuardDecision::TRANSPORT_CHECK.to_owned(),
                 outcome,
@@ -284,7 +295,7 @@ impl GuardDecision {
                 latency_ms: None,
             }],
             escalation_id: None,
-            fallback: true,
+            fallback: Some(kind),
         }
     }
 
@@ -292,12 +303,9 @@ impl GuardDecision {
     /// because asking could not settle the call: the request could not be described, a
     /// human did not answer in time, a signed record did not match. Shaped like a
     /// fallback (empty record id, one `sentinel.transport` check) so callers treat it the
-    /// same, but its reason says what happened instead of "unreachable".
+    /// same; its kind is [`FallbackKind::RefusedByClient`] and its reason says what happened.
     pub(crate) fn refused(why: impl Into<String>) -> GuardDecision {
-        let why = crate::reason::clean(&why.into(), crate::reason::MAX_REASON_CHARS);
-        let mut decision = GuardDecision::made_up(FailMode::Closed, why.clone());
-        decision.reason = Some(format!("{why}; failing closed"));
-        decision
+        GuardDecision::made_up(FailMode::Closed, FallbackKind::RefusedByClient, why)
     }
 
     /// A decision derived from other answers (an approved escalation's human review).
@@ -314,7 +322,7 @@ impl GuardDecision {
             checks,
             reason: Some(reason),
             escalation_id: Some(escalation_id),
-            fallback: false,
+            fallback: None,
         }
     }
 
@@ -337,6 +345,19 @@ impl GuardDecision {
     /// `true` when the client made this decision up because it could not get a trustworthy
     /// answer (empty record id, one `sentinel.transport` check).
     pub fn is_fallback(&self) -> bool {
+        self.fallback.is_some()
+    }
+
+    /// What kept the client from a trustworthy answer, for a decision it made up
+    /// ([`is_fallback`](Self::is_fallback)); `None` for the sidecar's own decisions.
+    ///
+    /// ```
+    /// use sentinel_runtime::{FallbackKind, GuardDecision};
+    ///
+    /// let body = br#"{"verdict":"BLOCK","recordId":"rec_9","checks":[]}"#;
+    /// assert_eq!(GuardDecision::from_json(body).unwrap().fallback_kind(), None);
+    /// ```
+    pub fn fallback_kind(&self) -> Option<FallbackKind> {
         self.fallback
     }
 
@@ -378,7 +399,16 @@ impl GuardDecision {
     /// exactly one [`TRANSPORT_CHECK`](Self::TRANSPORT_CHECK) check carrying
     /// `what_went_wrong`.
     pub fn fallback(fail_mode: FailMode, what_went_wrong: impl Into<String>) -> GuardDecision {
-        GuardDecision::made_up(fail_mode, what_went_wrong)
+        GuardDecision::made_up(fail_mode, FallbackKind::Unreachable, what_went_wrong)
+    }
+
+    /// A fallback decision of `kind`, worded as the client words it.
+    pub fn fallback_of(
+        kind: FallbackKind,
+        fail_mode: FailMode,
+        what_went_wrong: impl Into<String>,
+    ) -> GuardDecision {
+        GuardDecision::made_up(fail_mode, kind, what_went_wrong)
     }
 
     /// A decision as the sidecar could have sent it. `record_id` should not be empty.
@@ -389,7 +419,7 @@ impl GuardDecision {
             checks,
             reason: None,
             escalation_id: None,
-            fallback: false,
+            fallback: None,
         }
     }
 

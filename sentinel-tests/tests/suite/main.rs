@@ -17,6 +17,7 @@ mod batch_sizing;
 mod client_parity;
 mod conformance;
 mod escalations_and_batches;
+mod fallback_reasons;
 #[cfg(feature = "testing")]
 mod guarded;
 #[cfg(feature = "testing")]
@@ -34,6 +35,7 @@ mod mock_receipts;
 #[cfg(feature = "testing")]
 mod mock_sidecar;
 mod parser_props;
+mod readme_excerpts;
 mod tls;
 mod tracing_spans;
 mod verified_decisions;
