@@ -128,10 +128,10 @@ fn run(out: &mut impl Write, endpoint: Option<String>) -> Result<(), Box<dyn std
 
     // An attacker holding a receipt for one payment tries it on another, then replays it.
     let genuine = payment(&context, 100, "vendor_42");
-    let receipt = receipts
-        .adjudicate(&genuine)?
-        .receipt
-        .ok_or("expected an ALLOW with a receipt")?;
+    let adjudication = receipts.adjudicate(&genuine)?;
+    if adjudication.receipt.is_none() {
+        return Err("expected an ALLOW with a receipt".into());
+    }
     let swapped = payment(&context, 100, "acct_attacker");
     let body = || Ok::<_, Denied>("the side effect ran");
     for (what, request) in [
@@ -139,7 +139,7 @@ fn run(out: &mut impl Write, endpoint: Option<String>) -> Result<(), Box<dyn std
         ("genuine", &genuine),
         ("replayed", &genuine),
     ] {
-        match receipts.execute_receipt(&receipt, request, body) {
+        match receipts.execute_receipt(&adjudication, request, body) {
             Ok(done) => writeln!(out, "{what}: {done}")?,
             Err(denied) => writeln!(out, "{what}: denied: {}", denied.reason())?,
         }

@@ -258,12 +258,12 @@
 // One path per item: what is not listed here is not part of the API.
 pub use sentinel_runtime::{
     client, init, init_from_env, Action, Actor, AlreadyInitialized, BuildError, CheckResult, Context,
-    DecisionError, Denied, Details, EnvError, Escalation, EscalationError, EscalationState, FailMode,
-    FallbackKind, GuardDecision, InitError, Outcome, Resolution, Resolved, ReviewStatus, SentinelClient,
-    SentinelClientBuilder, TraceStep, Verdict, WithContext, WithContextExt,
+    DecisionError, Denied, Details, EnvError, Escalation, EscalationState, FailMode, FallbackKind,
+    GuardDecision, InitError, Outcome, Resolution, Resolved, ReviewStatus, SentinelClient,
+    SentinelClientBuilder, SidecarError, TraceStep, TransportError, Verdict, WithContext, WithContextExt,
 };
 
-pub use sentinel_runtime::transport;
+pub use sentinel_runtime::unversioned;
 
 #[cfg(feature = "verify")]
 #[cfg_attr(docsrs, doc(cfg(feature = "verify")))]

@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use sentinel_runtime::transport::{HttpRequest, HttpResponse};
+use sentinel_runtime::unversioned::transport::{HttpRequest, HttpResponse};
 use sentinel_runtime::{Action, Context, GuardDecision, SentinelClient, Verdict};
 
 thread_local! {

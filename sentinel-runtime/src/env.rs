@@ -75,7 +75,7 @@ pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Sen
         EnvError {
             variable,
             problem: e.to_string(),
-            source: Some(e),
+            build_error: Some(e),
         }
     })
 }
@@ -161,7 +161,7 @@ fn positive(variable: &'static str, text: &str) -> Result<u64, EnvError> {
 pub struct EnvError {
     variable: &'static str,
     problem: String,
-    source: Option<BuildError>,
+    build_error: Option<BuildError>,
 }
 
 impl EnvError {
@@ -169,7 +169,7 @@ impl EnvError {
         EnvError {
             variable,
             problem: "is not set".into(),
-            source: None,
+            build_error: None,
         }
     }
 
@@ -177,13 +177,18 @@ impl EnvError {
         EnvError {
             variable,
             problem,
-            source: None,
+            build_error: None,
         }
     }
 
     /// The variable at fault.
     pub fn variable(&self) -> &'static str {
         self.variable
+    }
+
+    /// Why the builder refused the variables, when that is the problem.
+    pub fn build_error(&self) -> Option<&BuildError> {
+        self.build_error.as_ref()
     }
 }
 
@@ -193,11 +198,9 @@ impl fmt::Display for EnvError {
     }
 }
 
-impl std::error::Error for EnvError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
-    }
-}
+/// `Display` already says what the [`BuildError`] said, so `source()` is `None` (see
+/// [`build_error`](EnvError::build_error)).
+impl std::error::Error for EnvError {}
 
 /// Why [`init_from_env`] failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,14 +221,7 @@ impl fmt::Display for InitError {
     }
 }
 
-impl std::error::Error for InitError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            InitError::Env(e) => Some(e),
-            InitError::AlreadyInitialized(e) => Some(e),
-        }
-    }
-}
+impl std::error::Error for InitError {}
 
 #[cfg(test)]
 mod tests {
@@ -234,6 +230,15 @@ mod tests {
     fn env(vars: &[(&str, &str)]) -> Result<SentinelClient, EnvError> {
         let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn a_builder_refusal_is_said_once_and_reachable() {
+        let err = env(&[("SENTINEL_ENDPOINT", "ftp://nowhere")]).unwrap_err();
+        let build_error = err.build_error().expect("the builder refused it").to_string();
+        assert_eq!(err.variable(), "SENTINEL_ENDPOINT");
+        assert_eq!(err.to_string().matches(&build_error).count(), 1, "{err}");
+        assert!(std::error::Error::source(&err).is_none());
     }
 
     #[test]

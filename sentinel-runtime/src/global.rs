@@ -14,7 +14,9 @@ static GLOBAL: OnceCell<SentinelClient> = OnceCell::new();
 /// A second call returns [`AlreadyInitialized`] and leaves the first client in place: the
 /// gate is never replaced silently. Until `init` is called, guarded calls are denied.
 pub fn init(client: SentinelClient) -> Result<(), AlreadyInitialized> {
-    GLOBAL.set(client).map_err(|_| AlreadyInitialized(()))
+    GLOBAL
+        .set(client)
+        .map_err(|_| AlreadyInitialized::new("sentinel::init", "client"))
 }
 
 /// The client installed by [`init`], if any.
@@ -22,13 +24,27 @@ pub fn client() -> Option<&'static SentinelClient> {
     GLOBAL.get()
 }
 
-/// [`init`] was called before; the client it installed stays.
+/// An `init` was called before ([`init`], or `adjudication::init` for the receipt client);
+/// the client it installed stays, and the one given is dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlreadyInitialized(());
+pub struct AlreadyInitialized {
+    init: &'static str,
+    what: &'static str,
+}
+
+impl AlreadyInitialized {
+    pub(crate) fn new(init: &'static str, what: &'static str) -> Self {
+        AlreadyInitialized { init, what }
+    }
+}
 
 impl fmt::Display for AlreadyInitialized {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("sentinel::init was already called; the first client stays in place")
+        write!(
+            f,
+            "{} was already called; the first {} stays in place",
+            self.init, self.what
+        )
     }
 }
 

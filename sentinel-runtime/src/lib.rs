@@ -26,11 +26,14 @@ mod method_kind;
 mod payload;
 mod protocol;
 mod reason;
+mod sidecar_error;
 mod strict_json;
 mod telemetry;
 #[cfg(feature = "tls")]
 mod tls;
-pub mod transport;
+mod transport;
+
+pub mod unversioned;
 
 #[doc(hidden)]
 pub mod macro_support;
@@ -59,5 +62,50 @@ pub use decision::{
 };
 pub use denied::Denied;
 pub use env::{init_from_env, EnvError, InitError};
-pub use escalation::{Escalation, EscalationError, EscalationState, Resolution, Resolved, ReviewStatus};
+pub use escalation::{Escalation, EscalationState, Resolution, Resolved, ReviewStatus};
 pub use global::{client, init, AlreadyInitialized};
+pub use sidecar_error::SidecarError;
+pub use transport::TransportError;
+
+// The types users share across threads (a client in shared state, a decision or an error
+// sent to another thread, a receipt client behind a global) are `Send + Sync`. A change
+// that loses it fails the build here, not in a user's crate.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<SentinelClient>();
+    shared::<SentinelClientBuilder>();
+    shared::<GuardDecision>();
+    shared::<CheckResult>();
+    shared::<Details>();
+    shared::<Action>();
+    shared::<Context>();
+    shared::<Denied>();
+    shared::<Escalation>();
+    shared::<Resolved>();
+    shared::<ReviewStatus>();
+    shared::<BuildError>();
+    shared::<DecisionError>();
+    shared::<EnvError>();
+    shared::<InitError>();
+    shared::<AlreadyInitialized>();
+    shared::<SidecarError>();
+    shared::<TransportError>();
+    shared::<transport::HttpRequest>();
+    shared::<transport::HttpResponse>();
+    shared::<transport::UreqTransport>();
+    #[cfg(feature = "verify")]
+    {
+        shared::<adjudication::ReceiptClient>();
+        shared::<adjudication::AuthorizationReceipt>();
+        shared::<adjudication::ExecutionReceipt>();
+        shared::<adjudication::ExecutorKey>();
+        shared::<adjudication::ReceiptError>();
+        shared::<provenance::Record>();
+        shared::<provenance::TrustedKeys>();
+        shared::<provenance::ProvenanceError>();
+        shared::<records::ExportError>();
+        shared::<records::RecordQuery>();
+    }
+    #[cfg(feature = "testing")]
+    shared::<testing::MockSidecar>();
+};

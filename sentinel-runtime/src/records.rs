@@ -1,16 +1,17 @@
 //! The sidecar's read API (feature `verify`): signed records by id, the records listing and
 //! its filters, the export pages (verified page by page in bounded memory), the sidecar's
 //! own chain check, and its liveness and readiness probes.
-
-use std::fmt;
-
 use serde_json::Value;
 
 use crate::client::SentinelClient;
 use crate::decision::Verdict;
 use crate::protocol::{self, path_segment};
-use crate::provenance::{verify_chain_from, ChainStart, ProvenanceError, Record, TrustedKeys};
-use crate::transport::TransportError;
+use crate::provenance::Record;
+use crate::sidecar_error::SidecarError;
+
+mod export;
+
+pub use export::{ExportError, ExportVerification, VerifiedExport, DEFAULT_EXPORT_DEADLINE};
 
 /// The page size [`SentinelClient::export_pages`] asks for when the query sets no limit:
 /// a page of ordinary records stays well under the default 1 MiB body limit.
@@ -108,46 +109,6 @@ impl RecordQuery {
     }
 }
 
-/// Why a read from the sidecar failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ReadError {
-    /// 404: no such record.
-    NotFound(String),
-    /// Another status than 2xx, with the sidecar's `error` text when it gave one.
-    Status {
-        /// The HTTP status.
-        status: u16,
-        /// The sidecar's `error` text, or empty.
-        message: String,
-    },
-    /// No answer: connection refused, reset, or the deadline passed.
-    Transport(TransportError),
-    /// A 2xx answer that is not what the route answers.
-    Malformed(String),
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::NotFound(what) => write!(f, "not found: {what}"),
-            ReadError::Status { status, message } if message.is_empty() => write!(f, "HTTP {status}"),
-            ReadError::Status { status, message } => write!(f, "HTTP {status}: {message}"),
-            ReadError::Transport(why) => write!(f, "no answer from the sidecar: {why}"),
-            ReadError::Malformed(why) => write!(f, "malformed answer: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for ReadError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ReadError::Transport(cause) => Some(cause),
-            _ => None,
-        }
-    }
-}
-
 /// The sidecar's own check of its whole chain (`GET /v1/verify`). It is the sidecar's word
 /// about itself; [`SentinelClient::verify_export`] checks the chain independently.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,45 +122,6 @@ pub struct SidecarVerdictOnChain {
     pub reason: Option<String>,
 }
 
-/// What [`SentinelClient::verify_export`] verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct VerifiedExport {
-    /// How many records were verified.
-    pub records: u64,
-    /// Where the verified chain ends: verify later records from here with
-    /// [`verify_chain_from`].
-    pub last: ChainStart,
-}
-
-/// Why [`SentinelClient::verify_export`] failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ExportError {
-    /// A page could not be read.
-    Read(ReadError),
-    /// The chain does not verify (or is empty).
-    Chain(ProvenanceError),
-}
-
-impl fmt::Display for ExportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExportError::Read(e) => write!(f, "export could not be read: {e}"),
-            ExportError::Chain(e) => write!(f, "exported chain does not verify: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ExportError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ExportError::Read(cause) => Some(cause),
-            ExportError::Chain(cause) => Some(cause),
-        }
-    }
-}
-
 /// The pages of `GET /v1/export`, fetched one at a time as the iterator is advanced
 /// (following `nextOffset`), so a chain of any length is read in bounded memory. Made by
 /// [`SentinelClient::export_pages`]. Ends after the first error.
@@ -211,7 +133,7 @@ pub struct ExportPages<'a> {
 }
 
 impl Iterator for ExportPages<'_> {
-    type Item = Result<Vec<Record>, ReadError>;
+    type Item = Result<Vec<Record>, SidecarError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let offset = self.next_offset.take()?;
@@ -222,20 +144,20 @@ impl Iterator for ExportPages<'_> {
         );
         let page = match self.client.read_json(&url) {
             Ok(Value::Object(page)) => page,
-            Ok(_) => return Some(Err(ReadError::Malformed("an export page is an object".into()))),
+            Ok(_) => return Some(Err(SidecarError::Malformed("an export page is an object".into()))),
             Err(e) => return Some(Err(e)),
         };
         let records = match page.get("records") {
             Some(Value::Array(items)) => items.iter().cloned().map(Record::from_value).collect(),
             _ => {
-                return Some(Err(ReadError::Malformed(
+                return Some(Err(SidecarError::Malformed(
                     "an export page has a `records` array".into(),
                 )))
             }
         };
         let records: Vec<Record> = match records {
             Ok(records) => records,
-            Err(e) => return Some(Err(ReadError::Malformed(e.to_string()))),
+            Err(e) => return Some(Err(SidecarError::Malformed(e.to_string()))),
         };
         match page.get("nextOffset") {
             None | Some(Value::Null) => {}
@@ -243,7 +165,7 @@ impl Iterator for ExportPages<'_> {
                 // A next offset that does not move forward would loop for ever.
                 Some(next) if next > offset && !records.is_empty() => self.next_offset = Some(next),
                 _ => {
-                    return Some(Err(ReadError::Malformed(format!(
+                    return Some(Err(SidecarError::Malformed(format!(
                         "nextOffset {next} after offset {offset}"
                     ))))
                 }
@@ -255,15 +177,15 @@ impl Iterator for ExportPages<'_> {
 
 impl SentinelClient {
     /// One signed record, `GET /v1/records/{id}`, read strictly (numbers exactly, repeated
-    /// keys refused): that record, or an error ([`ReadError::Malformed`] for an answer that
+    /// keys refused): that record, or an error ([`SidecarError::Malformed`] for an answer that
     /// is another record). Reading does not verify it: see
     /// [`verify_record`](crate::provenance::verify_record).
-    pub fn record(&self, record_id: &str) -> Result<Record, ReadError> {
+    pub fn record(&self, record_id: &str) -> Result<Record, SidecarError> {
         let url = format!("{}{}", self.endpoint(), protocol::record_path(record_id));
         let record =
-            Record::from_value(self.read_json(&url)?).map_err(|e| ReadError::Malformed(e.to_string()))?;
+            Record::from_value(self.read_json(&url)?).map_err(|e| SidecarError::Malformed(e.to_string()))?;
         if record.id != record_id {
-            return Err(ReadError::Malformed(format!(
+            return Err(SidecarError::Malformed(format!(
                 "asked for record {record_id}, the answer is record {}",
                 record.id
             )));
@@ -272,7 +194,7 @@ impl SentinelClient {
     }
 
     /// The records matching `query`, in chain order (`GET /v1/records`).
-    pub fn records(&self, query: &RecordQuery) -> Result<Vec<Record>, ReadError> {
+    pub fn records(&self, query: &RecordQuery) -> Result<Vec<Record>, SidecarError> {
         let url = format!(
             "{}{}?{}",
             self.endpoint(),
@@ -282,9 +204,9 @@ impl SentinelClient {
         match self.read_json(&url)? {
             Value::Array(items) => items
                 .into_iter()
-                .map(|item| Record::from_value(item).map_err(|e| ReadError::Malformed(e.to_string())))
+                .map(|item| Record::from_value(item).map_err(|e| SidecarError::Malformed(e.to_string())))
                 .collect(),
-            _ => Err(ReadError::Malformed("the records listing is an array".into())),
+            _ => Err(SidecarError::Malformed("the records listing is an array".into())),
         }
     }
 
@@ -300,35 +222,11 @@ impl SentinelClient {
         }
     }
 
-    /// Verifies the sidecar's whole chain from `GENESIS` under `trusted`, independently of
-    /// the sidecar: the export is read page by page and each page is checked with
-    /// [`verify_chain_from`] after the last record of the one before, so memory stays
-    /// bounded by one page whatever the chain's length. Records appended while it runs are
-    /// verified too, up to the page that ends the export.
-    pub fn verify_export(&self, trusted: &TrustedKeys) -> Result<VerifiedExport, ExportError> {
-        let mut start = ChainStart::Genesis;
-        let mut verified = 0u64;
-        for page in self.export_pages(&RecordQuery::new()) {
-            let page = page.map_err(ExportError::Read)?;
-            let Some(last) = page.last() else { break };
-            verify_chain_from(&page, trusted, start).map_err(ExportError::Chain)?;
-            start = ChainStart::after(last);
-            verified += page.len() as u64;
-        }
-        if verified == 0 {
-            return Err(ExportError::Chain(ProvenanceError::EmptyChain));
-        }
-        Ok(VerifiedExport {
-            records: verified,
-            last: start,
-        })
-    }
-
     /// The sidecar's own verification of its chain, `GET /v1/verify`.
-    pub fn sidecar_verify(&self) -> Result<SidecarVerdictOnChain, ReadError> {
+    pub fn sidecar_verify(&self) -> Result<SidecarVerdictOnChain, SidecarError> {
         let answer = self.read_json(&format!("{}/v1/verify", self.endpoint()))?;
         let Some(ok) = answer.get("ok").and_then(Value::as_bool) else {
-            return Err(ReadError::Malformed("no boolean `ok`".into()));
+            return Err(SidecarError::Malformed("no boolean `ok`".into()));
         };
         Ok(SidecarVerdictOnChain {
             ok,
@@ -339,42 +237,42 @@ impl SentinelClient {
 
     /// Whether the sidecar can decide now (`GET /readyz`: its provenance store answers).
     /// `Err` says why not: a 503 while its store is down, or no answer at all.
-    pub fn ready(&self) -> Result<(), ReadError> {
+    pub fn ready(&self) -> Result<(), SidecarError> {
         self.probe("/readyz", "ready")
     }
 
     /// Whether the sidecar process is up (`GET /healthz`); says nothing about its store.
-    pub fn healthy(&self) -> Result<(), ReadError> {
+    pub fn healthy(&self) -> Result<(), SidecarError> {
         self.probe("/healthz", "ok")
     }
 
-    fn probe(&self, path: &str, status: &str) -> Result<(), ReadError> {
+    fn probe(&self, path: &str, status: &str) -> Result<(), SidecarError> {
         let answer = self.read_json(&format!("{}{path}", self.endpoint()))?;
         if answer.get("status").and_then(Value::as_str) == Some(status) {
             Ok(())
         } else {
-            Err(ReadError::Malformed(format!("{path} did not say {status:?}")))
+            Err(SidecarError::Malformed(format!("{path} did not say {status:?}")))
         }
     }
 
     /// `GET url` within the client's deadline; a 2xx answer read strictly.
-    fn read_json(&self, url: &str) -> Result<Value, ReadError> {
+    fn read_json(&self, url: &str) -> Result<Value, SidecarError> {
         let response = self
             .exchange("GET", url, Vec::new())
-            .map_err(ReadError::Transport)?;
+            .map_err(SidecarError::Transport)?;
         let message = || self.redact(protocol::error_text(&response.body).unwrap_or_default());
         match response.status {
             200..=299 => {}
-            404 => return Err(ReadError::NotFound(message())),
+            404 => return Err(SidecarError::NotFound(message())),
             status => {
-                return Err(ReadError::Status {
+                return Err(SidecarError::Status {
                     status,
                     message: message(),
                 })
             }
         }
         let text =
-            std::str::from_utf8(&response.body).map_err(|_| ReadError::Malformed("not UTF-8".into()))?;
-        crate::provenance::parse_json(text).map_err(|e| ReadError::Malformed(e.to_string()))
+            std::str::from_utf8(&response.body).map_err(|_| SidecarError::Malformed("not UTF-8".into()))?;
+        crate::provenance::parse_json(text).map_err(|e| SidecarError::Malformed(e.to_string()))
     }
 }

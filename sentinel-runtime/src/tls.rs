@@ -5,8 +5,16 @@ use std::fmt;
 
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 
+/// How an `https://` sidecar is trusted, and who the client is to it (feature `tls`):
+/// rustls, the platform's roots unless a CA is given, and an optional client identity for
+/// mutual TLS. Our own type, so no TLS crate's version is part of this crate's API.
+///
+/// [`SentinelClientBuilder`](crate::SentinelClientBuilder) fills one from
+/// `tls_root_ca_pem` and `tls_client_identity_pem`; build one yourself only for
+/// [`UreqTransport::with_tls`](crate::unversioned::transport::UreqTransport::with_tls).
+/// `Debug` shows which parts are set, never key material.
 #[derive(Default, Clone)]
-pub(crate) struct TlsOptions {
+pub struct TlsOptions {
     pub(crate) root_ca_pem: Option<Vec<u8>>,
     pub(crate) identity_pem: Option<(Vec<u8>, Vec<u8>)>,
 }
@@ -21,6 +29,30 @@ impl fmt::Debug for TlsOptions {
 }
 
 impl TlsOptions {
+    /// The platform's roots, no client certificate.
+    #[must_use]
+    pub fn new() -> Self {
+        TlsOptions::default()
+    }
+
+    /// Trust only the CA certificate(s) in `pem` instead of the platform's roots.
+    #[must_use]
+    pub fn root_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Present this certificate chain and private key (PEM) for mutual TLS.
+    #[must_use]
+    pub fn client_identity_pem(
+        mut self,
+        cert_chain_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.identity_pem = Some((cert_chain_pem.into(), key_pem.into()));
+        self
+    }
+
     pub(crate) fn to_ureq(&self) -> Result<TlsConfig, TlsError> {
         let roots = match &self.root_ca_pem {
             Some(pem) => {

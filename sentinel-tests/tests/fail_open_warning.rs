@@ -3,7 +3,8 @@
 
 use std::sync::Mutex;
 
-use sentinel::transport::{HttpRequest, TransportError};
+use sentinel::unversioned::transport::HttpRequest;
+use sentinel::TransportError;
 use sentinel::{Action, Context, FailMode, SentinelClient};
 use serde_json::json;
 

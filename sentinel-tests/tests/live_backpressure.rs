@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use live_support::OwnSidecar;
-use sentinel::transport::{HttpRequest, HttpResponse, Transport, TransportError, UreqTransport};
+use sentinel::unversioned::transport::{HttpRequest, HttpResponse, Transport, UreqTransport};
+use sentinel::TransportError;
 use sentinel::{Action, Context, SentinelClient, Verdict};
 use serde_json::json;
 

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use live_support::{live_endpoint, pinned_keys};
 use sentinel::provenance::{action_fingerprint, verify_chain, verify_record};
-use sentinel::records::{ReadError, RecordQuery};
+use sentinel::records::RecordQuery;
 use sentinel::testing::{MockAnswer, MockSidecar};
 use sentinel::{
-    Action, Context, EscalationError, EscalationState, Resolution, ReviewStatus, SentinelClient, Verdict,
+    Action, Context, EscalationState, Resolution, ReviewStatus, SentinelClient, SidecarError, Verdict,
 };
 use serde_json::json;
 
@@ -114,7 +114,7 @@ fn conformance(endpoint: &str) {
     );
     assert!(matches!(
         client.resolve(&escalation_id, Resolution::Approve, "mallory"),
-        Err(EscalationError::NotAnApprover(_))
+        Err(SidecarError::NotAnApprover(_))
     ));
     let resolved = client
         .resolve_escalation(&escalation_id, Resolution::Approve, "treasury_ops")
@@ -126,11 +126,11 @@ fn conformance(endpoint: &str) {
     let review_id = resolved.record_id;
     assert!(matches!(
         client.resolve(&escalation_id, Resolution::Approve, "treasury_ops"),
-        Err(EscalationError::AlreadyResolved(_))
+        Err(SidecarError::AlreadyResolved(_))
     ));
     assert!(matches!(
         client.resolve("esc_does_not_exist", Resolution::Deny, "treasury_ops"),
-        Err(EscalationError::NotFound(_))
+        Err(SidecarError::NotFound(_))
     ));
     let review = client.record(&review_id).unwrap();
     verify_record(&review, &trusted).expect("the human review is signed too");
@@ -238,7 +238,7 @@ fn conformance(endpoint: &str) {
     // A record that does not exist.
     assert!(matches!(
         client.record("rec_00000000-0000-4000-8000-000000000000"),
-        Err(ReadError::NotFound(_))
+        Err(SidecarError::NotFound(_))
     ));
 
     // The whole chain, from GENESIS, under the pinned key: independently, then by the sidecar.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
 use sentinel::adjudication::{
-    AdjudicationRequest, AuthorizationReceipt, CanonicalAction, ExecutorKey, ReceiptClient,
+    Adjudication, AdjudicationRequest, AuthorizationReceipt, CanonicalAction, ExecutorKey, ReceiptClient,
 };
 use sentinel::provenance::TrustedKeys;
 use sentinel::{Context, Denied, Resolution, SentinelClient, Verdict};
@@ -110,20 +110,33 @@ fn payment(amount: u64, to: &str) -> AdjudicationRequest {
     )
 }
 
-fn receipt_for(client: &ReceiptClient, request: &AdjudicationRequest) -> AuthorizationReceipt {
+fn receipt_for(client: &ReceiptClient, request: &AdjudicationRequest) -> Adjudication {
     let adjudication = client.adjudicate(request).unwrap();
     assert_eq!(adjudication.verdict, Verdict::Allow, "{}", adjudication.reason);
-    adjudication.receipt.expect("an ALLOW carries a receipt")
+    assert!(adjudication.receipt.is_some(), "an ALLOW carries a receipt");
+    adjudication
 }
 
-/// Runs `receipt` for `request` with a body that counts its runs.
+/// The receipt of an `ALLOW` adjudication.
+fn receipt(adjudication: &Adjudication) -> &AuthorizationReceipt {
+    adjudication.receipt.as_ref().unwrap()
+}
+
+/// `adjudication` with `receipt` in place of its own, as an attacker hands it over.
+fn with_receipt(adjudication: &Adjudication, receipt: AuthorizationReceipt) -> Adjudication {
+    let mut wire = serde_json::to_value(adjudication).unwrap();
+    wire["receipt"] = serde_json::to_value(receipt).unwrap();
+    serde_json::from_value(wire).unwrap()
+}
+
+/// Runs the receipt of `adjudication` for `request` with a body that counts its runs.
 fn run(
     client: &ReceiptClient,
-    receipt: &AuthorizationReceipt,
+    adjudication: &Adjudication,
     request: &AdjudicationRequest,
     runs: &AtomicUsize,
 ) -> Result<String, Denied> {
-    client.execute_receipt(receipt, request, || {
+    client.execute_receipt(adjudication, request, || {
         runs.fetch_add(1, Ordering::SeqCst);
         Ok::<_, Denied>("tx_ok".to_owned())
     })
@@ -236,14 +249,22 @@ fn substitution_replay_forgery_expiry_and_revocation_never_run_the_body() {
     let b = payment(100, "acct_attacker");
     let receipt_a = receipt_for(&client, &a);
     assert_denied_with(run(&client, &receipt_a, &b, &runs), "ACTION_MISMATCH");
-    let by_sidecar = client.validate(&receipt_a, &b.binding()).unwrap_err();
+    let by_sidecar = client.validate(receipt(&receipt_a), &b.binding()).unwrap_err();
     assert_eq!(by_sidecar.code(), "ACTION_MISMATCH", "{by_sidecar}");
     assert_eq!(runs.load(Ordering::SeqCst), 0);
 
-    // The genuine action still runs on it, once; the same receipt again is a replay.
+    // The genuine action still runs on it, once; the same receipt again is a replay, which
+    // this client refuses itself, and the sidecar too.
     assert_eq!(run(&client, &receipt_a, &a, &runs).unwrap(), "tx_ok");
     assert_eq!(runs.load(Ordering::SeqCst), 1);
-    assert_denied_with(run(&client, &receipt_a, &a, &runs), "REPLAY_DETECTED");
+    assert_denied_with(run(&client, &receipt_a, &a, &runs), "already backed an execution");
+    assert_eq!(
+        client
+            .validate(receipt(&receipt_a), &a.binding())
+            .unwrap_err()
+            .code(),
+        "REPLAY_DETECTED"
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 
     // Replay race: eight threads present one receipt at once; exactly one body runs.
@@ -267,7 +288,12 @@ fn substitution_replay_forgery_expiry_and_revocation_never_run_the_body() {
     assert_eq!(raced.load(Ordering::SeqCst), 1, "exactly one racing body runs");
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
     for denied in results.into_iter().filter_map(Result::err) {
-        assert!(denied.reason().contains("REPLAY_DETECTED"), "{}", denied.reason());
+        assert!(
+            denied.reason().contains("already backed an execution")
+                || denied.reason().contains("REPLAY_DETECTED"),
+            "{}",
+            denied.reason()
+        );
     }
 
     // Forgery: a receipt signed by another key, under its own key id or under the
@@ -276,10 +302,25 @@ fn substitution_replay_forgery_expiry_and_revocation_never_run_the_body() {
     let genuine_d = receipt_for(&client, &d);
     let attacker = SigningKey::from_bytes(&[9; 32]);
     let own_id = TrustedKeys::key_id_of(attacker.verifying_key().as_bytes());
-    let forged_own = forge(&genuine_d, &attacker, own_id);
-    let forged_pinned = forge(&genuine_d, &attacker, genuine_d.key_id().to_owned());
-    assert_denied_with(run(&client, &forged_own, &d, &runs), "UNTRUSTED_ISSUER");
-    assert_denied_with(run(&client, &forged_pinned, &d, &runs), "INVALID_SIGNATURE");
+    let forged_own = forge(receipt(&genuine_d), &attacker, own_id);
+    let forged_pinned = forge(
+        receipt(&genuine_d),
+        &attacker,
+        receipt(&genuine_d).key_id().to_owned(),
+    );
+    assert_denied_with(
+        run(&client, &with_receipt(&genuine_d, forged_own.clone()), &d, &runs),
+        "UNTRUSTED_ISSUER",
+    );
+    assert_denied_with(
+        run(
+            &client,
+            &with_receipt(&genuine_d, forged_pinned.clone()),
+            &d,
+            &runs,
+        ),
+        "INVALID_SIGNATURE",
+    );
     assert_eq!(
         client.validate(&forged_own, &d.binding()).unwrap_err().code(),
         "UNTRUSTED_ISSUER"
@@ -298,7 +339,10 @@ fn substitution_replay_forgery_expiry_and_revocation_never_run_the_body() {
     }
     assert_denied_with(run(&client, &receipt_e, &e, &runs), "EXPIRED_RECEIPT");
     assert_eq!(
-        client.validate(&receipt_e, &e.binding()).unwrap_err().code(),
+        client
+            .validate(receipt(&receipt_e), &e.binding())
+            .unwrap_err()
+            .code(),
         "EXPIRED_RECEIPT"
     );
 
@@ -306,7 +350,7 @@ fn substitution_replay_forgery_expiry_and_revocation_never_run_the_body() {
     let f = payment(104, "vendor_42");
     let receipt_f = receipt_for(&client, &f);
     client
-        .revoke(receipt_f.receipt_id(), Some("operator pulled it"))
+        .revoke(receipt(&receipt_f).receipt_id(), Some("operator pulled it"))
         .unwrap();
     assert_denied_with(run(&client, &receipt_f, &f, &runs), "REVOKED_RECEIPT");
 
@@ -404,19 +448,69 @@ fn a_human_approval_reference_is_signed_into_the_receipt_and_can_be_required() {
     let runs = AtomicUsize::new(0);
     // Required but absent: refused by the client and by the sidecar, never run.
     let required = payment(100, "vendor_42").require_human_approval();
-    let receipt = receipt_for(&client, &required);
-    assert_denied_with(run(&client, &receipt, &required, &runs), "MISSING_HUMAN_APPROVAL");
+    let adjudication = receipt_for(&client, &required);
+    assert_denied_with(
+        run(&client, &adjudication, &required, &runs),
+        "MISSING_HUMAN_APPROVAL",
+    );
     assert_eq!(
-        client.validate(&receipt, &required.binding()).unwrap_err().code(),
+        client
+            .validate(receipt(&adjudication), &required.binding())
+            .unwrap_err()
+            .code(),
         "MISSING_HUMAN_APPROVAL"
     );
 
-    // Present: stamped on the signed receipt, and the execution goes ahead.
-    let approved = payment(100, "vendor_42")
-        .human_approval("esc_offline_ticket_42")
+    // A made-up reference is stamped on the signed receipt (the sidecar checks only that
+    // one is there), and refused: no escalation approves this action.
+    let made_up = payment(100, "vendor_42")
+        .human_approval("esc_nobody_approved_this")
         .require_human_approval();
-    let receipt = receipt_for(&client, &approved);
-    assert_eq!(receipt.human_approval_reference(), Some("esc_offline_ticket_42"));
-    assert_eq!(run(&client, &receipt, &approved, &runs).unwrap(), "tx_ok");
+    let adjudication = receipt_for(&client, &made_up);
+    assert_eq!(
+        receipt(&adjudication).human_approval_reference(),
+        Some("esc_nobody_approved_this")
+    );
+    assert_denied_with(run(&client, &adjudication, &made_up, &runs), "no such escalation");
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+
+    // A real escalation, approved by a human, of this very payment: fintech.payments
+    // escalates 30 000; healthcare.record_write (no payment rules) allows it, so a receipt
+    // can be had under that policy, and it carries the approval.
+    let guarded = client.sentinel().guard(
+        &sentinel::Action::payment(json!({"amount": 30_000, "from": "acct_ops", "to": "vendor_42"})),
+        &Context::new("run-live-receipts"),
+        POLICY,
+    );
+    let escalation_id = guarded.escalation_id().expect("30 000 escalates").to_owned();
+    client
+        .sentinel()
+        .resolve(&escalation_id, Resolution::Approve, "treasury_ops")
+        .unwrap();
+    let approved = |amount: u64| {
+        let action = CanonicalAction::new(
+            "payment",
+            "core-banking",
+            "transfer",
+            "agent-7",
+            json!({"amount": amount, "from": "acct_ops", "to": "vendor_42"}),
+        )
+        .unwrap();
+        AdjudicationRequest::new(
+            action,
+            Context::new("run-live-receipts").with_actor("agent-7", ["ops"]),
+            "healthcare.record_write",
+        )
+        .human_approval(&escalation_id)
+        .require_human_approval()
+    };
+    // The approval is of 30 000, not of 31 000.
+    let other = approved(31_000);
+    let adjudication = receipt_for(&client, &other);
+    assert_denied_with(run(&client, &adjudication, &other, &runs), "another action");
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    let this = approved(30_000);
+    let adjudication = receipt_for(&client, &this);
+    assert_eq!(run(&client, &adjudication, &this, &runs).unwrap(), "tx_ok");
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }

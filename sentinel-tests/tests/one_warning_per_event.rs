@@ -5,7 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use sentinel::transport::{HttpRequest, TransportError};
+use sentinel::unversioned::transport::HttpRequest;
+use sentinel::TransportError;
 use sentinel::{Action, Context, FailMode, SentinelClient};
 use serde_json::json;
 use tracing::field::{Field, Visit};

@@ -4,8 +4,9 @@
 
 use std::sync::Mutex;
 
-use sentinel::transport::{HttpRequest, HttpResponse, TransportError};
+use sentinel::unversioned::transport::{HttpRequest, HttpResponse};
 use sentinel::SentinelClient;
+use sentinel::TransportError;
 
 static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 

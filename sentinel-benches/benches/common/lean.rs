@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sentinel::transport::{HttpRequest, HttpResponse, Transport, TransportError};
+use sentinel::unversioned::transport::{HttpRequest, HttpResponse, Transport};
+use sentinel::TransportError;
 
 /// How much later than the deadline a socket timeout left from an earlier request may fire
 /// before it is set again (saves two `setsockopt` calls a request).

@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use sentinel::transport::{HttpRequest, HttpResponse};
+use sentinel::unversioned::transport::{HttpRequest, HttpResponse};
 use sentinel::{Action, Context, SentinelClient};
 use serde::Serialize;
 use serde_json::{json, Value};

@@ -41,6 +41,9 @@ struct Inner {
     issuers: TrustedKeys,
     executor: ExecutorKey,
     outbox: Mutex<VecDeque<ExecutionReceipt>>,
+    /// The receipts this client ran a body on, with their expiry (after which no receipt
+    /// validates anyway, so they are forgotten then).
+    executed: Mutex<Vec<(String, SystemTime)>>,
 }
 
 impl ReceiptClient {
@@ -53,8 +56,25 @@ impl ReceiptClient {
                 issuers,
                 executor,
                 outbox: Mutex::new(VecDeque::new()),
+                executed: Mutex::new(Vec::new()),
             }),
         }
+    }
+
+    /// `true` the first time this client is about to run a body on `receipt`: a receipt
+    /// runs at most once per process, whatever the sidecar's validation says.
+    pub(crate) fn first_execution(&self, receipt: &AuthorizationReceipt) -> bool {
+        let now = SystemTime::now();
+        let mut executed = self.inner.executed.lock().unwrap_or_else(|e| e.into_inner());
+        executed.retain(|(_, expires)| *expires > now);
+        if executed.iter().any(|(id, _)| id == receipt.receipt_id()) {
+            return false;
+        }
+        // An unreadable expiry is kept a day (such a receipt fails its own checks anyway).
+        let expires = super::time::parse_iso(receipt.expires_at())
+            .unwrap_or_else(|| now + std::time::Duration::from_secs(24 * 3600));
+        executed.push((receipt.receipt_id().to_owned(), expires));
+        true
     }
 
     /// The underlying client (for guards, escalations).
@@ -114,7 +134,10 @@ impl ReceiptClient {
             (Verdict::Allow, Some(receipt)) => {
                 let receipt: AuthorizationReceipt = serde_json::from_value(receipt.clone())
                     .map_err(|e| malformed("adjudication", format!("receipt: {e}")))?;
-                self.check_issued(&receipt, request, &binding)?;
+                let keys = self
+                    .issuer_keys(&receipt, &record_id, deadline)
+                    .map_err(|why| ReceiptError::rejected_locally("UNTRUSTED_ISSUER", why))?;
+                self.check_issued(&receipt, request, &binding, &keys)?;
                 Some(receipt)
             }
             (Verdict::Allow, None) => return Err(malformed("adjudication", "ALLOW without a receipt")),
@@ -135,6 +158,7 @@ impl ReceiptClient {
         receipt: &AuthorizationReceipt,
         request: &AdjudicationRequest,
         binding: &ExecutionBinding,
+        keys: &TrustedKeys,
     ) -> Result<(), ReceiptError> {
         // Whether a human approval is required is the executor's call, made at execution.
         let issued = ExecutionBinding {
@@ -154,7 +178,7 @@ impl ReceiptClient {
                 "the receipt does not carry the human approval that was sent",
             ));
         }
-        receipt.check(&self.inner.issuers, SystemTime::now())
+        receipt.check(keys, SystemTime::now())
     }
 
     /// `POST /v1/receipts/validate`: the sidecar checks `receipt` against `binding` and, if

@@ -8,13 +8,14 @@ use std::time::{Instant, SystemTime};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::client::{check_binding, AdjudicationRequest, ReceiptClient};
+use super::client::{check_binding, Adjudication, AdjudicationRequest, ReceiptClient};
 use super::receipt::{error_digest, result_digest, AuthorizationReceipt, Execution, ExecutionStatus};
 use super::{time, ReceiptError};
 use crate::action::Action;
 use crate::decision::{GuardDecision, Verdict};
 use crate::denied::Denied;
-use crate::escalation::{EscalationError, ReviewStatus};
+use crate::escalation::ReviewStatus;
+use crate::sidecar_error::SidecarError;
 
 impl ReceiptClient {
     /// Runs `body` as the protocol's protected executor: adjudicate `request` → check the
@@ -53,8 +54,8 @@ impl ReceiptClient {
             Ok(adjudication) => adjudication,
             Err(err) => return Err(denied(request, err).into()),
         };
-        match adjudication.receipt {
-            Some(receipt) => self.run(&receipt, request, deadline, body),
+        match &adjudication.receipt {
+            Some(receipt) => self.run(receipt, &adjudication.record_id, request, deadline, body),
             None if adjudication.verdict == Verdict::Escalate => {
                 Err(self.escalate(request, &adjudication.reason, deadline).into())
             }
@@ -69,18 +70,38 @@ impl ReceiptClient {
         }
     }
 
-    /// Runs `body` on a receipt obtained earlier (see [`execute`](Self::execute)): it is
-    /// checked against `request`'s action and context as they are now, then validated by
-    /// the sidecar, which consumes it. A receipt for another action, replayed, forged,
-    /// expired or revoked is a [`Denied`], and `body` never runs; a receipt the sidecar
-    /// refuses is also reported as a `REJECTED` execution.
+    /// Runs `body` on an adjudication obtained earlier (see [`execute`](Self::execute)), as
+    /// [`execute`](Self::execute) does after adjudicating. Nothing in `adjudication` is
+    /// taken on trust: before `body` runs, within the client's one timeout,
+    ///
+    /// - the receipt must match `request`'s action, context and policy manifest as they are
+    ///   now, and allow exactly the runs `request` asked for
+    ///   ([`max_executions`](AdjudicationRequest::max_executions), 1 by default);
+    /// - the signed decision record the adjudication names (`recordId`) must verify under
+    ///   the pinned keys and say `ALLOW` for this very action (`actionFingerprint`), under
+    ///   `request`'s policy (its `policy:<name>` check), run and tenant, written within the
+    ///   receipt's lifetime of its issue: the sidecar binds a receipt to the `action` it is
+    ///   sent but runs the policy on the `guard` it is sent, and never checks that they
+    ///   agree;
+    /// - the receipt's signature must verify under the pinned issuer key;
+    /// - with [`require_human_approval`](AdjudicationRequest::require_human_approval), the
+    ///   receipt's `humanApprovalReference` must name an escalation whose signed
+    ///   `human.review` record approves this very action (the sidecar checks only that the
+    ///   reference is there);
+    /// - this client must not have run a body on this receipt, or on this decision record,
+    ///   before (whatever the sidecar's validation says);
+    /// - the sidecar must validate the receipt (consuming its nonce), with an
+    ///   `executionCount` no higher than `maxExecutions`.
+    ///
+    /// Anything else is a [`Denied`], and `body` never runs; a receipt the sidecar refuses is
+    /// also reported as a `REJECTED` execution.
     ///
     /// # Errors
     ///
     /// `body`'s error, or a [`Denied`] converted into `E`.
     pub fn execute_receipt<T, E, F>(
         &self,
-        receipt: &AuthorizationReceipt,
+        adjudication: &Adjudication,
         request: &AdjudicationRequest,
         body: F,
     ) -> Result<T, E>
@@ -89,13 +110,27 @@ impl ReceiptClient {
         E: From<Denied> + fmt::Display,
         F: FnOnce() -> Result<T, E>,
     {
-        self.run(receipt, request, self.sentinel().deadline(), body)
+        let Some(receipt) = &adjudication.receipt else {
+            return Err(refused(
+                request,
+                format!("the adjudication ({}) carries no receipt", adjudication.verdict),
+            )
+            .into());
+        };
+        self.run(
+            receipt,
+            &adjudication.record_id,
+            request,
+            self.sentinel().deadline(),
+            body,
+        )
     }
 
-    /// [`execute_receipt`](Self::execute_receipt), validating before `deadline`.
+    /// [`execute_receipt`](Self::execute_receipt), everything before `body` by `deadline`.
     fn run<T, E, F>(
         &self,
         receipt: &AuthorizationReceipt,
+        record_id: &str,
         request: &AdjudicationRequest,
         deadline: Instant,
         body: F,
@@ -107,23 +142,96 @@ impl ReceiptClient {
     {
         let started_at = time::now_iso();
         let binding = request.binding();
-        let local =
-            check_binding(receipt, &binding).and_then(|()| receipt.check(self.issuers(), SystemTime::now()));
-        if let Err(err) = local {
+        if let Err(err) = check_binding(receipt, &binding) {
             return Err(denied(request, err).into());
         }
-        if let Err(err) = self.validate_until(receipt, &binding, deadline) {
-            if let ReceiptError::Rejected { code, .. } = &err {
-                self.report_or_keep(self.executor().sign(Execution {
-                    authorization: receipt,
-                    actual_action_digest: &binding.action_digest,
-                    started_at,
-                    result_digest: result_digest(&json!({ "rejected": code })),
-                    status: ExecutionStatus::Rejected,
-                    external_reference: None,
-                }));
+        if receipt.max_executions() != request.executions_asked() {
+            return Err(refused(
+                request,
+                format!(
+                    "the receipt allows {} runs, this request asked for {}",
+                    receipt.max_executions(),
+                    request.executions_asked()
+                ),
+            )
+            .into());
+        }
+        let keys = match self.judgement(receipt, record_id, request, deadline) {
+            Ok(keys) => keys,
+            Err(why) => {
+                return Err(refused(
+                    request,
+                    format!("receipt not bound to what the policy judged: {why}"),
+                )
+                .into())
             }
+        };
+        if let Err(err) = receipt.check(&keys, SystemTime::now()) {
             return Err(denied(request, err).into());
+        }
+        if request.requires_human_approval() {
+            let reference = receipt.human_approval_reference().unwrap_or_default();
+            let action = Action::of(
+                request.action().action_type(),
+                Value::Object(request.action().parameters().clone()),
+            );
+            if let Err(why) = self.sentinel().approval_of(
+                reference,
+                &action,
+                request.context(),
+                Some(self.issuers()),
+                deadline,
+            ) {
+                return Err(refused(
+                    request,
+                    format!("the receipt's human approval {reference:?}: {why}"),
+                )
+                .into());
+            }
+        }
+        // Last, so a receipt refused for another reason is not used up here.
+        if !self.sentinel().first_use_of_record(record_id) {
+            return Err(refused(
+                request,
+                format!("the decision record {record_id} already backed an execution by this client"),
+            )
+            .into());
+        }
+        if !self.first_execution(receipt) {
+            return Err(refused(
+                request,
+                format!(
+                    "receipt {} was already executed by this client",
+                    receipt.receipt_id()
+                ),
+            )
+            .into());
+        }
+        let count = match self.validate_until(receipt, &binding, deadline) {
+            Ok(count) => count,
+            Err(err) => {
+                if let ReceiptError::Rejected { code, .. } = &err {
+                    self.report_or_keep(self.executor().sign(Execution {
+                        authorization: receipt,
+                        actual_action_digest: &binding.action_digest,
+                        started_at,
+                        result_digest: result_digest(&json!({ "rejected": code })),
+                        status: ExecutionStatus::Rejected,
+                        external_reference: None,
+                    }));
+                }
+                return Err(denied(request, err).into());
+            }
+        };
+        if count == 0 || count > receipt.max_executions() {
+            return Err(refused(
+                request,
+                format!(
+                    "the validation answered execution {count} of a receipt allowing {}",
+                    receipt.max_executions()
+                ),
+            )
+            .into());
         }
 
         let outcome = catch_unwind(AssertUnwindSafe(body));
@@ -191,8 +299,8 @@ impl ReceiptClient {
             Ok(adjudication) => adjudication,
             Err(err) => return Err(denied(&request, err).into()),
         };
-        match adjudication.receipt {
-            Some(receipt) => self.run(&receipt, &request, deadline, body),
+        match &adjudication.receipt {
+            Some(receipt) => self.run(receipt, &adjudication.record_id, &request, deadline, body),
             None => Err(refused(
                 &request,
                 format!(
@@ -216,7 +324,7 @@ impl ReceiptClient {
         let not_approved = || format!("escalation {escalation_id} is not approved");
         let (escalation, status) = match self.sentinel().poll(escalation_id, deadline) {
             Ok(found) => found,
-            Err(EscalationError::NotFound(_)) => return Err(not_approved()),
+            Err(SidecarError::NotFound(_)) => return Err(not_approved()),
             Err(e) => return Err(format!("escalation {escalation_id}: {e}")),
         };
         match status {

@@ -3,18 +3,22 @@
 use once_cell::sync::OnceCell;
 
 use super::ReceiptClient;
+use crate::global::AlreadyInitialized;
 
 static GLOBAL: OnceCell<ReceiptClient> = OnceCell::new();
 
 /// Installs the receipt client every `#[guarded(…, receipt)]` function uses (unless it
-/// names its own with `receipt = …`). Call it once, at startup. A second call changes
-/// nothing and hands its client back. Until then, receipt-mode calls are denied.
+/// names its own with `receipt = …`). Call it once, at startup. Until then, receipt-mode
+/// calls are denied.
 ///
 /// # Errors
 ///
-/// The client given, if one was installed before.
-pub fn init(client: ReceiptClient) -> Result<(), ReceiptClient> {
-    GLOBAL.set(client)
+/// [`AlreadyInitialized`] if a receipt client was installed before: the first stays in
+/// place (the gate is never replaced silently).
+pub fn init(client: ReceiptClient) -> Result<(), AlreadyInitialized> {
+    GLOBAL
+        .set(client)
+        .map_err(|_| AlreadyInitialized::new("sentinel::adjudication::init", "receipt client"))
 }
 
 /// The client installed by [`init`], if any.

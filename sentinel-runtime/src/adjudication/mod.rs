@@ -43,6 +43,7 @@ mod client;
 mod error;
 mod executor;
 mod global;
+mod judgement;
 mod receipt;
 mod time;
 

@@ -237,11 +237,7 @@ impl SentinelClientBuilder {
             Some(transport) => transport,
             #[cfg(feature = "tls")]
             None if endpoint.starts_with("https://") => {
-                let tls = self
-                    .tls
-                    .to_ureq()
-                    .map_err(|e| BuildError::InvalidTls(e.to_string()))?;
-                Arc::new(UreqTransport::with_tls(self.pool_size, tls))
+                Arc::new(UreqTransport::with_tls(self.pool_size, &self.tls)?)
             }
             None => Arc::new(UreqTransport::new(self.pool_size)),
         };

@@ -16,10 +16,10 @@ impl SentinelClient {
     ///
     /// Never fails and never panics: anything but a well-formed decision in a 2xx answer
     /// within the deadline becomes the [fallback](GuardDecision::is_fallback) decision of the
-    /// client's [`FailMode`]. A request the sidecar would refuse before looking at it (an
+    /// client's [`FailMode`](crate::FailMode). A request the sidecar would refuse before looking at it (an
     /// empty policy, run id or action type, a payload that is not a JSON object) is
     /// refused without asking, whatever the fail mode; so is an `ALLOW` whose signed record
-    /// does not match the call, with [`verify_decisions`](SentinelClientBuilder::verify_decisions).
+    /// does not match the call, with [`verify_decisions`](crate::SentinelClientBuilder::verify_decisions).
     #[must_use = "the action may happen only if this decision allows it"]
     pub fn guard(&self, action: &Action, context: &Context, policy: &str) -> GuardDecision {
         // The deadline counts serializing: a huge argument must not stretch it.

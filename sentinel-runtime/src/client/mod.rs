@@ -38,6 +38,8 @@ mod replay;
 mod verify;
 
 pub use builder::{BuildError, SentinelClientBuilder};
+#[cfg(feature = "verify")]
+pub(crate) use verify::judged_under;
 
 /// The client of a Sentinel sidecar. Cheap to clone: clones share one connection pool.
 ///

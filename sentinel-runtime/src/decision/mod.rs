@@ -14,7 +14,7 @@ pub use fallback::FallbackKind;
 
 /// The three answers a sidecar can give. The protocol has exactly these; there is no
 /// "unknown" verdict, and a client that sees another string fails safe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Verdict {
     /// The action may go ahead.

@@ -5,13 +5,14 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::{Escalation, EscalationError, EscalationState, ReviewStatus};
+use super::{Escalation, EscalationState, ReviewStatus};
 use crate::client::SentinelClient;
 use crate::protocol;
+use crate::sidecar_error::SidecarError;
 
 impl SentinelClient {
     /// Lists escalations, optionally only those in `state`.
-    pub fn escalations(&self, state: Option<EscalationState>) -> Result<Vec<Escalation>, EscalationError> {
+    pub fn escalations(&self, state: Option<EscalationState>) -> Result<Vec<Escalation>, SidecarError> {
         self.escalations_until(state, self.deadline())
     }
 
@@ -19,23 +20,22 @@ impl SentinelClient {
         &self,
         state: Option<EscalationState>,
         deadline: Instant,
-    ) -> Result<Vec<Escalation>, EscalationError> {
+    ) -> Result<Vec<Escalation>, SidecarError> {
         let url = format!(
             "{}{}",
             self.endpoint(),
             protocol::escalations_path(state.map(EscalationState::as_str))
         );
         let list = self.get_json(&url, deadline)?;
-        serde_json::from_value(list)
-            .map_err(|e| EscalationError::Sidecar(format!("malformed escalation list: {e}")))
+        serde_json::from_value(list).map_err(|e| SidecarError::Malformed(format!("the escalation list: {e}")))
     }
 
     /// Where an escalation stands, without waiting. An agent can return "pending" to its
     /// model, park the job, and call this (or re-run the tool) later.
-    pub fn escalation_status(&self, escalation_id: &str) -> Result<ReviewStatus, EscalationError> {
+    pub fn escalation_status(&self, escalation_id: &str) -> Result<ReviewStatus, SidecarError> {
         let (_, status) = self.poll(escalation_id, self.deadline())?;
         match status {
-            ReviewStatus::Approved { record_id } if record_id.is_empty() => Err(EscalationError::Sidecar(
+            ReviewStatus::Approved { record_id } if record_id.is_empty() => Err(SidecarError::Malformed(
                 format!("no human.review record found for approved {escalation_id}"),
             )),
             status => Ok(status),
@@ -47,7 +47,7 @@ impl SentinelClient {
         &self,
         id: &str,
         deadline: Instant,
-    ) -> Result<(Escalation, ReviewStatus), EscalationError> {
+    ) -> Result<(Escalation, ReviewStatus), SidecarError> {
         for state in [
             EscalationState::Pending,
             EscalationState::Approved,
@@ -76,7 +76,7 @@ impl SentinelClient {
             };
             return Ok((escalation, status));
         }
-        Err(EscalationError::NotFound(id.to_owned()))
+        Err(SidecarError::NotFound(id.to_owned()))
     }
 
     /// Finds the `human.review` record written when `escalation` was resolved: among the
@@ -90,7 +90,7 @@ impl SentinelClient {
         escalation: &Escalation,
         verdict: &str,
         deadline: Instant,
-    ) -> Result<Option<String>, EscalationError> {
+    ) -> Result<Option<String>, SidecarError> {
         let run_id = self.run_of_record(&escalation.record_id, &escalation.id, deadline)?;
         // The review is written after the resolution; before it is known, after creation.
         let since = escalation
@@ -103,8 +103,11 @@ impl SentinelClient {
                 self.endpoint(),
                 protocol::human_review_page_path(page, verdict, &run_id, since)
             );
-            let records = protocol::record_page(self.get_json(&url, deadline)?)
-                .ok_or_else(|| EscalationError::Sidecar("malformed record page".into()))?;
+            let records = protocol::record_page(self.get_json(&url, deadline)?).ok_or_else(|| {
+                SidecarError::Malformed(
+                    "a record page is an array, or an object with a `records` array".into(),
+                )
+            })?;
             let found = records
                 .iter()
                 .find(|record| protocol::is_human_review_of(record, &escalation.id));
@@ -125,24 +128,24 @@ impl SentinelClient {
         record_id: &str,
         escalation_id: &str,
         deadline: Instant,
-    ) -> Result<String, EscalationError> {
+    ) -> Result<String, SidecarError> {
         let url = format!("{}{}", self.endpoint(), protocol::record_path(record_id));
         let response = self
             .exchange_until("GET", &url, Vec::new(), deadline, &mut 0)
-            .map_err(EscalationError::Transport)?;
+            .map_err(SidecarError::Transport)?;
         if response.status == 404 {
             return Ok(format!("escalation_{escalation_id}"));
         }
         if !protocol::is_success(response.status) {
-            return Err(EscalationError::Sidecar(format!(
-                "the escalation's original record {record_id}: HTTP {}",
-                response.status
-            )));
+            return Err(SidecarError::Status {
+                status: response.status,
+                message: format!("the escalation's original record {record_id}"),
+            });
         }
         let record = crate::strict_json::parse(&response.body)
-            .map_err(|e| EscalationError::Sidecar(format!("malformed record: {e}")))?;
+            .map_err(|e| SidecarError::Malformed(format!("the escalation's original record: {e}")))?;
         if record.get("id").and_then(Value::as_str) != Some(record_id) {
-            return Err(EscalationError::Sidecar(format!(
+            return Err(SidecarError::Malformed(format!(
                 "asked for the escalation's original record {record_id}, got another"
             )));
         }
@@ -150,22 +153,21 @@ impl SentinelClient {
             .pointer("/context/runId")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| EscalationError::Sidecar(format!("the original record {record_id} has no runId")))
+            .ok_or_else(|| SidecarError::Malformed(format!("the original record {record_id} has no runId")))
     }
 
     /// `GET url`, a 2xx answer read strictly (no duplicate keys).
-    fn get_json(&self, url: &str, deadline: Instant) -> Result<Value, EscalationError> {
+    fn get_json(&self, url: &str, deadline: Instant) -> Result<Value, SidecarError> {
         let response = self
             .exchange_until("GET", url, Vec::new(), deadline, &mut 0)
-            .map_err(EscalationError::Transport)?;
+            .map_err(SidecarError::Transport)?;
         if !protocol::is_success(response.status) {
             let message = self.redact(protocol::error_text(&response.body).unwrap_or_default());
-            return Err(EscalationError::Sidecar(format!(
-                "HTTP {}: {message}",
-                response.status
-            )));
+            return Err(SidecarError::Status {
+                status: response.status,
+                message,
+            });
         }
-        crate::strict_json::parse(&response.body)
-            .map_err(|e| EscalationError::Sidecar(format!("malformed answer: {e}")))
+        crate::strict_json::parse(&response.body).map_err(|e| SidecarError::Malformed(e.to_string()))
     }
 }

@@ -1,7 +1,6 @@
 //! Escalations: actions the sidecar held for a human. List them, resolve them, look one up
 //! without blocking, or wait (always bounded) for a human's answer.
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -9,8 +8,6 @@ use serde_json::Value;
 
 #[cfg(doc)]
 use crate::client::SentinelClient;
-
-use crate::transport::TransportError;
 
 // Each file adds one concern's methods to `SentinelClient`.
 mod lookup;
@@ -107,43 +104,6 @@ pub enum ReviewStatus {
         /// The human-review record, when it could be found.
         record_id: Option<String>,
     },
-}
-
-/// Why an escalation call failed. Resolve's refusals carry the sidecar's message.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum EscalationError {
-    /// 403: the approver is not on the escalation's list.
-    NotAnApprover(String),
-    /// 404: no escalation with that id.
-    NotFound(String),
-    /// 409: it was already resolved.
-    AlreadyResolved(String),
-    /// The sidecar could not be reached, or did not answer in time.
-    Transport(TransportError),
-    /// Anything else: another status, a malformed answer.
-    Sidecar(String),
-}
-
-impl fmt::Display for EscalationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EscalationError::NotAnApprover(m) => write!(f, "not an approver of this escalation: {m}"),
-            EscalationError::NotFound(m) => write!(f, "escalation not found: {m}"),
-            EscalationError::AlreadyResolved(m) => write!(f, "escalation already resolved: {m}"),
-            EscalationError::Transport(e) => write!(f, "the sidecar could not be asked: {e}"),
-            EscalationError::Sidecar(m) => write!(f, "sidecar error: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for EscalationError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            EscalationError::Transport(e) => Some(e),
-            _ => None,
-        }
-    }
 }
 
 /// The first poll interval of [`SentinelClient::wait_for_resolution`]; it doubles up to

@@ -1,8 +1,9 @@
 //! Resolving an escalation: a human's approval or denial, sent once.
 
-use super::{Escalation, EscalationError, Resolution, Resolved};
+use super::{Escalation, Resolution, Resolved};
 use crate::client::SentinelClient;
 use crate::protocol::{self, ResolveRefusal};
+use crate::sidecar_error::SidecarError;
 
 impl SentinelClient {
     /// Approves or denies an escalation as `approver`; returns the id of the signed
@@ -14,7 +15,7 @@ impl SentinelClient {
         escalation_id: &str,
         resolution: Resolution,
         approver: &str,
-    ) -> Result<String, EscalationError> {
+    ) -> Result<String, SidecarError> {
         self.resolve_escalation(escalation_id, resolution, approver)
             .map(|resolved| resolved.record_id)
     }
@@ -27,7 +28,7 @@ impl SentinelClient {
         escalation_id: &str,
         resolution: Resolution,
         approver: &str,
-    ) -> Result<Resolved, EscalationError> {
+    ) -> Result<Resolved, SidecarError> {
         let url = format!("{}{}", self.endpoint(), protocol::resolve_path(escalation_id));
         let body = serde_json::to_vec(&protocol::ResolveRequest {
             decision: match resolution {
@@ -36,32 +37,38 @@ impl SentinelClient {
             },
             approver,
         })
-        .map_err(|e| EscalationError::Sidecar(e.to_string()))?;
+        // Infallible for two strings; an empty body would be refused by the sidecar.
+        .unwrap_or_default();
         let response = self
             .exchange("POST", &url, body)
-            .map_err(EscalationError::Transport)?;
+            .map_err(SidecarError::Transport)?;
         if let Some(refusal) = protocol::resolve_refusal(response.status) {
-            let message = self.redact(
-                protocol::error_text(&response.body).unwrap_or_else(|| format!("HTTP {}", response.status)),
-            );
+            let error_text = self.redact(protocol::error_text(&response.body).unwrap_or_default());
+            let message = || match error_text.is_empty() {
+                true => format!("HTTP {}", response.status),
+                false => error_text.clone(),
+            };
             return Err(match refusal {
-                ResolveRefusal::NotAnApprover => EscalationError::NotAnApprover(message),
-                ResolveRefusal::NotFound => EscalationError::NotFound(message),
-                ResolveRefusal::AlreadyResolved => EscalationError::AlreadyResolved(message),
-                ResolveRefusal::Other => EscalationError::Sidecar(message),
+                ResolveRefusal::NotAnApprover => SidecarError::NotAnApprover(message()),
+                ResolveRefusal::NotFound => SidecarError::NotFound(message()),
+                ResolveRefusal::AlreadyResolved => SidecarError::AlreadyResolved(message()),
+                ResolveRefusal::Other => SidecarError::Status {
+                    status: response.status,
+                    message: error_text,
+                },
             });
         }
         let answer = crate::strict_json::parse(&response.body)
-            .map_err(|e| EscalationError::Sidecar(format!("malformed resolve answer: {e}")))?;
+            .map_err(|e| SidecarError::Malformed(format!("the resolve answer: {e}")))?;
         let (escalation, record_id): (Escalation, String) = protocol::resolve_answer(answer)
             .and_then(|(e, record_id)| {
                 serde_json::from_value(e)
                     .map(|e| (e, record_id))
                     .map_err(|e| e.to_string())
             })
-            .map_err(|e| EscalationError::Sidecar(format!("malformed resolve answer: {e}")))?;
+            .map_err(|e| SidecarError::Malformed(format!("the resolve answer: {e}")))?;
         if escalation.id != escalation_id {
-            return Err(EscalationError::Sidecar(format!(
+            return Err(SidecarError::Malformed(format!(
                 "the resolve answer is about escalation {}, not {escalation_id}",
                 escalation.id
             )));

@@ -13,9 +13,10 @@ use crate::client::SentinelClient;
 use crate::context::Context;
 use crate::decision::{human_decision, GuardDecision, Verdict};
 use crate::protocol::request_error;
-use crate::provenance::{action_fingerprint, verify_record, Record};
+use crate::provenance::{action_fingerprint, verify_record, Record, TrustedKeys};
 
-use super::{EscalationError, ReviewStatus};
+use super::ReviewStatus;
+use crate::sidecar_error::SidecarError;
 
 impl SentinelClient {
     /// Resumes `action` after a human approved the escalation `escalation_id`: an `ALLOW`
@@ -54,18 +55,20 @@ impl SentinelClient {
         if let Some(why) = request_error(action, context, "resume") {
             return GuardDecision::refused(why);
         }
-        match self.approval_of(escalation_id, action, context, deadline) {
+        match self.approval_of(escalation_id, action, context, self.trusted_keys(), deadline) {
             Ok(record_id) => human_decision(Verdict::Allow, record_id, escalation_id, "approved by a human"),
             Err(why) => GuardDecision::refused(format!("cannot resume on escalation {escalation_id}: {why}")),
         }
     }
 
-    /// The id of the human-review record that approves `action` under `escalation_id`.
-    fn approval_of(
+    /// The id of the human-review record that approves `action` under `escalation_id`,
+    /// verified under `trusted` when given (and used once by this client).
+    pub(crate) fn approval_of(
         &self,
         escalation_id: &str,
         action: &Action,
         context: &Context,
+        trusted: Option<&TrustedKeys>,
         deadline: Instant,
     ) -> Result<String, String> {
         let record_id = match self.poll(escalation_id, deadline) {
@@ -75,11 +78,11 @@ impl SentinelClient {
             }
             Ok((_, ReviewStatus::Pending)) => return Err("still pending".into()),
             Ok((_, ReviewStatus::Denied { .. })) => return Err("denied by a human".into()),
-            Err(EscalationError::NotFound(_)) => return Err("no such escalation".into()),
+            Err(SidecarError::NotFound(_)) => return Err("no such escalation".into()),
             Err(e) => return Err(e.to_string()),
         };
         let record = self.fetch_record(&record_id, deadline)?;
-        if let Some(trusted) = self.trusted_keys() {
+        if let Some(trusted) = trusted {
             verify_record(&record, trusted).map_err(|e| format!("the approval's record: {e}"))?;
         }
         check_approval(&record, &record_id, escalation_id, action, context)?;

@@ -6,12 +6,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{Escalation, EscalationError, ReviewStatus, FIRST_POLL_INTERVAL};
+use super::{Escalation, ReviewStatus, FIRST_POLL_INTERVAL};
 use crate::action::Action;
 use crate::client::SentinelClient;
 use crate::context::Context;
 use crate::deadline::deadline_after;
 use crate::decision::{human_decision, GuardDecision, Verdict};
+use crate::sidecar_error::SidecarError;
 
 impl SentinelClient {
     /// The longest pause between two polls of a wait for a human's answer.
@@ -131,7 +132,7 @@ impl SentinelClient {
                         }
                     }
                 }
-                Err(EscalationError::NotFound(_)) => {
+                Err(SidecarError::NotFound(_)) => {
                     return GuardDecision::refused(format!("escalation {id} not found"));
                 }
                 // An error because the wait itself ran out says nothing about the sidecar.

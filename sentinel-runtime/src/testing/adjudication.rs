@@ -12,6 +12,8 @@ use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use serde_json::{json, Value};
 
+use super::chain::Entry;
+use super::routes::{now_iso8601, record_context};
 use super::{lock, parse_guard_request, MockSidecar, Rule, Seen};
 use crate::adjudication::{
     check_binding, evidence_digest, AuthorizationReceipt, CanonicalAction, EvidenceItem, ExecutionBinding,
@@ -150,9 +152,24 @@ async fn adjudicate(request: Value, seen: &Mutex<Seen>, rule: Arc<Rule>) -> (u16
         "policy": {"policyVersion": manifest.policy_version(), "policyBundleDigest": manifest.digest()},
         "evidence": {"evidenceDigest": evidence_digest(&evidence), "count": evidence.len()},
         "independenceWarnings": [],
-        "recordId": format!("rec_{}", uuid::Uuid::new_v4()),
     });
     let mut seen = lock(seen);
+    // The wrapped guard's signed record, as the reference adjudicator's engine writes it.
+    let record_id = seen.chain.append(
+        Entry {
+            tenant: guard.context["tenant"]
+                .as_str()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
+            action: guard.body["action"].clone(),
+            context: record_context(&guard.context),
+            checks: answer.checks(&guard.policy),
+            verdict: answer.verdict.as_str(),
+            reason: answer.reason.clone(),
+        },
+        now_iso8601(),
+    );
+    reply["recordId"] = json!(record_id);
     seen.requests.push(guard);
     if verdict == Verdict::Allow {
         let ttl = request["receiptTtlMs"]

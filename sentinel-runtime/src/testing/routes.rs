@@ -74,13 +74,13 @@ async fn run_one(parsed: MockRequest, seen: &Mutex<Seen>, rule: Arc<Rule>) -> (u
             tenant,
             action: parsed.body["action"].clone(),
             context: record_context(&parsed.context),
-            checks: answer.checks(),
+            checks: answer.checks(&parsed.policy),
             verdict: answer.verdict.as_str(),
             reason: answer.reason.clone(),
         },
         now_iso8601(),
     );
-    let decision = answer.to_decision(&record_id);
+    let decision = answer.to_decision(&record_id, &parsed.policy);
     if let Some(escalation_id) = &answer.escalation_id {
         let mut escalation = json!({
             "id": escalation_id,
@@ -101,7 +101,7 @@ async fn run_one(parsed: MockRequest, seen: &Mutex<Seen>, rule: Arc<Rule>) -> (u
 
 /// The context a record keeps: `runId`, and `provider`, `model`, `actor` when set (the
 /// sidecar's `toRecordContext`; the tenant and trace are not kept there).
-fn record_context(context: &Value) -> Value {
+pub(super) fn record_context(context: &Value) -> Value {
     let mut kept = serde_json::Map::new();
     kept.insert("runId".into(), context["runId"].clone());
     for key in ["provider", "model"] {

@@ -76,7 +76,10 @@ impl MockAnswer {
     }
 
     /// The answer's checks, as the decision and its record carry them.
-    pub(super) fn checks(&self) -> Value {
+    /// The checks of a decision under `policy`: the rule's, then the `policy:<name>` check
+    /// the reference sidecar writes for the policy pack that judged (a verifying client
+    /// looks for it in the signed record).
+    pub(super) fn checks(&self, policy: &str) -> Value {
         let mut check = json!({"check": "mock", "outcome": "pass", "verdict": self.verdict.as_str()});
         if self.verdict != Verdict::Allow {
             check["outcome"] = json!(if self.verdict == Verdict::Block {
@@ -92,14 +95,16 @@ impl MockAnswer {
             // Where the reference sidecar takes an escalation's approvers from.
             check["details"] = json!({"approvers": self.approvers});
         }
-        json!([check])
+        let mut judged = check.clone();
+        judged["check"] = json!(format!("policy:{policy}"));
+        json!([check, judged])
     }
 
-    pub(super) fn to_decision(&self, record_id: &str) -> Value {
+    pub(super) fn to_decision(&self, record_id: &str, policy: &str) -> Value {
         let mut decision = json!({
             "verdict": self.verdict.as_str(),
             "recordId": record_id,
-            "checks": self.checks(),
+            "checks": self.checks(policy),
         });
         if let Some(reason) = &self.reason {
             decision["reason"] = json!(reason);

@@ -137,14 +137,9 @@ impl fmt::Display for TransportError {
     }
 }
 
-impl std::error::Error for TransportError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TransportError::Connect(e) | TransportError::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+/// `Display` already says what the `io::Error` said, so `source()` is `None` (match
+/// [`Connect`](Self::Connect) or [`Io`](Self::Io) to reach it).
+impl std::error::Error for TransportError {}
 
 /// Sends one HTTP request and returns the whole response.
 ///
@@ -153,7 +148,7 @@ impl std::error::Error for TransportError {
 /// — any `Fn(&HttpRequest) -> Result<HttpResponse, TransportError>` closure is one:
 ///
 /// ```
-/// use sentinel_runtime::transport::{HttpRequest, HttpResponse};
+/// use sentinel_runtime::unversioned::transport::{HttpRequest, HttpResponse};
 /// use sentinel_runtime::{Action, Context, SentinelClient};
 ///
 /// let client = SentinelClient::builder("http://localhost:4000")

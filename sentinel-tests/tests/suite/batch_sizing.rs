@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sentinel::transport::{HttpRequest, HttpResponse, TransportError};
+use sentinel::unversioned::transport::{HttpRequest, HttpResponse};
+use sentinel::TransportError;
 use sentinel::{Action, Context, SentinelClient, Verdict};
 use serde_json::{json, Value};
 

@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::support::{pay, recording_client};
 
-use sentinel::transport::{HttpRequest, HttpResponse, TransportError};
+use sentinel::unversioned::transport::{HttpRequest, HttpResponse};
+use sentinel::TransportError;
 use sentinel::{Action, Context, FailMode, GuardDecision, SentinelClient, Verdict};
 use serde_json::{json, Value};
 

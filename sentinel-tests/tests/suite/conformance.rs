@@ -3,7 +3,7 @@
 
 use crate::support::recording_client;
 
-use sentinel::transport::{HttpRequest, HttpResponse};
+use sentinel::unversioned::transport::{HttpRequest, HttpResponse};
 use sentinel::{Action, Context, GuardDecision, SentinelClient, Verdict};
 use serde_json::{json, Value};
 

@@ -6,10 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sentinel::transport::{HttpRequest, HttpResponse};
-use sentinel::{
-    Context, EscalationError, EscalationState, Resolution, ReviewStatus, SentinelClient, Verdict,
-};
+use sentinel::unversioned::transport::{HttpRequest, HttpResponse};
+use sentinel::{Context, EscalationState, Resolution, ReviewStatus, SentinelClient, SidecarError, Verdict};
 use serde_json::{json, Value};
 
 const CASES: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cases.json"));
@@ -158,9 +156,9 @@ fn resolve_refusals_are_typed_errors_with_the_sidecars_message() {
             .unwrap_err();
         let message = recorded["response"]["body"]["error"].as_str().unwrap();
         match (&err, expected) {
-            (EscalationError::NotAnApprover(m), "NotAnApprover")
-            | (EscalationError::NotFound(m), "NotFound")
-            | (EscalationError::AlreadyResolved(m), "AlreadyResolved") => assert_eq!(m, message),
+            (SidecarError::NotAnApprover(m), "NotAnApprover")
+            | (SidecarError::NotFound(m), "NotFound")
+            | (SidecarError::AlreadyResolved(m), "AlreadyResolved") => assert_eq!(m, message),
             _ => panic!("{name}: unexpected {err:?}"),
         }
     }
@@ -273,7 +271,7 @@ fn status_without_waiting_reports_pending_then_approved() {
     );
     assert!(matches!(
         client.escalation_status("esc_unknown"),
-        Err(EscalationError::NotFound(_))
+        Err(SidecarError::NotFound(_))
     ));
 }
 

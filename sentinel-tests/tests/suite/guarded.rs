@@ -13,7 +13,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use sentinel::testing::{MockAnswer, MockRequest, MockSidecar};
-use sentinel::transport::{HttpRequest, HttpResponse, TransportError};
+use sentinel::unversioned::transport::{HttpRequest, HttpResponse};
+use sentinel::TransportError;
 use sentinel::{Context, Denied, FailMode, GuardDecision, SentinelClient, Verdict};
 use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
@@ -299,7 +300,7 @@ fn every_option_together() {
         kind = "payment",
         skip(db),
         rename(to = "recipient", r#type = "method"),
-        fields(currency = "USD", live = true, retries = 3, ratio = -0.5, big = 18446744073709551615, "x-source" = "agent"),
+        fields(currency = "USD", live = true, retries = 3, ratio = -0.5, big = 9007199254740991, "x-source" = "agent"),
         meta(source = "planner", version = 2),
         id = format!("pay-{invoice}"),
         client = &CLIENT,
@@ -325,7 +326,7 @@ fn every_option_together() {
             "live": true,
             "retries": 3,
             "ratio": -0.5,
-            "big": 18446744073709551615u64,
+            "big": 9007199254740991u64,
             "x-source": "agent",
         })
     );

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sentinel::testing::{MockAnswer, MockSidecar};
-use sentinel::{Denied, Escalation, EscalationError, EscalationState, Resolution, SentinelClient, Verdict};
+use sentinel::{Denied, Escalation, EscalationState, Resolution, SentinelClient, SidecarError, Verdict};
 
 /// A mock that escalates every call; only `treasury` may resolve.
 fn escalating_sidecar() -> (MockSidecar, SentinelClient) {
@@ -91,7 +91,7 @@ fn approved_while_waiting_runs_the_body_once() {
             // Someone not on the list cannot release it: the call keeps waiting.
             let refused = client.resolve(&escalation.id, Resolution::Approve, "mallory");
             assert!(
-                matches!(refused, Err(EscalationError::NotAnApprover(_))),
+                matches!(refused, Err(SidecarError::NotAnApprover(_))),
                 "{refused:?}"
             );
             std::thread::sleep(Duration::from_millis(200));

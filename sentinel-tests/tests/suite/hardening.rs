@@ -279,9 +279,9 @@ fn the_deadline_counts_serialization() {
     let count = Arc::clone(&sent);
     let client = SentinelClient::builder("http://sidecar.test")
         .timeout(Duration::from_millis(1))
-        .transport(move |_: &sentinel::transport::HttpRequest| {
+        .transport(move |_: &sentinel::unversioned::transport::HttpRequest| {
             *count.lock().unwrap() += 1;
-            Ok(sentinel::transport::HttpResponse::new(200, ALLOW))
+            Ok(sentinel::unversioned::transport::HttpResponse::new(200, ALLOW))
         })
         .build()
         .unwrap();

@@ -315,7 +315,7 @@ fn an_unresolvable_host_fails_closed() {
 #[test]
 fn a_host_name_is_looked_up_once_not_on_every_guard() {
     let server = RawServer::answering(http_response("200 OK", ALLOW_BODY));
-    let transport = std::sync::Arc::new(sentinel::transport::UreqTransport::new(4));
+    let transport = std::sync::Arc::new(sentinel::unversioned::transport::UreqTransport::new(4));
     let client = SentinelClient::builder(format!("http://localhost:{}", server.addr.port()))
         .timeout(Duration::from_secs(2))
         .transport(std::sync::Arc::clone(&transport))
@@ -336,8 +336,13 @@ fn a_host_name_is_looked_up_once_not_on_every_guard() {
     assert_eq!(by_ip.1.name_lookups(), 0, "an IP address is never looked up");
 }
 
-fn client_for_ip(server: &RawServer) -> (SentinelClient, std::sync::Arc<sentinel::transport::UreqTransport>) {
-    let transport = std::sync::Arc::new(sentinel::transport::UreqTransport::new(4));
+fn client_for_ip(
+    server: &RawServer,
+) -> (
+    SentinelClient,
+    std::sync::Arc<sentinel::unversioned::transport::UreqTransport>,
+) {
+    let transport = std::sync::Arc::new(sentinel::unversioned::transport::UreqTransport::new(4));
     let client = SentinelClient::builder(server.endpoint())
         .transport(std::sync::Arc::clone(&transport))
         .build()

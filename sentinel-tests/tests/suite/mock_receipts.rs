@@ -13,7 +13,8 @@ use sentinel::adjudication::{
     AdjudicationRequest, CanonicalAction, ExecutionStatus, ExecutorKey, ReceiptClient,
 };
 use sentinel::testing::{MockAnswer, MockSidecar};
-use sentinel::transport::{HttpRequest, HttpResponse, Transport, TransportError, UreqTransport};
+use sentinel::unversioned::transport::{HttpRequest, HttpResponse, Transport, UreqTransport};
+use sentinel::TransportError;
 use sentinel::{Context, Denied, Resolution, SentinelClient};
 use serde_json::json;
 use sha2::{Digest, Sha256};

@@ -94,7 +94,7 @@ fn a_restarted_sidecar_on_the_same_port_is_used_again_without_a_new_client() {
 
 #[test]
 fn escalations_can_be_listed_resolved_and_waited_on() {
-    use sentinel::{EscalationError, EscalationState, Resolution, ReviewStatus};
+    use sentinel::{EscalationState, Resolution, ReviewStatus, SidecarError};
 
     let sidecar =
         MockSidecar::start(|_| MockAnswer::escalate("needs sign-off").with_approvers(["treasury_ops"]));
@@ -117,7 +117,7 @@ fn escalations_can_be_listed_resolved_and_waited_on() {
 
     let refused = client.resolve(&escalation_id, Resolution::Approve, "mallory");
     assert!(
-        matches!(refused, Err(EscalationError::NotAnApprover(_))),
+        matches!(refused, Err(SidecarError::NotAnApprover(_))),
         "{refused:?}"
     );
 
@@ -141,14 +141,11 @@ fn escalations_can_be_listed_resolved_and_waited_on() {
     );
     let again = client.resolve(&escalation_id, Resolution::Deny, "treasury_ops");
     assert!(
-        matches!(again, Err(EscalationError::AlreadyResolved(_))),
+        matches!(again, Err(SidecarError::AlreadyResolved(_))),
         "{again:?}"
     );
     let unknown = client.resolve("esc_nope", Resolution::Deny, "treasury_ops");
-    assert!(
-        matches!(unknown, Err(EscalationError::NotFound(_))),
-        "{unknown:?}"
-    );
+    assert!(matches!(unknown, Err(SidecarError::NotFound(_))), "{unknown:?}");
 }
 
 #[test]

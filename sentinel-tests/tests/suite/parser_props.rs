@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use sentinel::transport::{HttpRequest, HttpResponse};
+use sentinel::unversioned::transport::{HttpRequest, HttpResponse};
 use sentinel::{Action, Context, FailMode, GuardDecision, Outcome, SentinelClient, Verdict};
 use serde_json::{json, Map, Value};
 

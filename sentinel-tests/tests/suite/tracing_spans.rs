@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use sentinel::transport::{HttpRequest, HttpResponse, TransportError};
+use sentinel::unversioned::transport::{HttpRequest, HttpResponse};
+use sentinel::TransportError;
 use sentinel::{Action, Context, SentinelClient};
 use serde_json::json;
 use tracing::field::{Field, Visit};
@@ -60,7 +61,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Captured {
     }
 }
 
-fn guard_with(transport: impl sentinel::transport::Transport) -> Captured {
+fn guard_with(transport: impl sentinel::unversioned::transport::Transport) -> Captured {
     let captured = Captured::default();
     let subscriber = tracing_subscriber::registry().with(captured.clone());
     let client = SentinelClient::builder("http://localhost:4000")

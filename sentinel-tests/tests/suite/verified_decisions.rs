@@ -384,7 +384,7 @@ fn reading_a_record_by_id_returns_that_record_or_an_error() {
     assert_eq!(client.record(&genuine_id).unwrap().id(), genuine_id);
     let err = client.record("rec_0").unwrap_err();
     assert!(
-        matches!(&err, sentinel::records::ReadError::Malformed(why) if why.contains("asked for record rec_0")),
+        matches!(&err, sentinel::SidecarError::Malformed(why) if why.contains("asked for record rec_0")),
         "{err:?}"
     );
 }

@@ -407,14 +407,14 @@ pub fn recording_client(
     builder: sentinel::SentinelClientBuilder,
 ) -> (
     sentinel::SentinelClient,
-    Arc<std::sync::Mutex<Vec<sentinel::transport::HttpRequest>>>,
+    Arc<std::sync::Mutex<Vec<sentinel::unversioned::transport::HttpRequest>>>,
 ) {
-    let seen: Arc<std::sync::Mutex<Vec<sentinel::transport::HttpRequest>>> = Arc::default();
+    let seen: Arc<std::sync::Mutex<Vec<sentinel::unversioned::transport::HttpRequest>>> = Arc::default();
     let record = Arc::clone(&seen);
     let client = builder
-        .transport(move |req: &sentinel::transport::HttpRequest| {
+        .transport(move |req: &sentinel::unversioned::transport::HttpRequest| {
             record.lock().unwrap().push(req.clone());
-            Ok(sentinel::transport::HttpResponse::new(
+            Ok(sentinel::unversioned::transport::HttpResponse::new(
                 200,
                 r#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#,
             ))

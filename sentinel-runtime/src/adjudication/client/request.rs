@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::super::action::{context_digest, CanonicalAction, EvidenceItem, PolicyManifest};
@@ -24,6 +24,7 @@ pub struct AdjudicationRequest {
     pub(super) human_approval_reference: Option<String>,
     require_human_approval: bool,
     receipt_ttl: Option<Duration>,
+    max_executions: u64,
 }
 
 impl AdjudicationRequest {
@@ -40,6 +41,7 @@ impl AdjudicationRequest {
             human_approval_reference: None,
             require_human_approval: false,
             receipt_ttl: None,
+            max_executions: 1,
         }
     }
 
@@ -77,6 +79,29 @@ impl AdjudicationRequest {
     pub fn receipt_ttl(mut self, ttl: Duration) -> Self {
         self.receipt_ttl = Some(ttl);
         self
+    }
+
+    /// Asks for a receipt that may run `n` times (the sidecar's `maxExecutions`) instead of
+    /// once. The executor refuses a receipt whose `maxExecutions` is not what was asked, in
+    /// either direction: one that came back allowing more runs was not this request's.
+    #[must_use]
+    pub fn max_executions(mut self, n: u64) -> Self {
+        self.max_executions = n.max(1);
+        self
+    }
+
+    /// How many runs the receipt may allow: 1 unless [`max_executions`](Self::max_executions)
+    /// said otherwise.
+    #[must_use]
+    pub fn executions_asked(&self) -> u64 {
+        self.max_executions
+    }
+
+    /// Whether the receipt must carry a human approval, checked against its escalation's
+    /// signed `human.review` record before the body runs.
+    #[must_use]
+    pub fn requires_human_approval(&self) -> bool {
+        self.require_human_approval
     }
 
     /// The action.
@@ -124,6 +149,9 @@ impl AdjudicationRequest {
         if let Some(reference) = &self.human_approval_reference {
             body["humanApprovalReference"] = json!(reference);
         }
+        if self.max_executions != 1 {
+            body["maxExecutions"] = json!(self.max_executions);
+        }
         if let Some(ttl) = self.receipt_ttl {
             body["receiptTtlMs"] = json!(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
         }
@@ -151,7 +179,12 @@ pub struct ExecutionBinding {
 /// The sidecar's answer to an adjudication. A receipt is present exactly when the verdict
 /// is `ALLOW`, and only after it was checked: signed under a pinned issuer key, unexpired,
 /// and bound to this request's action, context, policy manifest and evidence.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Hand it to [`ReceiptClient::execute_receipt`](super::ReceiptClient::execute_receipt) to
+/// run later (it serializes, to be stored with a parked job): the executor then checks the
+/// signed decision record it names, so what it holds is not taken on trust.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Adjudication {
     /// The final verdict.

@@ -60,10 +60,23 @@ impl UreqTransport {
 
     /// A transport for `https://` sidecars (feature `tls`): rustls, verifying the server
     /// against `tls`'s roots, optionally presenting a client certificate.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::InvalidTls`](crate::BuildError::InvalidTls) when a PEM in `tls` holds no
+    /// certificate or no private key (key material is never part of the message).
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-    pub fn with_tls(max_idle_connections: usize, tls: ureq::tls::TlsConfig) -> Self {
-        UreqTransport::build(max_idle_connections, move |config| config.tls_config(tls.clone()))
+    pub fn with_tls(
+        max_idle_connections: usize,
+        tls: &crate::tls::TlsOptions,
+    ) -> Result<Self, crate::BuildError> {
+        let tls = tls
+            .to_ureq()
+            .map_err(|e| crate::BuildError::InvalidTls(e.to_string()))?;
+        Ok(UreqTransport::build(max_idle_connections, move |config| {
+            config.tls_config(tls.clone())
+        }))
     }
 
     fn build(max_idle_connections: usize, customize: impl Fn(AgentConfig) -> AgentConfig) -> Self {
