@@ -252,7 +252,8 @@ mod tests {
         );
         assert!(out.contains("genuine: the side effect ran"), "{out}");
         assert!(
-            out.contains("replayed: denied: no valid receipt: receipt rejected (REPLAY_DETECTED)"),
+            out.contains("replayed: denied: the decision record rec_")
+                && out.contains("already backed an execution"),
             "{out}"
         );
         assert!(
@@ -337,7 +338,7 @@ mod tests {
         assert!(out.contains("pay 60000: parked, escalation esc_"), "{out}");
         assert!(out.contains("swapped: denied: no valid receipt"), "{out}");
         assert!(out.contains("genuine: the side effect ran"), "{out}");
-        assert!(out.contains("replayed: denied: no valid receipt"), "{out}");
+        assert!(out.contains("replayed: denied: "), "{out}");
         assert!(
             out.contains("audit: valid true, 2 executions, coverage 1, 0 reports pending"),
             "{out}"
