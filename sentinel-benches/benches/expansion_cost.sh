@@ -6,9 +6,9 @@
 #   bash sentinel-benches/benches/expansion_cost.sh [RUNS]        (default 5; results in BENCHMARKS.md)
 #
 # Each function takes three arguments (a number, a &str, a String) and returns
-# Result<u64, sentinel::Denied>; a fifth of them are async, a fifth use skip/fields. Timings
-# are wall-clock `cargo build` of the user crate, so run it on a quiet machine and compare
-# ranges, not single runs.
+# Result<u64, sentinel::Denied>; a fifth of them are async, a fifth use skip/fields. The ratio
+# is of CPU time (user + system) of `cargo build` of the user crate, which waiting for a busy
+# core does not inflate as it does wall time; compare ranges, not single runs.
 set -euo pipefail
 
 runs="${1:-5}"
@@ -59,29 +59,27 @@ EOF
     } >"$work/src/lib.rs"
 }
 
-now_ms() { date +%s%3N; }
-
+# Prints "wall_ms cpu_ms" for one build of the user crate: CPU time (user + system of
+# cargo and rustc) is what the expansion costs; wall time also counts waiting for a core.
 build() {
     touch "$work/src/lib.rs"
-    local start end
-    start=$(now_ms)
-    cargo build --quiet --manifest-path "$work/Cargo.toml"
-    end=$(now_ms)
-    echo $((end - start))
+    local out
+    out=$( { /usr/bin/time -f "%e %U %S" cargo build --quiet --manifest-path "$work/Cargo.toml"; } 2>&1 | tail -n 1)
+    awk -v t="$out" 'BEGIN { split(t, f, " "); printf "%d %d", f[1] * 1000, (f[2] + f[3]) * 1000 }'
 }
 
 generate plain
 cargo build --quiet --manifest-path "$work/Cargo.toml" # dependencies, once
 
-echo "run  plain_ms  guarded_ms  ratio"
+echo "run  plain_wall_ms plain_cpu_ms  guarded_wall_ms guarded_cpu_ms  cpu_ratio"
 ratios=()
 for run in $(seq 1 "$runs"); do
     generate plain
-    plain=$(build)
+    read -r plain_wall plain_cpu <<<"$(build)"
     generate guarded
-    guarded=$(build)
-    ratio=$(awk -v g="$guarded" -v p="$plain" 'BEGIN { printf "%.2f", g / p }')
+    read -r guarded_wall guarded_cpu <<<"$(build)"
+    ratio=$(awk -v g="$guarded_cpu" -v p="$plain_cpu" 'BEGIN { printf "%.2f", g / p }')
     ratios+=("$ratio")
-    echo "$run    $plain       $guarded        $ratio"
+    echo "$run    $plain_wall $plain_cpu    $guarded_wall $guarded_cpu    $ratio"
 done
-printf '%s\n' "${ratios[@]}" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print "ratio range: " lo "–" hi "×" }'
+printf '%s\n' "${ratios[@]}" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print "cpu ratio range: " lo "–" hi "×" }'

@@ -101,7 +101,9 @@ use crate::args;
 use crate::ast::{Receipt, Timeout};
 use crate::async_trait;
 use crate::check::{plan, Kind, Origin, Plan};
+use crate::crate_name::missing_sentinel_hint;
 use crate::errors::Errors;
+use crate::options::CRATE;
 use crate::signature::{self, Param, Signature};
 use crate::valid::validate;
 
@@ -123,6 +125,11 @@ pub(crate) fn guarded(attr: TokenStream, item: TokenStream) -> TokenStream {
              with all the options",
         );
         return with_errors(item, errors);
+    }
+    if !args.given(CRATE) {
+        if let Some(hint) = missing_sentinel_hint() {
+            errors.at(Span::call_site(), hint);
+        }
     }
     let async_trait = async_trait::detect(&function);
     let signature = signature::read(&function.sig, async_trait.as_ref(), &mut errors);

@@ -21,6 +21,7 @@ mod args;
 mod ast;
 mod async_trait;
 mod check;
+mod crate_name;
 mod duration;
 mod errors;
 mod escalate;
@@ -122,7 +123,7 @@ mod valid;
 /// | `on_escalate = wait(timeout = "10m")` | On `ESCALATE`, waits at most `timeout` for a human's answer and runs the body only if approved. Units: `ms`, `s`, `m`, `h` (`"500ms"`, `"30s"`, `"10m"`, `"1h"`). `timeout = expr` instead takes a `Duration` (or `Option<Duration>`) evaluated at each call; a parameter named there is not sent. |
 /// | `on_escalate = deny` | The default, written out: `ESCALATE` returns `Err` at once, the escalation left pending. |
 /// | `receipt` / `receipt = expr` | Receipt mode (feature `verify`, a sidecar with `--protocol`): the body runs inside `sentinel::adjudication::ReceiptClient::execute` — only on a signed, single-use receipt the sidecar validated for the digest of these very arguments, exactly once, and its execution (status and result digest) is signed and reported. The action is `kind`, run by the function's module path and name, for the context's actor. `receipt` uses the client installed by `sentinel::adjudication::init`; `receipt = expr` a `&ReceiptClient` (a parameter named there is not sent). The function must be a plain `fn` returning `Result<T, E>` with `T: Serialize` and `E: From<Denied> + Display`; not combined with `client`, `id`, `meta` or `on_escalate`. |
-/// | `crate = path` | Where the `sentinel` crate is, when your code does not call it `sentinel`: a renamed dependency (`gate = { package = "montanalabs-sentinel", … }` → `crate = gate`) or a framework's re-export (`crate = my_framework::sentinel`, or `crate = $crate::sentinel` inside the framework's own `macro_rules!`). A string (`crate = "gate"`) works too, as for serde and tokio. |
+/// | `crate = path` | Where the `sentinel` crate is, when your code does not call it `sentinel`: a renamed dependency (`gate = { package = "montanalabs-sentinel", … }` → `crate = gate`) or a framework's re-export (`crate = my_framework::sentinel`, or `crate = $crate::sentinel` inside the framework's own `macro_rules!`). A string (`crate = "gate"`) works too, as for serde and tokio. Without `crate =`, a crate that has no dependency named `sentinel` gets an error saying which `crate = …` to write. |
 ///
 /// # What "exactly the arguments" means
 ///

@@ -126,11 +126,13 @@ impl Context {
         self
     }
 
-    /// Resumes a parked action: a guard under this context does not ask the sidecar again
-    /// (which would open a new escalation) but runs the action only on the human approval
-    /// of `escalation_id` for the identical action; see
-    /// [`SentinelClient::resume`](crate::SentinelClient::resume). Feature `verify`; without
-    /// it such a guard is refused.
+    /// Resumes a parked action: the guard of the action `escalation_id` holds does not ask
+    /// the sidecar again (which would open a new escalation) but runs the action only on the
+    /// human approval of `escalation_id` for that identical action; see
+    /// [`SentinelClient::resume`](crate::SentinelClient::resume). Any other action guarded
+    /// under this context (another call the same tool makes) is guarded as usual. Each guard
+    /// under it first looks the escalation up (one to three `GET`s). Feature `verify`;
+    /// without it every guard under this context is refused.
     ///
     /// ```
     /// use sentinel_runtime::Context;

@@ -1,16 +1,17 @@
 //! The sidecar's read API (feature `verify`): signed records by id, the records listing and
 //! its filters, the export pages (verified page by page in bounded memory), the sidecar's
 //! own chain check, and its liveness and readiness probes.
-
-use std::fmt;
-
 use serde_json::Value;
 
 use crate::client::SentinelClient;
 use crate::decision::Verdict;
 use crate::protocol::{self, path_segment};
-use crate::provenance::{verify_chain_from, ChainStart, ProvenanceError, Record, TrustedKeys};
+use crate::provenance::Record;
 use crate::sidecar_error::SidecarError;
+
+mod export;
+
+pub use export::{ExportError, ExportVerification, VerifiedExport, DEFAULT_EXPORT_DEADLINE};
 
 /// The page size [`SentinelClient::export_pages`] asks for when the query sets no limit:
 /// a page of ordinary records stays well under the default 1 MiB body limit.
@@ -121,38 +122,6 @@ pub struct SidecarVerdictOnChain {
     pub reason: Option<String>,
 }
 
-/// What [`SentinelClient::verify_export`] verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct VerifiedExport {
-    /// How many records were verified.
-    pub records: u64,
-    /// Where the verified chain ends: verify later records from here with
-    /// [`verify_chain_from`].
-    pub last: ChainStart,
-}
-
-/// Why [`SentinelClient::verify_export`] failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ExportError {
-    /// A page could not be read.
-    Read(SidecarError),
-    /// The chain does not verify (or is empty).
-    Chain(ProvenanceError),
-}
-
-impl fmt::Display for ExportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExportError::Read(e) => write!(f, "export could not be read: {e}"),
-            ExportError::Chain(e) => write!(f, "exported chain does not verify: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ExportError {}
-
 /// The pages of `GET /v1/export`, fetched one at a time as the iterator is advanced
 /// (following `nextOffset`), so a chain of any length is read in bounded memory. Made by
 /// [`SentinelClient::export_pages`]. Ends after the first error.
@@ -251,30 +220,6 @@ impl SentinelClient {
             query: query.clone().limit(limit),
             next_offset: Some(offset),
         }
-    }
-
-    /// Verifies the sidecar's whole chain from `GENESIS` under `trusted`, independently of
-    /// the sidecar: the export is read page by page and each page is checked with
-    /// [`verify_chain_from`] after the last record of the one before, so memory stays
-    /// bounded by one page whatever the chain's length. Records appended while it runs are
-    /// verified too, up to the page that ends the export.
-    pub fn verify_export(&self, trusted: &TrustedKeys) -> Result<VerifiedExport, ExportError> {
-        let mut start = ChainStart::Genesis;
-        let mut verified = 0u64;
-        for page in self.export_pages(&RecordQuery::new()) {
-            let page = page.map_err(ExportError::Read)?;
-            let Some(last) = page.last() else { break };
-            verify_chain_from(&page, trusted, start).map_err(ExportError::Chain)?;
-            start = ChainStart::after(last);
-            verified += page.len() as u64;
-        }
-        if verified == 0 {
-            return Err(ExportError::Chain(ProvenanceError::EmptyChain));
-        }
-        Ok(VerifiedExport {
-            records: verified,
-            last: start,
-        })
     }
 
     /// The sidecar's own verification of its chain, `GET /v1/verify`.

@@ -72,21 +72,36 @@ fn park_and_resume(endpoint: &str) {
         .unwrap();
     let resumed = context.clone().resuming(&parked);
 
-    // The approval is for 43 000 to vendor_42; it lets nothing else through.
+    // The approval is for 43 000 to vendor_42; it lets nothing else through: another action
+    // in the same scope is guarded as usual (so it escalates again, a new escalation).
     let other = resumed
         .scope(|| pay(&client, 43_001, "acct_ops", "vendor_42"))
         .unwrap_err();
-    assert!(other.to_string().contains("another action"), "{other}");
+    assert!(other.is_escalated(), "{other}");
+    assert_ne!(other.escalation_id(), Some(parked.as_str()), "{other}");
     let elsewhere = resumed
         .scope(|| pay(&client, 43_000, "acct_ops", "acct_evil"))
         .unwrap_err();
-    assert!(elsewhere.to_string().contains("another action"), "{elsewhere}");
+    assert!(
+        !elsewhere.to_string().contains("resume"),
+        "a guard of its own: {elsewhere}"
+    );
+    assert_ne!(elsewhere.escalation_id(), Some(parked.as_str()), "{elsewhere}");
     let other_tenant = resumed
         .clone()
         .with_tenant("someone-else")
         .scope(|| pay(&client, 43_000, "acct_ops", "vendor_42"));
     assert!(other_tenant.unwrap_err().to_string().contains("another tenant"));
     assert_eq!(PAID.load(Ordering::SeqCst), paid_before, "no body ran yet");
+
+    // A small payment the tool also makes in that scope is guarded on its own, and allowed.
+    assert_eq!(
+        resumed
+            .scope(|| pay(&client, 100, "acct_ops", "vendor_42"))
+            .unwrap(),
+        100
+    );
+    let paid_before = paid_before + 1;
 
     // The identical action runs, once.
     assert_eq!(
@@ -172,4 +187,52 @@ fn resume_runs_the_body_only_on_the_approval_of_the_identical_action() {
 fn resume_runs_the_body_only_on_the_approval_of_the_identical_action_on_the_real_sidecar() {
     let Some(endpoint) = live_endpoint() else { return };
     park_and_resume(&endpoint);
+}
+
+static FEES: AtomicUsize = AtomicUsize::new(0);
+
+#[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = client)]
+fn fee(client: &SentinelClient, amount: u64, from: &str, to: &str) -> Result<u64, Denied> {
+    FEES.fetch_add(1, Ordering::SeqCst);
+    Ok(amount)
+}
+
+#[test]
+fn resuming_applies_to_the_approved_action_only_and_other_guards_in_the_scope_ask_the_sidecar() {
+    let mock = MockSidecar::start(|request| {
+        if request.payload["amount"].as_u64().unwrap_or(0) > 25_000 {
+            MockAnswer::escalate("transfers above 25000 require dual-control sign-off")
+                .with_approvers(["treasury_ops"])
+        } else {
+            MockAnswer::allow()
+        }
+    });
+    let client = client(&mock.endpoint());
+    let context = Context::new("resume-scope");
+    let denied = context
+        .scope(|| fee(&client, 50_000, "acct_ops", "vendor_42"))
+        .expect_err("a high-value payment escalates");
+    let parked = denied.escalation_id().unwrap().to_owned();
+    client
+        .resolve(&parked, Resolution::Approve, "treasury_ops")
+        .unwrap();
+    let guards_before = mock.requests().len();
+
+    // One tool run, resumed: the approved transfer, then a fee the tool also charges.
+    let (transfer, charge) = context.resuming(&parked).scope(|| {
+        (
+            fee(&client, 50_000, "acct_ops", "vendor_42"),
+            fee(&client, 12, "acct_ops", "fees"),
+        )
+    });
+    assert_eq!(transfer.unwrap(), 50_000, "resumed on the approval");
+    assert_eq!(charge.unwrap(), 12, "the fee is guarded as usual, not refused");
+    assert_eq!(FEES.load(Ordering::SeqCst), 2);
+    // The sidecar was asked about the fee only: the approved transfer did not open a new
+    // escalation.
+    let asked: Vec<_> = mock.requests()[guards_before..]
+        .iter()
+        .map(|request| request.payload["amount"].clone())
+        .collect();
+    assert_eq!(asked, [json!(12)]);
 }

@@ -55,9 +55,13 @@ impl SentinelClient {
         if let Some(why) = request_error(action, context, policy) {
             return GuardDecision::refused(why);
         }
+        // Resuming applies to the action the escalation holds; any other action in the
+        // scope is guarded as usual.
         if let Some(escalation_id) = context.resumes() {
             #[cfg(feature = "verify")]
-            return self.resume_until(escalation_id, action, context, deadline);
+            if self.resumes_with(escalation_id, action, deadline) {
+                return self.resume_until(escalation_id, action, context, deadline);
+            }
             #[cfg(not(feature = "verify"))]
             return GuardDecision::refused(format!(
                 "resuming escalation {escalation_id} needs the `verify` feature"

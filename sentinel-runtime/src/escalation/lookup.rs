@@ -48,35 +48,46 @@ impl SentinelClient {
         id: &str,
         deadline: Instant,
     ) -> Result<(Escalation, ReviewStatus), SidecarError> {
+        let escalation = self
+            .find_escalation(id, deadline)?
+            .ok_or_else(|| SidecarError::NotFound(id.to_owned()))?;
+        let status = match escalation.status {
+            EscalationState::Pending => ReviewStatus::Pending,
+            EscalationState::Approved => ReviewStatus::Approved {
+                record_id: self
+                    .human_review_record(&escalation, "ALLOW", deadline)?
+                    .unwrap_or_default(),
+            },
+            EscalationState::Denied => ReviewStatus::Denied {
+                record_id: self
+                    .human_review_record(&escalation, "BLOCK", deadline)
+                    .ok()
+                    .flatten(),
+            },
+        };
+        Ok((escalation, status))
+    }
+
+    /// Finds an escalation by id, pending first (the short list), as the sidecar lists it.
+    pub(crate) fn find_escalation(
+        &self,
+        id: &str,
+        deadline: Instant,
+    ) -> Result<Option<Escalation>, SidecarError> {
         for state in [
             EscalationState::Pending,
             EscalationState::Approved,
             EscalationState::Denied,
         ] {
-            let Some(escalation) = self
+            let found = self
                 .escalations_until(Some(state), deadline)?
                 .into_iter()
-                .find(|e| e.id == id)
-            else {
-                continue;
-            };
-            let status = match escalation.status {
-                EscalationState::Pending => ReviewStatus::Pending,
-                EscalationState::Approved => ReviewStatus::Approved {
-                    record_id: self
-                        .human_review_record(&escalation, "ALLOW", deadline)?
-                        .unwrap_or_default(),
-                },
-                EscalationState::Denied => ReviewStatus::Denied {
-                    record_id: self
-                        .human_review_record(&escalation, "BLOCK", deadline)
-                        .ok()
-                        .flatten(),
-                },
-            };
-            return Ok((escalation, status));
+                .find(|e| e.id == id);
+            if found.is_some() {
+                return Ok(found);
+            }
         }
-        Err(SidecarError::NotFound(id.to_owned()))
+        Ok(None)
     }
 
     /// Finds the `human.review` record written when `escalation` was resolved: among the

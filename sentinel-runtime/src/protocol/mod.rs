@@ -33,7 +33,6 @@ pub(crate) fn resolve_id(path: &str) -> Option<&str> {
 }
 
 /// `GET`: one record.
-#[cfg(feature = "verify")]
 pub(crate) fn record_path(record_id: &str) -> String {
     format!("{RECORDS}/{}", path_segment(record_id))
 }

@@ -9,6 +9,9 @@
 //! - [`verify_chain`] / [`verify_chain_from`]: additionally, `seq`s follow each other and
 //!   every `prevHash` is the previous record's `contentHash`, from `"GENESIS"` or from a
 //!   record verified earlier ([`ChainStart`]);
+//! - [`ChainVerifier`]: a chain of any length (an export file read with [`RecordTexts`], or
+//!   any iterator of record texts) on every core in bounded memory, with a deadline, a record
+//!   cap, progress, and a [`Checkpoint`] to resume from and to keep;
 //! - [`action_fingerprint`]: tie a record to the action you sent;
 //! - [`canonical_json`]: the byte-exact JavaScript canonical form the hashes are taken over,
 //!   and [`parse_json`], which reads numbers to exactly the doubles JavaScript reads.
@@ -31,17 +34,24 @@
 //! significant digits can be one bit off and a genuine record would fail to verify).
 
 mod canonical;
+mod checkpoint;
 mod error;
+mod framing;
 mod json;
 mod keys;
 mod record;
+mod stream;
 mod verify;
+mod view;
 
 pub use canonical::canonical_json;
+pub use checkpoint::Checkpoint;
 pub use error::ProvenanceError;
+pub use framing::{InputError, RecordTexts, MAX_RECORD_BYTES};
 pub use json::parse_json;
 pub use keys::TrustedKeys;
 pub use record::{Record, RecordAction};
+pub use stream::{ChainVerifier, Progress, SignatureCheck, StopReason, StreamError, VerifiedChain};
 pub use verify::{action_fingerprint, verify_chain, verify_chain_from, verify_record, ChainStart, GENESIS};
 
 /// Lowercase hex of `bytes`.

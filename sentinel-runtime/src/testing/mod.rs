@@ -39,6 +39,9 @@ use rule::{parse_guard_request, Rule};
 pub use rule::{MockAnswer, MockRequest};
 pub use sidecar::MockSidecar;
 
+mod signed_chain;
+pub use signed_chain::SignedChain;
+
 // The adjudication protocol's routes (receipts), kept apart from the guard routes.
 #[cfg(feature = "verify")]
 mod adjudication;

@@ -1,0 +1,319 @@
+//! [`SentinelClient::verify_export`]: the sidecar's whole chain, paged from `GET /v1/export`
+//! and verified by [`ChainVerifier`] on every core, within a deadline and a record cap.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{RecordQuery, DEFAULT_EXPORT_PAGE};
+use crate::client::SentinelClient;
+use crate::protocol;
+use crate::provenance::{
+    ChainVerifier, Checkpoint, Progress, ProvenanceError, StopReason, StreamError, TrustedKeys, VerifiedChain,
+};
+use crate::sidecar_error::SidecarError;
+
+/// How long [`SentinelClient::verify_export`] may take when [`ExportVerification`] sets no
+/// deadline: a sidecar that keeps serving pages cannot keep it running.
+pub const DEFAULT_EXPORT_DEADLINE: Duration = Duration::from_secs(600);
+
+/// How [`SentinelClient::verify_export_with`] reads and verifies the export.
+///
+/// ```
+/// use std::time::Duration;
+/// use sentinel_runtime::provenance::Checkpoint;
+/// use sentinel_runtime::records::ExportVerification;
+///
+/// let options = ExportVerification::new()
+///     .timeout(Duration::from_secs(120))
+///     .max_records(5_000_000)
+///     .resume_from(Checkpoint::new(41, "ab12…"));
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ExportVerification {
+    timeout: Option<Duration>,
+    max_records: Option<u64>,
+    resume: Option<Checkpoint>,
+}
+
+impl ExportVerification {
+    /// From `GENESIS`, within [`DEFAULT_EXPORT_DEADLINE`], with no record cap.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stop after this long ([`ExportError::Stopped`], with what was verified). Each page is
+    /// asked for within what is left of it (and within the client's own timeout).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Verify at most this many records ([`ExportError::Stopped`] if the sidecar has more).
+    #[must_use]
+    pub fn max_records(mut self, max_records: u64) -> Self {
+        self.max_records = Some(max_records);
+        self
+    }
+
+    /// Only what is new since a checkpoint kept from an earlier verification: the export is
+    /// read from the checkpoint's record, which must still be the one checkpointed, and
+    /// every record after it is verified from it. See
+    /// [`ChainVerifier::resume_from`].
+    #[must_use]
+    pub fn resume_from(mut self, checkpoint: Checkpoint) -> Self {
+        self.resume = Some(checkpoint);
+        self
+    }
+}
+
+/// What [`SentinelClient::verify_export`] verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifiedExport {
+    /// How many records were verified.
+    pub records: u64,
+    /// The last record verified (`seq` and `contentHash`). Compare it with a checkpoint you
+    /// kept, or keep it to resume from: a chain the sidecar cut short after any record
+    /// verifies just as well as the whole one, and only a checkpoint tells them apart.
+    pub head: Checkpoint,
+}
+
+impl From<VerifiedChain> for VerifiedExport {
+    fn from(chain: VerifiedChain) -> Self {
+        VerifiedExport {
+            records: chain.verified,
+            head: chain.head,
+        }
+    }
+}
+
+/// Why [`SentinelClient::verify_export`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// A page could not be read.
+    Read(SidecarError),
+    /// The chain does not verify (or is empty): the first bad record, and why.
+    Chain(ProvenanceError),
+    /// The record at the checkpoint's `seq` is not the one checkpointed.
+    CheckpointMismatch {
+        /// The checkpoint resumed from.
+        checkpoint: Checkpoint,
+        /// The `contentHash` of the record the sidecar serves at its `seq`.
+        found: String,
+    },
+    /// The export ends before the checkpoint: records were removed from the chain's end.
+    CheckpointNotReached {
+        /// The checkpoint resumed from.
+        checkpoint: Checkpoint,
+        /// The `seq` of the last record served, if any.
+        last_seq: Option<u64>,
+    },
+    /// The deadline passed or the record cap was reached before the export's end.
+    Stopped {
+        /// Which.
+        reason: StopReason,
+        /// What was verified until then, if anything.
+        verified: Option<VerifiedExport>,
+    },
+}
+
+impl fmt::Display for ExportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExportError::Read(e) => write!(f, "export could not be read: {e}"),
+            ExportError::Chain(e) => write!(f, "exported chain does not verify: {e}"),
+            ExportError::CheckpointMismatch { checkpoint, found } => write!(
+                f,
+                "the sidecar's record at seq {} has contentHash {found}, the checkpoint says {}: its chain was rewritten",
+                checkpoint.seq, checkpoint.content_hash
+            ),
+            ExportError::CheckpointNotReached { checkpoint, last_seq } => write!(
+                f,
+                "the export ends at seq {}, before the checkpoint at seq {}: records were removed",
+                last_seq.map_or_else(|| "(none)".to_owned(), |seq| seq.to_string()),
+                checkpoint.seq
+            ),
+            ExportError::Stopped { reason, verified } => {
+                let records = verified.as_ref().map_or(0, |v| v.records);
+                match reason {
+                    StopReason::RecordCap => write!(f, "stopped at the record cap after {records} records; the chain goes on"),
+                    _ => write!(f, "stopped at the deadline after {records} records"),
+                }
+            }
+        }
+    }
+}
+
+impl std::error::Error for ExportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ExportError::Read(cause) => Some(cause),
+            ExportError::Chain(cause) => Some(cause),
+            _ => None,
+        }
+    }
+}
+
+impl From<StreamError<SidecarError>> for ExportError {
+    fn from(error: StreamError<SidecarError>) -> Self {
+        match error {
+            StreamError::Chain(e) => ExportError::Chain(e),
+            StreamError::CheckpointMismatch { checkpoint, found } => {
+                ExportError::CheckpointMismatch { checkpoint, found }
+            }
+            StreamError::CheckpointNotReached { checkpoint, last_seq } => {
+                ExportError::CheckpointNotReached { checkpoint, last_seq }
+            }
+            StreamError::Source { error, .. } => ExportError::Read(error),
+            StreamError::Stopped { reason, verified } => ExportError::Stopped {
+                reason,
+                verified: verified.map(VerifiedExport::from),
+            },
+            // StreamError is non_exhaustive; a new way to stop is not a success.
+            #[allow(unreachable_patterns)]
+            other => ExportError::Read(SidecarError::Malformed(other.to_string())),
+        }
+    }
+}
+
+/// One page of `GET /v1/export`, its records kept as text for the verifier.
+#[derive(Deserialize)]
+struct RawPage {
+    records: Vec<Box<RawValue>>,
+    #[serde(rename = "nextOffset", default)]
+    next_offset: Option<u64>,
+}
+
+/// The texts of the export's records, page after page, each page asked for before
+/// `deadline`. Ends after the first error.
+struct ExportTexts<'c> {
+    client: &'c SentinelClient,
+    query: RecordQuery,
+    next_offset: Option<usize>,
+    page: std::vec::IntoIter<Box<RawValue>>,
+    deadline: Instant,
+}
+
+impl ExportTexts<'_> {
+    fn fetch(&mut self, offset: usize) -> Result<(), SidecarError> {
+        let url = format!(
+            "{}/v1/export?{}",
+            self.client.endpoint(),
+            self.query.clone().offset(offset).to_query_string()
+        );
+        let deadline = self.client.deadline().min(self.deadline);
+        let response = self
+            .client
+            .exchange_until("GET", &url, Vec::new(), deadline, &mut 0)
+            .map_err(SidecarError::Transport)?;
+        if !(200..300).contains(&response.status) {
+            let message = self
+                .client
+                .redact(protocol::error_text(&response.body).unwrap_or_default());
+            return Err(SidecarError::Status {
+                status: response.status,
+                message,
+            });
+        }
+        let page: RawPage = serde_json::from_slice(&response.body)
+            .map_err(|e| SidecarError::Malformed(format!("an export page: {e}")))?;
+        if let Some(next) = page.next_offset {
+            match usize::try_from(next) {
+                // A next offset that does not move forward would loop for ever.
+                Ok(next) if next > offset && !page.records.is_empty() => self.next_offset = Some(next),
+                _ => {
+                    return Err(SidecarError::Malformed(format!(
+                        "nextOffset {next} after offset {offset}"
+                    )))
+                }
+            }
+        }
+        self.page = page.records.into_iter();
+        Ok(())
+    }
+}
+
+impl Iterator for ExportTexts<'_> {
+    type Item = Result<String, SidecarError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(record) = self.page.next() {
+                return Some(Ok(String::from(Box::<str>::from(record))));
+            }
+            let offset = self.next_offset.take()?;
+            if let Err(e) = self.fetch(offset) {
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
+impl SentinelClient {
+    /// Verifies the sidecar's whole chain from `GENESIS` under `trusted`, independently of
+    /// the sidecar, within [`DEFAULT_EXPORT_DEADLINE`]:
+    /// `verify_export_with(trusted, &ExportVerification::new(), |_| {})`.
+    ///
+    /// # Errors
+    ///
+    /// As [`verify_export_with`](Self::verify_export_with).
+    pub fn verify_export(&self, trusted: &TrustedKeys) -> Result<VerifiedExport, ExportError> {
+        self.verify_export_with(trusted, &ExportVerification::new(), |_| {})
+    }
+
+    /// Verifies the sidecar's chain independently of the sidecar: the export is read a page
+    /// at a time (`GET /v1/export`, [`DEFAULT_EXPORT_PAGE`] records a page) and verified by [`ChainVerifier`]
+    /// on every core, in memory bounded by a few pages whatever the chain's length. Records
+    /// appended while it runs are verified too, up to the page that ends the export.
+    /// `progress` is called after each chunk of records.
+    ///
+    /// It stops at `options`' deadline ([`DEFAULT_EXPORT_DEADLINE`] unless set) and record
+    /// cap, so a sidecar that keeps serving pages cannot keep it running; each page is asked
+    /// for within what is left of the deadline.
+    ///
+    /// `Ok` says that every record served verifies and links to the one before; it cannot
+    /// say that the sidecar served them all. A chain cut short after any record verifies as
+    /// well as the whole one: compare the returned [`head`](VerifiedExport::head) with a
+    /// checkpoint kept from an earlier run, or resume from one
+    /// ([`ExportVerification::resume_from`]), which fails if the chain no longer reaches it.
+    ///
+    /// # Errors
+    ///
+    /// The first problem, in chain order: see [`ExportError`].
+    pub fn verify_export_with(
+        &self,
+        trusted: &TrustedKeys,
+        options: &ExportVerification,
+        progress: impl FnMut(&Progress),
+    ) -> Result<VerifiedExport, ExportError> {
+        let deadline = Instant::now() + options.timeout.unwrap_or(DEFAULT_EXPORT_DEADLINE);
+        let offset = options.resume.as_ref().map_or(0, |checkpoint| {
+            usize::try_from(checkpoint.seq).unwrap_or(usize::MAX)
+        });
+        let texts = ExportTexts {
+            client: self,
+            query: RecordQuery::new().limit(DEFAULT_EXPORT_PAGE),
+            next_offset: Some(offset),
+            page: Vec::new().into_iter(),
+            deadline,
+        };
+        let mut verifier = ChainVerifier::new(trusted).deadline(deadline);
+        if let Some(max_records) = options.max_records {
+            verifier = verifier.max_records(max_records);
+        }
+        if let Some(checkpoint) = &options.resume {
+            verifier = verifier.resume_from(checkpoint.clone());
+        }
+        verifier
+            .verify(texts, progress)
+            .map(VerifiedExport::from)
+            .map_err(ExportError::from)
+    }
+}
