@@ -240,7 +240,7 @@ fn run(threads: u64, calls: u64, pinned: bool) -> (Tally, u64, Duration) {
                     let action =
                         Action::payment(json!({"amount": amount, "from": "acct_ops", "to": "vendor_42"}));
                     let decision = client.guard(&action, &context, "fintech.payments");
-                    let counter = match (decision.verdict(), amount % 2 == 0) {
+                    let counter = match (decision.verdict(), amount.is_multiple_of(2)) {
                         (Verdict::Allow, true) => &tally.right_allow,
                         (Verdict::Allow, false) => &tally.wrong_allow,
                         _ => &tally.denied,
