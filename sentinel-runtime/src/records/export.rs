@@ -151,15 +151,9 @@ impl fmt::Display for ExportError {
     }
 }
 
-impl std::error::Error for ExportError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ExportError::Read(cause) => Some(cause),
-            ExportError::Chain(cause) => Some(cause),
-            _ => None,
-        }
-    }
-}
+/// `Display` already says what the cause said, so `source()` is `None` (the crate's
+/// convention: each message once in an error-chain printer).
+impl std::error::Error for ExportError {}
 
 impl From<StreamError<SidecarError>> for ExportError {
     fn from(error: StreamError<SidecarError>) -> Self {
