@@ -1,15 +1,16 @@
-//! An async agent with three guarded tools (a payment, a health-record update, an email),
+//! An async agent with two guarded tools (a payment, a health-record update) under the two
+//! policy packs the reference sidecar ships (`fintech.payments`, `healthcare.record_write`),
 //! one `sentinel::init` at startup, and a loop that runs the plan's tool calls.
 //!
 //! ```text
-//! cargo run --example agent_tools
+//! cargo run --example agent_tools                                          # embedded mock sidecar
+//! SENTINEL_ENDPOINT=http://localhost:4000 cargo run --example agent_tools  # a real one
 //! ```
 
 use std::io::Write;
 
 use sentinel::testing::{MockAnswer, MockSidecar};
 use sentinel::{Context, Denied, SentinelClient, WithContextExt};
-use serde::Serialize;
 
 /// Errors of the agent's tools: a denial by the gate, or the tool's own failure.
 #[derive(Debug)]
@@ -25,76 +26,68 @@ impl From<Denied> for ToolError {
     }
 }
 
-#[derive(Serialize)]
-struct Patch {
-    field: String,
-    value: String,
-}
-
 #[sentinel::guarded(policy = "fintech.payments", kind = "payment")]
 async fn pay(amount: u64, from: &str, to: &str) -> Result<String, ToolError> {
     Ok(format!("paid {amount} from {from} to {to}"))
 }
 
 #[sentinel::guarded(
-    policy = "health.records",
+    policy = "healthcare.record_write",
     kind = "record_update",
-    rename(patient = "patientId")
+    rename(patient = "patientId", clinical = "clinicalSignificant")
 )]
-async fn update_record(patient: &str, patch: Patch) -> Result<String, ToolError> {
-    Ok(format!("set {} = {} for {patient}", patch.field, patch.value))
-}
-
-#[sentinel::guarded(policy = "comms.email", kind = "email.send", skip(body))]
-async fn send_email(to: &str, subject: &str, body: &str) -> Result<String, ToolError> {
-    Ok(format!("sent {subject:?} to {to} ({} bytes)", body.len()))
+async fn update_record(patient: &str, field: &str, value: &str, clinical: bool) -> Result<String, ToolError> {
+    Ok(format!("set {field} = {value} for {patient}"))
 }
 
 /// One planned step of the agent.
 enum Step {
     Pay(u64, &'static str),
-    Update(&'static str, &'static str, &'static str),
-    Email(&'static str, &'static str),
+    Update(&'static str, &'static str, &'static str, bool),
 }
 
+/// The embedded mock's demo rules, shaped like the reference sidecar's packs.
 fn demo_sidecar() -> MockSidecar {
     MockSidecar::start(|request| match request.kind.as_str() {
+        "payment" if request.payload["to"] == "acct_evil" => MockAnswer::block("counterparty is sanctioned"),
         "payment" if request.payload["amount"].as_u64().unwrap_or(0) > 25_000 => {
             MockAnswer::escalate("transfers above 25000 require dual-control sign-off")
         }
-        "record_update" if request.payload["patch"]["field"] == "dosage" => {
-            MockAnswer::escalate("clinically significant change requires clinician sign-off")
-        }
-        "email.send"
-            if !request.payload["to"]
-                .as_str()
-                .unwrap_or("")
-                .ends_with("@acme.example") =>
-        {
-            MockAnswer::block("external recipients are not allowed")
+        "record_update" if request.payload["clinicalSignificant"] == true => {
+            MockAnswer::escalate("clinically-significant change requires clinician sign-off")
         }
         _ => MockAnswer::allow(),
     })
 }
 
-async fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
-    let mock = match std::env::var("SENTINEL_ENDPOINT") {
-        Ok(_) => None,
-        Err(_) => Some(demo_sidecar()),
-    };
-    let endpoint = match &mock {
-        Some(mock) => mock.endpoint(),
-        None => std::env::var("SENTINEL_ENDPOINT")?,
+/// Runs the plan against `endpoint` (`SENTINEL_ENDPOINT`), or an embedded mock sidecar.
+async fn run(out: &mut impl Write, endpoint: Option<String>) -> Result<(), Box<dyn std::error::Error>> {
+    let (endpoint, _mock) = match endpoint {
+        Some(endpoint) => {
+            writeln!(
+                out,
+                "Talking to the sidecar at {endpoint} (SENTINEL_ENDPOINT); its policies decide."
+            )?;
+            (endpoint, None)
+        }
+        None => {
+            let mock = demo_sidecar();
+            writeln!(
+                out,
+                "SENTINEL_ENDPOINT is not set: talking to an embedded mock sidecar at {} (demo rules, not a real policy).",
+                mock.endpoint()
+            )?;
+            (mock.endpoint(), Some(mock))
+        }
     };
     sentinel::init(SentinelClient::builder(endpoint).build()?)?;
     writeln!(out, "agent started; every tool call is gated by the sidecar")?;
 
     let plan = [
         Step::Pay(1_200, "vendor_42"),
-        Step::Update("p1", "allergies", "penicillin"),
-        Step::Update("p1", "dosage", "20mg"),
-        Step::Email("cfo@acme.example", "Q3 payments"),
-        Step::Email("someone@elsewhere.example", "our ledger"),
+        Step::Update("p1", "allergies", "penicillin", false),
+        Step::Update("p1", "dosage", "20mg", true),
+        Step::Pay(100, "acct_evil"),
         Step::Pay(90_000, "vendor_42"),
     ];
     let context = Context::new("agent-tools-run")
@@ -104,26 +97,22 @@ async fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
         let result = async {
             match step {
                 Step::Pay(amount, to) => pay(amount, "acct_ops", to).await,
-                Step::Update(patient, field, value) => {
-                    update_record(
-                        patient,
-                        Patch {
-                            field: field.into(),
-                            value: value.into(),
-                        },
-                    )
-                    .await
+                Step::Update(patient, field, value, clinical) => {
+                    update_record(patient, field, value, clinical).await
                 }
-                Step::Email(to, subject) => send_email(to, subject, "numbers attached").await,
             }
         }
         .with_context(context.clone())
         .await;
         match result {
             Ok(done) => writeln!(out, "ALLOW     {done}")?,
-            Err(ToolError::Denied(denied)) => {
-                writeln!(out, "{:<9} {}", denied.verdict().as_str(), denied.reason())?
-            }
+            Err(ToolError::Denied(denied)) => writeln!(
+                out,
+                "{:<9} {} [record {}]",
+                denied.verdict().as_str(),
+                denied.reason(),
+                denied.record_id().unwrap_or("none (fallback)")
+            )?,
             Err(ToolError::Failed(why)) => writeln!(out, "FAILED    {why}")?,
         }
     }
@@ -131,8 +120,14 @@ async fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    run(&mut std::io::stdout()).await
+async fn main() -> std::process::ExitCode {
+    match run(&mut std::io::stdout(), std::env::var("SENTINEL_ENDPOINT").ok()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]
@@ -140,15 +135,69 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn the_agent_runs_its_plan_through_the_gate() {
         let mut out = Vec::new();
-        super::run(&mut out).await.unwrap();
+        super::run(&mut out, None).await.unwrap();
         let out = String::from_utf8(out).unwrap();
-        let lines: Vec<&str> = out.lines().skip(1).collect();
-        assert_eq!(lines.len(), 6, "{out}");
+        assert!(
+            out.starts_with("SENTINEL_ENDPOINT is not set: talking to an embedded mock"),
+            "{out}"
+        );
+        let lines: Vec<&str> = out.lines().skip(2).collect();
+        assert_eq!(lines.len(), 5, "{out}");
         assert!(lines[0].starts_with("ALLOW     paid 1200"), "{out}");
         assert!(lines[1].starts_with("ALLOW     set allergies"), "{out}");
+        assert!(lines[2].starts_with("ESCALATE  clinically-significant"), "{out}");
+        assert!(
+            lines[3].starts_with("BLOCK     counterparty is sanctioned"),
+            "{out}"
+        );
+        assert!(lines[4].starts_with("ESCALATE  transfers above 25000"), "{out}");
+        assert!(lines[2..].iter().all(|l| l.contains("[record rec_")), "{out}");
+    }
+
+    /// Against the real sidecar: its packs decide every call (none is refused as unknown),
+    /// and every record id printed is one it holds.
+    #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
+    async fn against_the_real_sidecar() {
+        let Ok(endpoint) = std::env::var("SENTINEL_LIVE_ENDPOINT") else {
+            println!("skipped: SENTINEL_LIVE_ENDPOINT not set");
+            return;
+        };
+        let mut out = Vec::new();
+        super::run(&mut out, Some(endpoint.clone())).await.unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.starts_with(&format!("Talking to the sidecar at {endpoint}")),
+            "{out}"
+        );
+        let lines: Vec<&str> = out.lines().skip(2).collect();
+        assert_eq!(lines.len(), 5, "{out}");
+        assert!(
+            !out.contains("fallback"),
+            "every call decided by a shipped pack: {out}"
+        );
+        assert!(lines[0].starts_with("ALLOW     paid 1200"), "{out}");
         assert!(lines[2].starts_with("ESCALATE"), "{out}");
-        assert!(lines[3].starts_with("ALLOW     sent"), "{out}");
-        assert!(lines[4].starts_with("BLOCK     external recipients"), "{out}");
-        assert!(lines[5].starts_with("ESCALATE  transfers above 25000"), "{out}");
+        assert!(lines[3].starts_with("BLOCK"), "{out}");
+        assert!(lines[4].starts_with("ESCALATE"), "{out}");
+        let endpoint_for_records = endpoint.clone();
+        let ids: Vec<String> = out
+            .split(|c: char| c.is_whitespace() || c == ']' || c == '[')
+            .filter(|word| word.starts_with("rec_"))
+            .map(str::to_owned)
+            .collect();
+        assert!(ids.len() >= 3, "{out}");
+        tokio::task::spawn_blocking(move || {
+            let client = sentinel::SentinelClient::builder(&endpoint_for_records)
+                .build()
+                .unwrap();
+            for id in ids {
+                client
+                    .record(&id)
+                    .unwrap_or_else(|e| panic!("{id} is not a record of the sidecar: {e}"));
+            }
+        })
+        .await
+        .unwrap();
     }
 }

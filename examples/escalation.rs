@@ -2,8 +2,12 @@
 //! "pending"), or wait, bounded, for a human's answer.
 //!
 //! ```text
-//! cargo run --example escalation
+//! cargo run --example escalation                                          # embedded mock sidecar
+//! SENTINEL_ENDPOINT=http://localhost:4000 cargo run --example escalation  # a real one
 //! ```
+//!
+//! Against a real sidecar it resolves the escalations it opens itself (as `treasury_ops`),
+//! as a human would in the review queue.
 
 use std::io::Write;
 use std::time::Duration;
@@ -12,7 +16,8 @@ use sentinel::testing::{MockAnswer, MockSidecar};
 use sentinel::{Context, Denied, Resolution, ReviewStatus, SentinelClient};
 
 #[sentinel::guarded(policy = "fintech.payments", kind = "payment", client = client)]
-fn pay(client: &SentinelClient, amount: u64, to: &str) -> Result<String, Denied> {
+fn pay(client: &SentinelClient, amount: u64, from: &str, to: &str) -> Result<String, Denied> {
+    let _ = from;
     Ok(format!("paid {amount} to {to}"))
 }
 
@@ -24,7 +29,7 @@ enum ToolResult {
 }
 
 fn pay_tool(client: &SentinelClient, amount: u64, to: &str) -> ToolResult {
-    match pay(client, amount, to) {
+    match pay(client, amount, "acct_ops", to) {
         Ok(receipt) => ToolResult::Done(receipt),
         Err(denied) if denied.is_escalated() => ToolResult::Pending {
             escalation_id: denied.escalation_id().unwrap_or_default().to_owned(),
@@ -33,16 +38,39 @@ fn pay_tool(client: &SentinelClient, amount: u64, to: &str) -> ToolResult {
     }
 }
 
-fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
-    let sidecar = MockSidecar::start(|request| {
+/// The embedded mock's demo rule, shaped like the reference sidecar's dual control.
+fn demo_sidecar() -> MockSidecar {
+    MockSidecar::start(|request| {
         if request.payload["amount"].as_u64().unwrap_or(0) > 25_000 {
             MockAnswer::escalate("transfers above 25000 require dual-control sign-off")
                 .with_approvers(["treasury_ops"])
         } else {
             MockAnswer::allow()
         }
-    });
-    let client = SentinelClient::builder(sidecar.endpoint()).build()?;
+    })
+}
+
+/// Runs both patterns against `endpoint` (`SENTINEL_ENDPOINT`), or an embedded mock sidecar.
+fn run(out: &mut impl Write, endpoint: Option<String>) -> Result<(), Box<dyn std::error::Error>> {
+    let (endpoint, _mock) = match endpoint {
+        Some(endpoint) => {
+            writeln!(
+                out,
+                "Talking to the sidecar at {endpoint} (SENTINEL_ENDPOINT); its fintech.payments policy decides."
+            )?;
+            (endpoint, None)
+        }
+        None => {
+            let mock = demo_sidecar();
+            writeln!(
+                out,
+                "SENTINEL_ENDPOINT is not set: talking to an embedded mock sidecar at {} (demo rules, not a real policy).",
+                mock.endpoint()
+            )?;
+            (mock.endpoint(), Some(mock))
+        }
+    };
+    let client = SentinelClient::builder(endpoint).build()?;
     let context = Context::new("escalation-demo").with_actor("agent-007", ["ops"]);
 
     // 1. Resume instead of waiting: the agent parks the job and answers its model at once.
@@ -51,7 +79,11 @@ fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
         return Err("expected the large payment to escalate".into());
     };
     writeln!(out, "tool result: pending human approval ({escalation_id})")?;
-    writeln!(out, "status now: {:?}", client.escalation_status(&escalation_id)?)?;
+    let status = match client.escalation_status(&escalation_id)? {
+        ReviewStatus::Pending => "pending".to_owned(),
+        other => format!("{other:?}"),
+    };
+    writeln!(out, "status now: {status}")?;
 
     // ... a human approves in the review queue ...
     let review = client.resolve(&escalation_id, Resolution::Approve, "treasury_ops")?;
@@ -117,8 +149,14 @@ fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    run(&mut std::io::stdout())
+fn main() -> std::process::ExitCode {
+    match run(&mut std::io::stdout(), std::env::var("SENTINEL_ENDPOINT").ok()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]
@@ -126,10 +164,14 @@ mod tests {
     #[test]
     fn parks_resumes_waits_and_never_allows_a_pending_escalation() {
         let mut out = Vec::new();
-        super::run(&mut out).unwrap();
+        super::run(&mut out, None).unwrap();
         let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.starts_with("SENTINEL_ENDPOINT is not set: talking to an embedded mock"),
+            "{out}"
+        );
         assert!(out.contains("tool result: pending human approval (esc_"), "{out}");
-        assert!(out.contains("status now: Pending"), "{out}");
+        assert!(out.contains("status now: pending"), "{out}");
         assert!(out.contains("status later: approved (record rec_"), "{out}");
         assert!(out.contains("resumed: paid 42000 to vendor_42"), "{out}");
         assert!(
@@ -139,5 +181,36 @@ mod tests {
         assert!(out.contains("waited: BLOCK (denied by a human"), "{out}");
         assert!(out.contains("nobody answered: BLOCK"), "{out}");
         assert!(out.contains("small payment: paid 100 to vendor_42"), "{out}");
+    }
+
+    /// Against the real sidecar: the same story, and every record id printed is one it holds.
+    #[test]
+    #[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
+    fn against_the_real_sidecar() {
+        let Ok(endpoint) = std::env::var("SENTINEL_LIVE_ENDPOINT") else {
+            println!("skipped: SENTINEL_LIVE_ENDPOINT not set");
+            return;
+        };
+        let mut out = Vec::new();
+        super::run(&mut out, Some(endpoint.clone())).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.starts_with(&format!("Talking to the sidecar at {endpoint}")),
+            "{out}"
+        );
+        assert!(out.contains("resumed: paid 42000 to vendor_42"), "{out}");
+        assert!(out.contains("waited: BLOCK"), "{out}");
+        assert!(out.contains("nobody answered: BLOCK"), "{out}");
+        let client = sentinel::SentinelClient::builder(&endpoint).build().unwrap();
+        let ids: Vec<&str> = out
+            .split(|c: char| c.is_whitespace() || "()[];,".contains(c))
+            .filter(|word| word.starts_with("rec_"))
+            .collect();
+        assert!(!ids.is_empty(), "{out}");
+        for id in ids {
+            client
+                .record(id)
+                .unwrap_or_else(|e| panic!("{id} is not a record of the sidecar: {e}"));
+        }
     }
 }

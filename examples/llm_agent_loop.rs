@@ -3,7 +3,8 @@
 //! sidecar's refusal) back, so the model can adapt.
 //!
 //! ```text
-//! cargo run --example llm_agent_loop
+//! cargo run --example llm_agent_loop                                          # embedded mock sidecar
+//! SENTINEL_ENDPOINT=http://localhost:4000 cargo run --example llm_agent_loop  # a real one
 //! ```
 
 use std::io::Write;
@@ -18,11 +19,6 @@ fn pay(amount: u64, from: String, to: String) -> Result<Value, Denied> {
     Ok(json!({"status": "paid", "amount": amount, "to": to, "from": from}))
 }
 
-#[sentinel::guarded(policy = "comms.email", kind = "email.send")]
-fn send_email(to: String, subject: String) -> Result<Value, Denied> {
-    Ok(json!({"status": "sent", "to": to, "subject": subject}))
-}
-
 /// What the model asks for: a tool call, or a final answer.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -32,19 +28,17 @@ enum ModelTurn {
 }
 
 /// A stand-in for an LLM: it reads the transcript and decides the next turn. It tries the
-/// payment; when a human must sign off it asks the CFO by email, tries to tell the vendor
-/// (external email is blocked), and reports that the payment is pending.
+/// large payment; when a human must sign off it moves on to the small invoice, whose payee is
+/// sanctioned (blocked), and reports both.
 fn fake_model(transcript: &[Value]) -> ModelTurn {
     let last = transcript.last().cloned().unwrap_or(Value::Null);
     let turn = match (transcript.len(), last["error"].as_str()) {
         (1, _) => json!({"type": "tool_call", "name": "pay",
                          "arguments": {"amount": 40000, "from": "acct_ops", "to": "vendor_42"}}),
-        (_, Some(error)) if error.contains("ESCALATE") => json!({"type": "tool_call", "name": "send_email",
-                         "arguments": {"to": "cfo@acme.example", "subject": "Please approve: 40000 to vendor_42"}}),
-        _ if last["result"]["status"] == "sent" => json!({"type": "tool_call", "name": "send_email",
-                         "arguments": {"to": "billing@vendor42.example", "subject": "Your payment is on its way"}}),
-        (_, Some(error)) if error.contains("BLOCK") => json!({"type": "final",
-                         "text": "The payment of 40000 to vendor_42 is waiting for a human's sign-off; I asked the CFO. I may not email the vendor."}),
+        (2, Some(error)) if error.contains("ESCALATE") => json!({"type": "tool_call", "name": "pay",
+                         "arguments": {"amount": 500, "from": "acct_ops", "to": "acct_evil"}}),
+        (3, Some(error)) if error.contains("BLOCK") => json!({"type": "final",
+                         "text": "The payment of 40000 to vendor_42 is waiting for a human's sign-off. I may not pay acct_evil."}),
         _ => json!({"type": "final", "text": "I am not sure what happened."}),
     };
     serde_json::from_value(turn).unwrap_or(ModelTurn::Final {
@@ -60,48 +54,61 @@ fn dispatch(name: &str, arguments: Value) -> Value {
         from: String,
         to: String,
     }
-    #[derive(Deserialize)]
-    struct EmailArgs {
-        to: String,
-        subject: String,
-    }
     let outcome = match name {
         "pay" => serde_json::from_value::<PayArgs>(arguments)
             .map_err(|e| e.to_string())
-            .map(|a| pay(a.amount, a.from, a.to).map_err(|d| d.to_string())),
-        "send_email" => serde_json::from_value::<EmailArgs>(arguments)
-            .map_err(|e| e.to_string())
-            .map(|a| send_email(a.to, a.subject).map_err(|d| d.to_string())),
+            .map(|a| pay(a.amount, a.from, a.to)),
         other => Err(format!("unknown tool {other}")),
     };
     match outcome {
         Ok(Ok(result)) => json!({"role": "tool", "name": name, "result": result}),
-        Ok(Err(refusal)) => json!({"role": "tool", "name": name, "error": refusal}),
+        // The denial's sentence for the model, and its signed record for the audit trail.
+        Ok(Err(denied)) => {
+            json!({"role": "tool", "name": name, "error": denied.to_string(), "record": denied.record_id()})
+        }
         Err(bad_call) => json!({"role": "tool", "name": name, "error": bad_call}),
     }
 }
 
-fn run(out: &mut impl Write) -> Result<String, Box<dyn std::error::Error>> {
-    let sidecar = MockSidecar::start(|request| match request.kind.as_str() {
-        "payment" if request.payload["amount"].as_u64().unwrap_or(0) > 25_000 => {
+/// The embedded mock's demo rules, shaped like the reference sidecar's `fintech.payments`.
+fn demo_sidecar() -> MockSidecar {
+    MockSidecar::start(|request| {
+        if request.payload["to"] == "acct_evil" {
+            MockAnswer::block("counterparty is sanctioned")
+        } else if request.payload["amount"].as_u64().unwrap_or(0) > 25_000 {
             MockAnswer::escalate("transfers above 25000 require dual-control sign-off")
+        } else {
+            MockAnswer::allow()
         }
-        "email.send"
-            if !request.payload["to"]
-                .as_str()
-                .unwrap_or("")
-                .ends_with("@acme.example") =>
-        {
-            MockAnswer::block("external recipients are not allowed")
-        }
-        _ => MockAnswer::allow(),
-    });
-    sentinel::init(SentinelClient::builder(sidecar.endpoint()).build()?)?;
+    })
+}
 
+/// Runs the loop against `endpoint` (`SENTINEL_ENDPOINT`), or an embedded mock sidecar.
+fn run(out: &mut impl Write, endpoint: Option<String>) -> Result<String, Box<dyn std::error::Error>> {
+    let (endpoint, _mock) = match endpoint {
+        Some(endpoint) => {
+            writeln!(
+                out,
+                "Talking to the sidecar at {endpoint} (SENTINEL_ENDPOINT); its fintech.payments policy decides."
+            )?;
+            (endpoint, None)
+        }
+        None => {
+            let mock = demo_sidecar();
+            writeln!(
+                out,
+                "SENTINEL_ENDPOINT is not set: talking to an embedded mock sidecar at {} (demo rules, not a real policy).",
+                mock.endpoint()
+            )?;
+            (mock.endpoint(), Some(mock))
+        }
+    };
+    sentinel::init(SentinelClient::builder(endpoint).build()?)?;
     let context = Context::new("llm-loop-run")
         .with_provider("fake")
         .with_model("scripted-1");
-    let mut transcript = vec![json!({"role": "user", "content": "Pay vendor_42 40000."})];
+    let mut transcript =
+        vec![json!({"role": "user", "content": "Pay vendor_42 40000 and acct_evil's invoice of 500."})];
     // A bounded loop: an agent that never finishes must not run forever.
     for _ in 0..8 {
         match fake_model(&transcript) {
@@ -120,17 +127,19 @@ fn run(out: &mut impl Write) -> Result<String, Box<dyn std::error::Error>> {
     Err("the model did not finish in 8 turns".into())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    run(&mut std::io::stdout()).map(|_| ())
+fn main() -> std::process::ExitCode {
+    match run(&mut std::io::stdout(), std::env::var("SENTINEL_ENDPOINT").ok()) {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_model_adapts_to_the_gate_and_finishes() {
-        let mut out = Vec::new();
-        let answer = super::run(&mut out).unwrap();
-        let out = String::from_utf8(out).unwrap();
+    fn check(out: &str, answer: &str) {
         assert!(
             answer.starts_with("The payment of 40000 to vendor_42 is waiting"),
             "{out}"
@@ -139,14 +148,52 @@ mod tests {
             out.contains("sentinel ESCALATE payment under fintech.payments"),
             "{out}"
         );
-        assert!(out.contains(r#""status":"sent""#), "{out}");
         assert!(
-            out.contains("sentinel BLOCK email.send under comms.email: external recipients"),
+            out.contains("sentinel BLOCK payment under fintech.payments: counterparty is sanctioned"),
             "{out}"
         );
+        assert!(!out.contains(r#""status":"paid""#), "no payment ran: {out}");
+    }
+
+    #[test]
+    fn the_model_adapts_to_the_gate_and_finishes() {
+        let mut out = Vec::new();
+        let answer = super::run(&mut out, None).unwrap();
+        let out = String::from_utf8(out).unwrap();
         assert!(
-            !out.contains(r#""status":"paid""#),
-            "the payment never ran: {out}"
+            out.starts_with("SENTINEL_ENDPOINT is not set: talking to an embedded mock"),
+            "{out}"
         );
+        check(&out, &answer);
+    }
+
+    /// Against the real sidecar: the same turns; the refusals the model reads name records
+    /// the sidecar holds.
+    #[test]
+    #[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
+    fn against_the_real_sidecar() {
+        let Ok(endpoint) = std::env::var("SENTINEL_LIVE_ENDPOINT") else {
+            println!("skipped: SENTINEL_LIVE_ENDPOINT not set");
+            return;
+        };
+        let mut out = Vec::new();
+        let answer = super::run(&mut out, Some(endpoint.clone())).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.starts_with(&format!("Talking to the sidecar at {endpoint}")),
+            "{out}"
+        );
+        check(&out, &answer);
+        let client = sentinel::SentinelClient::builder(&endpoint).build().unwrap();
+        let ids: Vec<&str> = out
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .filter(|word| word.starts_with("rec_"))
+            .collect();
+        assert_eq!(ids.len(), 2, "{out}");
+        for id in ids {
+            client
+                .record(id)
+                .unwrap_or_else(|e| panic!("{id} is not a record of the sidecar: {e}"));
+        }
     }
 }

@@ -15,7 +15,7 @@ use sentinel::{Context, Denied, SentinelClient};
 
 /// What a payment tool returns when the money moved.
 #[derive(Debug)]
-struct Receipt {
+struct Payment {
     amount: u64,
     to: String,
 }
@@ -23,9 +23,9 @@ struct Receipt {
 /// A tool of the agent. Its body runs only after the sidecar said ALLOW for exactly these
 /// arguments; otherwise it returns `Err(Denied)`.
 #[sentinel::guarded(policy = "fintech.payments", kind = "payment")]
-fn pay(amount: u64, from: &str, to: &str) -> Result<Receipt, Denied> {
+fn pay(amount: u64, from: &str, to: &str) -> Result<Payment, Denied> {
     let _ = from;
-    Ok(Receipt {
+    Ok(Payment {
         amount,
         to: to.to_owned(),
     })
@@ -46,10 +46,10 @@ fn demo_sidecar() -> MockSidecar {
     })
 }
 
-fn show(out: &mut impl Write, call: &str, result: Result<Receipt, Denied>) -> std::io::Result<()> {
+fn show(out: &mut impl Write, call: &str, result: Result<Payment, Denied>) -> std::io::Result<()> {
     writeln!(out, "{call}:")?;
     match result {
-        Ok(receipt) => writeln!(out, "  ALLOW     paid {} to {}", receipt.amount, receipt.to),
+        Ok(payment) => writeln!(out, "  ALLOW     paid {} to {}", payment.amount, payment.to),
         Err(denied) => {
             let record = denied.record_id().unwrap_or("none (fallback)");
             writeln!(
@@ -66,14 +66,17 @@ fn show(out: &mut impl Write, call: &str, result: Result<Receipt, Denied>) -> st
 fn run(out: &mut impl Write, endpoint: Option<String>) -> Result<(), Box<dyn Error>> {
     let (endpoint, mock) = match endpoint {
         Some(endpoint) => {
-            writeln!(out, "Using the sidecar at {endpoint} (SENTINEL_ENDPOINT).")?;
+            writeln!(
+                out,
+                "Talking to the sidecar at {endpoint} (SENTINEL_ENDPOINT); its fintech.payments policy decides."
+            )?;
             (endpoint, None)
         }
         None => {
             let mock = demo_sidecar();
             writeln!(
                 out,
-                "SENTINEL_ENDPOINT is not set: using an embedded mock sidecar at {}.",
+                "SENTINEL_ENDPOINT is not set: talking to an embedded mock sidecar at {} (demo rules, not a real policy).",
                 mock.endpoint()
             )?;
             (mock.endpoint(), Some(mock))
@@ -107,17 +110,22 @@ fn run(out: &mut impl Write, endpoint: Option<String>) -> Result<(), Box<dyn Err
         )
     })?;
 
-    if let Some(mock) = mock {
-        mock.stop();
-        writeln!(out, "The sidecar is gone; the gate fails closed:")?;
-        context.scope(|| {
-            show(
-                out,
-                "pay(100, acct_ops, vendor_42)",
-                pay(100, "acct_ops", "vendor_42"),
-            )
-        })?;
-    }
+    let Some(mock) = mock else {
+        writeln!(
+            out,
+            "(Stop your sidecar and run again to see the gate fail closed.)"
+        )?;
+        return Ok(());
+    };
+    mock.stop();
+    writeln!(out, "The sidecar is gone; the gate fails closed:")?;
+    context.scope(|| {
+        show(
+            out,
+            "pay(100, acct_ops, vendor_42)",
+            pay(100, "acct_ops", "vendor_42"),
+        )
+    })?;
     Ok(())
 }
 
@@ -136,9 +144,6 @@ fn main() -> ExitCode {
 mod tests {
     #[test]
     fn prints_allow_escalate_block_then_fails_closed() {
-        if std::env::var_os("SENTINEL_ENDPOINT").is_some() {
-            return; // pointed at a real sidecar: its policies decide, not the demo rules
-        }
         let mut out = Vec::new();
         super::run(&mut out, None).unwrap();
         let out = String::from_utf8(out).unwrap();
@@ -162,5 +167,34 @@ mod tests {
         let message = error.to_string();
         assert!(message.starts_with("invalid Sentinel endpoint"), "{message}");
         assert!(!message.contains("InvalidEndpoint"), "{message}");
+    }
+
+    /// Against the real sidecar: it decides, and every record id printed is one it holds.
+    #[test]
+    #[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
+    fn against_the_real_sidecar() {
+        let Ok(endpoint) = std::env::var("SENTINEL_LIVE_ENDPOINT") else {
+            println!("skipped: SENTINEL_LIVE_ENDPOINT not set");
+            return;
+        };
+        let mut out = Vec::new();
+        super::run(&mut out, Some(endpoint.clone())).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.starts_with(&format!("Talking to the sidecar at {endpoint}")),
+            "{out}"
+        );
+        assert!(out.contains("  ESCALATE  "), "42000 needs dual control: {out}");
+        let client = sentinel::SentinelClient::builder(&endpoint).build().unwrap();
+        let ids: Vec<&str> = out
+            .split(|c: char| c.is_whitespace() || c == ']' || c == '[')
+            .filter(|word| word.starts_with("rec_"))
+            .collect();
+        assert!(!ids.is_empty(), "{out}");
+        for id in ids {
+            client
+                .record(id)
+                .unwrap_or_else(|e| panic!("{id} is not a record of the sidecar: {e}"));
+        }
     }
 }

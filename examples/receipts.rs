@@ -15,7 +15,9 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use sentinel::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
+use sentinel::adjudication::{
+    AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient, ReceiptError,
+};
 use sentinel::provenance::TrustedKeys;
 use sentinel::testing::{MockAnswer, MockSidecar};
 use sentinel::{Action, Context, Denied, SentinelClient};
@@ -39,17 +41,18 @@ fn payment(context: &Context, amount: u64, to: &str) -> AdjudicationRequest {
     AdjudicationRequest::new(action, context.clone(), "fintech.payments")
 }
 
-/// The sidecar: `SENTINEL_ENDPOINT` if set, else a mock that blocks `acct_evil` and escalates
-/// large transfers.
+/// The sidecar: `endpoint` (`SENTINEL_ENDPOINT`) if set, else a mock that blocks `acct_evil`
+/// and escalates large transfers.
 fn sidecar(
     executor: &ExecutorKey,
+    endpoint: Option<String>,
 ) -> Result<(Option<MockSidecar>, ReceiptClient), Box<dyn std::error::Error>> {
-    let (mock, endpoint, issuers) = match std::env::var("SENTINEL_ENDPOINT") {
-        Ok(endpoint) => {
+    let (mock, endpoint, issuers) = match endpoint {
+        Some(endpoint) => {
             let key = std::env::var("SENTINEL_ISSUER_KEY").unwrap_or_else(|_| DEFAULT_ISSUER_KEY.into());
             (None, endpoint, TrustedKeys::new().with_key_base64(&key)?)
         }
-        Err(_) => {
+        None => {
             let mock = MockSidecar::start(|request| match request.payload["to"].as_str() {
                 Some("acct_evil") => MockAnswer::block("counterparty is sanctioned"),
                 _ if request.payload["amount"].as_u64().unwrap_or(0) > 25_000 => {
@@ -66,18 +69,49 @@ fn sidecar(
     Ok((mock, ReceiptClient::new(client, issuers, executor.clone())))
 }
 
-fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
+/// What a real sidecar needs for this example: the adjudication protocol, and this example's
+/// executor key among those it trusts.
+fn needs(executor: &ExecutorKey) -> String {
+    format!(
+        "start the sidecar with --protocol and SENTINEL_PROTOCOL_EXECUTOR_KEYS={} \
+         (the project's script: sentinel-sidecar.sh start 4701 --protocol SENTINEL_PROTOCOL_EXECUTOR_KEYS=…)",
+        executor.sidecar_setting()
+    )
+}
+
+fn run(out: &mut impl Write, endpoint: Option<String>) -> Result<(), Box<dyn std::error::Error>> {
     // In production, load the seed from a secret store; the sidecar trusts its public half.
     let executor = ExecutorKey::from_seed([7; 32], "payments-worker");
-    writeln!(
-        out,
-        "executor key: SENTINEL_PROTOCOL_EXECUTOR_KEYS={}",
-        executor.sidecar_setting()
-    )?;
-    let (_mock, receipts) = sidecar(&executor)?;
+    match &endpoint {
+        Some(endpoint) => writeln!(
+            out,
+            "Talking to the sidecar at {endpoint} (SENTINEL_ENDPOINT); receipt mode needs its \
+             adjudication protocol and this executor key: {}.",
+            needs(&executor)
+        )?,
+        None => writeln!(
+            out,
+            "SENTINEL_ENDPOINT is not set: talking to an embedded mock sidecar (demo rules, not a real policy)."
+        )?,
+    }
+    let (_mock, receipts) = sidecar(&executor, endpoint)?;
     let context = Context::new("receipts-demo").with_actor("agent-007", ["ops"]);
 
-    writeln!(out, "pay 100: {:?}", pay(&receipts, &context, 100, "vendor_42"))?;
+    // A sidecar without the protocol answers 404 to the first adjudication: say what it needs.
+    if let Err(ReceiptError::Sidecar(why)) = receipts.adjudicate(&payment(&context, 1, "vendor_42")) {
+        if why.contains("HTTP 404") {
+            return Err(format!(
+                "this sidecar does not speak the adjudication protocol ({why}): {}",
+                needs(&executor)
+            )
+            .into());
+        }
+    }
+
+    match pay(&receipts, &context, 100, "vendor_42") {
+        Ok(done) => writeln!(out, "pay 100: {done}")?,
+        Err(denied) => writeln!(out, "pay 100: denied: {denied}")?,
+    }
     match pay(&receipts, &context, 100, "acct_evil") {
         Ok(done) => writeln!(out, "pay acct_evil: {done}")?,
         Err(denied) => writeln!(out, "pay acct_evil: denied: {}", denied.reason())?,
@@ -88,7 +122,8 @@ fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
             "pay 60000: parked, escalation {}",
             denied.escalation_id().unwrap_or_default()
         )?,
-        other => writeln!(out, "pay 60000: {other:?}")?,
+        Ok(done) => writeln!(out, "pay 60000: {done}")?,
+        Err(denied) => writeln!(out, "pay 60000: denied: {denied}")?,
     }
 
     // An attacker holding a receipt for one payment tries it on another, then replays it.
@@ -111,21 +146,26 @@ fn run(out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let audit = receipts.audit()?;
+    let pending = receipts.pending_reports().len();
     writeln!(
         out,
-        "audit: valid {}, {} executions, coverage {}, {} reports pending",
-        audit.valid,
-        audit.executions_checked,
-        audit.coverage,
-        receipts.pending_reports().len()
+        "audit: valid {}, {} executions, coverage {}, {pending} reports pending",
+        audit.valid, audit.executions_checked, audit.coverage,
     )?;
+    if pending > 0 {
+        writeln!(
+            out,
+            "{pending} execution reports were refused: the sidecar does not trust this executor key; {}",
+            needs(&executor)
+        )?;
+    }
     Ok(())
 }
 
 /// Times `calls` plain guards and `calls` receipt-mode calls on the same sidecar.
 fn cost(calls: u32, out: &mut impl Write) -> Result<(), Box<dyn std::error::Error>> {
     let executor = ExecutorKey::from_seed([7; 32], "payments-worker");
-    let (_mock, receipts) = sidecar(&executor)?;
+    let (_mock, receipts) = sidecar(&executor, std::env::var("SENTINEL_ENDPOINT").ok())?;
     let context = Context::new("receipts-cost");
     let action = Action::payment(json!({"amount": 100, "from": "acct_ops", "to": "vendor_42"}));
     let request = payment(&context, 100, "vendor_42");
@@ -170,14 +210,22 @@ fn cost(calls: u32, out: &mut impl Write) -> Result<(), Box<dyn std::error::Erro
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
+    let result = match args.first().map(String::as_str) {
         Some("cost") => {
             let calls = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200u32).max(1);
             cost(calls, &mut std::io::stdout())
         }
-        _ => run(&mut std::io::stdout()),
+        _ => run(&mut std::io::stdout(), std::env::var("SENTINEL_ENDPOINT").ok()),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The error's sentence, not its Debug form.
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 
@@ -185,14 +233,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 mod tests {
     #[test]
     fn runs_only_on_valid_receipts_and_the_audit_covers_every_execution() {
-        if std::env::var_os("SENTINEL_ENDPOINT").is_some() {
-            println!("skipped: the example's test uses the mock; unset SENTINEL_ENDPOINT");
-            return;
-        }
         let mut out = Vec::new();
-        super::run(&mut out).unwrap();
+        super::run(&mut out, None).unwrap();
         let out = String::from_utf8(out).unwrap();
-        assert!(out.contains("pay 100: Ok(\"paid 100 to vendor_42\")"), "{out}");
+        assert!(
+            out.starts_with("SENTINEL_ENDPOINT is not set: talking to an embedded mock"),
+            "{out}"
+        );
+        assert!(out.contains("pay 100: paid 100 to vendor_42"), "{out}");
         assert!(
             out.contains("pay acct_evil: denied: no valid receipt: adjudication returned BLOCK"),
             "{out}"
@@ -204,12 +252,117 @@ mod tests {
         );
         assert!(out.contains("genuine: the side effect ran"), "{out}");
         assert!(
-            out.contains("replayed: denied: no valid receipt: receipt rejected (REPLAY_DETECTED)"),
+            out.contains("replayed: denied: the decision record rec_")
+                && out.contains("already backed an execution"),
             "{out}"
         );
         assert!(
             out.contains("audit: valid true, 2 executions, coverage 1, 0 reports pending"),
             "{out}"
+        );
+    }
+
+    /// A real sidecar of this test's own (`SENTINEL_SIDECAR_SCRIPT`), started with `args`;
+    /// stopped when dropped.
+    struct OwnSidecar {
+        script: String,
+        pid: String,
+        endpoint: String,
+    }
+
+    impl OwnSidecar {
+        fn start(args: &[String]) -> Option<OwnSidecar> {
+            let Ok(script) = std::env::var("SENTINEL_SIDECAR_SCRIPT") else {
+                println!("skipped: SENTINEL_SIDECAR_SCRIPT not set");
+                return None;
+            };
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let output = std::process::Command::new(&script)
+                .arg("start")
+                .arg(port.to_string())
+                .args(args)
+                .output()
+                .expect("run the sidecar script");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let pid = String::from_utf8_lossy(&output.stdout)
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .to_owned();
+            Some(OwnSidecar {
+                script,
+                pid,
+                endpoint: format!("http://127.0.0.1:{port}"),
+            })
+        }
+    }
+
+    impl Drop for OwnSidecar {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new(&self.script)
+                .arg("stop")
+                .arg(&self.pid)
+                .status();
+        }
+    }
+
+    /// Against a real `--protocol` sidecar trusting the example's executor key: the same
+    /// story, every execution reported and audited, and the records it names are the sidecar's.
+    #[test]
+    #[ignore = "needs a real sidecar (SENTINEL_SIDECAR_SCRIPT starts one; .ci/run sets it)"]
+    fn against_a_real_protocol_sidecar() {
+        let executor = sentinel::adjudication::ExecutorKey::from_seed([7; 32], "payments-worker");
+        let Some(sidecar) = OwnSidecar::start(&[
+            "--protocol".into(),
+            format!("SENTINEL_PROTOCOL_EXECUTOR_KEYS={}", executor.sidecar_setting()),
+        ]) else {
+            return;
+        };
+        let mut out = Vec::new();
+        super::run(&mut out, Some(sidecar.endpoint.clone())).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.starts_with(&format!("Talking to the sidecar at {}", sidecar.endpoint)),
+            "{out}"
+        );
+        assert!(out.contains("pay 100: paid 100 to vendor_42"), "{out}");
+        assert!(out.contains("pay 60000: parked, escalation esc_"), "{out}");
+        assert!(out.contains("swapped: denied: no valid receipt"), "{out}");
+        assert!(out.contains("genuine: the side effect ran"), "{out}");
+        assert!(out.contains("replayed: denied: "), "{out}");
+        assert!(
+            out.contains("audit: valid true, 2 executions, coverage 1, 0 reports pending"),
+            "{out}"
+        );
+    }
+
+    /// A sidecar without the protocol: the example says what it needs, as a sentence.
+    #[test]
+    #[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
+    fn a_sidecar_without_the_protocol_is_told_what_it_needs() {
+        let Ok(endpoint) = std::env::var("SENTINEL_LIVE_ENDPOINT") else {
+            println!("skipped: SENTINEL_LIVE_ENDPOINT not set");
+            return;
+        };
+        let error = super::run(&mut Vec::new(), Some(endpoint))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("this sidecar does not speak the adjudication protocol"),
+            "{error}"
+        );
+        assert!(
+            error.contains("--protocol") && error.contains("SENTINEL_PROTOCOL_EXECUTOR_KEYS="),
+            "{error}"
         );
     }
 }

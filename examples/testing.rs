@@ -99,15 +99,26 @@ fn check(condition: bool, what: &str) -> Result<(), String> {
         .ok_or_else(|| format!("check failed: {what}"))
 }
 
-fn main() -> Result<(), String> {
+fn main() -> std::process::ExitCode {
+    println!(
+        "Testing tools against an embedded MockSidecar: this example never talks to a real sidecar \
+         (SENTINEL_ENDPOINT is not used), and its policy `fintech.refunds` is a name only the \
+         mock answers (the reference sidecar ships fintech.payments and healthcare.record_write)."
+    );
     for test in [
         allowed_refund_runs_once,
         blocked_refund_never_runs,
         sidecar_down_fails_closed,
     ] {
-        println!("ok  {}", test()?);
+        match test() {
+            Ok(what) => println!("ok  {what}"),
+            Err(why) => {
+                eprintln!("error: {why}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
     }
-    Ok(())
+    std::process::ExitCode::SUCCESS
 }
 
 #[cfg(test)]

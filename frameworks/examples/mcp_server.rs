@@ -26,8 +26,15 @@ use serde::{Deserialize, Serialize};
 struct PayRequest {
     /// Amount in cents.
     amount: u64,
+    /// The account paid from (the sidecar's payment schema requires it).
+    #[serde(default = "operations_account")]
+    from: String,
     /// The vendor's account.
     to: String,
+}
+
+fn operations_account() -> String {
+    "acct_ops".to_owned()
 }
 
 /// The arguments of `send_email`.
@@ -160,11 +167,26 @@ fn text(result: &CallToolResult) -> String {
 }
 
 /// Three payments as a model would ask for them: what it reads back, one line each.
-async fn run() -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let sidecar = demo_sidecar();
-    let sentinel = SentinelClient::builder(sidecar.endpoint()).build()?;
+/// The sidecar: `endpoint` (`SENTINEL_ENDPOINT`), or an embedded mock with the demo rules.
+/// The first line says which.
+async fn run(endpoint: Option<String>) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let (endpoint, _sidecar, first) = match endpoint {
+        Some(endpoint) => {
+            let first = format!("Talking to the sidecar at {endpoint} (SENTINEL_ENDPOINT); its fintech.payments policy decides (the send_email tool's policy, comms.email, is a demo name the reference sidecar does not ship: this run calls only pay).");
+            (endpoint, None, first)
+        }
+        None => {
+            let sidecar = demo_sidecar();
+            let first = format!(
+                "SENTINEL_ENDPOINT is not set: talking to an embedded mock sidecar at {} (demo rules, not a real policy).",
+                sidecar.endpoint()
+            );
+            (sidecar.endpoint(), Some(sidecar), first)
+        }
+    };
+    let sentinel = SentinelClient::builder(endpoint).build()?;
     let client = connect(sentinel, Arc::new(AtomicUsize::new(0))).await?;
-    let mut lines = Vec::new();
+    let mut lines = vec![first];
     for (amount, to) in [(4_200, "vendor_42"), (50_000, "vendor_42"), (900, "new_vendor_7")] {
         let result = call(&client, "pay", serde_json::json!({"amount": amount, "to": to})).await?;
         let is_error = result.is_error.unwrap_or(false);
@@ -178,11 +200,19 @@ async fn run() -> Result<Vec<String>, Box<dyn std::error::Error>> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    for line in run().await? {
-        println!("{line}");
+async fn main() -> std::process::ExitCode {
+    match run(std::env::var("SENTINEL_ENDPOINT").ok()).await {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -223,7 +253,7 @@ mod tests {
         // The arguments struct is the payload: its fields at the top level.
         assert_eq!(
             requests[0].payload,
-            serde_json::json!({"amount": 4200, "to": "vendor_42"})
+            serde_json::json!({"amount": 4200, "from": "acct_ops", "to": "vendor_42"})
         );
         client.cancel().await.unwrap();
     }
@@ -325,8 +355,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_demo_prints_allow_block_escalate() {
-        let lines = run().await.unwrap();
-        assert_eq!(lines.len(), 3, "{lines:?}");
+        let lines = run(None).await.unwrap();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(lines[0].starts_with("SENTINEL_ENDPOINT is not set: talking to an embedded mock"));
+        let lines = &lines[1..];
         assert_eq!(
             lines[0],
             "pay 4200 to vendor_42 -> isError: false, text: paid 4200 cents to vendor_42"
@@ -337,6 +369,34 @@ mod tests {
         );
         assert!(
             lines[2].starts_with("pay 900 to new_vendor_7 -> isError: true, text: ESCALATE: "),
+            "{lines:?}"
+        );
+    }
+
+    /// Against the real sidecar: its fintech.payments policy decides each call (no call
+    /// falls back), and the model reads its refusal as a failed tool result.
+    #[tokio::test]
+    #[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
+    async fn against_the_real_sidecar() {
+        let Ok(endpoint) = std::env::var("SENTINEL_LIVE_ENDPOINT") else {
+            println!("skipped: SENTINEL_LIVE_ENDPOINT not set");
+            return;
+        };
+        let lines = run(Some(endpoint.clone())).await.unwrap();
+        assert!(
+            lines[0].starts_with(&format!("Talking to the sidecar at {endpoint}")),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines[1],
+            "pay 4200 to vendor_42 -> isError: false, text: paid 4200 cents to vendor_42"
+        );
+        assert!(
+            lines[2].starts_with("pay 50000 to vendor_42 -> isError: true, text: ESCALATE: "),
+            "dual control above 25000: {lines:?}"
+        );
+        assert!(
+            lines.iter().all(|l| !l.contains("could not be checked")),
             "{lines:?}"
         );
     }

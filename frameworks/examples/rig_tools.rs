@@ -27,8 +27,15 @@ use serde_json::json;
 struct PayArgs {
     /// Amount in cents.
     amount: u64,
+    /// The account paid from (the sidecar's payment schema requires it).
+    #[serde(default = "operations_account")]
+    from: String,
     /// The vendor's account.
     to: String,
+}
+
+fn operations_account() -> String {
+    "acct_ops".to_owned()
 }
 
 /// Pays a vendor. Production code would use the global client (`sentinel::init`) and drop
@@ -116,16 +123,31 @@ fn demo_sidecar() -> MockSidecar {
 }
 
 /// One agent turn with three tool calls: what the model reads back, one line each.
-async fn run() -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let sidecar = demo_sidecar();
-    let sentinel = SentinelClient::builder(sidecar.endpoint()).build()?;
+/// The sidecar: `endpoint` (`SENTINEL_ENDPOINT`), or an embedded mock with the demo rules.
+/// The first line says which.
+async fn run(endpoint: Option<String>) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let (endpoint, _sidecar, first) = match endpoint {
+        Some(endpoint) => {
+            let first = format!("Talking to the sidecar at {endpoint} (SENTINEL_ENDPOINT); its fintech.payments policy decides.");
+            (endpoint, None, first)
+        }
+        None => {
+            let sidecar = demo_sidecar();
+            let first = format!(
+                "SENTINEL_ENDPOINT is not set: talking to an embedded mock sidecar at {} (demo rules, not a real policy).",
+                sidecar.endpoint()
+            );
+            (sidecar.endpoint(), Some(sidecar), first)
+        }
+    };
+    let sentinel = SentinelClient::builder(endpoint).build()?;
     let tools = tool_set(sentinel, Arc::new(AtomicUsize::new(0)));
     let calls = [
         r#"{"amount": 4200, "to": "vendor_42"}"#,
         r#"{"amount": 50000, "to": "vendor_42"}"#,
         r#"{"amount": 900, "to": "new_vendor_7"}"#,
     ];
-    let mut lines = Vec::new();
+    let mut lines = vec![first];
     for args in calls {
         let result = dispatch(&tools, "pay", args).await?;
         lines.push(format!(
@@ -138,11 +160,19 @@ async fn run() -> Result<Vec<String>, Box<dyn std::error::Error>> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    for line in run().await? {
-        println!("{line}");
+async fn main() -> std::process::ExitCode {
+    match run(std::env::var("SENTINEL_ENDPOINT").ok()).await {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -173,7 +203,10 @@ mod tests {
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].kind, "payment");
         // The arguments struct is the payload: its fields at the top level.
-        assert_eq!(requests[0].payload, json!({"amount": 4200, "to": "vendor_42"}));
+        assert_eq!(
+            requests[0].payload,
+            json!({"amount": 4200, "from": "acct_ops", "to": "vendor_42"})
+        );
     }
 
     #[tokio::test]
@@ -223,13 +256,42 @@ mod tests {
 
     #[tokio::test]
     async fn the_agent_turn_carries_on_after_a_denial() {
-        let lines = run().await.unwrap();
-        assert_eq!(lines.len(), 3, "{lines:?}");
+        let lines = run(None).await.unwrap();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(lines[0].starts_with("SENTINEL_ENDPOINT is not set: talking to an embedded mock"));
         assert_eq!(
-            lines[0],
+            lines[1],
             r#"pay {"amount": 4200, "to": "vendor_42"} -> success: paid 4200 cents to vendor_42"#
         );
-        assert!(lines[1].contains(" -> denied: BLOCK: "), "{lines:?}");
-        assert!(lines[2].contains(" -> denied: ESCALATE: "), "{lines:?}");
+        assert!(lines[2].contains(" -> denied: BLOCK: "), "{lines:?}");
+        assert!(lines[3].contains(" -> denied: ESCALATE: "), "{lines:?}");
+    }
+
+    /// Against the real sidecar: its fintech.payments policy decides each call (no call
+    /// falls back), and the agent turn carries on after its refusal.
+    #[tokio::test]
+    #[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
+    async fn against_the_real_sidecar() {
+        let Ok(endpoint) = std::env::var("SENTINEL_LIVE_ENDPOINT") else {
+            println!("skipped: SENTINEL_LIVE_ENDPOINT not set");
+            return;
+        };
+        let lines = run(Some(endpoint.clone())).await.unwrap();
+        assert!(
+            lines[0].starts_with(&format!("Talking to the sidecar at {endpoint}")),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines[1],
+            r#"pay {"amount": 4200, "to": "vendor_42"} -> success: paid 4200 cents to vendor_42"#
+        );
+        assert!(
+            lines[2].contains(" -> denied: ESCALATE: "),
+            "dual control above 25000: {lines:?}"
+        );
+        assert!(
+            lines.iter().all(|l| !l.contains("could not be checked")),
+            "{lines:?}"
+        );
     }
 }

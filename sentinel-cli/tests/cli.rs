@@ -113,3 +113,95 @@ fn without_a_sidecar_table_or_sentinel_endpoint_the_gate_does_not_start() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_closed_client_ends_the_gate_even_while_a_call_waits_for_a_human() {
+    use sentinel::testing::{MockAnswer, MockSidecar};
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+
+    let sidecar = MockSidecar::start(|_| MockAnswer::escalate("needs a human"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sentinel]\nendpoint = \"{}\"\n[[tools]]\nname = \"*\"\npolicy = \"p\"\nwait_for_human_secs = 600\n",
+            sidecar.endpoint()
+        ),
+    )
+    .unwrap();
+    let mut gate = Command::new(env!("CARGO_BIN_EXE_sentinelctl"))
+        .args(["mcp", "--config"])
+        .arg(&config)
+        .args(["--", "sh", "-c", "cat >/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = gate.stdin.take().unwrap();
+    writeln!(
+        input,
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"x","arguments":{{}}}}}}"#
+    )
+    .unwrap();
+    // The call is waiting for a human (up to 600 s) once the sidecar has been asked.
+    let asked = Instant::now();
+    while sidecar.requests().is_empty() {
+        assert!(
+            asked.elapsed() < Duration::from_secs(20),
+            "the gate never asked the sidecar"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(input);
+    let closed = Instant::now();
+    loop {
+        if let Some(status) = gate.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        if closed.elapsed() > Duration::from_secs(30) {
+            let _ = gate.kill();
+            panic!("the gate kept running after its client closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_readmes_gate_configuration_is_valid() {
+    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+    let section = readme
+        .split("## The MCP gate")
+        .nth(1)
+        .expect("the README has an MCP gate section");
+    let mut blocks = 0;
+    let mut lines = section.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("## ") {
+            break;
+        }
+        if line.trim() != "```toml" {
+            continue;
+        }
+        let block: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("gate.toml");
+        std::fs::write(&config, block.join("\n")).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_sentinelctl"))
+            .env("SENTINEL_ENDPOINT", "http://127.0.0.1:4000")
+            .args(["mcp", "--check"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            block.join("\n"),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        blocks += 1;
+    }
+    assert!(blocks >= 1, "no toml block in the README's MCP gate section");
+}

@@ -105,6 +105,8 @@ pub fn run(args: Args) -> ExitCode {
             relay::run(judge, client_in, tokio::io::stdout(), link, gone, UPSTREAM_GRACE).await
         }),
     }
+    // A guard still running on the blocking pool must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_secs(1));
     ExitCode::SUCCESS
 }
 

@@ -143,7 +143,9 @@ pub async fn run<R, W, F>(
         }
     }
     drop(relay);
-    let _ = client_writer.await;
+    // Calls still being judged (a guard up to its timeout, a wait for a human) hold the
+    // writer open; the client is gone, so they get the grace period, not their full time.
+    let _ = tokio::time::timeout(grace, client_writer).await;
 }
 
 async fn write_lines<W: AsyncWrite + Unpin>(mut out: W, mut lines: mpsc::UnboundedReceiver<String>) {
