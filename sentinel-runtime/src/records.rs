@@ -9,9 +9,13 @@ use crate::protocol::{self, path_segment};
 use crate::provenance::Record;
 use crate::sidecar_error::SidecarError;
 
+mod audit;
 mod export;
 
-pub use export::{ExportError, ExportVerification, VerifiedExport, DEFAULT_EXPORT_DEADLINE};
+pub use audit::{AuditViolation, ProtocolAudit};
+pub use export::{
+    ExportError, ExportRecordTexts, ExportVerification, VerifiedExport, DEFAULT_EXPORT_DEADLINE,
+};
 
 /// The page size [`SentinelClient::export_pages`] asks for when the query sets no limit:
 /// a page of ordinary records stays well under the default 1 MiB body limit.
