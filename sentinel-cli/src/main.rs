@@ -5,12 +5,15 @@
 //!
 //! - `sentinelctl mcp`: the MCP gate, every `tools/call` of an MCP server guarded by the
 //!   sidecar before it is forwarded ([`mcp`]).
+//! - `sentinelctl verify`, `export`, `records`, `escalations`: the auditor's commands
+//!   ([`audit`]).
 #![deny(missing_docs)]
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod mcp;
 
 /// Put AI agents' tools behind a Sentinel sidecar, and audit what it decided.
@@ -26,10 +29,22 @@ struct Cli {
 enum Command {
     /// Serve an MCP client, forwarding to an MCP server and guarding every `tools/call` first.
     Mcp(mcp::Args),
+    /// Verify a sidecar's signed chain of records under pinned keys (live or an export file).
+    Verify(audit::verify::Args),
+    /// Write a live sidecar's records to a JSON Lines file (resumable).
+    Export(audit::export::Args),
+    /// Read the sidecar's signed records: one by id, or a filtered list.
+    Records(audit::records::Args),
+    /// List, show, approve or deny the sidecar's escalations.
+    Escalations(audit::escalations::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Mcp(args) => mcp::run(args),
+        Command::Verify(args) => audit::verify::run(args),
+        Command::Export(args) => audit::export::run(args),
+        Command::Records(args) => audit::records::run(args),
+        Command::Escalations(args) => audit::escalations::run(args),
     }
 }

@@ -168,3 +168,40 @@ fn a_closed_client_ends_the_gate_even_while_a_call_waits_for_a_human() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn the_readmes_gate_configuration_is_valid() {
+    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+    let section = readme
+        .split("## The MCP gate")
+        .nth(1)
+        .expect("the README has an MCP gate section");
+    let mut blocks = 0;
+    let mut lines = section.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("## ") {
+            break;
+        }
+        if line.trim() != "```toml" {
+            continue;
+        }
+        let block: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("gate.toml");
+        std::fs::write(&config, block.join("\n")).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_sentinelctl"))
+            .env("SENTINEL_ENDPOINT", "http://127.0.0.1:4000")
+            .args(["mcp", "--check"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            block.join("\n"),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        blocks += 1;
+    }
+    assert!(blocks >= 1, "no toml block in the README's MCP gate section");
+}

@@ -11,7 +11,9 @@ use crate::sidecar_error::SidecarError;
 
 mod export;
 
-pub use export::{ExportError, ExportVerification, VerifiedExport, DEFAULT_EXPORT_DEADLINE};
+pub use export::{
+    ExportError, ExportRecordTexts, ExportVerification, VerifiedExport, DEFAULT_EXPORT_DEADLINE,
+};
 
 /// The page size [`SentinelClient::export_pages`] asks for when the query sets no limit:
 /// a page of ordinary records stays well under the default 1 MiB body limit.

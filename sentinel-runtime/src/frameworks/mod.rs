@@ -22,9 +22,12 @@ impl Denied {
     /// ```
     /// use sentinel_runtime::{Denied, GuardDecision, Verdict};
     ///
-    /// let decision = GuardDecision::new(Verdict::Escalate, "rec_1", Vec::new())
-    ///     .with_reason("above the auto-approval limit")
-    ///     .with_escalation_id("esc_7");
+    /// let decision = GuardDecision::from_json(
+    ///     br#"{"verdict":"ESCALATE","recordId":"rec_1","checks":[],
+    ///          "reason":"above the auto-approval limit","escalationId":"esc_7"}"#,
+    /// )
+    /// .unwrap();
+    /// assert_eq!(decision.verdict(), Verdict::Escalate);
     /// let denied = Denied::new(decision, "payment", "fintech.payments");
     /// assert_eq!(
     ///     denied.model_feedback(),

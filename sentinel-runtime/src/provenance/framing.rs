@@ -42,14 +42,9 @@ impl fmt::Display for InputError {
     }
 }
 
-impl std::error::Error for InputError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            InputError::Io(e) => Some(e),
-            InputError::Framing { .. } => None,
-        }
-    }
-}
+/// `Display` already says what the cause said, so `source()` is `None` (the crate's
+/// convention: each message once in an error-chain printer).
+impl std::error::Error for InputError {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {

@@ -167,15 +167,9 @@ impl<E: fmt::Display> fmt::Display for StreamError<E> {
     }
 }
 
-impl<E: std::error::Error + 'static> std::error::Error for StreamError<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            StreamError::Chain(e) => Some(e),
-            StreamError::Source { error, .. } => Some(error),
-            _ => None,
-        }
-    }
-}
+/// `Display` already says what the cause said, so `source()` is `None` (the crate's
+/// convention: each message once in an error-chain printer).
+impl<E: std::error::Error + 'static> std::error::Error for StreamError<E> {}
 
 /// Verifies a chain given as the texts of its records, in order, on several threads.
 ///

@@ -151,15 +151,9 @@ impl fmt::Display for ExportError {
     }
 }
 
-impl std::error::Error for ExportError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ExportError::Read(cause) => Some(cause),
-            ExportError::Chain(cause) => Some(cause),
-            _ => None,
-        }
-    }
-}
+/// `Display` already says what the cause said, so `source()` is `None` (the crate's
+/// convention: each message once in an error-chain printer).
+impl std::error::Error for ExportError {}
 
 impl From<StreamError<SidecarError>> for ExportError {
     fn from(error: StreamError<SidecarError>) -> Self {
@@ -191,24 +185,30 @@ struct RawPage {
     next_offset: Option<u64>,
 }
 
-/// The texts of the export's records, page after page, each page asked for before
-/// `deadline`. Ends after the first error.
-struct ExportTexts<'c> {
+/// The texts of the export's records exactly as the sidecar served them, page after page
+/// (following `nextOffset`), each page asked for before its deadline; made by
+/// [`SentinelClient::export_record_texts`]. Ends after the first error.
+#[derive(Debug)]
+pub struct ExportRecordTexts<'c> {
     client: &'c SentinelClient,
     query: RecordQuery,
     next_offset: Option<usize>,
     page: std::vec::IntoIter<Box<RawValue>>,
-    deadline: Instant,
+    /// The overall deadline, if any (each page also has the client's own timeout).
+    deadline: Option<Instant>,
 }
 
-impl ExportTexts<'_> {
+impl ExportRecordTexts<'_> {
     fn fetch(&mut self, offset: usize) -> Result<(), SidecarError> {
         let url = format!(
             "{}/v1/export?{}",
             self.client.endpoint(),
             self.query.clone().offset(offset).to_query_string()
         );
-        let deadline = self.client.deadline().min(self.deadline);
+        let deadline = match self.deadline {
+            Some(overall) => self.client.deadline().min(overall),
+            None => self.client.deadline(),
+        };
         let response = self
             .client
             .exchange_until("GET", &url, Vec::new(), deadline, &mut 0)
@@ -240,7 +240,7 @@ impl ExportTexts<'_> {
     }
 }
 
-impl Iterator for ExportTexts<'_> {
+impl Iterator for ExportRecordTexts<'_> {
     type Item = Result<String, SidecarError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -257,6 +257,20 @@ impl Iterator for ExportTexts<'_> {
 }
 
 impl SentinelClient {
+    /// The texts of the records of `GET /v1/export` matching `query`, from its offset on,
+    /// exactly as the sidecar served them (to write an export file that verifies as served),
+    /// page after page as the iterator is advanced; pages hold the query's limit, or
+    /// [`DEFAULT_EXPORT_PAGE`]. Nothing is verified.
+    pub fn export_record_texts(&self, query: &RecordQuery) -> ExportRecordTexts<'_> {
+        ExportRecordTexts {
+            client: self,
+            next_offset: Some(query.offset.unwrap_or(0)),
+            query: query.clone().limit(query.limit.unwrap_or(DEFAULT_EXPORT_PAGE)),
+            page: Vec::new().into_iter(),
+            deadline: None,
+        }
+    }
+
     /// Verifies the sidecar's whole chain from `GENESIS` under `trusted`, independently of
     /// the sidecar, within [`DEFAULT_EXPORT_DEADLINE`]:
     /// `verify_export_with(trusted, &ExportVerification::new(), |_| {})`.
@@ -297,12 +311,12 @@ impl SentinelClient {
         let offset = options.resume.as_ref().map_or(0, |checkpoint| {
             usize::try_from(checkpoint.seq).unwrap_or(usize::MAX)
         });
-        let texts = ExportTexts {
+        let texts = ExportRecordTexts {
             client: self,
             query: RecordQuery::new().limit(DEFAULT_EXPORT_PAGE),
             next_offset: Some(offset),
             page: Vec::new().into_iter(),
-            deadline,
+            deadline: Some(deadline),
         };
         let mut verifier = ChainVerifier::new(trusted).deadline(deadline);
         if let Some(max_records) = options.max_records {

@@ -35,6 +35,8 @@ pub(super) struct Chain {
     public_key_b64: String,
     prev_hash: String,
     records: Vec<Value>,
+    /// Record id → index in `records`: a busy mock answers `GET /v1/records/{id}` at once.
+    by_id: std::collections::HashMap<String, usize>,
 }
 
 impl Chain {
@@ -48,6 +50,7 @@ impl Chain {
             key,
             prev_hash: GENESIS.to_owned(),
             records: Vec::new(),
+            by_id: std::collections::HashMap::new(),
         }
     }
 
@@ -97,12 +100,13 @@ impl Chain {
         // Served with the action's id, which is not signed.
         body.insert("action".into(), entry.action);
         self.prev_hash = content_hash;
+        self.by_id.insert(id.clone(), self.records.len());
         self.records.push(Value::Object(body));
         id
     }
 
     pub(super) fn get(&self, id: &str) -> Option<&Value> {
-        self.records.iter().find(|r| r["id"] == id)
+        self.by_id.get(id).map(|&index| &self.records[index])
     }
 
     /// `GET /v1/records` and `/v1/export` as the sidecar's memory store answers them: filters,

@@ -1,0 +1,251 @@
+//! The auditor's commands against the real sidecar: its records listed and read, an
+//! escalation listed, shown and approved, its chain exported (and the export resumed) and
+//! verified from the file and live, with a checkpoint carried from one run to the next.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use sentinel::testing::SignedChain;
+use sentinel::{Action, Context, SentinelClient, Verdict};
+use serde_json::{json, Value};
+
+/// The key the sidecar script signs with by default: the seed 0, 1, …, 31.
+fn pinned_key_id() -> String {
+    SignedChain::new(std::array::from_fn(|i| i as u8))
+        .key_id()
+        .to_owned()
+}
+
+fn live_endpoint() -> Option<String> {
+    match std::env::var("SENTINEL_LIVE_ENDPOINT") {
+        Ok(endpoint) if !endpoint.trim().is_empty() => Some(endpoint.trim().trim_end_matches('/').to_owned()),
+        _ => {
+            println!("skipped: SENTINEL_LIVE_ENDPOINT not set");
+            None
+        }
+    }
+}
+
+fn sentinelctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sentinelctl"))
+        .args(args)
+        .env_remove("SENTINEL_TRUSTED_KEY_IDS")
+        .output()
+        .expect("sentinelctl runs")
+}
+
+fn json_of(output: &Output) -> Value {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON value")
+}
+
+fn run_id() -> String {
+    format!("audit-cli-{}", uuid_like())
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    format!(
+        "{}-{}",
+        std::process::id(),
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos()
+    )
+}
+
+fn pay(client: &SentinelClient, run: &str, amount: u64) -> sentinel::GuardDecision {
+    client.guard(
+        &Action::payment(json!({"amount": amount, "from": "acct_ops", "to": "vendor_42"})),
+        &Context::new(run),
+        "fintech.payments",
+    )
+}
+
+#[test]
+#[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
+fn records_and_escalations_as_a_person_and_a_script_see_them() {
+    let Some(endpoint) = live_endpoint() else { return };
+    let client = SentinelClient::builder(&endpoint).build().unwrap();
+    let run = run_id();
+    let small = pay(&client, &run, 100);
+    assert_eq!(small.verdict(), Verdict::Allow, "{small:?}");
+    let small_id = small.record_id().expect("a record").to_owned();
+    let large = pay(&client, &run, 60_000);
+    assert_eq!(large.verdict(), Verdict::Escalate, "{large:?}");
+    let escalation = large.escalation_id().expect("an escalation").to_owned();
+
+    let listed = json_of(&sentinelctl(&[
+        "records",
+        "list",
+        "--endpoint",
+        &endpoint,
+        "--run-id",
+        &run,
+        "--json",
+    ]));
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0]["id"], small_id.as_str());
+    assert_eq!(listed[1]["verdict"], "ESCALATE");
+
+    let one = json_of(&sentinelctl(&[
+        "records",
+        "get",
+        &small_id,
+        "--endpoint",
+        &endpoint,
+        "--json",
+    ]));
+    assert_eq!(one["id"], small_id.as_str());
+    let table = sentinelctl(&["records", "list", "--endpoint", &endpoint, "--run-id", &run]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.starts_with("SEQ"), "{table}");
+    assert!(table.contains(&small_id) && table.contains("ESCALATE"), "{table}");
+
+    let pending = json_of(&sentinelctl(&[
+        "escalations",
+        "list",
+        "--status",
+        "pending",
+        "--endpoint",
+        &endpoint,
+        "--json",
+    ]));
+    assert!(
+        pending
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == escalation.as_str()),
+        "{pending}"
+    );
+    let shown = sentinelctl(&["escalations", "show", &escalation, "--endpoint", &endpoint]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("pending"));
+    let approved = json_of(&sentinelctl(&[
+        "escalations",
+        "approve",
+        &escalation,
+        "--approver",
+        "treasury_ops",
+        "--endpoint",
+        &endpoint,
+        "--json",
+    ]));
+    assert_eq!(approved["escalation"]["status"], "approved");
+    assert!(approved["recordId"].as_str().unwrap().starts_with("rec_"));
+    // Resolved once: a second decision is refused.
+    let again = sentinelctl(&[
+        "escalations",
+        "deny",
+        &escalation,
+        "--approver",
+        "treasury_ops",
+        "--endpoint",
+        &endpoint,
+    ]);
+    assert_eq!(again.status.code(), Some(3));
+}
+
+#[test]
+#[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
+fn the_live_chain_exports_and_verifies_from_a_checkpoint() {
+    let Some(endpoint) = live_endpoint() else { return };
+    let client = SentinelClient::builder(&endpoint).build().unwrap();
+    let run = run_id();
+    for amount in [10, 20, 30] {
+        assert_eq!(pay(&client, &run, amount).verdict(), Verdict::Allow);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.jsonl");
+    let checkpoint = dir.path().join("checkpoint.json");
+    let key = pinned_key_id();
+    let path = |p: &Path| p.to_str().unwrap().to_owned();
+
+    let exported = json_of(&sentinelctl(&[
+        "export",
+        "--endpoint",
+        &endpoint,
+        "--output",
+        &path(&file),
+        "--json",
+    ]));
+    let first_count = exported["written"].as_u64().unwrap();
+    assert!(first_count >= 3);
+    let verified = json_of(&sentinelctl(&[
+        "verify",
+        &path(&file),
+        "--key-id",
+        &key,
+        "--write-checkpoint",
+        &path(&checkpoint),
+        "--json",
+    ]));
+    assert_eq!(verified["verified"].as_u64(), Some(first_count));
+
+    // More decisions; the export resumes after its last record and the file verifies from the
+    // checkpoint.
+    for amount in [40, 50] {
+        assert_eq!(pay(&client, &run, amount).verdict(), Verdict::Allow);
+    }
+    let resumed = json_of(&sentinelctl(&[
+        "export",
+        "--endpoint",
+        &endpoint,
+        "--output",
+        &path(&file),
+        "--resume",
+        "--json",
+    ]));
+    assert_eq!(resumed["from_seq"].as_u64(), Some(first_count));
+    assert!(resumed["written"].as_u64().unwrap() >= 2);
+    let verified = json_of(&sentinelctl(&[
+        "verify",
+        &path(&file),
+        "--key-id",
+        &key,
+        "--from-checkpoint",
+        &path(&checkpoint),
+        "--json",
+    ]));
+    assert_eq!(verified["skipped"].as_u64(), Some(first_count - 1));
+
+    // Live: the whole chain, then only what is new since the checkpoint.
+    let live = json_of(&sentinelctl(&[
+        "verify",
+        "--endpoint",
+        &endpoint,
+        "--key-id",
+        &key,
+        "--json",
+    ]));
+    assert!(live["verified"].as_u64().unwrap() >= first_count + 2);
+    let since = json_of(&sentinelctl(&[
+        "verify",
+        "--endpoint",
+        &endpoint,
+        "--key-id",
+        &key,
+        "--from-checkpoint",
+        &path(&checkpoint),
+        "--json",
+    ]));
+    assert!(since["verified"].as_u64().unwrap() >= 3, "{since}");
+    assert_eq!(
+        since["head"]["seq"],
+        live["head"]["seq"]
+            .as_u64()
+            .unwrap()
+            .max(since["head"]["seq"].as_u64().unwrap())
+    );
+
+    // Under a key that is not the sidecar's, the live chain is refused at its first record.
+    let other = SignedChain::new([1; 32]);
+    let refused = sentinelctl(&["verify", "--endpoint", &endpoint, "--key-id", other.key_id()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("record seq 0: signed by untrusted key"));
+}
