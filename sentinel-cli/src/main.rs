@@ -5,7 +5,7 @@
 //!
 //! - `sentinelctl mcp`: the MCP gate, every `tools/call` of an MCP server guarded by the
 //!   sidecar before it is forwarded ([`mcp`]).
-//! - `sentinelctl verify`, `export`, `records`, `escalations`: the auditor's commands
+//! - `sentinelctl verify`, `export`, `records`, `escalations`, `receipts`: the auditor's commands
 //!   ([`audit`]).
 #![deny(missing_docs)]
 
@@ -37,6 +37,8 @@ enum Command {
     Records(audit::records::Args),
     /// List, show, approve or deny the sidecar's escalations.
     Escalations(audit::escalations::Args),
+    /// The adjudication protocol's receipts: the sidecar's audit of complete mediation.
+    Receipts(audit::receipts::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,5 +48,6 @@ fn main() -> ExitCode {
         Command::Export(args) => audit::export::run(args),
         Command::Records(args) => audit::records::run(args),
         Command::Escalations(args) => audit::escalations::run(args),
+        Command::Receipts(args) => audit::receipts::run(args),
     }
 }

@@ -249,3 +249,77 @@ fn the_live_chain_exports_and_verifies_from_a_checkpoint() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stdout).contains("record seq 0: signed by untrusted key"));
 }
+
+/// A sidecar of this test's own, started with `--protocol` by the script; stopped on drop.
+struct ProtocolSidecar {
+    script: String,
+    pid: String,
+    endpoint: String,
+}
+
+impl ProtocolSidecar {
+    fn start() -> Option<ProtocolSidecar> {
+        let script = match std::env::var("SENTINEL_SIDECAR_SCRIPT") {
+            Ok(script) if !script.trim().is_empty() => script,
+            _ => {
+                println!("skipped: SENTINEL_SIDECAR_SCRIPT not set");
+                return None;
+            }
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = Command::new(&script)
+            .args(["start", &port.to_string(), "--protocol"])
+            .output()
+            .unwrap();
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(
+            out.status.success() && !pid.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(ProtocolSidecar {
+            script,
+            pid,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        })
+    }
+}
+
+impl Drop for ProtocolSidecar {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.script).args(["stop", &self.pid]).output();
+    }
+}
+
+#[test]
+#[ignore = "needs a real sidecar (SENTINEL_SIDECAR_SCRIPT; .ci/run sets it)"]
+fn the_protocol_audit_is_read_and_a_sidecar_without_it_says_so() {
+    let Some(sidecar) = ProtocolSidecar::start() else {
+        return;
+    };
+    let report = json_of(&sentinelctl(&[
+        "receipts",
+        "audit",
+        "--endpoint",
+        &sidecar.endpoint,
+        "--json",
+    ]));
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["executionsChecked"], 0);
+    assert_eq!(report["coverage"], 1.0);
+    assert_eq!(report["executionsWithoutAuthorization"], json!([]));
+    let table = sentinelctl(&["receipts", "audit", "--endpoint", &sidecar.endpoint]);
+    assert!(
+        String::from_utf8_lossy(&table.stdout).starts_with("valid: 0 executions checked, coverage 100.0 %")
+    );
+
+    if let Some(plain) = live_endpoint() {
+        let out = sentinelctl(&["receipts", "audit", "--endpoint", &plain]);
+        assert_eq!(out.status.code(), Some(3));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("start it with --protocol"));
+    }
+}

@@ -9,8 +9,10 @@ use crate::protocol::{self, path_segment};
 use crate::provenance::Record;
 use crate::sidecar_error::SidecarError;
 
+mod audit;
 mod export;
 
+pub use audit::{AuditViolation, ProtocolAudit};
 pub use export::{
     ExportError, ExportRecordTexts, ExportVerification, VerifiedExport, DEFAULT_EXPORT_DEADLINE,
 };

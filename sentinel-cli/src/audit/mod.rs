@@ -2,13 +2,15 @@
 //!
 //! - `verify`: a chain (live, or an export file) verified under pinned keys, with checkpoints;
 //! - `export`: a live sidecar's chain paged into a JSON Lines file, resumable;
-//! - `records`, `escalations`: the sidecar's records and escalations, as tables or JSON.
+//! - `records`, `escalations`: the sidecar's records and escalations, as tables or JSON;
+//! - `receipts audit`: the sidecar's audit of its protocol receipts (complete mediation).
 //!
 //! Exit codes, for scripts: 0 done (verified), 1 the chain does not verify, 2 a usage error,
 //! 3 could not finish (the sidecar or a file could not be read, or a deadline or cap stopped it).
 
 pub mod escalations;
 pub mod export;
+pub mod receipts;
 pub mod records;
 pub mod verify;
 
