@@ -286,7 +286,7 @@ pub use sentinel_macros::guarded;
 pub mod __private {
     pub use sentinel_runtime::macro_support::{
         method_kind, Arg, Call, ClientArg, ClientHasItsOwnOption, ContextArg, ContextHasItsOwnOption,
-        EscalationTimeout, FromDenied, Member, Payload, SendArg, SendClient, SendContext,
+        ErasedArg, EscalationTimeout, FromDenied, Member, Pending, SendArg, SendClient, SendContext,
     };
     #[cfg(feature = "verify")]
     pub use sentinel_runtime::macro_support::{

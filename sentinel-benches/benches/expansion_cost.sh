@@ -16,6 +16,8 @@ repo="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/sentinel-expansion-cost.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 export CARGO_TARGET_DIR="$work/target"
+# Every build compiles the user crate from scratch (no incremental reuse between runs).
+export CARGO_INCREMENTAL=0
 
 mkdir -p "$work/src"
 cat >"$work/Cargo.toml" <<EOF

@@ -16,9 +16,11 @@
 //! }
 //! ```
 //!
-//! becomes (locals are `__sentinel_`-prefixed; the payload and the pending check have
-//! mixed-site hygiene, so they can never clash with the user's names; `__sentinel_denied`
-//! lives in a block holding no user code):
+//! becomes (locals are `__sentinel_`-prefixed; the pending check has mixed-site hygiene,
+//! so it can never clash with the user's names; `__sentinel_denied` lives in a block
+//! holding no user code). The payload is a list of `(name, &dyn ErasedArg)` pairs that the
+//! runtime serializes, so each guarded function compiles to little more than that list and
+//! two calls:
 //!
 //! ```text
 //! fn pay(amount: u64, from: &str, to: &str) -> Result<Receipt, PayError> {
@@ -26,14 +28,14 @@
 //!     if let ::core::result::Result::Err(__sentinel_denied) = __sentinel_private::Call::new(
 //!         "fintech.payments",
 //!         "payment",
-//!         {
+//!         &{
 //!             use __sentinel_private::{SendArg as _, SendClient as _, SendContext as _};
-//!             let mut __sentinel_payload = __sentinel_private::Payload::new();
-//!             __sentinel_private::Member(&amount).add_to(&mut __sentinel_payload, "amount");
-//!             __sentinel_private::Member(&from).add_to(&mut __sentinel_payload, "from");
-//!             __sentinel_private::Member(&to).add_to(&mut __sentinel_payload, "to");
-//!             __sentinel_payload.arg("currency", &"USD");
-//!             __sentinel_payload
+//!             [
+//!                 ("amount", __sentinel_private::Member(&amount).arg()),
+//!                 ("from", __sentinel_private::Member(&from).arg()),
+//!                 ("to", __sentinel_private::Member(&to).arg()),
+//!                 ("currency", __sentinel_private::Member(&"USD").arg())
+//!             ]
 //!         }
 //!     )
 //!     .check()
@@ -48,15 +50,15 @@
 //!
 //! The `use` is the one place that names the crate: with `crate = path`, `::sentinel` there
 //! is `path`, exactly as written (a `$crate` keeps its meaning). Each parameter goes through
-//! `Member(&param).add_to(…)`, which the compiler resolves by the parameter's type: a
+//! `Member(&param).arg()`, which the compiler resolves by the parameter's type: a
 //! `sentinel::Context` or `SentinelClient` in any form (alias, reference, `Box`, `Arc`,
 //! `Option`) is refused with a message naming `context = …` / `client = …`, anything else
-//! must be `Serialize`. With `payload = req` the payload block starts with
-//! `__sentinel_payload.object("req", &req);` (its members at the top level) and holds no
-//! other parameter. A method (a function with a receiver) without `kind` sends
+//! must be `Serialize`. With `payload = req` the call is
+//! `Call::spread(policy, kind, "req", { …; Member(&req).arg() })` (its members at the top
+//! level) and no other parameter is sent. A method (a function with a receiver) without `kind` sends
 //! `__sentinel_private::method_kind::<Self>("name")` instead of `"name"`.
 //!
-//! Options add builder calls before `.check()`: `.meta({ … })`, `.id(&(expr))`,
+//! Options add builder calls before `.check()`: `.meta(&{ … })`, `.id(&(expr))`,
 //! `.client(&(expr))`, `.context(&(param))`, and for `on_escalate = wait(timeout = …)`
 //! either `.wait_on_escalation(::core::time::Duration::from_millis(600000u64))` (a literal,
 //! read at compile time) or `.escalation_wait(EscalationTimeout::escalation_wait(expr))`
@@ -351,56 +353,54 @@ fn call(plan: &Plan) -> TokenStream {
         Kind::Given(kind) => quote!(#kind),
         Kind::Method(method) => quote!(#private::method_kind::<Self>(#method)),
     };
-    // `payload = name`: its members first, spanned at the binding like any argument.
-    let spread = plan.spread.map(|param| {
-        let ident = &param.ident;
-        let name = LitStr::new(&param.name, ident.span());
-        quote_spanned!(ident.span()=> .object(#name, &#ident))
-    });
-    let payload = object(
-        private,
-        spread,
-        plan.members.iter().map(|member| {
-            let name = LitStr::new(&member.name, member.span);
-            match &member.origin {
-                Origin::Param { param, .. } => {
-                    let Param { ident, cfgs, .. } = param;
-                    // Sending `_note` reads it; that is the attribute's doing, not the user's.
-                    let allow = param
-                        .name
-                        .starts_with('_')
-                        .then(|| quote!(#[allow(clippy::used_underscore_binding)]));
-                    (
-                        quote!(#(#cfgs)* #allow),
-                        name,
-                        Value::Param(ident.clone()),
-                        ident.span(),
-                    )
+    // `payload = name`: that argument's members are the payload (and nothing else is sent).
+    let new = match plan.spread {
+        Some(param) => {
+            let ident = &param.ident;
+            let name = LitStr::new(&param.name, ident.span());
+            let member = members(std::iter::once((
+                TokenStream::new(),
+                None,
+                quote!(#ident),
+                ident.span(),
+            )));
+            quote!(#private::Call::spread(#policy, #kind, #name, #member))
+        }
+        None => {
+            let members = members(plan.members.iter().map(|member| {
+                let name = LitStr::new(&member.name, member.span);
+                match &member.origin {
+                    Origin::Param { param, .. } => {
+                        let Param { ident, cfgs, .. } = param;
+                        // Sending `_note` reads it; that is the attribute's doing, not the user's.
+                        let allow = param
+                            .name
+                            .starts_with('_')
+                            .then(|| quote!(#[allow(clippy::used_underscore_binding)]));
+                        (quote!(#(#cfgs)* #allow), Some(name), quote!(#ident), ident.span())
+                    }
+                    Origin::Field(field) => (
+                        TokenStream::new(),
+                        Some(name),
+                        field.value.clone(),
+                        field.key.span,
+                    ),
                 }
-                Origin::Field(field) => (
-                    TokenStream::new(),
-                    name,
-                    Value::Constant(field.value.clone()),
-                    field.key.span,
-                ),
-            }
-        }),
-    );
+            }));
+            quote!(#private::Call::new(#policy, #kind, &#members))
+        }
+    };
     let meta = plan.meta.map(|meta| {
-        let object = object(
-            private,
-            None,
-            meta.iter().map(|constant| {
-                let name = LitStr::new(&constant.key.text, constant.key.span);
-                (
-                    TokenStream::new(),
-                    name,
-                    Value::Constant(constant.value.clone()),
-                    constant.key.span,
-                )
-            }),
-        );
-        quote!(.meta(#object))
+        let members = members(meta.iter().map(|constant| {
+            let name = LitStr::new(&constant.key.text, constant.key.span);
+            (
+                TokenStream::new(),
+                Some(name),
+                constant.value.clone(),
+                constant.key.span,
+            )
+        }));
+        quote!(.meta(&#members))
     });
     // By reference, so that `id = key` does not move the argument `key` out of the body.
     let id = plan.id.map(|id| quote_spanned!(id.span()=> .id(&(#id))));
@@ -428,53 +428,39 @@ fn call(plan: &Plan) -> TokenStream {
         }
     });
     quote! {
-        #private::Call::new(#policy, #kind, #payload) #meta #id #client #context #wait
+        #new #meta #id #client #context #wait
     }
 }
 
-/// A payload member's value.
-enum Value {
-    /// A parameter: whether it may be sent is decided by its type (see `Member` in the
-    /// runtime's `macro_support`), so an alias or a wrapper of `Context` is caught.
-    Param(Ident),
-    /// A typed literal of `fields(…)` or `meta(…)`.
-    Constant(TokenStream),
-}
-
-/// A block building a `Payload` from an optional `.object(…)` call and
-/// `(attributes, name, value, span)`s; each call carries its value's span, so a type error
-/// points at the user's token.
-fn object(
-    private: &Ident,
-    spread: Option<TokenStream>,
-    members: impl Iterator<Item = (TokenStream, LitStr, Value, Span)>,
-) -> TokenStream {
-    let payload = Ident::new("__sentinel_payload", Span::mixed_site());
-    let spread = spread.map(|call| quote!(#payload #call;));
-    let mut roles = None;
-    let args: Vec<TokenStream> = members
-        .map(|(attrs, name, value, span)| match value {
-            Value::Param(ident) => {
-                roles = Some(quote!(use #private::{SendArg as _, SendClient as _, SendContext as _};));
-                let private = private_at(span);
-                quote_spanned! {span=>
-                    #attrs
-                    #private::Member(&#ident).add_to(&mut #payload, #name);
+/// Payload members as `[(name, &dyn ErasedArg), …]` (or the one member, unnamed, for
+/// `payload = …`), from `(attributes, name, value, span)`s. Each `Member(&value).arg()`
+/// carries its value's span: the compiler decides there, by the value's type, whether it
+/// may be sent (a `Context` or `SentinelClient` may not, anything else must be
+/// `Serialize`), and reports it on the user's token.
+fn members(items: impl Iterator<Item = (TokenStream, Option<LitStr>, TokenStream, Span)>) -> TokenStream {
+    let import = private_at(Span::call_site());
+    let mut single = None;
+    let entries: Vec<TokenStream> = items
+        .map(|(attrs, name, value, span)| {
+            let private = private_at(span);
+            let arg = quote_spanned!(span=> #private::Member(&#value).arg());
+            match name {
+                Some(name) => quote!(#attrs (#name, #arg)),
+                None => {
+                    single = Some(arg.clone());
+                    arg
                 }
             }
-            Value::Constant(value) => quote_spanned! {span=>
-                #attrs
-                #payload.arg(#name, &#value);
-            },
         })
         .collect();
+    if entries.is_empty() {
+        return quote!([]);
+    }
+    let value = single.unwrap_or_else(|| quote!([#(#entries),*]));
     quote! {
         {
-            #roles
-            let mut #payload = #private::Payload::new();
-            #spread
-            #(#args)*
-            #payload
+            use #import::{SendArg as _, SendClient as _, SendContext as _};
+            #value
         }
     }
 }
@@ -542,7 +528,7 @@ mod tests {
         );
         for path in [
             "__sentinel_private :: Call",
-            "__sentinel_private :: Payload",
+            "__sentinel_private :: Member",
             "__sentinel_private :: FromDenied",
             "__sentinel_private :: EscalationTimeout",
             "__sentinel_private :: method_kind",

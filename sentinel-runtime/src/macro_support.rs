@@ -3,8 +3,10 @@
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -31,63 +33,79 @@ impl<T: Serialize + ?Sized> Arg for T {}
 
 /// One parameter on its way into the payload. The attribute cannot see through a type
 /// alias or a wrapper, so whether a parameter may be sent is decided here, by its type:
-/// `Member(&param).add_to(&mut payload, "name")` resolves to [`SendContext`] when the
-/// parameter holds the call's [`Context`] (by any alias, `&`, `Box`, `Arc`, `Rc` or
-/// `Option`), to [`SendClient`] when it holds a [`SentinelClient`], and to [`SendArg`]
-/// otherwise (method resolution tries the by-value `self` of the first two before the
-/// `&self` of the last). The first two only fail to compile, with a message naming the
-/// option that gives the parameter its role; a user's own type named `Context` is sent.
+/// `Member(&param).arg()` resolves to [`SendContext`] when the parameter holds the call's
+/// [`Context`] (by any alias, `&`, `Box`, `Arc`, `Rc` or `Option`), to [`SendClient`] when
+/// it holds a [`SentinelClient`], and to [`SendArg`] otherwise (method resolution tries the
+/// by-value `self` of the first two before the `&self` of the last). The first two only fail
+/// to compile, with a message naming the option that gives the parameter its role; a user's
+/// own type named `Context` is sent.
 pub struct Member<'a, T: ?Sized>(pub &'a T);
 
-/// [`Member::add_to`](SendArg::add_to) for every parameter without a role: its value is
-/// added to the payload under its name.
-pub trait SendArg<T: ?Sized> {
-    /// Adds the parameter to `payload` as `name`.
-    fn add_to(&self, payload: &mut Payload, name: &'static str)
+/// A value on its way into the payload, its type erased: the payload is built by
+/// [`Call::new`] in this crate, so a guarded function's own code is only a list of
+/// `(name, &value)` pairs.
+pub trait ErasedArg {
+    /// The value as the sidecar receives it, or why it cannot be sent.
+    fn to_value(&self) -> Result<Value, String>;
+}
+
+impl<T: Serialize> ErasedArg for T {
+    fn to_value(&self) -> Result<Value, String> {
+        crate::payload::to_value(self)
+    }
+}
+
+/// [`Member::arg`](SendArg::arg) for every parameter without a role: the value, to be
+/// sent under the parameter's name.
+pub trait SendArg<'a, T> {
+    /// The parameter as a payload member.
+    fn arg(&self) -> &'a dyn ErasedArg
     where
         T: Arg;
 }
 
-impl<T: ?Sized> SendArg<T> for Member<'_, T> {
-    fn add_to(&self, payload: &mut Payload, name: &'static str)
+impl<'a, T> SendArg<'a, T> for Member<'a, T> {
+    fn arg(&self) -> &'a dyn ErasedArg
     where
         T: Arg,
     {
-        payload.arg(name, self.0);
+        self.0
     }
 }
 
 /// Chosen for a parameter that holds the [`Context`]: it never compiles (see
 /// [`ContextHasItsOwnOption`]).
-pub trait SendContext<T: ?Sized> {
+pub trait SendContext<'a, T> {
     /// Never callable: `T` holds the context.
-    fn add_to(self, payload: &mut Payload, name: &'static str)
+    fn arg(self) -> &'a dyn ErasedArg
     where
         T: ContextHasItsOwnOption;
 }
 
-impl<T: ContextArg + ?Sized> SendContext<T> for Member<'_, T> {
-    fn add_to(self, _: &mut Payload, _: &'static str)
+impl<'a, T: ContextArg> SendContext<'a, T> for Member<'a, T> {
+    fn arg(self) -> &'a dyn ErasedArg
     where
         T: ContextHasItsOwnOption,
     {
+        unreachable!("no type implements ContextHasItsOwnOption")
     }
 }
 
 /// Chosen for a parameter that holds a [`SentinelClient`]: it never compiles (see
 /// [`ClientHasItsOwnOption`]).
-pub trait SendClient<T: ?Sized> {
+pub trait SendClient<'a, T> {
     /// Never callable: `T` holds a client.
-    fn add_to(self, payload: &mut Payload, name: &'static str)
+    fn arg(self) -> &'a dyn ErasedArg
     where
         T: ClientHasItsOwnOption;
 }
 
-impl<T: ClientArg + ?Sized> SendClient<T> for Member<'_, T> {
-    fn add_to(self, _: &mut Payload, _: &'static str)
+impl<'a, T: ClientArg> SendClient<'a, T> for Member<'a, T> {
+    fn arg(self) -> &'a dyn ErasedArg
     where
         T: ClientHasItsOwnOption,
     {
+        unreachable!("no type implements ClientHasItsOwnOption")
     }
 }
 
@@ -233,24 +251,28 @@ const LONGEST_WAIT: Duration = Duration::from_millis(u64::MAX);
 
 /// The arguments of one call, serialized by name.
 #[derive(Default)]
-pub struct Payload {
+struct Payload {
     members: Map<String, Value>,
     error: Option<String>,
 }
 
 impl Payload {
-    /// An empty payload.
-    pub fn new() -> Self {
-        Payload::default()
+    /// The payload of `(name, value)` pairs. A value that cannot be serialized is
+    /// remembered and turns the call into a denial; the first such error wins.
+    fn of(members: &[(&'static str, &dyn ErasedArg)]) -> Self {
+        let mut payload = Payload::default();
+        for (name, value) in members {
+            payload.arg(name, *value);
+        }
+        payload
     }
 
-    /// Adds `name: value`. A value that cannot be serialized is remembered and turns the
-    /// call into a denial; the first such error wins.
-    pub fn arg<T: Arg + ?Sized>(&mut self, name: &'static str, value: &T) {
+    /// Adds `name: value`.
+    fn arg(&mut self, name: &'static str, value: &dyn ErasedArg) {
         if self.error.is_some() {
             return;
         }
-        match crate::payload::to_value(value) {
+        match value.to_value() {
             Ok(value) => self.insert(name.to_owned(), value),
             Err(why) => self.error = Some(format!("argument `{name}` cannot be sent to the sidecar: {why}")),
         }
@@ -258,21 +280,22 @@ impl Payload {
 
     /// `payload = name`: the argument's own members are the payload's. Its serialization
     /// must be an object (a struct with named fields, or a map).
-    pub fn object<T: Arg + ?Sized>(&mut self, name: &'static str, value: &T) {
-        if self.error.is_some() {
-            return;
-        }
-        match crate::payload::to_value(value) {
-            Ok(Value::Object(members)) => members.into_iter().for_each(|(k, v)| self.insert(k, v)),
+    fn object(name: &'static str, value: &dyn ErasedArg) -> Self {
+        let mut payload = Payload::default();
+        match value.to_value() {
+            Ok(Value::Object(members)) => members.into_iter().for_each(|(k, v)| payload.insert(k, v)),
             Ok(other) => {
-                self.error = Some(format!(
+                payload.error = Some(format!(
                     "argument `{name}` is the payload (`payload = {name}`) but serializes to {}, \
                      not an object with named members",
                     crate::payload::json_type(&other)
                 ));
             }
-            Err(why) => self.error = Some(format!("argument `{name}` cannot be sent to the sidecar: {why}")),
+            Err(why) => {
+                payload.error = Some(format!("argument `{name}` cannot be sent to the sidecar: {why}"))
+            }
         }
+        payload
     }
 
     /// A member no other member may have named already. The attribute never sends two
@@ -303,8 +326,22 @@ pub struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    /// A call of an action of type `kind` under `policy`.
-    pub fn new(policy: &'static str, kind: &'static str, payload: Payload) -> Self {
+    /// A call of an action of type `kind` under `policy`, whose payload is `members`.
+    pub fn new(policy: &'static str, kind: &'static str, members: &[(&'static str, &dyn ErasedArg)]) -> Self {
+        Call::with(policy, kind, Payload::of(members))
+    }
+
+    /// `payload = name`: a call whose payload is the members of `value`.
+    pub fn spread(
+        policy: &'static str,
+        kind: &'static str,
+        name: &'static str,
+        value: &dyn ErasedArg,
+    ) -> Self {
+        Call::with(policy, kind, Payload::object(name, value))
+    }
+
+    fn with(policy: &'static str, kind: &'static str, payload: Payload) -> Self {
         Call {
             policy,
             kind,
@@ -320,8 +357,8 @@ impl<'a> Call<'a> {
     }
 
     /// `meta(…)` of the attribute.
-    pub fn meta(mut self, meta: Payload) -> Self {
-        self.meta = Some(meta);
+    pub fn meta(mut self, meta: &[(&'static str, &dyn ErasedArg)]) -> Self {
+        self.meta = Some(Payload::of(meta));
         self
     }
 
@@ -375,7 +412,7 @@ impl<'a> Call<'a> {
 
     /// [`check`](Self::check) for an `async fn`: the request runs on a small thread pool,
     /// so the executor is never blocked, whichever executor it is.
-    pub fn check_async(self) -> impl Future<Output = Result<(), Denied>> + Send + 'static {
+    pub fn check_async(self) -> Pending {
         let (policy, kind) = (self.policy, self.kind);
         let client = self.client.or(global::client()).cloned();
         let context = match self.context {
@@ -385,7 +422,7 @@ impl<'a> Call<'a> {
         let request = self.into_request();
         // The deadline runs from the call, not from when a pool thread picks the job up.
         let deadline = client.as_ref().map(SentinelClient::deadline);
-        crate::blocking::run(move |dropped: &AtomicBool| {
+        Pending(Box::pin(crate::blocking::run(move |dropped: &AtomicBool| {
             let decision = if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 GuardDecision::refused("the guard waited past its deadline for a free thread")
             } else {
@@ -395,7 +432,7 @@ impl<'a> Call<'a> {
                 .unwrap_or_else(|_| GuardDecision::refused("the guard panicked"))
             };
             verdict_of(decision, kind, policy)
-        })
+        })))
     }
 
     /// `receipt = …`: the receipt client to run through instead of the global one.
@@ -476,6 +513,19 @@ impl<'a> Call<'a> {
             id: self.id,
             escalation_wait: self.escalation_wait,
         }
+    }
+}
+
+/// The guard of an `async fn`, awaited before its body. A type of this crate (not an
+/// `impl Future` of generic parts), so that polling it is compiled here once rather than in
+/// every crate that guards an `async fn`.
+pub struct Pending(Pin<Box<dyn Future<Output = Result<(), Denied>> + Send>>);
+
+impl Future for Pending {
+    type Output = Result<(), Denied>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
     }
 }
 
@@ -632,9 +682,7 @@ mod tests {
 
     #[test]
     fn a_member_given_twice_denies_the_call() {
-        let mut payload = Payload::new();
-        payload.arg("to", &"a");
-        payload.arg("to", &"b");
+        let payload = Payload::of(&[("to", &"a"), ("to", &"b")]);
         assert_eq!(
             payload.error.as_deref(),
             Some("the payload member `to` is given twice")
