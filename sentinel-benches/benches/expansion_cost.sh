@@ -16,8 +16,9 @@ repo="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/sentinel-expansion-cost.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 export CARGO_TARGET_DIR="$work/target"
-# Every build compiles the user crate from scratch (no incremental reuse between runs).
-export CARGO_INCREMENTAL=0
+# Every build compiles the user crate from scratch (no incremental reuse between runs);
+# CARGO_INCREMENTAL=1 in the environment measures cargo's default instead.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 mkdir -p "$work/src"
 cat >"$work/Cargo.toml" <<EOF
@@ -72,6 +73,7 @@ build() {
 
 generate plain
 cargo build --quiet --manifest-path "$work/Cargo.toml" # dependencies, once
+cargo clean --quiet -p expansion-cost --manifest-path "$work/Cargo.toml" # no head start for the plain variant
 
 echo "run  plain_wall_ms plain_cpu_ms  guarded_wall_ms guarded_cpu_ms  cpu_ratio"
 ratios=()
