@@ -9,7 +9,10 @@ use crate::decision::{GuardDecision, Verdict};
 ///
 /// Convert it into your own error type with `From<Denied>`; `anyhow::Error`,
 /// `Box<dyn Error + Send + Sync>` and `std::io::Error` (as `PermissionDenied`) accept it as
-/// it is.
+/// it is. In agent frameworks: with feature `rmcp` it is the content of a failed MCP tool
+/// result (`IntoContents`), with feature `rig` it converts into rig's refusal
+/// (`From<Denied> for ToolExecutionError`); both show the model
+/// [`model_feedback`](Self::model_feedback).
 ///
 /// ```
 /// use sentinel_runtime::Denied;

@@ -42,6 +42,7 @@ pub struct RecordQuery {
     offset: Option<usize>,
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
 impl RecordQuery {
     /// A query that matches every record.
     pub fn new() -> Self {
@@ -136,6 +137,7 @@ pub struct ExportPages<'a> {
     next_offset: Option<usize>,
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
 impl Iterator for ExportPages<'_> {
     type Item = Result<Vec<Record>, SidecarError>;
 
@@ -179,6 +181,7 @@ impl Iterator for ExportPages<'_> {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
 impl SentinelClient {
     /// One signed record, `GET /v1/records/{id}`, read strictly (numbers exactly, repeated
     /// keys refused): that record, or an error ([`SidecarError::Malformed`] for an answer that
@@ -237,26 +240,6 @@ impl SentinelClient {
             broken_at: answer.get("brokenAt").and_then(Value::as_u64),
             reason: answer.get("reason").and_then(Value::as_str).map(str::to_owned),
         })
-    }
-
-    /// Whether the sidecar can decide now (`GET /readyz`: its provenance store answers).
-    /// `Err` says why not: a 503 while its store is down, or no answer at all.
-    pub fn ready(&self) -> Result<(), SidecarError> {
-        self.probe("/readyz", "ready")
-    }
-
-    /// Whether the sidecar process is up (`GET /healthz`); says nothing about its store.
-    pub fn healthy(&self) -> Result<(), SidecarError> {
-        self.probe("/healthz", "ok")
-    }
-
-    fn probe(&self, path: &str, status: &str) -> Result<(), SidecarError> {
-        let answer = self.read_json(&format!("{}{path}", self.endpoint()))?;
-        if answer.get("status").and_then(Value::as_str) == Some(status) {
-            Ok(())
-        } else {
-            Err(SidecarError::Malformed(format!("{path} did not say {status:?}")))
-        }
     }
 
     /// `GET url` within the client's deadline; a 2xx answer read strictly.

@@ -19,6 +19,7 @@ pub struct TlsOptions {
     pub(crate) identity_pem: Option<(Vec<u8>, Vec<u8>)>,
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 impl fmt::Debug for TlsOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsOptions")
@@ -28,6 +29,7 @@ impl fmt::Debug for TlsOptions {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 impl TlsOptions {
     /// The platform's roots, no client certificate.
     #[must_use]
@@ -98,10 +100,12 @@ fn certificates(pem: &[u8], what: &str) -> Result<Vec<Certificate<'static>>, Tls
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsError(String);
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 impl fmt::Display for TlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 impl std::error::Error for TlsError {}

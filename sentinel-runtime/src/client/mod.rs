@@ -32,6 +32,7 @@ mod batch;
 mod builder;
 mod exchange;
 mod guard;
+mod probes;
 #[cfg(feature = "verify")]
 mod replay;
 #[cfg(feature = "verify")]

@@ -13,6 +13,7 @@ pub(crate) struct SeenRecords {
     inner: Mutex<(HashSet<String>, VecDeque<String>)>,
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
 impl SeenRecords {
     /// Remembers `record_id`; `false` when it was already used.
     pub(super) fn first_use(&self, record_id: &str) -> bool {

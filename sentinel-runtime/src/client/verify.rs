@@ -11,6 +11,7 @@ use crate::decision::GuardDecision;
 use crate::protocol;
 use crate::provenance::{action_fingerprint, verify_record, Record, TrustedKeys};
 
+#[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
 impl SentinelClient {
     /// Checks an `ALLOW` from the sidecar against its record `GET /v1/records/{recordId}`,
     /// within the guard's own `deadline`: the record verifies with a trusted key, is the

@@ -18,6 +18,7 @@ use crate::provenance::{action_fingerprint, verify_record, Record, TrustedKeys};
 use super::ReviewStatus;
 use crate::sidecar_error::SidecarError;
 
+#[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
 impl SentinelClient {
     /// Resumes `action` after a human approved the escalation `escalation_id`: an `ALLOW`
     /// whose record is the human review, only if

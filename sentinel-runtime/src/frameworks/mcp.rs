@@ -10,6 +10,10 @@ use rmcp::model::{ContentBlock, IntoContents};
 
 use crate::denied::Denied;
 
+/// A denial as the content of a failed MCP tool result (`isError: true`): the model reads
+/// [`Denied::model_feedback`]. An rmcp `#[tool]` returning `Result<T, Denied>` gets it as
+/// it is; `frameworks/examples/mcp_server.rs` runs one.
+#[cfg_attr(docsrs, doc(cfg(feature = "rmcp")))]
 impl IntoContents for Denied {
     fn into_contents(self) -> Vec<ContentBlock> {
         vec![ContentBlock::text(self.model_feedback())]

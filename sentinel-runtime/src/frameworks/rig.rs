@@ -11,6 +11,12 @@ use rig_core::tool::ToolExecutionError;
 
 use crate::denied::Denied;
 
+/// A denial as rig's explicit refusal (`ToolExecutionError::refused`): the model reads
+/// [`Denied::model_feedback`] (the verdict, the policy, the sidecar's reason, and for
+/// `ESCALATE` the escalation id), and hooks and logs get the [`Denied`] as its source. So a
+/// rig tool with `type Error = ToolExecutionError` can put `#[guarded]` on its `call` and
+/// the agent loop carries on after a denial; `frameworks/examples/rig_tools.rs` runs one.
+#[cfg_attr(docsrs, doc(cfg(feature = "rig")))]
 impl From<Denied> for ToolExecutionError {
     fn from(denied: Denied) -> Self {
         ToolExecutionError::refused(denied.to_string())

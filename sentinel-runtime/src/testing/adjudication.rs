@@ -45,6 +45,7 @@ pub(super) struct Protocol {
     executors: BTreeMap<String, [u8; 32]>,
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
 impl MockSidecar {
     /// The issuer key the mock signs authorization receipts with, to pin in a
     /// [`ReceiptClient`](crate::adjudication::ReceiptClient). It is the reference sidecar's

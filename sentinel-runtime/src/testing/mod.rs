@@ -54,6 +54,7 @@ struct Seen {
     protocol: adjudication::Protocol,
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 impl Default for Seen {
     fn default() -> Self {
         Seen {

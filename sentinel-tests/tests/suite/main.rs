@@ -18,6 +18,7 @@ mod client_parity;
 mod conformance;
 mod escalations_and_batches;
 mod fallback_reasons;
+mod feature_marks;
 #[cfg(feature = "testing")]
 mod guarded;
 #[cfg(feature = "testing")]
