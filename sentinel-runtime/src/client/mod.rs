@@ -17,7 +17,10 @@
 //! | `escalation/resolve.rs` | `resolve`, `resolve_escalation` |
 //! | `escalation/wait.rs` | `wait_for_resolution`, `guard_and_wait`, `MAX_POLL_INTERVAL` |
 //! | `escalation/resume.rs` | `resume` (feature `verify`) |
-//! | `records.rs` | `record`, `records`, `export_pages`, `verify_export`, `sidecar_verify`, `ready`, `healthy` (feature `verify`) |
+//! | `client/probes.rs` | `ready`, `healthy` |
+//! | `records.rs` | `record`, `records`, `export_pages`, `sidecar_verify` (feature `verify`) |
+//! | `records/export.rs` | `export_record_texts`, `verify_export`, `verify_export_with` (feature `verify`) |
+//! | `records/audit.rs` | `protocol_audit` (feature `verify`) |
 //! | `env.rs` | `from_env` |
 
 use std::fmt;
