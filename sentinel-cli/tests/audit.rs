@@ -164,6 +164,21 @@ fn a_tampered_record_is_named_with_the_reason_and_exit_1() {
     );
     assert!(text.contains("The chain does not verify at seq 17"), "{text}");
 
+    // Each signature on its own: the same record, the same reason.
+    let out = sentinelctl(&[
+        "verify",
+        file.to_str().unwrap(),
+        "--key-id",
+        chain.key_id(),
+        "--strict-signatures",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).starts_with("FAILED: record seq 17: content hash mismatch"),
+        "{}",
+        stdout(&out)
+    );
+
     let out = sentinelctl(&[
         "verify",
         file.to_str().unwrap(),

@@ -224,6 +224,16 @@ fn the_live_chain_exports_and_verifies_from_a_checkpoint() {
         "--json",
     ]));
     assert!(live["verified"].as_u64().unwrap() >= first_count + 2);
+    let strict = json_of(&sentinelctl(&[
+        "verify",
+        "--endpoint",
+        &endpoint,
+        "--key-id",
+        &key,
+        "--strict-signatures",
+        "--json",
+    ]));
+    assert!(strict["verified"].as_u64() >= live["verified"].as_u64());
     let since = json_of(&sentinelctl(&[
         "verify",
         "--endpoint",

@@ -117,7 +117,7 @@ impl Denied {
     ///     }
     /// }
     /// ```
-    pub fn fallback_kind(&self) -> Option<crate::FallbackKind> {
+    pub fn fallback_kind(&self) -> Option<crate::decision::FallbackKind> {
         self.inner.decision.fallback_kind()
     }
 

@@ -92,9 +92,9 @@ pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Sen
 /// a client that looks configured to verify must verify.
 #[cfg(feature = "verify")]
 fn pin_key_ids(
-    builder: crate::SentinelClientBuilder,
+    builder: crate::client::SentinelClientBuilder,
     list: &str,
-) -> Result<crate::SentinelClientBuilder, EnvError> {
+) -> Result<crate::client::SentinelClientBuilder, EnvError> {
     let keys: crate::provenance::TrustedKeys =
         list.parse().map_err(|e: crate::provenance::ProvenanceError| {
             EnvError::invalid("SENTINEL_TRUSTED_KEY_IDS", e.to_string())
@@ -105,7 +105,10 @@ fn pin_key_ids(
 /// Without the `verify` feature nothing can be verified: a pinned key is refused rather
 /// than ignored.
 #[cfg(not(feature = "verify"))]
-fn pin_key_ids(_: crate::SentinelClientBuilder, _: &str) -> Result<crate::SentinelClientBuilder, EnvError> {
+fn pin_key_ids(
+    _: crate::client::SentinelClientBuilder,
+    _: &str,
+) -> Result<crate::client::SentinelClientBuilder, EnvError> {
     Err(EnvError::invalid(
         "SENTINEL_TRUSTED_KEY_IDS",
         "verifying decisions needs the `verify` feature (on by default in the `sentinel` crate)".into(),
@@ -333,7 +336,10 @@ mod tests {
     fn defaults_to_failing_closed() {
         let client = env(&[("SENTINEL_ENDPOINT", "http://localhost:4000")]).unwrap();
         assert_eq!(client.fail_mode(), FailMode::Closed);
-        assert_eq!(client.timeout(), crate::SentinelClientBuilder::DEFAULT_TIMEOUT);
+        assert_eq!(
+            client.timeout(),
+            crate::client::SentinelClientBuilder::DEFAULT_TIMEOUT
+        );
     }
 
     #[test]

@@ -95,9 +95,10 @@ fn certificates(pem: &[u8], what: &str) -> Result<Vec<Certificate<'static>>, Tls
     Ok(certs)
 }
 
-/// Why the TLS settings could not be read. Key material is never part of it.
+/// Why the TLS settings could not be read (a PEM without a certificate or a key). Key
+/// material is never part of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TlsError(String);
+pub struct TlsError(String);
 
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 impl fmt::Display for TlsError {

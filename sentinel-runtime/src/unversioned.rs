@@ -19,5 +19,5 @@ pub mod transport {
 
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-    pub use crate::tls::TlsOptions;
+    pub use crate::tls::{TlsError, TlsOptions};
 }

@@ -312,10 +312,10 @@ fn verify_live(
             }
         }
     };
-    if args.strict_signatures {
-        eprintln!("sentinelctl: --strict-signatures applies to files; a live sidecar is verified in batches");
-    }
     let mut options = ExportVerification::new();
+    if args.strict_signatures {
+        options = options.signatures(SignatureCheck::Strict);
+    }
     if let Some(seconds) = args.timeout {
         options = options.timeout(Duration::from_secs(seconds));
     }

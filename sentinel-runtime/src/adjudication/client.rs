@@ -11,10 +11,10 @@ use serde_json::{json, Value};
 use super::action::evidence_digest;
 use super::receipt::{AuthorizationReceipt, ExecutionReceipt, ExecutorKey};
 use super::ReceiptError;
+use crate::client::SentinelClient;
 use crate::decision::Verdict;
 use crate::provenance::TrustedKeys;
 use crate::transport::HttpResponse;
-use crate::SentinelClient;
 
 mod audit;
 mod outbox;

@@ -251,7 +251,9 @@ impl SentinelClientBuilder {
             Some(transport) => transport,
             #[cfg(feature = "tls")]
             None if endpoint.starts_with("https://") => {
-                Arc::new(UreqTransport::with_tls(self.pool_size, &self.tls)?)
+                let transport = UreqTransport::with_tls(self.pool_size, &self.tls)
+                    .map_err(|e| BuildError::InvalidTls(e.to_string()))?;
+                Arc::new(transport)
             }
             None => Arc::new(UreqTransport::new(self.pool_size)),
         };

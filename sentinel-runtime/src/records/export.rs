@@ -11,7 +11,8 @@ use super::{RecordQuery, DEFAULT_EXPORT_PAGE};
 use crate::client::SentinelClient;
 use crate::protocol;
 use crate::provenance::{
-    ChainVerifier, Checkpoint, Progress, ProvenanceError, StopReason, StreamError, TrustedKeys, VerifiedChain,
+    ChainVerifier, Checkpoint, Progress, ProvenanceError, SignatureCheck, StopReason, StreamError,
+    TrustedKeys, VerifiedChain,
 };
 use crate::sidecar_error::SidecarError;
 
@@ -37,6 +38,7 @@ pub struct ExportVerification {
     timeout: Option<Duration>,
     max_records: Option<u64>,
     resume: Option<Checkpoint>,
+    signatures: SignatureCheck,
 }
 
 impl ExportVerification {
@@ -58,6 +60,13 @@ impl ExportVerification {
     #[must_use]
     pub fn max_records(mut self, max_records: u64) -> Self {
         self.max_records = Some(max_records);
+        self
+    }
+
+    /// How signatures are checked (see [`SignatureCheck`]; batches by default).
+    #[must_use]
+    pub fn signatures(mut self, check: SignatureCheck) -> Self {
+        self.signatures = check;
         self
     }
 
@@ -318,7 +327,9 @@ impl SentinelClient {
             page: Vec::new().into_iter(),
             deadline: Some(deadline),
         };
-        let mut verifier = ChainVerifier::new(trusted).deadline(deadline);
+        let mut verifier = ChainVerifier::new(trusted)
+            .deadline(deadline)
+            .signatures(options.signatures);
         if let Some(max_records) = options.max_records {
             verifier = verifier.max_records(max_records);
         }

@@ -63,17 +63,15 @@ impl UreqTransport {
     ///
     /// # Errors
     ///
-    /// [`BuildError::InvalidTls`](crate::BuildError::InvalidTls) when a PEM in `tls` holds no
-    /// certificate or no private key (key material is never part of the message).
+    /// [`TlsError`](crate::tls::TlsError) when a PEM in `tls` holds no certificate or no
+    /// private key (key material is never part of the message).
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn with_tls(
         max_idle_connections: usize,
         tls: &crate::tls::TlsOptions,
-    ) -> Result<Self, crate::BuildError> {
-        let tls = tls
-            .to_ureq()
-            .map_err(|e| crate::BuildError::InvalidTls(e.to_string()))?;
+    ) -> Result<Self, crate::tls::TlsError> {
+        let tls = tls.to_ureq()?;
         Ok(UreqTransport::build(max_idle_connections, move |config| {
             config.tls_config(tls.clone())
         }))
