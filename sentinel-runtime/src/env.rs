@@ -32,6 +32,14 @@ impl SentinelClient {
 }
 
 /// [`init`] with [`SentinelClient::from_env`] (its table lists the variables).
+///
+/// ```no_run
+/// // At startup, with SENTINEL_ENDPOINT (and SENTINEL_TRUSTED_KEY_IDS…) set.
+/// if let Err(why) = sentinel_runtime::init_from_env() {
+///     eprintln!("no Sentinel client: {why}"); // names the variable that is missing or wrong
+///     std::process::exit(2);
+/// }
+/// ```
 pub fn init_from_env() -> Result<(), InitError> {
     init(SentinelClient::from_env().map_err(InitError::Env)?).map_err(InitError::AlreadyInitialized)
 }

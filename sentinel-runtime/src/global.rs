@@ -13,6 +13,16 @@ static GLOBAL: OnceCell<SentinelClient> = OnceCell::new();
 ///
 /// A second call returns [`AlreadyInitialized`] and leaves the first client in place: the
 /// gate is never replaced silently. Until `init` is called, guarded calls are denied.
+///
+/// ```
+/// use sentinel_runtime::SentinelClient;
+///
+/// let client = SentinelClient::builder("http://localhost:4000").build()?;
+/// sentinel_runtime::init(client.clone())?;
+/// assert!(sentinel_runtime::init(client).is_err(), "the first client stays");
+/// assert_eq!(sentinel_runtime::client().unwrap().endpoint(), "http://localhost:4000");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn init(client: SentinelClient) -> Result<(), AlreadyInitialized> {
     GLOBAL
         .set(client)

@@ -1,6 +1,20 @@
 //! The sidecar's read API (feature `verify`): signed records by id, the records listing and
-//! its filters, the export pages (verified page by page in bounded memory), the sidecar's
-//! own chain check, and its liveness and readiness probes.
+//! its filters, the export pages (verified page by page in bounded memory), and the
+//! sidecar's own chain check. (Its liveness and readiness probes,
+//! [`SentinelClient::ready`] and [`SentinelClient::healthy`], need no feature.)
+//!
+//! ```no_run
+//! use sentinel_runtime::records::RecordQuery;
+//! use sentinel_runtime::{SentinelClient, Verdict};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = SentinelClient::builder("http://localhost:4000").build()?;
+//! for record in client.records(&RecordQuery::new().run_id("run-42").verdict(Verdict::Block))? {
+//!     println!("{} {:?}", record.id(), record.verdict());
+//! }
+//! # Ok(())
+//! # }
+//! ```
 use serde_json::Value;
 
 use crate::client::SentinelClient;

@@ -31,6 +31,27 @@ pub use request::{Adjudication, AdjudicationRequest, ExecutionBinding};
 /// It trusts authorization receipts signed by `issuers` only (pin the sidecar's key out of
 /// band; a receipt never brings its own), and signs execution receipts with its
 /// [`ExecutorKey`], which the sidecar must trust (`SENTINEL_PROTOCOL_EXECUTOR_KEYS`).
+///
+/// ```no_run
+/// use sentinel_runtime::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
+/// use sentinel_runtime::provenance::TrustedKeys;
+/// use sentinel_runtime::{Context, Denied, SentinelClient};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // The sidecar's issuer key, pinned out of band; the executor's seed from a secret store.
+/// let issuers = TrustedKeys::new().with_key_base64("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")?;
+/// let executor = ExecutorKey::from_seed([7; 32], "payments-worker");
+/// let receipts = ReceiptClient::new(SentinelClient::builder("http://localhost:4701").build()?, issuers, executor);
+///
+/// let params = serde_json::json!({"amount": 100, "from": "acct_ops", "to": "vendor_42"});
+/// let action = CanonicalAction::new("payment", "core-banking", "transfer", "agent-007", params)?;
+/// let request = AdjudicationRequest::new(action, Context::new("run-1"), "fintech.payments");
+/// // The body runs only on a receipt the sidecar just issued for exactly this action.
+/// let paid: Result<&str, Denied> = receipts.execute(&request, || Ok("paid"));
+/// # let _ = paid;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct ReceiptClient {
     inner: Arc<Inner>,

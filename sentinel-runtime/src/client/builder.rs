@@ -11,6 +11,20 @@ use crate::protocol;
 use crate::transport::{RedactedHeaders, Transport, UreqTransport};
 
 /// Configures a [`SentinelClient`]; made by [`SentinelClient::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use sentinel_runtime::{FailMode, SentinelClient};
+///
+/// let client = SentinelClient::builder("http://localhost:4000/")
+///     .timeout(Duration::from_secs(2))
+///     .fail_mode(FailMode::Closed)
+///     .header("authorization", "Bearer my-token")
+///     .build()?;
+/// assert_eq!(client.endpoint(), "http://localhost:4000");
+/// assert!(!format!("{client:?}").contains("my-token"));
+/// # Ok::<(), sentinel_runtime::BuildError>(())
+/// ```
 #[must_use = "a builder does nothing until .build()"]
 pub struct SentinelClientBuilder {
     endpoint: String,

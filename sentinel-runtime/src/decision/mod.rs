@@ -14,6 +14,14 @@ pub use fallback::FallbackKind;
 
 /// The three answers a sidecar can give. The protocol has exactly these; there is no
 /// "unknown" verdict, and a client that sees another string fails safe.
+///
+/// ```
+/// use sentinel_runtime::Verdict;
+///
+/// assert_eq!(Verdict::from_wire("ESCALATE"), Some(Verdict::Escalate));
+/// assert_eq!(Verdict::from_wire("allow"), None, "spelled exactly, or not a verdict");
+/// assert_eq!(Verdict::Block.as_str(), "BLOCK");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Verdict {
@@ -53,6 +61,14 @@ impl fmt::Display for Verdict {
 }
 
 /// What the client does when it cannot get a trustworthy answer from the sidecar.
+///
+/// ```
+/// use sentinel_runtime::{FailMode, SentinelClient};
+///
+/// let client = SentinelClient::builder("http://localhost:4000").build()?;
+/// assert_eq!(client.fail_mode(), FailMode::Closed, "the default");
+/// # Ok::<(), sentinel_runtime::BuildError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum FailMode {
     /// Deny: the synthetic decision is `BLOCK`. The default, and the only safe choice for

@@ -23,7 +23,26 @@ use super::{MockAnswer, MockRequest, Rule, Seen};
 /// `GET /v1/export` (with the `tenant`, `runId`, `verdict`, `since`, `until`, `limit`,
 /// `offset` filters), `GET /v1/escalations`, `POST /v1/escalations/{id}/resolve`,
 /// `GET /v1/verify`, `GET /healthz` and `GET /readyz`. The conformance suite
-/// (`tests/live_conformance.rs`) holds it to the reference sidecar.
+/// (`sentinel-tests/tests/live_conformance.rs`) holds it to the reference sidecar.
+///
+/// ```
+/// use sentinel_runtime::testing::{MockAnswer, MockSidecar};
+/// use sentinel_runtime::{Action, Context, SentinelClient, Verdict};
+///
+/// let sidecar = MockSidecar::start(|request| {
+///     if request.payload["to"] == "acct_evil" {
+///         MockAnswer::block("counterparty is sanctioned")
+///     } else {
+///         MockAnswer::allow()
+///     }
+/// });
+/// let client = SentinelClient::builder(sidecar.endpoint()).build()?;
+/// let evil = Action::payment(serde_json::json!({"amount": 1, "from": "a", "to": "acct_evil"}));
+/// let decision = client.guard(&evil, &Context::new("test-run"), "fintech.payments");
+/// assert_eq!(decision.verdict(), Verdict::Block);
+/// assert_eq!(sidecar.requests().len(), 1, "the sidecar saw the call");
+/// # Ok::<(), sentinel_runtime::BuildError>(())
+/// ```
 pub struct MockSidecar {
     addr: SocketAddr,
     pub(super) seen: Arc<Mutex<Seen>>,
