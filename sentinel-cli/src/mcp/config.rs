@@ -271,8 +271,7 @@ fn may_hold_a_secret(before: &str, line_text: &str) -> bool {
     let table = before
         .lines()
         .map(str::trim_start)
-        .filter(|line| line.starts_with('['))
-        .next_back()
+        .rfind(|line| line.starts_with('['))
         .unwrap_or("");
     let table = table.trim_start_matches('[').trim_start();
     table.starts_with("sentinel") || line_text.contains("sentinel") || line_text.contains("headers")
