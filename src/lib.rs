@@ -118,7 +118,8 @@
 //! building such a client logs a warning, and every fail-open `ALLOW` is marked as a
 //! fallback and logged. Some refusals ignore the fail mode because asking could not settle
 //! them: a payload that cannot be serialized, an escalation no human answered in time, a
-//! signed record that does not match the call.
+//! signed record that does not match the call; and a sidecar's 4xx (an unknown policy, a
+//! missing credential): the sidecar is up and said no, which is not an outage.
 //!
 //! ```
 //! use std::time::Duration;

@@ -77,7 +77,7 @@ pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Sen
     builder.build().map_err(|e| {
         let variable = match e {
             BuildError::InvalidHeader { .. } => "SENTINEL_HEADERS",
-            BuildError::InvalidKeyId(_) => "SENTINEL_TRUSTED_KEY_IDS",
+            BuildError::InvalidKeyId(_) | BuildError::NoTrustedKeys => "SENTINEL_TRUSTED_KEY_IDS",
             _ => "SENTINEL_ENDPOINT",
         };
         EnvError {

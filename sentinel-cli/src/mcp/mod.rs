@@ -10,6 +10,7 @@ mod relay;
 #[cfg(test)]
 mod relay_tests;
 mod rules;
+mod strict_json;
 
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};

@@ -191,19 +191,38 @@ impl Relay {
             if text.trim().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<Value>(text) {
+            // Read strictly: a line the gate cannot read as the server would is answered
+            // here, never forwarded unjudged (it might be a `tools/call`).
+            match super::strict_json::parse(text) {
                 // A batch (MCP before 2025-06-18): each message on its own.
-                Ok(Value::Array(batch)) => {
+                Ok(Value::Array(batch)) if !batch.is_empty() => {
                     for message in batch {
-                        let raw = message.to_string();
-                        self.clone().on_client_message(message, raw);
+                        self.clone().on_client_value(message, None);
                     }
                 }
-                Ok(message) => self.clone().on_client_message(message, text.to_owned()),
-                // Not JSON: the upstream says so in its own words.
-                Err(_) => self.forward_raw(text.to_owned()),
+                Ok(message) => self.clone().on_client_value(message, Some(text)),
+                Err(e) => self.send_error(
+                    &Value::Null,
+                    ErrorCode::PARSE_ERROR,
+                    format!("the gate could not read this message as strict JSON: {e}"),
+                ),
             }
         }
+    }
+
+    /// One message from the client: an object is relayed (from `text`, its line, when it
+    /// was alone on it); anything else (an empty batch, a nested one, a bare value) is an
+    /// invalid request, answered here.
+    fn on_client_value(self: Arc<Self>, message: Value, text: Option<&str>) {
+        if !message.is_object() {
+            return self.send_error(
+                &Value::Null,
+                ErrorCode::INVALID_REQUEST,
+                "a JSON-RPC message must be an object".into(),
+            );
+        }
+        let raw = text.map_or_else(|| message.to_string(), str::to_owned);
+        self.on_client_message(message, raw);
     }
 
     fn on_client_message(self: Arc<Self>, message: Value, raw: String) {

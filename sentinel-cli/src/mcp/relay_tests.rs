@@ -342,3 +342,54 @@ async fn a_call_cancelled_while_it_is_judged_is_neither_forwarded_nor_answered()
         "nothing was answered for the cancelled call"
     );
 }
+
+#[tokio::test]
+async fn a_line_the_gate_cannot_read_strictly_is_answered_never_forwarded() {
+    let sidecar = MockSidecar::allow_all();
+    let mut ends = start(&sidecar.endpoint());
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"write_file","arguments":{{"path":"/data/x","content":{}1{}}}}}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    for line in [
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"/data/x","content":"pwned \ud800"}}}"#,
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"/data/x","n":1e400}}}"#,
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"read_file","name":"write_file","arguments":{"path":"/data/x"}}}"#,
+        &deep,
+        "not json",
+    ] {
+        send(&mut ends.client, line).await;
+        let error: Value = serde_json::from_str(&next(&mut ends.to_client).await).unwrap();
+        assert_eq!(error["id"], Value::Null, "{line}");
+        assert_eq!(error["error"]["code"], json!(-32700), "{line}");
+    }
+    ping_reaches_upstream_next(&mut ends, 2).await;
+    assert!(
+        sidecar.requests().is_empty(),
+        "nothing was judged, so nothing ran"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_element_that_is_not_an_object_is_an_invalid_request_never_forwarded() {
+    let sidecar = MockSidecar::allow_all();
+    let mut ends = start(&sidecar.endpoint());
+    let inner = call(7, "write_file", json!({"path": "/data/x", "content": "pwned"}));
+    for line in [
+        format!("[[{inner}]]"),
+        "[]".to_owned(),
+        "[1]".to_owned(),
+        "5".to_owned(),
+    ] {
+        send(&mut ends.client, &line).await;
+        let error: Value = serde_json::from_str(&next(&mut ends.to_client).await).unwrap();
+        assert_eq!(error["id"], Value::Null, "{line}");
+        assert_eq!(error["error"]["code"], json!(-32600), "{line}");
+    }
+    ping_reaches_upstream_next(&mut ends, 2).await;
+    assert!(
+        sidecar.requests().is_empty(),
+        "nothing was judged, so nothing ran"
+    );
+}

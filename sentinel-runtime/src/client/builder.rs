@@ -41,6 +41,10 @@ pub struct SentinelClientBuilder {
     bad_key_id: Option<String>,
     #[cfg(feature = "verify")]
     trust_unverified_decisions: bool,
+    /// `verify_decisions` was called: keys were asked for, so none at all is an error
+    /// rather than "do not verify".
+    #[cfg(feature = "verify")]
+    verification_requested: bool,
     #[cfg(feature = "tls")]
     tls: crate::tls::TlsOptions,
 }
@@ -79,6 +83,8 @@ impl SentinelClientBuilder {
             bad_key_id: None,
             #[cfg(feature = "verify")]
             trust_unverified_decisions: false,
+            #[cfg(feature = "verify")]
+            verification_requested: false,
             #[cfg(feature = "tls")]
             tls: crate::tls::TlsOptions::default(),
         }
@@ -154,11 +160,14 @@ impl SentinelClientBuilder {
     /// signed record (`GET /v1/records/{recordId}`) verifies with one of them and matches
     /// the call: its action, verdict, run, tenant and policy. A forged, replayed or stray
     /// `ALLOW` becomes a `BLOCK`. Costs one more request per `ALLOW`. Pinning a key with
-    /// [`trusted_key_id`](Self::trusted_key_id) does the same.
+    /// [`trusted_key_id`](Self::trusted_key_id) does the same. An empty set with no other
+    /// key pinned fails [`build`](Self::build) ([`BuildError::NoTrustedKeys`]) rather
+    /// than quietly verifying nothing.
     #[cfg(feature = "verify")]
     #[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
     pub fn verify_decisions(mut self, trusted_keys: crate::provenance::TrustedKeys) -> Self {
         self.trusted_keys = self.trusted_keys.merged(trusted_keys);
+        self.verification_requested = true;
         self
     }
 
@@ -207,6 +216,10 @@ impl SentinelClientBuilder {
         #[cfg(feature = "verify")]
         if let Some(reason) = self.bad_key_id {
             return Err(BuildError::InvalidKeyId(reason));
+        }
+        #[cfg(feature = "verify")]
+        if self.verification_requested && self.trusted_keys.is_empty() {
+            return Err(BuildError::NoTrustedKeys);
         }
         #[cfg(feature = "verify")]
         let trusted_keys = (!self.trusted_keys.is_empty()).then_some(self.trusted_keys);
@@ -401,6 +414,9 @@ pub enum BuildError {
     InvalidTls(String),
     /// A key id given to `trusted_key_id` is not `ed25519:<64 hex>`; says why.
     InvalidKeyId(String),
+    /// `verify_decisions` was asked for with an empty key set: nothing could verify an
+    /// `ALLOW`, and building a client that does not verify would hide the mistake.
+    NoTrustedKeys,
 }
 
 impl fmt::Display for BuildError {
@@ -421,6 +437,10 @@ impl fmt::Display for BuildError {
                  and get ALLOW; choose one"
             ),
             BuildError::InvalidKeyId(why) => write!(f, "invalid trusted key id: {why}"),
+            BuildError::NoTrustedKeys => f.write_str(
+                "verify_decisions was given no trusted key: no ALLOW could be verified; pin the sidecar's \
+                 signing key (as it prints it at start-up: `signer ed25519:…`) or do not ask for verification",
+            ),
             BuildError::InvalidTimeout => f.write_str("the timeout must be greater than zero"),
             BuildError::InvalidTls(why) => write!(f, "invalid TLS configuration: {why}"),
         }
@@ -440,5 +460,33 @@ mod tests {
             .unwrap_err();
         assert_eq!(err, BuildError::TlsNotEnabled);
         assert!(err.to_string().contains("enable the `tls` feature"), "{err}");
+    }
+}
+
+#[cfg(all(test, feature = "verify"))]
+mod verify_tests {
+    use super::*;
+    use crate::provenance::TrustedKeys;
+
+    const KEY_ID: &str = "ed25519:56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c";
+
+    #[test]
+    fn verifying_with_an_empty_key_set_fails_to_build_instead_of_not_verifying() {
+        let err = SentinelClient::builder("http://localhost:4000")
+            .verify_decisions(TrustedKeys::new())
+            .build()
+            .unwrap_err();
+        assert_eq!(err, BuildError::NoTrustedKeys);
+        assert!(err.to_string().contains("no trusted key"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_key_set_beside_a_pinned_key_still_verifies() {
+        let client = SentinelClient::builder("http://localhost:4000")
+            .trusted_key_id(KEY_ID)
+            .verify_decisions(TrustedKeys::new())
+            .build()
+            .unwrap();
+        assert!(client.verifies_decisions());
     }
 }

@@ -9,7 +9,8 @@ use crate::transport::TransportError;
 /// ([`GuardDecision::fallback_kind`](crate::GuardDecision::fallback_kind),
 /// [`Denied::fallback_kind`](crate::Denied::fallback_kind)). Whatever the kind, the rule is
 /// the same: `BLOCK` when failing closed (the default), `ALLOW` only when failing open, and
-/// [`RefusedByClient`](Self::RefusedByClient) is a `BLOCK` in both modes.
+/// [`Refused`](Self::Refused) and [`RefusedByClient`](Self::RefusedByClient) are a `BLOCK`
+/// in both modes: a sidecar that answered "no" to the request is not an outage.
 ///
 /// ```
 /// use sentinel_runtime::{Action, Context, FallbackKind, SentinelClient};
@@ -28,10 +29,12 @@ pub enum FallbackKind {
     Unreachable,
     /// A connection was made but broke before a whole answer arrived.
     ConnectionLost,
-    /// No answer within the deadline.
+    /// No answer within the deadline (or HTTP 408, the sidecar's own timeout).
     TimedOut,
-    /// The sidecar refused the request (HTTP 4xx other than 429): an unknown policy pack, a
-    /// request it will not read, a missing credential. Its own message is in the reason.
+    /// The sidecar refused the request (HTTP 4xx other than 408 and 429): an unknown policy
+    /// pack, a request it will not read, a missing credential. Its own message is in the
+    /// reason. A `BLOCK` even when failing open: the sidecar is up and said no, so a typo
+    /// in a policy name or a missing credential must not open every gate.
     Refused,
     /// The sidecar was too busy to answer before the deadline (HTTP 429 or 503, retried
     /// while the deadline allowed).
@@ -65,6 +68,8 @@ impl FallbackKind {
     pub(crate) fn of_status(status: u16) -> FallbackKind {
         match status {
             429 | 503 => FallbackKind::Busy,
+            // The sidecar gave up waiting for the request: an outage, not a refusal.
+            408 => FallbackKind::TimedOut,
             400..=499 => FallbackKind::Refused,
             500..=599 => FallbackKind::Failing,
             // 1xx, 3xx (redirects are not followed) or nonsense: not an answer to read.
@@ -122,6 +127,7 @@ mod tests {
         assert_eq!(FallbackKind::of_status(400), FallbackKind::Refused);
         assert_eq!(FallbackKind::of_status(404), FallbackKind::Refused);
         assert_eq!(FallbackKind::of_status(429), FallbackKind::Busy);
+        assert_eq!(FallbackKind::of_status(408), FallbackKind::TimedOut);
         assert_eq!(FallbackKind::of_status(503), FallbackKind::Busy);
         assert_eq!(FallbackKind::of_status(500), FallbackKind::Failing);
         assert_eq!(FallbackKind::of_status(502), FallbackKind::Failing);

@@ -75,8 +75,11 @@ pub enum FailMode {
     /// actions that matter.
     #[default]
     Closed,
-    /// Allow: the synthetic decision is `ALLOW`, marked as a fallback. Choose it only for
-    /// actions whose being blocked costs more than their happening unchecked.
+    /// Allow when the sidecar cannot answer (unreachable, timed out, busy, failing, a
+    /// malformed answer): the synthetic decision is `ALLOW`, marked as a fallback. A refusal
+    /// is still a `BLOCK`: the sidecar's 4xx (an unknown policy, a missing credential:
+    /// [`FallbackKind::Refused`]) and the client's own. Choose it only for actions whose
+    /// being blocked costs more than their happening unchecked.
     Open,
 }
 
@@ -277,7 +280,7 @@ impl GuardDecision {
     pub const TRANSPORT_CHECK: &'static str = "sentinel.transport";
 
     /// The decision the client makes up when it has no trustworthy answer: `BLOCK` when
-    /// failing closed, `ALLOW` when failing open; an empty record id; exactly one
+    /// failing closed, `ALLOW` when failing open (but `BLOCK` for a refusal, whatever the mode); an empty record id; exactly one
     /// `sentinel.transport` check carrying `what_went_wrong`; a reason in the words of `kind`.
     ///
     /// `what_went_wrong` is cut to 500 characters and its control characters become spaces:
@@ -288,8 +291,9 @@ impl GuardDecision {
         what_went_wrong: impl Into<String>,
     ) -> GuardDecision {
         let what_went_wrong = crate::reason::clean(&what_went_wrong.into(), crate::reason::MAX_REASON_CHARS);
-        // The client's own refusal is never let through, whatever the mode.
-        let fail_mode = if kind == FallbackKind::RefusedByClient {
+        // A refusal, the client's own or the sidecar's (a 4xx: it is up and said no), is
+        // never let through, whatever the mode: failing open is for outages only.
+        let fail_mode = if matches!(kind, FallbackKind::RefusedByClient | FallbackKind::Refused) {
             FailMode::Closed
         } else {
             fail_mode

@@ -73,7 +73,8 @@ enum Expect {
     FailSafe,
     /// A real decision of the sidecar, the same whatever the fail mode (controls).
     Real(Verdict),
-    /// Denied by the client before asking, whatever the fail mode.
+    /// A `BLOCK` whatever the fail mode: denied by the client before asking, or refused by
+    /// a sidecar that is up and said no (a 4xx other than 408 and 429).
     AlwaysClosed,
 }
 
@@ -667,10 +668,14 @@ pub(crate) fn cases() -> Vec<Case> {
         "507 Insufficient Storage",
         "599 Network Connect Timeout",
     ] {
-        cases.push(answering(
-            format!("status {}", &status[..3]),
+        let code = &status[..3];
+        let refused = code.starts_with('4') && code != "408" && code != "429";
+        let bytes = response(status, &[], &allow);
+        cases.push(case(
+            format!("status {code}"),
             format!("`{status}` with an ALLOW body"),
-            response(status, &[], &allow),
+            if refused { AlwaysClosed } else { FailSafe },
+            move || Fixture::server(RawServer::answering(bytes.clone())),
         ));
     }
     cases.push(answering(

@@ -2,7 +2,8 @@
 //! unreachable, the connection lost, no answer in time, the request refused (4xx, in the
 //! sidecar's own words), the sidecar busy or failing (5xx), a malformed answer, or the
 //! client's own refusal. Each against a raw loopback server; whatever the kind, the
-//! decision is a BLOCK when failing closed.
+//! decision is a BLOCK when failing closed, and a refusal (the sidecar's 4xx or the
+//! client's own) is a BLOCK when failing open too.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -205,20 +206,62 @@ fn a_request_the_client_refuses_is_its_own_refusal_in_both_modes() {
 #[test]
 fn failing_open_keeps_the_kind_and_says_it_fails_open() {
     let server = RawServer::answering(http_response(
-        "400 Bad Request",
-        r#"{"error":"unknown policy pack: health.records"}"#,
+        "500 Internal Server Error",
+        r#"{"error":"ledger unavailable"}"#,
     ));
     let decision = client(&server.endpoint(), FailMode::Open).guard(
         &Action::payment(json!({"amount": 1})),
         &Context::new("run-reasons"),
-        "health.records",
+        "fintech.payments",
     );
     assert_eq!(decision.verdict(), Verdict::Allow);
-    assert_eq!(decision.fallback_kind(), Some(FallbackKind::Refused));
+    assert_eq!(decision.fallback_kind(), Some(FallbackKind::Failing));
     assert_eq!(
         decision.reason(),
-        Some("sentinel sidecar refused the request (HTTP 400: unknown policy pack: health.records); failing open")
+        Some("sentinel sidecar failed (HTTP 500: ledger unavailable); failing open")
     );
+}
+
+#[test]
+fn a_408_is_the_sidecars_timeout_and_fails_open_like_one() {
+    let server = RawServer::answering(http_response("408 Request Timeout", r#"{"error":"too slow"}"#));
+    let decision = client(&server.endpoint(), FailMode::Open).guard(
+        &Action::payment(json!({"amount": 1})),
+        &Context::new("run-reasons"),
+        "fintech.payments",
+    );
+    assert_eq!(decision.verdict(), Verdict::Allow, "{decision:?}");
+    assert_eq!(
+        decision.fallback_kind(),
+        Some(FallbackKind::TimedOut),
+        "{decision:?}"
+    );
+}
+
+/// A 4xx means the sidecar is up and said no (a typo'd policy, a missing credential):
+/// failing open is for outages, so this is a BLOCK in both modes.
+#[test]
+fn a_4xx_is_a_block_even_when_failing_open() {
+    for (status, error) in [
+        ("400 Bad Request", "unknown policy pack: health.recrods"),
+        ("401 Unauthorized", "missing credential"),
+        ("403 Forbidden", "tenant not allowed"),
+    ] {
+        let server = RawServer::answering(http_response(status, &format!(r#"{{"error":"{error}"}}"#)));
+        let decision = client(&server.endpoint(), FailMode::Open).guard(
+            &Action::payment(json!({"amount": 1})),
+            &Context::new("run-reasons"),
+            "health.recrods",
+        );
+        assert_fallback(
+            &decision,
+            FallbackKind::Refused,
+            &format!(
+                "sentinel sidecar refused the request (HTTP {}: {error}); failing closed",
+                &status[..3]
+            ),
+        );
+    }
 }
 
 #[test]
