@@ -42,6 +42,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The library says what a user must know but that is no error (a client that fails open,
+    // an unpinned key beyond loopback, each fail-open fallback) through `log`: without a
+    // logger those warnings vanish. On stderr: stdout is the MCP client's channel.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .target(env_logger::Target::Stderr)
+        .init();
     match Cli::parse().command {
         Command::Mcp(args) => mcp::run(args),
         Command::Verify(args) => audit::verify::run(args),

@@ -205,3 +205,40 @@ fn the_readmes_gate_configuration_is_valid() {
     }
     assert!(blocks >= 1, "no toml block in the README's MCP gate section");
 }
+
+/// Runs the gate on `sentinel` (its `[sentinel]` table's body) with an upstream that exits at
+/// once and a client that sends nothing; returns its stderr.
+fn gate_stderr(sentinel: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gate.toml");
+    std::fs::write(
+        &config,
+        format!("[sentinel]\n{sentinel}\n[[tools]]\nname = \"*\"\ndeny = true\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sentinelctl"))
+        .env_remove("RUST_LOG")
+        .args(["mcp", "--config"])
+        .arg(&config)
+        .args(["--", "/bin/true"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn the_librarys_warnings_reach_stderr() {
+    let open = gate_stderr("endpoint = \"http://127.0.0.1:9\"\nfail_mode = \"open\"");
+    assert!(
+        open.contains("a Sentinel client fails OPEN"),
+        "fail-open warning missing: {open}"
+    );
+    // Never contacted: the gate's client is idle, only built.
+    let unpinned = gate_stderr("endpoint = \"http://192.0.2.1:9\"");
+    assert!(
+        unpinned.contains("beyond loopback without a pinned signing key"),
+        "unpinned-key warning missing: {unpinned}"
+    );
+}

@@ -251,11 +251,30 @@ impl ConfigError {
             Some(key) => format!("`{key}`: {message}"),
             None => message,
         };
+        // A line of the `[sentinel]` table may hold a header value (an API key): it is
+        // named by its number, never shown.
+        let message = if may_hold_a_secret(before, line_text) {
+            message
+        } else {
+            format!("{message}\n  {line} | {line_text}")
+        };
         ConfigError {
             location: format!("{}:{line}:{column}: ", path.display()),
-            message: format!("{message}\n  {line} | {line_text}"),
+            message,
         }
     }
+}
+
+/// Whether the line `line_text`, after `before`, is in the `[sentinel]` table (or one of its
+/// sub-tables) or names it or its headers: such a line may hold a header value.
+fn may_hold_a_secret(before: &str, line_text: &str) -> bool {
+    let table = before
+        .lines()
+        .map(str::trim_start)
+        .rfind(|line| line.starts_with('['))
+        .unwrap_or("");
+    let table = table.trim_start_matches('[').trim_start();
+    table.starts_with("sentinel") || line_text.contains("sentinel") || line_text.contains("headers")
 }
 
 /// Reads and checks the configuration at `path`.
@@ -521,6 +540,24 @@ mod tests {
             bad.contains("`executor_seed_file`: ") && !bad.contains("s3cret"),
             "{bad}"
         );
+    }
+
+    #[test]
+    fn a_mistake_on_a_line_with_a_header_value_never_echoes_the_line() {
+        for text in [
+            "[sentinel]\nendpoint = \"http://x\"\nheaders = { x-api-key = \"s3cret\", x-b = 5 }\n",
+            "[sentinel]\nendpoint = \"http://x\"\n[sentinel.headers]\nx-api-key = \"s3cret\" junk\n",
+            "sentinel = { endpoint = \"http://x\", headers = { x-api-key = \"s3cret\" }, x = 1 }\n",
+        ] {
+            let message = error_of(text);
+            assert!(
+                message.starts_with("gate.toml:") && !message.contains("s3cret"),
+                "{message}"
+            );
+        }
+        // Elsewhere the line is still shown.
+        let message = error_of("[[tools]]\nname = \"x\"\npolicy = 5\n");
+        assert!(message.contains("3 | policy = 5"), "{message}");
     }
 
     #[test]
