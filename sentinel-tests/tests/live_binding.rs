@@ -185,7 +185,7 @@ fn a_parked_escalation_resumes_after_ten_thousand_records() {
         client.escalation_status(&escalation_id).unwrap(),
         sentinel::ReviewStatus::Approved { .. }
     ));
-    let resumed = client.resume(&escalation_id, &action, &context);
+    let resumed = client.resume(&escalation_id, &action, &context, "fintech.payments");
     assert_eq!(resumed.verdict(), Verdict::Allow, "{resumed:?}");
     println!(
         "status and resume after {written} records: {:.2} s",

@@ -127,7 +127,7 @@ fn park_and_resume(endpoint: &str) {
         .resolve(&by_hand, Resolution::Approve, "treasury_ops")
         .unwrap();
     let action = Action::payment(json!({"amount": 44_000, "from": "acct_ops", "to": "vendor_42"}));
-    let decision = client.resume(&by_hand, &action, &context);
+    let decision = client.resume(&by_hand, &action, &context, "fintech.payments");
     assert_eq!(decision.verdict(), Verdict::Allow, "{decision:?}");
     assert_eq!(decision.escalation_id(), Some(by_hand.as_str()));
     assert_eq!(decision.checks()[0].check, "human.review");
@@ -141,7 +141,12 @@ fn park_and_resume(endpoint: &str) {
         .scope(|| pay(&client, 45_000, "acct_ops", "vendor_42"))
         .unwrap_err();
     assert!(refused.to_string().contains("denied by a human"), "{refused}");
-    let unknown = client.resume("esc_00000000-0000-4000-8000-000000000000", &action, &context);
+    let unknown = client.resume(
+        "esc_00000000-0000-4000-8000-000000000000",
+        &action,
+        &context,
+        "fintech.payments",
+    );
     assert!(unknown.is_fallback() && unknown.reason().unwrap().contains("no such escalation"));
     let stranger = SentinelClient::builder(endpoint)
         .verify_decisions(TrustedKeys::new().with_key_bytes([7; 32]))
@@ -152,7 +157,7 @@ fn park_and_resume(endpoint: &str) {
         .resolve(&approved, Resolution::Approve, "treasury_ops")
         .unwrap();
     let payment = Action::payment(json!({"amount": 46_000, "from": "acct_ops", "to": "vendor_42"}));
-    let unverified = stranger.resume(&approved, &payment, &context);
+    let unverified = stranger.resume(&approved, &payment, &context, "fintech.payments");
     assert_eq!(unverified.verdict(), Verdict::Block);
     assert!(
         unverified.reason().unwrap().contains("untrusted"),
@@ -162,7 +167,9 @@ fn park_and_resume(endpoint: &str) {
     // Not guaranteed: single use across clients (another process). A second client may
     // resume on an approval the first one used; receipts are the protocol's answer to that.
     let another_process = client_of(endpoint);
-    assert!(another_process.resume(&by_hand, &action, &context).allowed());
+    assert!(another_process
+        .resume(&by_hand, &action, &context, "fintech.payments")
+        .allowed());
 }
 
 fn client_of(endpoint: &str) -> SentinelClient {

@@ -156,7 +156,7 @@ impl Judge {
 
         let parked = self.parked_escalation(&fingerprint);
         let decision = match parked {
-            Some(escalation_id) => self.resume(&fingerprint, &escalation_id, &action, &context),
+            Some(escalation_id) => self.resume(&fingerprint, &escalation_id, &action, &context, policy),
             None if wait.is_zero() => self.client.guard(&action, &context, policy),
             None => self.client.guard_and_wait(&action, &context, policy, wait),
         };
@@ -226,12 +226,13 @@ impl Judge {
         escalation_id: &str,
         action: &Action,
         context: &Context,
+        policy: &str,
     ) -> GuardDecision {
         let keep = matches!(
             self.client.escalation_status(escalation_id),
             Ok(ReviewStatus::Pending | ReviewStatus::Denied { .. })
         );
-        let decision = self.client.resume(escalation_id, action, context);
+        let decision = self.client.resume(escalation_id, action, context, policy);
         if !keep || decision.allowed() {
             self.parked
                 .lock()

@@ -179,6 +179,7 @@ impl ReceiptClient {
                 reference,
                 &action,
                 request.context(),
+                request.policy(),
                 Some(self.issuers()),
                 deadline,
             ) {

@@ -60,7 +60,7 @@ impl SentinelClient {
         if let Some(escalation_id) = context.resumes() {
             #[cfg(feature = "verify")]
             if self.resumes_with(escalation_id, action, deadline) {
-                return self.resume_until(escalation_id, action, context, deadline);
+                return self.resume_until(escalation_id, action, context, policy, deadline);
             }
             #[cfg(not(feature = "verify"))]
             return GuardDecision::refused(format!(

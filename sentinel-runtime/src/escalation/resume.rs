@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use crate::action::Action;
-use crate::client::SentinelClient;
+use crate::client::{judged_under, SentinelClient};
 use crate::context::Context;
 use crate::decision::{human_decision, GuardDecision, Verdict};
 use crate::protocol::request_error;
@@ -28,6 +28,9 @@ impl SentinelClient {
     /// - that record is about the identical action: its `actionFingerprint` (type and
     ///   payload; the action id may differ) is the fingerprint of `action`, and its tenant
     ///   is the context's;
+    /// - the escalation was opened under `policy`: the original record the approval names
+    ///   (`originalRecordId`) carries the `policy:<policy>` check, so an approval given
+    ///   under one policy does not let the action through under another;
     /// - with [`verify_decisions`](crate::SentinelClientBuilder::verify_decisions), it
     ///   verifies under the pinned keys;
     /// - this client has not resumed on it before (each approval lets one call through per
@@ -36,13 +39,20 @@ impl SentinelClient {
     /// Anything else — pending, denied, unknown, another action, a record that does not
     /// verify, a second use, no answer from the sidecar — is a `BLOCK`, whatever the fail
     /// mode, with a reason saying which. `#[guarded]` functions resume through their
-    /// context: `Context::new(run).resuming(escalation_id).scope(|| pay(…))`.
+    /// context: `Context::new(run).resuming(escalation_id).scope(|| pay(…))`, and resume
+    /// under the policy of the function.
     ///
     /// What it does not guarantee: that an approval is used once across processes (another
     /// client, or this one restarted, can resume on it again), nor that the approval is
     /// recent. Single use across processes needs the sidecar's authorization receipts.
-    pub fn resume(&self, escalation_id: &str, action: &Action, context: &Context) -> GuardDecision {
-        self.resume_until(escalation_id, action, context, self.deadline())
+    pub fn resume(
+        &self,
+        escalation_id: &str,
+        action: &Action,
+        context: &Context,
+        policy: &str,
+    ) -> GuardDecision {
+        self.resume_until(escalation_id, action, context, policy, self.deadline())
     }
 
     /// Whether a guard of `action` under [`Context::resuming`]`(escalation_id)` resumes on
@@ -74,24 +84,34 @@ impl SentinelClient {
         escalation_id: &str,
         action: &Action,
         context: &Context,
+        policy: &str,
         deadline: Instant,
     ) -> GuardDecision {
-        if let Some(why) = request_error(action, context, "resume") {
+        if let Some(why) = request_error(action, context, policy) {
             return GuardDecision::refused(why);
         }
-        match self.approval_of(escalation_id, action, context, self.trusted_keys(), deadline) {
+        match self.approval_of(
+            escalation_id,
+            action,
+            context,
+            policy,
+            self.trusted_keys(),
+            deadline,
+        ) {
             Ok(record_id) => human_decision(Verdict::Allow, record_id, escalation_id, "approved by a human"),
             Err(why) => GuardDecision::refused(format!("cannot resume on escalation {escalation_id}: {why}")),
         }
     }
 
-    /// The id of the human-review record that approves `action` under `escalation_id`,
-    /// verified under `trusted` when given (and used once by this client).
+    /// The id of the human-review record that approves `action` under `escalation_id`, for
+    /// an escalation opened under `policy`, verified under `trusted` when given (and used
+    /// once by this client).
     pub(crate) fn approval_of(
         &self,
         escalation_id: &str,
         action: &Action,
         context: &Context,
+        policy: &str,
         trusted: Option<&TrustedKeys>,
         deadline: Instant,
     ) -> Result<String, String> {
@@ -109,7 +129,8 @@ impl SentinelClient {
         if let Some(trusted) = trusted {
             verify_record(&record, trusted).map_err(|e| format!("the approval's record: {e}"))?;
         }
-        check_approval(&record, &record_id, escalation_id, action, context)?;
+        let original_id = check_approval(&record, &record_id, escalation_id, action, context)?;
+        self.check_opened_under(&original_id, policy, trusted, deadline)?;
         if !self.first_use_of_record(&record.id) {
             return Err(format!(
                 "the approval {} was already used by this client",
@@ -118,32 +139,70 @@ impl SentinelClient {
         }
         Ok(record_id)
     }
+
+    /// Whether the escalation's original record (named by the signed approval, not by the
+    /// unsigned escalation list) was judged under `policy`.
+    fn check_opened_under(
+        &self,
+        original_id: &str,
+        policy: &str,
+        trusted: Option<&TrustedKeys>,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        let original = self
+            .fetch_record(original_id, deadline)
+            .map_err(|e| format!("the escalation's original record: {e}"))?;
+        if let Some(trusted) = trusted {
+            verify_record(&original, trusted)
+                .map_err(|e| format!("the escalation's original record: {e}"))?;
+        }
+        if original.id != original_id {
+            return Err(format!(
+                "asked for the escalation's original record {original_id}, got {}",
+                original.id
+            ));
+        }
+        if !judged_under(&original, policy) {
+            return Err(format!(
+                "the escalation was not opened under policy {policy} (its record {original_id} has no \
+                 `policy:{policy}` check)"
+            ));
+        }
+        Ok(())
+    }
 }
 
-/// Whether `record` is the approval, by a human, of exactly `action` under `escalation_id`.
+/// Whether `record` is the approval, by a human, of exactly `action` under `escalation_id`;
+/// the id of the escalation's original record it names.
 fn check_approval(
     record: &Record,
     record_id: &str,
     escalation_id: &str,
     action: &Action,
     context: &Context,
-) -> Result<(), String> {
+) -> Result<String, String> {
     if record.id != record_id || record.verdict != "ALLOW" {
         return Err(format!(
             "record {} says {}, not an approval",
             record.id, record.verdict
         ));
     }
-    let names_escalation = record.checks.as_array().is_some_and(|checks| {
-        checks.iter().any(|c| {
+    let review = record.checks.as_array().and_then(|checks| {
+        checks.iter().find(|c| {
             c["check"] == "human.review"
                 && c["verdict"] == "ALLOW"
                 && c["details"]["escalationId"] == escalation_id
         })
     });
-    if !names_escalation {
+    let Some(review) = review else {
         return Err("the record holds no human approval of this escalation".into());
-    }
+    };
+    let Some(original_id) = review["details"]["originalRecordId"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+    else {
+        return Err("the approval names no original record (`originalRecordId`)".into());
+    };
     if record.action_fingerprint != action_fingerprint(action.kind(), action.payload()) {
         return Err("the approval is for another action (actionFingerprint differs)".into());
     }
@@ -151,5 +210,5 @@ fn check_approval(
     if record.tenant.as_deref() != tenant {
         return Err("the approval is for another tenant".into());
     }
-    Ok(())
+    Ok(original_id.to_owned())
 }

@@ -37,6 +37,7 @@ mod mock_receipts;
 mod mock_sidecar;
 mod parser_props;
 mod readme_excerpts;
+mod resume_policy;
 mod tls;
 mod tracing_spans;
 mod verified_decisions;
