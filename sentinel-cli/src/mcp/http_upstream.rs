@@ -25,7 +25,7 @@ pub fn link(url: &str) -> (UpstreamLink, impl Future<Output = String> + Send + '
     let (relay_read, relay_write) = tokio::io::split(relay_side);
     let (gone_tx, gone_rx) = oneshot::channel();
     let transport = StreamableHttpClientTransport::from_uri(url.to_owned());
-    let url = url.to_owned();
+    let url = Shown::new(url);
     tokio::spawn(async move {
         let why = bridge(transport, bridge_side, &url).await;
         let _ = gone_tx.send(why);
@@ -45,7 +45,7 @@ pub fn link(url: &str) -> (UpstreamLink, impl Future<Output = String> + Send + '
 
 /// Moves messages between the relay's lines and the transport until either side ends;
 /// returns why.
-async fn bridge<T>(mut transport: T, pipe: tokio::io::DuplexStream, url: &str) -> String
+async fn bridge<T>(mut transport: T, pipe: tokio::io::DuplexStream, url: &Shown) -> String
 where
     T: Transport<rmcp::RoleClient>,
 {
@@ -65,7 +65,7 @@ where
             }
             message = transport.receive() => {
                 let Some(message) = message else {
-                    break format!("the upstream MCP server at {url} ended the session");
+                    break format!("the upstream MCP server at {} ended the session", url.shown);
                 };
                 let Ok(text) = serde_json::to_string(&message) else { continue };
                 if write.write_all(format!("{text}\n").as_bytes()).await.is_err() {
@@ -79,7 +79,11 @@ where
 }
 
 /// Sends one line; for a request that cannot be sent, the error answer to give instead.
-async fn forward<T: Transport<rmcp::RoleClient>>(transport: &mut T, line: &str, url: &str) -> Option<Value> {
+async fn forward<T: Transport<rmcp::RoleClient>>(
+    transport: &mut T,
+    line: &str,
+    url: &Shown,
+) -> Option<Value> {
     // Only a request awaits an answer.
     let id = serde_json::from_str::<Value>(line)
         .ok()
@@ -88,11 +92,122 @@ async fn forward<T: Transport<rmcp::RoleClient>>(transport: &mut T, line: &str, 
     let why = match serde_json::from_str::<ClientJsonRpcMessage>(line) {
         Ok(message) => match transport.send(message).await {
             Ok(()) => return None,
-            Err(e) => format!("the upstream MCP server at {url} could not be reached: {e}"),
+            Err(e) => format!(
+                "the upstream MCP server at {} could not be reached: {}",
+                url.shown,
+                url.scrub(&e.to_string())
+            ),
         },
         Err(e) => format!("the gate cannot forward this message over streamable HTTP: {e}"),
     };
     let id = id?;
     let error = ErrorData::new(ErrorCode::INTERNAL_ERROR, why, None);
     Some(json!({"jsonrpc": "2.0", "id": id, "error": error}))
+}
+
+/// The `--upstream-url` as the client (and the model behind it) may read it in an error:
+/// scheme, host, port and path, never the userinfo, query or fragment (a token, say).
+struct Shown {
+    /// What was given.
+    given: String,
+    /// What may be shown.
+    shown: String,
+    /// The parts that must never be shown.
+    secrets: Vec<String>,
+    /// The URL as a URL library writes it (how an HTTP error names it).
+    normalized: Option<String>,
+}
+
+impl Shown {
+    fn new(given: &str) -> Self {
+        let Ok(url) = url::Url::parse(given) else {
+            return Shown {
+                given: given.to_owned(),
+                shown: "--upstream-url (not a valid URL)".to_owned(),
+                secrets: vec![given.to_owned()],
+                normalized: None,
+            };
+        };
+        let port = url
+            .port_or_known_default()
+            .map(|port| format!(":{port}"))
+            .unwrap_or_default();
+        let shown = format!(
+            "{}://{}{port}{}",
+            url.scheme(),
+            url.host_str().unwrap_or(""),
+            url.path()
+        );
+        let secrets = [Some(url.username()), url.password(), url.query(), url.fragment()]
+            .into_iter()
+            .flatten()
+            .filter(|part| !part.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Shown {
+            given: given.to_owned(),
+            shown,
+            secrets,
+            normalized: Some(url.as_str().to_owned()),
+        }
+    }
+
+    /// `text` (an HTTP error) with the URL shown as it may be; when a secret part would
+    /// still show, the text is withheld.
+    fn scrub(&self, text: &str) -> String {
+        let mut text = text.replace(&self.given, &self.shown);
+        if let Some(normalized) = &self.normalized {
+            text = text.replace(normalized, &self.shown);
+        }
+        if self.secrets.iter().any(|secret| text.contains(secret)) {
+            return "(the error named the URL with its credentials or query; not shown)".to_owned();
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_upstream_url_is_named_without_its_userinfo_or_query() {
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let given = format!("http://alice:pa55word@127.0.0.1:{closed}/mcp?token=s3cret#frag");
+        let (link, _gone) = link(&given);
+        let mut writer = link.writer.unwrap();
+        let mut reader = link.reader.unwrap();
+        let request = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}"#;
+        writer.write_all(format!("{request}\n").as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(std::time::Duration::from_secs(20), reader.read_line(&mut answer))
+            .await
+            .expect("an answer within 20 s")
+            .unwrap();
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!(
+                "the upstream MCP server at http://127.0.0.1:{closed}/mcp could not be reached"
+            )),
+            "{message}"
+        );
+        for secret in ["alice", "pa55word", "s3cret", "token", "frag"] {
+            assert!(!message.contains(secret), "{secret} in {message}");
+        }
+    }
+
+    #[test]
+    fn a_text_still_holding_a_secret_is_withheld() {
+        let url = Shown::new("https://alice:p4ss@example.test/mcp?k=s3cret");
+        assert_eq!(url.shown, "https://example.test:443/mcp");
+        assert_eq!(
+            url.scrub("failed for url (https://alice:p4ss@example.test/mcp?k=s3cret)"),
+            "failed for url (https://example.test:443/mcp)"
+        );
+        assert!(!url.scrub("odd: k=s3cret").contains("s3cret"));
+    }
 }
