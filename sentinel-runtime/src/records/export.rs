@@ -316,7 +316,8 @@ impl SentinelClient {
         options: &ExportVerification,
         progress: impl FnMut(&Progress),
     ) -> Result<VerifiedExport, ExportError> {
-        let deadline = Instant::now() + options.timeout.unwrap_or(DEFAULT_EXPORT_DEADLINE);
+        // A huge timeout means "no deadline to speak of", not an overflow panic.
+        let deadline = crate::deadline::deadline_after(options.timeout.unwrap_or(DEFAULT_EXPORT_DEADLINE));
         let offset = options.resume.as_ref().map_or(0, |checkpoint| {
             usize::try_from(checkpoint.seq).unwrap_or(usize::MAX)
         });
@@ -340,5 +341,21 @@ impl SentinelClient {
             .verify(texts, progress)
             .map(VerifiedExport::from)
             .map_err(ExportError::from)
+    }
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    /// `Instant::now() + Duration::MAX` panics: the longest timeout must be read as "as long
+    /// as it takes" and the export end with the sidecar's (here: nobody's) answer.
+    #[test]
+    fn the_longest_timeout_does_not_panic() {
+        // Nothing listens on port 9: the export fails to read, it does not panic.
+        let client = SentinelClient::builder("http://127.0.0.1:9").build().unwrap();
+        let options = ExportVerification::new().timeout(Duration::MAX);
+        let result = client.verify_export_with(&TrustedKeys::new(), &options, |_| {});
+        assert!(matches!(result, Err(ExportError::Read(_))), "{result:?}");
     }
 }
