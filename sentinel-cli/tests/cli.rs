@@ -242,3 +242,28 @@ fn the_librarys_warnings_reach_stderr() {
         "unpinned-key warning missing: {unpinned}"
     );
 }
+
+#[test]
+fn an_empty_trusted_key_id_list_stops_the_gate_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gate.toml");
+    std::fs::write(
+        &config,
+        "[sentinel]\nendpoint = \"http://127.0.0.1:9\"\ntrusted_key_ids = []\n[[tools]]\nname = \"*\"\ndeny = true\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sentinelctl"))
+        .args(["mcp", "--config"])
+        .arg(&config)
+        .args(["--", "/bin/true"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let expected = format!(
+        "sentinelctl mcp: {}:3:19: `trusted_key_ids` is empty",
+        config.display()
+    );
+    assert!(stderr.starts_with(&expected), "{stderr}");
+}

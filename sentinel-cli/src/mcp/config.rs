@@ -65,8 +65,16 @@ pub struct SidecarConfig {
     pub headers: BTreeMap<String, String>,
     /// The sidecar's signing key ids (`ed25519:<64 hex>`, as it prints them at start-up):
     /// each `ALLOW` must carry a signed record that verifies under one of them.
+    /// `None` when absent; present, it must name at least one key.
     #[serde(default)]
-    pub trusted_key_ids: Vec<Spanned<String>>,
+    pub trusted_key_ids: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+impl SidecarConfig {
+    /// The pinned key ids (none when `trusted_key_ids` is absent).
+    pub fn key_ids(&self) -> &[Spanned<String>] {
+        self.trusted_key_ids.as_ref().map_or(&[], |ids| ids.get_ref())
+    }
 }
 
 /// `fail_mode` as written.
@@ -105,7 +113,7 @@ impl fmt::Debug for SidecarConfig {
             .field("fail_mode", &self.fail_mode)
             .field("timeout_ms", &self.timeout_ms.as_ref().map(|t| *t.get_ref()))
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
-            .field("trusted_key_ids", &self.trusted_key_ids.len())
+            .field("trusted_key_ids", &self.key_ids().len())
             .finish()
     }
 }
@@ -297,7 +305,20 @@ pub fn parse(path: &Path, text: &str) -> Result<GateConfig, ConfigError> {
         ConfigError::at(path, text, e.span(), message)
     })?;
     if let Some(sentinel) = &file.sentinel {
-        for key_id in &sentinel.trusted_key_ids {
+        if let Some(ids) = sentinel
+            .trusted_key_ids
+            .as_ref()
+            .filter(|ids| ids.get_ref().is_empty())
+        {
+            // An empty list would turn verification off while it reads as turned on.
+            return Err(ConfigError::at(
+                path,
+                text,
+                Some(ids.span()),
+                "`trusted_key_ids` is empty: name at least one key id (`ed25519:<64 hex>`), or remove the key to verify nothing",
+            ));
+        }
+        for key_id in sentinel.key_ids() {
             if let Err(e) = key_id.get_ref().parse::<sentinel::provenance::TrustedKeys>() {
                 return Err(ConfigError::at(path, text, Some(key_id.span()), e.to_string()));
             }
@@ -480,6 +501,15 @@ mod tests {
             .to_string();
         assert!(
             message.starts_with("/nonexistent/gate.toml: cannot read the gate's configuration: "),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_empty_trusted_key_id_list_is_a_mistake_not_verification_off() {
+        let message = error_of("[sentinel]\nendpoint = \"http://x\"\ntrusted_key_ids = []\n");
+        assert!(
+            message.starts_with("gate.toml:3:19: `trusted_key_ids` is empty"),
             "{message}"
         );
     }

@@ -50,7 +50,7 @@ pub fn sidecar_client(config: Option<&SidecarConfig>) -> Result<SentinelClient, 
     for (name, value) in &config.headers {
         builder = builder.header(name.clone(), value.clone());
     }
-    for key_id in &config.trusted_key_ids {
+    for key_id in config.key_ids() {
         builder = builder.trusted_key_id(key_id.get_ref());
     }
     builder.build().map_err(|e| format!("[sentinel]: {e}"))
