@@ -246,3 +246,25 @@ fn an_unreadable_or_empty_export_is_not_a_verified_one() {
     let out = sentinelctl(&["verify", "/nonexistent/export.jsonl", "--key-id", chain.key_id()]);
     assert_eq!(out.status.code(), Some(3));
 }
+
+#[test]
+fn the_longest_timeout_is_no_deadline_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (chain, lines) = chain(20);
+    let file = write(dir.path(), "export.jsonl", &lines);
+    let out = sentinelctl(&[
+        "verify",
+        file.to_str().unwrap(),
+        "--key-id",
+        chain.key_id(),
+        "--timeout",
+        &u64::MAX.to_string(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -127,6 +127,16 @@ fn park_and_resume(endpoint: &str) {
         .resolve(&by_hand, Resolution::Approve, "treasury_ops")
         .unwrap();
     let action = Action::payment(json!({"amount": 44_000, "from": "acct_ops", "to": "vendor_42"}));
+    // Under another policy than the escalation was opened under: refused, however approved.
+    let elsewhere = client.resume(&by_hand, &action, &context, "healthcare.record_write");
+    assert_eq!(elsewhere.verdict(), Verdict::Block, "{elsewhere:?}");
+    assert!(
+        elsewhere
+            .reason()
+            .unwrap()
+            .contains("not opened under policy healthcare.record_write"),
+        "{elsewhere:?}"
+    );
     let decision = client.resume(&by_hand, &action, &context, "fintech.payments");
     assert_eq!(decision.verdict(), Verdict::Allow, "{decision:?}");
     assert_eq!(decision.escalation_id(), Some(by_hand.as_str()));

@@ -242,8 +242,12 @@ fn verify_file(
     if let Some(max) = args.max_records {
         verifier = verifier.max_records(max);
     }
-    if let Some(seconds) = args.timeout {
-        verifier = verifier.deadline(Instant::now() + Duration::from_secs(seconds));
+    // A timeout past what the clock can count is no deadline, not an overflow panic.
+    if let Some(deadline) = args
+        .timeout
+        .and_then(|seconds| Instant::now().checked_add(Duration::from_secs(seconds)))
+    {
+        verifier = verifier.deadline(deadline);
     }
     if let Some(checkpoint) = checkpoint {
         verifier = verifier.resume_from(checkpoint);
