@@ -394,3 +394,25 @@ fn an_unreadable_input_is_reported_after_the_records_before_it() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A source that panics part-way (its own code, on the reader thread) did not end: the
+/// records verified before are a prefix, never a verified chain.
+#[test]
+fn a_reader_that_panics_is_a_failure_not_the_end_of_the_chain() {
+    let (texts, trusted) = chain(40);
+    let source = texts
+        .into_iter()
+        .map(Ok::<_, InputError>)
+        .chain(std::iter::from_fn(|| -> Option<Result<String, InputError>> {
+            panic!("the source failed mid-chain")
+        }));
+    let result = ChainVerifier::new(&trusted)
+        .chunk_records(CHUNK)
+        .verify(source, |_| {});
+    match result {
+        Err(StreamError::ReaderFailed { verified }) => {
+            assert!(verified.is_some_and(|v| v.verified <= 40));
+        }
+        other => panic!("expected ReaderFailed, got {other:?}"),
+    }
+}

@@ -282,7 +282,9 @@ fn from_stream_error(error: StreamError<InputError>) -> Outcome {
             reason,
             verified: None,
         },
-        StreamError::Source { verified, .. } | StreamError::Stopped { verified, .. } => Outcome::Incomplete {
+        StreamError::Source { verified, .. }
+        | StreamError::Stopped { verified, .. }
+        | StreamError::ReaderFailed { verified } => Outcome::Incomplete {
             reason,
             verified: verified.map(|v| (v.verified, v.head)),
         },

@@ -135,6 +135,13 @@ pub enum StreamError<E> {
         /// The records verified, if any.
         verified: Option<VerifiedChain>,
     },
+    /// The thread reading the input failed (it panicked, e.g. in the source's own code):
+    /// the input may go on past what was verified, so the records verified are a prefix,
+    /// not the chain.
+    ReaderFailed {
+        /// The records verified before, if any.
+        verified: Option<VerifiedChain>,
+    },
 }
 
 impl<E: fmt::Display> fmt::Display for StreamError<E> {
@@ -158,6 +165,11 @@ impl<E: fmt::Display> fmt::Display for StreamError<E> {
             StreamError::Stopped { reason: StopReason::Deadline, verified } => {
                 write!(f, "the deadline passed after {} records", verified.as_ref().map_or(0, |v| v.verified))
             }
+            StreamError::ReaderFailed { verified } => write!(
+                f,
+                "the thread reading the records failed after {} records were verified; the rest was not read",
+                verified.as_ref().map_or(0, |v| v.verified)
+            ),
             StreamError::Stopped { reason: StopReason::RecordCap, verified } => write!(
                 f,
                 "stopped at the record cap ({} records verified); the chain goes on",
@@ -298,15 +310,19 @@ impl<'k> ChainVerifier<'k> {
             // Whatever happened, let the reader and the workers go.
             stop.store(true, Ordering::Relaxed);
             drop(done_rx);
-            let end = reader.join().unwrap_or(ReaderEnd::Finished);
+            // A reader that panicked did not finish: what it read is a prefix at best.
+            let end = reader.join().ok();
             match (outcome, end) {
                 (Err(e), _) => Err(e),
-                (Ok(()), ReaderEnd::Finished) => links.finish(),
-                (Ok(()), ReaderEnd::Failed(error)) => Err(StreamError::Source {
+                (Ok(()), None) => Err(StreamError::ReaderFailed {
+                    verified: links.verified(),
+                }),
+                (Ok(()), Some(ReaderEnd::Finished)) => links.finish(),
+                (Ok(()), Some(ReaderEnd::Failed(error))) => Err(StreamError::Source {
                     error,
                     verified: links.verified(),
                 }),
-                (Ok(()), ReaderEnd::Stopped(reason)) => Err(StreamError::Stopped {
+                (Ok(()), Some(ReaderEnd::Stopped(reason))) => Err(StreamError::Stopped {
                     reason,
                     verified: links.verified(),
                 }),
