@@ -234,6 +234,22 @@ impl Relay {
     fn on_client_message(self: Arc<Self>, message: Value, raw: String) {
         let method = message.get("method").and_then(Value::as_str);
         let id = message.get("id").cloned();
+        if let (Some(_), Some(id)) = (method, &id) {
+            let key = id_key(id);
+            let in_use = {
+                let state = self.lock();
+                state.pending.contains_key(&key) || state.judging.contains(&key)
+            };
+            if in_use {
+                // Its answer could not be told from the earlier request's: refused, never
+                // forwarded (and the earlier one keeps its entry).
+                return self.send_error(
+                    id,
+                    ErrorCode::INVALID_REQUEST,
+                    format!("request id {id} is already in use by a request not answered yet"),
+                );
+            }
+        }
         match (method, id) {
             (Some("tools/call"), Some(id)) => self.judge_call(id, &message),
             (Some(method), Some(id)) => {
