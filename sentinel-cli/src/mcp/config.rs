@@ -189,6 +189,17 @@ impl ToolEntry {
                             "a `receipt = true` rule parks every escalation; leave `wait_for_human_secs` out"
                                 .into(),
                         )),
+                        // A call held open longer than this holds its client, and a blocking
+                        // thread, for what is better parked.
+                        Some(wait) if *wait.get_ref() > MAX_WAIT_FOR_HUMAN_SECS => {
+                            return Err((
+                                wait.span(),
+                                format!(
+                                    "`wait_for_human_secs` is at most {MAX_WAIT_FOR_HUMAN_SECS} (an hour); \
+                                 a longer wait should park (0)"
+                                ),
+                            ))
+                        }
                         wait => Duration::from_secs(wait.map(Spanned::into_inner).unwrap_or(0)),
                     };
                 Rule::Guard {
@@ -218,6 +229,9 @@ impl ToolEntry {
         Ok((pattern, rule))
     }
 }
+
+/// The longest `wait_for_human_secs`.
+const MAX_WAIT_FOR_HUMAN_SECS: u64 = 3600;
 
 /// A configuration file that cannot be used: where and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -501,6 +515,18 @@ mod tests {
             .to_string();
         assert!(
             message.starts_with("/nonexistent/gate.toml: cannot read the gate's configuration: "),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_wait_for_a_human_beyond_an_hour_is_a_mistake() {
+        let rule =
+            |secs: u64| format!("[[tools]]\nname = \"x\"\npolicy = \"p\"\nwait_for_human_secs = {secs}\n");
+        assert!(parse(Path::new("gate.toml"), &rule(3600)).is_ok());
+        let message = error_of(&rule(3601));
+        assert!(
+            message.starts_with("gate.toml:4:23: `wait_for_human_secs` is at most 3600"),
             "{message}"
         );
     }

@@ -24,6 +24,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::judge::{denial, Judge, Judgement};
 
+/// How long a call run on a receipt may wait for the upstream's answer; after it the
+/// execution is reported FAILED and the client gets an error (a late answer still passes).
+const EXECUTION_BOUND: Duration = Duration::from_secs(300);
+
 /// The protocol version from which a tool result carries `resultType`.
 const RESULT_TYPE_SINCE: &str = "2026-07-28";
 
@@ -44,6 +48,8 @@ enum Executed {
     Denied(Denied),
     /// Forwarded; the upstream failed it or went away (the client has its answer).
     Upstream(String),
+    /// Forwarded; the upstream did not answer in time (the client has no answer yet).
+    Unanswered(String),
 }
 
 impl From<Denied> for Executed {
@@ -56,7 +62,7 @@ impl std::fmt::Display for Executed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Executed::Denied(denied) => write!(f, "{denied}"),
-            Executed::Upstream(why) => f.write_str(why),
+            Executed::Upstream(why) | Executed::Unanswered(why) => f.write_str(why),
         }
     }
 }
@@ -228,6 +234,22 @@ impl Relay {
     fn on_client_message(self: Arc<Self>, message: Value, raw: String) {
         let method = message.get("method").and_then(Value::as_str);
         let id = message.get("id").cloned();
+        if let (Some(_), Some(id)) = (method, &id) {
+            let key = id_key(id);
+            let in_use = {
+                let state = self.lock();
+                state.pending.contains_key(&key) || state.judging.contains(&key)
+            };
+            if in_use {
+                // Its answer could not be told from the earlier request's: refused, never
+                // forwarded (and the earlier one keeps its entry).
+                return self.send_error(
+                    id,
+                    ErrorCode::INVALID_REQUEST,
+                    format!("request id {id} is already in use by a request not answered yet"),
+                );
+            }
+        }
         match (method, id) {
             (Some("tools/call"), Some(id)) => self.judge_call(id, &message),
             (Some(method), Some(id)) => {
@@ -253,6 +275,9 @@ impl Relay {
                     let mut state = self.lock();
                     if state.judging.contains(&key) {
                         state.cancelled.insert(key);
+                    } else if matches!(state.pending.get(&key), Some(Awaiting::Executed(_))) {
+                        // Its executor stops waiting and reports the execution FAILED.
+                        state.pending.remove(&key);
                     }
                 }
                 self.forward_raw(raw);
@@ -291,10 +316,13 @@ impl Relay {
         if !self.forward_request(id, Awaiting::Executed(answered), raw) {
             return Err(Executed::Upstream("the upstream MCP server is gone".into()));
         }
-        let Ok(answer) = answer.await else {
-            return Err(Executed::Upstream(
-                "the upstream MCP server went away before answering".into(),
-            ));
+        let answer = match await_answer(answer, EXECUTION_BOUND).await {
+            Err(Executed::Unanswered(why)) => {
+                // Not awaited any more: a late answer passes to the client as it is.
+                self.lock().pending.remove(&id_key(id));
+                return Err(Executed::Unanswered(why));
+            }
+            answer => answer?,
         };
         match answer.get("result") {
             Some(result) if result.get("isError") != Some(&Value::Bool(true)) => Ok(result.clone()),
@@ -321,6 +349,7 @@ impl Relay {
             // Forwarded: the client has the upstream's answer.
             Ok(Ok(_)) | Ok(Err(Executed::Upstream(_))) => {}
             Ok(Err(Executed::Denied(denied))) => self.send_result(&id, denial(denied)),
+            Ok(Err(Executed::Unanswered(why))) => self.send_error(&id, ErrorCode::INTERNAL_ERROR, why),
             Err(e) => self.send_result(&id, gate_failed(&e)),
         }
     }
@@ -467,9 +496,47 @@ impl Relay {
     }
 }
 
+/// The upstream's answer to a call run on a receipt, waited for at most `bound`.
+async fn await_answer(answer: oneshot::Receiver<Value>, bound: Duration) -> Result<Value, Executed> {
+    match tokio::time::timeout(bound, answer).await {
+        Ok(Ok(answer)) => Ok(answer),
+        // Dropped: the upstream went away, or the client cancelled the call.
+        Ok(Err(_)) => Err(Executed::Upstream(
+            "the upstream MCP server went away (or the client cancelled the call) before answering".into(),
+        )),
+        Err(_) => Err(Executed::Unanswered(format!(
+            "the upstream MCP server did not answer within {} s; the execution is reported as failed",
+            bound.as_secs()
+        ))),
+    }
+}
+
 /// The tool result of a call the gate failed on (a panic while judging): refused.
 fn gate_failed(e: &tokio::task::JoinError) -> CallToolResult {
     CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
         "BLOCK: the call was not carried out; the gate failed while judging it ({e})"
     ))])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_execution_the_upstream_never_answers_fails_at_the_bound() {
+        let (_answered, answer) = oneshot::channel::<Value>();
+        let outcome = await_answer(answer, Duration::from_millis(50)).await;
+        assert!(
+            matches!(&outcome, Err(Executed::Unanswered(why)) if why.contains("did not answer within")),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_execution_whose_wait_is_dropped_fails_at_once() {
+        let (answered, answer) = oneshot::channel::<Value>();
+        drop(answered);
+        let outcome = await_answer(answer, Duration::from_secs(600)).await;
+        assert!(matches!(outcome, Err(Executed::Upstream(_))), "{outcome:?}");
+    }
 }

@@ -393,3 +393,27 @@ async fn a_batch_element_that_is_not_an_object_is_an_invalid_request_never_forwa
         "nothing was judged, so nothing ran"
     );
 }
+
+#[tokio::test]
+async fn a_request_reusing_a_pending_id_is_refused_not_forwarded() {
+    let sidecar = MockSidecar::allow_all();
+    let mut ends = start(&sidecar.endpoint());
+    let first = r#"{"jsonrpc":"2.0","id":1,"method":"resources/list"}"#;
+    send(&mut ends.client, first).await;
+    assert_eq!(next(&mut ends.to_upstream).await, first);
+    for again in [
+        call(1, "write_file", json!({"path": "/data/a"})),
+        r#"{"jsonrpc":"2.0","id":1,"method":"prompts/list"}"#.to_owned(),
+    ] {
+        send(&mut ends.client, &again).await;
+        let error: Value = serde_json::from_str(&next(&mut ends.to_client).await).unwrap();
+        assert_eq!(error["id"], json!(1), "{again}");
+        assert_eq!(error["error"]["code"], json!(-32600), "{again}");
+    }
+    ping_reaches_upstream_next(&mut ends, 2).await;
+    assert!(sidecar.requests().is_empty(), "the reused call was not judged");
+    // The first request still gets its own answer.
+    let answer = r#"{"jsonrpc":"2.0","id":1,"result":{"resources":[]}}"#;
+    send(ends.upstream.as_mut().unwrap(), answer).await;
+    assert_eq!(next(&mut ends.to_client).await, answer);
+}
