@@ -179,7 +179,8 @@ impl ReceiptClient {
                 reference,
                 &action,
                 request.context(),
-                request.policy(),
+                // The receipt's policy is bound by its verified decision record above.
+                None,
                 Some(self.issuers()),
                 deadline,
             ) {

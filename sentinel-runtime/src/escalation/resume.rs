@@ -94,7 +94,7 @@ impl SentinelClient {
             escalation_id,
             action,
             context,
-            policy,
+            Some(policy),
             self.trusted_keys(),
             deadline,
         ) {
@@ -104,14 +104,19 @@ impl SentinelClient {
     }
 
     /// The id of the human-review record that approves `action` under `escalation_id`, for
-    /// an escalation opened under `policy`, verified under `trusted` when given (and used
-    /// once by this client).
+    /// an escalation opened under `policy` when one is given, verified under `trusted` when
+    /// given (and used once by this client).
+    ///
+    /// A resume passes its policy: an approval under a laxer policy must not resume a call
+    /// asked under a stricter one. A receipt's executor passes none: the receipt's own
+    /// policy is already bound by its verified decision record, and the approval attests
+    /// only that a human approved this very action.
     pub(crate) fn approval_of(
         &self,
         escalation_id: &str,
         action: &Action,
         context: &Context,
-        policy: &str,
+        policy: Option<&str>,
         trusted: Option<&TrustedKeys>,
         deadline: Instant,
     ) -> Result<String, String> {
@@ -130,7 +135,9 @@ impl SentinelClient {
             verify_record(&record, trusted).map_err(|e| format!("the approval's record: {e}"))?;
         }
         let original_id = check_approval(&record, &record_id, escalation_id, action, context)?;
-        self.check_opened_under(&original_id, policy, trusted, deadline)?;
+        if let Some(policy) = policy {
+            self.check_opened_under(&original_id, policy, trusted, deadline)?;
+        }
         if !self.first_use_of_record(&record.id) {
             return Err(format!(
                 "the approval {} was already used by this client",
