@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::SentinelClient;
 use crate::protocol;
-use crate::SidecarError;
+use crate::sidecar_error::SidecarError;
 
 impl SentinelClient {
     /// Whether the sidecar can decide now (`GET /readyz`: its provenance store answers).
