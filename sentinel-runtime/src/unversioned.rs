@@ -10,6 +10,9 @@
 //! is stable, the trait it takes is not. The error a transport returns,
 //! [`TransportError`](crate::TransportError), is stable: the stable errors carry it.
 //!
+//! [`json`] is the strict JSON reader the client reads sidecar answers with, for tools of this
+//! workspace (the MCP gate reads its client's lines with it) rather than a second copy.
+//!
 //! Pin an exact version of this crate (`=x.y.z`) if you implement [`transport::Transport`]
 //! yourself.
 
@@ -20,4 +23,27 @@ pub mod transport {
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub use crate::tls::{TlsError, TlsOptions};
+}
+
+pub mod json {
+    //! The client's strict JSON reader (unversioned: see [the module above](super)).
+
+    /// Parses `bytes` as exactly one JSON value with no repeated key at any depth, and no
+    /// number beyond a double: what `serde_json::from_slice::<Value>` would resolve
+    /// last-one-wins (or refuse only sometimes) is an error.
+    ///
+    /// ```
+    /// use sentinel_runtime::unversioned::json::parse_strict;
+    ///
+    /// assert!(parse_strict(br#"{"verdict":"BLOCK","verdict":"ALLOW"}"#).is_err());
+    /// assert_eq!(parse_strict(br#"{"a":[1]}"#).unwrap()["a"][0], 1);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// serde_json's error, for a repeated key, trailing bytes, invalid JSON or nesting
+    /// beyond serde_json's limit.
+    pub fn parse_strict(bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+        crate::strict_json::parse(bytes)
+    }
 }
