@@ -12,6 +12,16 @@ use crate::sidecar_error::SidecarError;
 
 impl SentinelClient {
     /// Lists escalations, optionally only those in `state`.
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::{EscalationState, SentinelClient};
+    ///
+    /// let client = SentinelClient::builder("http://localhost:4000").build()?;
+    /// for escalation in client.escalations(Some(EscalationState::Pending))? {
+    ///     println!("{} waits for one of {:?}", escalation.id, escalation.approvers);
+    /// }
+    /// # Ok::<(), sentinel_runtime::SidecarError>(())
+    /// ```
     pub fn escalations(&self, state: Option<EscalationState>) -> Result<Vec<Escalation>, SidecarError> {
         self.escalations_until(state, self.deadline())
     }
@@ -32,6 +42,16 @@ impl SentinelClient {
 
     /// Where an escalation stands, without waiting. An agent can return "pending" to its
     /// model, park the job, and call this (or re-run the tool) later.
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::{ReviewStatus, SentinelClient};
+    ///
+    /// let client = SentinelClient::builder("http://localhost:4000").build()?;
+    /// if let ReviewStatus::Approved { record_id } = client.escalation_status("esc_6f1c")? {
+    ///     println!("approved in {record_id}");
+    /// }
+    /// # Ok::<(), sentinel_runtime::SidecarError>(())
+    /// ```
     pub fn escalation_status(&self, escalation_id: &str) -> Result<ReviewStatus, SidecarError> {
         let (_, status) = self.poll(escalation_id, self.deadline())?;
         match status {
