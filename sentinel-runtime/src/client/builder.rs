@@ -129,7 +129,8 @@ impl SentinelClientBuilder {
     /// [`Transport`](crate::unversioned::transport::Transport)).
     ///
     /// ```
-    /// use sentinel_runtime::unversioned::transport::{HttpRequest, HttpResponse, TransportError};
+    /// use sentinel_runtime::unversioned::transport::{HttpRequest, HttpResponse};
+    /// use sentinel_runtime::TransportError;
     /// use sentinel_runtime::{Action, Context, SentinelClient};
     ///
     /// // A sidecar that is never there: every guard fails closed.

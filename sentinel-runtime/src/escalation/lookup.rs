@@ -20,7 +20,7 @@ impl SentinelClient {
     /// for escalation in client.escalations(Some(EscalationState::Pending))? {
     ///     println!("{} waits for one of {:?}", escalation.id, escalation.approvers);
     /// }
-    /// # Ok::<(), sentinel_runtime::SidecarError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn escalations(&self, state: Option<EscalationState>) -> Result<Vec<Escalation>, SidecarError> {
         self.escalations_until(state, self.deadline())
@@ -50,7 +50,7 @@ impl SentinelClient {
     /// if let ReviewStatus::Approved { record_id } = client.escalation_status("esc_6f1c")? {
     ///     println!("approved in {record_id}");
     /// }
-    /// # Ok::<(), sentinel_runtime::SidecarError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn escalation_status(&self, escalation_id: &str) -> Result<ReviewStatus, SidecarError> {
         let (_, status) = self.poll(escalation_id, self.deadline())?;

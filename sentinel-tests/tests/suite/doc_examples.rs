@@ -29,6 +29,7 @@ const NOT_CONSTRUCTED_OR_CALLED: &[(&str, &str)] = &[
     ("TlsError", "an error: returned by `build` with `tls`, matched"),
     // Crate-private modules: `pub` for their siblings, not reachable from the facade.
     ("method_kind", "used by the attribute's expansion (doc(hidden) macro_support)"),
+    ("macro_support", "doc(hidden): what the attribute expands to names"),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -202,19 +203,18 @@ fn items_of(file: &Path, root: &Path, out: &mut Vec<Item>, module_docs: &mut Has
     }
 }
 
-#[test]
-fn every_public_item_a_user_constructs_or_calls_has_an_example() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sentinel-runtime/src");
-    let root = root.canonicalize().unwrap();
+/// The public items under `root` (a crate's `src`) that have no example, and how many were
+/// checked.
+fn items_without_example(root: &Path) -> (usize, Vec<String>) {
     let mut files = Vec::new();
-    rust_files(&root, &mut files);
+    rust_files(root, &mut files);
     // The attribute's expansion support is `#[doc(hidden)]`: not on docs.rs.
     files.retain(|file| !file.ends_with("macro_support.rs"));
     files.sort();
     let mut items = Vec::new();
     let mut module_docs = HashMap::new();
     for file in &files {
-        items_of(file, &root, &mut items, &mut module_docs);
+        items_of(file, root, &mut items, &mut module_docs);
     }
     // A `pub mod name;` takes its example from its file's `//!` docs.
     for item in items.iter_mut().filter(|i| i.kind == "mod" && i.example.is_empty()) {
@@ -222,7 +222,7 @@ fn every_public_item_a_user_constructs_or_calls_has_an_example() {
             item.example = code.clone();
         }
         item.place = Path::new(&item.place)
-            .strip_prefix(&root)
+            .strip_prefix(root)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| item.place.clone());
     }
@@ -267,8 +267,15 @@ fn every_public_item_a_user_constructs_or_calls_has_an_example() {
             missing.push(format!("{}: {what}", item.place));
         }
     }
+    (checked, missing)
+}
+
+#[test]
+fn every_public_item_a_user_constructs_or_calls_has_an_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sentinel-runtime/src");
+    let (checked, missing) = items_without_example(&root.canonicalize().unwrap());
     assert!(
-        checked > 100,
+        checked > 300,
         "the check found only {checked} public items: is it reading the sources?"
     );
     assert!(
@@ -278,4 +285,24 @@ fn every_public_item_a_user_constructs_or_calls_has_an_example() {
         missing.len(),
         missing.join("\n")
     );
+}
+
+/// The check itself: an item without a code block is named, a method called in its type's
+/// example is not, and one its type's example does not call is.
+#[test]
+fn the_check_names_what_has_no_example() {
+    let dir = std::env::temp_dir().join(format!("sentinel-doc-examples-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("lib.rs"),
+        "/// A thing.\n///\n/// ```\n/// let t = Thing::new().shown();\n/// ```\npub struct Thing;\n\n\
+         impl Thing {\n    /// Makes one.\n    pub fn new() -> Self { Thing }\n\n    /// Shown.\n    \
+         pub fn shown(&self) {}\n\n    /// Not shown.\n    pub fn hidden(&self) {}\n}\n\n\
+         /// No example.\npub fn lonely() {}\n\n/// An error.\npub struct BuildError;\n",
+    )
+    .unwrap();
+    let (checked, missing) = items_without_example(&dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(checked, 5, "Thing, new, shown, hidden, lonely; BuildError allowed: {missing:?}");
+    assert_eq!(missing, ["lib.rs:16: Thing::hidden", "lib.rs:20: fn lonely"]);
 }
