@@ -145,6 +145,21 @@ fn records_and_escalations_as_a_person_and_a_script_see_them() {
     ]));
     assert_eq!(approved["escalation"]["status"], "approved");
     assert!(approved["recordId"].as_str().unwrap().starts_with("rec_"));
+    // Found past the pending list, and an id the sidecar never minted is not found.
+    let shown = json_of(&sentinelctl(&[
+        "escalations",
+        "show",
+        &escalation,
+        "--endpoint",
+        &endpoint,
+        "--json",
+    ]));
+    assert_eq!(shown["id"], escalation.as_str());
+    assert_eq!(shown["status"], "approved");
+    assert_eq!(shown["resolvedBy"], "treasury_ops");
+    let unknown = sentinelctl(&["escalations", "show", "esc_never_minted", "--endpoint", &endpoint]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no escalation esc_never_minted"));
     // Resolved once: a second decision is refused.
     let again = sentinelctl(&[
         "escalations",
