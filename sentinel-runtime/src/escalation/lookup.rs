@@ -49,6 +49,15 @@ impl SentinelClient {
     /// store by it). It is bounded: at most three requests, under one deadline (the client's
     /// timeout), each answer under the client's body limit (too long a list is an error,
     /// never a partial read taken for "not there").
+    ///
+    /// ```no_run
+    /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+    /// match client.escalation("esc_6f1c")? {
+    ///     Some(escalation) => println!("{:?}, held since {}", escalation.status, escalation.created_at),
+    ///     None => println!("no such escalation"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn escalation(&self, escalation_id: &str) -> Result<Option<Escalation>, SidecarError> {
         self.find_escalation(escalation_id, self.deadline())
     }

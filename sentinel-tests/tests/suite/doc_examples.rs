@@ -14,22 +14,55 @@ use std::path::{Path, PathBuf};
 /// the rest are not reachable from the facade.
 const NOT_CONSTRUCTED_OR_CALLED: &[(&str, &str)] = &[
     // Errors: a user matches on them and prints them (their variants are documented).
-    ("BuildError", "an error: returned by `build`, matched, never constructed"),
-    ("DecisionError", "an error: returned by `guard_batch`, matched, never constructed"),
-    ("EnvError", "an error: returned by `from_env`, matched, never constructed"),
-    ("InitError", "an error: returned by `init_from_env`, matched, never constructed"),
-    ("AlreadyInitialized", "an error: returned by `init`, never constructed"),
-    ("SidecarError", "an error: returned by the read API, matched, never constructed"),
+    (
+        "BuildError",
+        "an error: returned by `build`, matched, never constructed",
+    ),
+    (
+        "DecisionError",
+        "an error: returned by `guard_batch`, matched, never constructed",
+    ),
+    (
+        "EnvError",
+        "an error: returned by `from_env`, matched, never constructed",
+    ),
+    (
+        "InitError",
+        "an error: returned by `init_from_env`, matched, never constructed",
+    ),
+    (
+        "AlreadyInitialized",
+        "an error: returned by `init`, never constructed",
+    ),
+    (
+        "SidecarError",
+        "an error: returned by the read API, matched, never constructed",
+    ),
     ("TransportError", "an error: returned by a transport, matched"),
-    ("ReceiptError", "an error: returned by the receipt client, matched"),
-    ("ProvenanceError", "an error: returned by record verification, matched"),
+    (
+        "ReceiptError",
+        "an error: returned by the receipt client, matched",
+    ),
+    (
+        "ProvenanceError",
+        "an error: returned by record verification, matched",
+    ),
     ("StreamError", "an error: returned by the chain verifier, matched"),
     ("InputError", "an error: returned by the record framing, matched"),
-    ("ExportError", "an error: returned by the export verifier, matched"),
+    (
+        "ExportError",
+        "an error: returned by the export verifier, matched",
+    ),
     ("TlsError", "an error: returned by `build` with `tls`, matched"),
     // Crate-private modules: `pub` for their siblings, not reachable from the facade.
-    ("method_kind", "used by the attribute's expansion (doc(hidden) macro_support)"),
-    ("macro_support", "doc(hidden): what the attribute expands to names"),
+    (
+        "method_kind",
+        "used by the attribute's expansion (doc(hidden) macro_support)",
+    ),
+    (
+        "macro_support",
+        "doc(hidden): what the attribute expands to names",
+    ),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -76,7 +109,10 @@ fn public_item(line: &str) -> Option<(&str, &str)> {
         }
     }
     let (kind, rest) = rest.split_once(' ')?;
-    if !matches!(kind, "fn" | "struct" | "enum" | "trait" | "type" | "mod" | "const" | "static") {
+    if !matches!(
+        kind,
+        "fn" | "struct" | "enum" | "trait" | "type" | "mod" | "const" | "static"
+    ) {
         return None;
     }
     let end = rest
@@ -152,9 +188,8 @@ fn items_of(file: &Path, root: &Path, out: &mut Vec<Item>, module_docs: &mut Has
         if line.starts_with("#[") || line.starts_with("//") {
             continue;
         }
-        while impls.last().is_some_and(|(at, _)| line == "}" && indent == *at) {
+        if impls.last().is_some_and(|(at, _)| line == "}" && indent == *at) {
             impls.pop();
-            break;
         }
         if line.ends_with('{') {
             if let Some(owner) = impl_owner(line) {
@@ -217,7 +252,10 @@ fn items_without_example(root: &Path) -> (usize, Vec<String>) {
         items_of(file, root, &mut items, &mut module_docs);
     }
     // A `pub mod name;` takes its example from its file's `//!` docs.
-    for item in items.iter_mut().filter(|i| i.kind == "mod" && i.example.is_empty()) {
+    for item in items
+        .iter_mut()
+        .filter(|i| i.kind == "mod" && i.example.is_empty())
+    {
         if let Some(code) = module_docs.get(Path::new(&item.place)) {
             item.example = code.clone();
         }
@@ -303,6 +341,9 @@ fn the_check_names_what_has_no_example() {
     .unwrap();
     let (checked, missing) = items_without_example(&dir);
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(checked, 5, "Thing, new, shown, hidden, lonely; BuildError allowed: {missing:?}");
+    assert_eq!(
+        checked, 5,
+        "Thing, new, shown, hidden, lonely; BuildError allowed: {missing:?}"
+    );
     assert_eq!(missing, ["lib.rs:16: Thing::hidden", "lib.rs:20: fn lonely"]);
 }
