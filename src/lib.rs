@@ -293,6 +293,46 @@ pub mod __private {
     pub use sentinel_runtime::macro_support::{
         receipt_error, receipt_output, receipt_result, ReceiptError, ReceiptOutput,
     };
+    pub use crate::__sentinel_receipt_mode as receipt_mode;
+
+    /// Without `verify`, the one error of receipt mode, reported by rustc where the
+    /// expansion names [`receipt_mode_needs`]: at the user's `receipt`.
+    #[cfg(not(feature = "verify"))]
+    #[diagnostic::on_unimplemented(
+        message = "`receipt` needs the `verify` feature of montanalabs-sentinel, which is off in this build",
+        label = "receipt mode needs the `verify` feature",
+        note = "enable it in Cargo.toml: montanalabs-sentinel = {{ version = \"…\", features = [\"verify\"] }} (it is a default feature; `default-features = false` turns it off)"
+    )]
+    pub trait VerifyFeature {}
+
+    /// What receipt mode needs, named in the expansion.
+    #[cfg(not(feature = "verify"))]
+    pub struct ReceiptMode;
+
+    /// Never called: its bound fails to compile without `verify`.
+    #[cfg(not(feature = "verify"))]
+    pub fn receipt_mode_needs<T: VerifyFeature>() -> ! {
+        unreachable!("receipt mode without the `verify` feature does not compile")
+    }
+}
+
+/// Receipt mode's call as `#[guarded(…, receipt)]` expands it, after a check spanned at the
+/// user's `receipt`: with `verify` the call, the check unused.
+#[cfg(feature = "verify")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sentinel_receipt_mode {
+    ($check:expr; $($call:tt)*) => { $($call)* };
+}
+
+/// Without `verify` there is no receipt client, so only the check is kept: one error, at
+/// the user's `receipt`, naming the feature (the attribute cannot see this crate's
+/// features, and the call would fail with rustc's "no method named …").
+#[cfg(not(feature = "verify"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sentinel_receipt_mode {
+    ($check:expr; $($call:tt)*) => { $check };
 }
 
 /// The README's code blocks, compiled and run as doctests so they cannot go stale (the
