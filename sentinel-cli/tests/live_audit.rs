@@ -1,10 +1,17 @@
 //! The auditor's commands against the real sidecar: its records listed and read, an
 //! escalation listed, shown and approved, its chain exported (and the export resumed) and
-//! verified from the file and live, with a checkpoint carried from one run to the next.
+//! verified from the file and live, with a checkpoint carried from one run to the next; and
+//! the protocol's audit of a sidecar holding an execution that no authorization covers.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
+use base64::Engine as _;
+use ed25519_dalek::{Signer as _, SigningKey};
+use sentinel::adjudication::{
+    AdjudicationRequest, CanonicalAction, ExecutionReceipt, ExecutorKey, ReceiptClient,
+};
+use sentinel::provenance::TrustedKeys;
 use sentinel::testing::SignedChain;
 use sentinel::{Action, Context, SentinelClient, Verdict};
 use serde_json::{json, Value};
@@ -138,6 +145,21 @@ fn records_and_escalations_as_a_person_and_a_script_see_them() {
     ]));
     assert_eq!(approved["escalation"]["status"], "approved");
     assert!(approved["recordId"].as_str().unwrap().starts_with("rec_"));
+    // Found past the pending list, and an id the sidecar never minted is not found.
+    let shown = json_of(&sentinelctl(&[
+        "escalations",
+        "show",
+        &escalation,
+        "--endpoint",
+        &endpoint,
+        "--json",
+    ]));
+    assert_eq!(shown["id"], escalation.as_str());
+    assert_eq!(shown["status"], "approved");
+    assert_eq!(shown["resolvedBy"], "treasury_ops");
+    let unknown = sentinelctl(&["escalations", "show", "esc_never_minted", "--endpoint", &endpoint]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no escalation esc_never_minted"));
     // Resolved once: a second decision is refused.
     let again = sentinelctl(&[
         "escalations",
@@ -269,6 +291,11 @@ struct ProtocolSidecar {
 
 impl ProtocolSidecar {
     fn start() -> Option<ProtocolSidecar> {
+        ProtocolSidecar::start_with(&[])
+    }
+
+    /// Started with `settings` (`NAME=VALUE`) beside `--protocol`.
+    fn start_with(settings: &[String]) -> Option<ProtocolSidecar> {
         let script = match std::env::var("SENTINEL_SIDECAR_SCRIPT") {
             Ok(script) if !script.trim().is_empty() => script,
             _ => {
@@ -283,6 +310,7 @@ impl ProtocolSidecar {
             .port();
         let out = Command::new(&script)
             .args(["start", &port.to_string(), "--protocol"])
+            .args(settings)
             .output()
             .unwrap();
         let pid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
@@ -332,4 +360,113 @@ fn the_protocol_audit_is_read_and_a_sidecar_without_it_says_so() {
         assert_eq!(out.status.code(), Some(3));
         assert!(String::from_utf8_lossy(&out.stderr).contains("start it with --protocol"));
     }
+}
+
+/// The executor this test plays: trusted by its sidecar (`SENTINEL_PROTOCOL_EXECUTOR_KEYS`).
+const EXECUTOR_SEED: [u8; 32] = [9; 32];
+/// The sidecar's issuer key with the script's default signing seed (bytes 0..31).
+const ISSUER_KEY: &str = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
+
+/// An execution receipt as an executor that skipped the gate would report it: signed by a
+/// key the sidecar trusts, naming an authorization the sidecar never issued.
+fn unauthorized_execution(executor: &ExecutorKey) -> ExecutionReceipt {
+    let now = "2026-01-01T00:00:00.000Z";
+    let mut wire = json!({
+        "executionId": format!("exec_{}", uuid_like()),
+        "authorizationReceiptId": "rcpt_never_issued",
+        "authorizationReceiptDigest": "0".repeat(64),
+        "actualActionDigest": "1".repeat(64),
+        "executorIdentity": executor.identity(),
+        "startedAt": now,
+        "completedAt": now,
+        "resultDigest": "2".repeat(64),
+        "executionStatus": "SUCCEEDED",
+        "keyId": executor.key_id(),
+        "signature": "",
+    });
+    let unsigned: ExecutionReceipt = serde_json::from_value(wire.clone()).unwrap();
+    let signature = SigningKey::from_bytes(&EXECUTOR_SEED).sign(&unsigned.signing_input());
+    wire["signature"] = json!(base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()));
+    serde_json::from_value(wire).unwrap()
+}
+
+#[test]
+#[ignore = "needs a real sidecar (SENTINEL_SIDECAR_SCRIPT; .ci/run sets it)"]
+fn an_execution_without_authorization_is_named_and_fails_the_audit() {
+    let executor = ExecutorKey::from_seed(EXECUTOR_SEED, "payments-worker");
+    let Some(sidecar) = ProtocolSidecar::start_with(&[format!(
+        "SENTINEL_PROTOCOL_EXECUTOR_KEYS={}",
+        executor.sidecar_setting()
+    )]) else {
+        return;
+    };
+    let receipts = ReceiptClient::new(
+        SentinelClient::builder(&sidecar.endpoint).build().unwrap(),
+        TrustedKeys::new().with_key_base64(ISSUER_KEY).unwrap(),
+        executor.clone(),
+    );
+    // One execution through the gate: adjudicated, validated, run, reported.
+    let request = AdjudicationRequest::new(
+        CanonicalAction::new(
+            "payment",
+            "core-banking",
+            "transfer",
+            "agent-7",
+            json!({"amount": 100, "from": "acct_ops", "to": "vendor_42"}),
+        )
+        .unwrap(),
+        Context::new(run_id()).with_actor("agent-7", ["ops"]),
+        "fintech.payments",
+    );
+    let paid: Result<&str, sentinel::Denied> = receipts.execute(&request, || Ok("tx_1"));
+    assert_eq!(paid.unwrap(), "tx_1");
+    assert!(
+        receipts.pending_reports().is_empty(),
+        "the execution was reported"
+    );
+    // One that bypassed it, reported all the same (the sidecar stores what a trusted
+    // executor signs; its audit is what finds the missing authorization).
+    let rogue = unauthorized_execution(&executor);
+    receipts.report(&rogue).unwrap();
+
+    let report = sentinelctl(&["receipts", "audit", "--endpoint", &sidecar.endpoint, "--json"]);
+    assert_eq!(
+        report.status.code(),
+        Some(1),
+        "an unauthorized execution fails the audit"
+    );
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(report["valid"], false, "{report}");
+    assert_eq!(report["executionsChecked"], 2, "{report}");
+    assert_eq!(report["coverage"], 0.5, "{report}");
+    assert_eq!(
+        report["executionsWithoutAuthorization"],
+        json!([rogue.execution_id()]),
+        "{report}"
+    );
+    let violations = report["violations"].as_array().unwrap();
+    assert_eq!(violations.len(), 1, "{report}");
+    assert_eq!(violations[0]["type"], "EXECUTION_WITHOUT_AUTHORIZATION");
+    assert_eq!(violations[0]["authorizationReceiptId"], "rcpt_never_issued");
+
+    let table = sentinelctl(&["receipts", "audit", "--endpoint", &sidecar.endpoint]);
+    assert_eq!(table.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&table.stdout);
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next(),
+        Some("NOT VALID: 2 executions checked, coverage 50.0 % (each with exactly one valid, matching authorization)"),
+        "{table}"
+    );
+    assert!(
+        lines.next().is_some_and(|header| header.starts_with("VIOLATION")),
+        "{table}"
+    );
+    let row = lines.next().unwrap_or_default();
+    assert!(
+        row.starts_with("EXECUTION_WITHOUT_AUTHORIZATION")
+            && row.contains(rogue.execution_id())
+            && row.contains("rcpt_never_issued"),
+        "{table}"
+    );
 }

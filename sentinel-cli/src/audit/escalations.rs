@@ -86,19 +86,18 @@ pub fn run(args: Args) -> ExitCode {
                 Err(e) => fail(INCOMPLETE, &format!("the sidecar: {e}")),
             }
         }
-        EscalationsCommand::Show { id } => match client.escalations(None) {
-            Ok(list) => match list.iter().find(|escalation| escalation.id == *id) {
-                Some(escalation) => {
-                    if args.json {
-                        print_json(&to_json(escalation));
-                    } else {
-                        print_table(std::slice::from_ref(escalation));
-                        println!("action: {}", escalation.action);
-                    }
-                    ExitCode::from(OK)
+        // No route reads one escalation: `escalation` scans the lists by state (see there).
+        EscalationsCommand::Show { id } => match client.escalation(id) {
+            Ok(Some(escalation)) => {
+                if args.json {
+                    print_json(&to_json(&escalation));
+                } else {
+                    print_table(std::slice::from_ref(&escalation));
+                    println!("action: {}", escalation.action);
                 }
-                None => fail(USAGE, &format!("no escalation {id}")),
-            },
+                ExitCode::from(OK)
+            }
+            Ok(None) => fail(USAGE, &format!("no escalation {id}")),
             Err(e) => fail(INCOMPLETE, &format!("the sidecar: {e}")),
         },
         EscalationsCommand::Approve(decision) => resolve(&client, decision, Resolution::Approve, args.json),

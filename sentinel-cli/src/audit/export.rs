@@ -93,7 +93,7 @@ pub fn run(args: Args) -> ExitCode {
             break;
         }
         written += 1;
-        if written.is_multiple_of(1000) {
+        if written.is_multiple_of(100) {
             progress.update(written, None);
         }
     }

@@ -6,14 +6,17 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// How often a plain progress line is written when stderr is not a terminal.
+/// How often a plain progress line is written when stderr is not a terminal (the first at
+/// the first update: a log shows at once that the work started, and at what rate).
 const PLAIN_EVERY: Duration = Duration::from_secs(10);
 
 /// Progress of a long command.
 pub struct Progress {
     bar: Option<ProgressBar>,
     started: Instant,
-    last_line: Instant,
+    /// When the last plain line was written; `None` before the first.
+    last_line: Option<Instant>,
+    quiet: bool,
     what: &'static str,
 }
 
@@ -41,22 +44,13 @@ impl Progress {
                 bar
             }
         });
-        let now = Instant::now();
         Progress {
             bar,
-            started: now,
-            last_line: now,
+            started: Instant::now(),
+            last_line: None,
+            quiet,
             what,
         }
-        .quiet_lines(quiet)
-    }
-
-    fn quiet_lines(mut self, quiet: bool) -> Self {
-        if quiet {
-            // Never due: no plain lines either.
-            self.last_line = Instant::now() + Duration::from_secs(u64::from(u32::MAX));
-        }
-        self
     }
 
     /// `count` done so far, `bytes` of the input read (when known).
@@ -65,18 +59,21 @@ impl Progress {
         let message = format!("{count} {} ({rate:.0}/s)", self.what);
         match &self.bar {
             Some(bar) => {
+                // The message first: the draw the position triggers then shows both.
+                bar.set_message(message);
                 if let Some(bytes) = bytes {
                     bar.set_position(bytes);
                 } else {
                     bar.tick();
                 }
-                bar.set_message(message);
             }
-            None if self.last_line.elapsed() >= PLAIN_EVERY => {
-                self.last_line = Instant::now();
-                eprintln!("{message}");
+            None if self.quiet => {}
+            None => {
+                if self.last_line.is_none_or(|last| last.elapsed() >= PLAIN_EVERY) {
+                    self.last_line = Some(Instant::now());
+                    eprintln!("{message}");
+                }
             }
-            None => {}
         }
     }
 

@@ -30,6 +30,19 @@ impl SentinelClient {
         serde_json::from_value(list).map_err(|e| SidecarError::Malformed(format!("the escalation list: {e}")))
     }
 
+    /// One escalation by its id (`esc_…`), or `None` if the sidecar holds none with it.
+    ///
+    /// The sidecar serves no `GET /v1/escalations/{id}` (only the list, filtered by state,
+    /// and `POST /v1/escalations/{id}/resolve`), so this reads the lists: pending first (the
+    /// short one, where a person looks), then approved, then denied, and stops at the first
+    /// match. That is exact: ids are unique (the sidecar mints `esc_<uuid>` and keys its
+    /// store by it). It is bounded: at most three requests, under one deadline (the client's
+    /// timeout), each answer under the client's body limit (too long a list is an error,
+    /// never a partial read taken for "not there").
+    pub fn escalation(&self, escalation_id: &str) -> Result<Option<Escalation>, SidecarError> {
+        self.find_escalation(escalation_id, self.deadline())
+    }
+
     /// Where an escalation stands, without waiting. An agent can return "pending" to its
     /// model, park the job, and call this (or re-run the tool) later.
     pub fn escalation_status(&self, escalation_id: &str) -> Result<ReviewStatus, SidecarError> {
