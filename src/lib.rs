@@ -285,6 +285,7 @@ pub use sentinel_macros::guarded;
 /// What `#[guarded]` expands to names. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__sentinel_receipt_mode as receipt_mode;
     pub use sentinel_runtime::macro_support::{
         method_kind, Arg, Call, ClientArg, ClientHasItsOwnOption, ContextArg, ContextHasItsOwnOption,
         ErasedArg, EscalationTimeout, FromDenied, Member, Pending, SendArg, SendClient, SendContext,
@@ -293,7 +294,6 @@ pub mod __private {
     pub use sentinel_runtime::macro_support::{
         receipt_error, receipt_output, receipt_result, ReceiptError, ReceiptOutput,
     };
-    pub use crate::__sentinel_receipt_mode as receipt_mode;
 
     /// Without `verify`, the one error of receipt mode, reported by rustc where the
     /// expansion names [`receipt_mode_needs`]: at the user's `receipt`.
@@ -332,7 +332,9 @@ macro_rules! __sentinel_receipt_mode {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __sentinel_receipt_mode {
-    ($check:expr; $($call:tt)*) => { $check };
+    ($check:expr; $($call:tt)*) => {
+        $check
+    };
 }
 
 /// The README's code blocks, compiled and run as doctests so they cannot go stale (the
