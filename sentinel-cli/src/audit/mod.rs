@@ -33,6 +33,12 @@ pub const USAGE: u8 = 2;
 /// Could not finish: the sidecar or the input could not be read, or the run was stopped.
 pub const INCOMPLETE: u8 = 3;
 
+/// The longest answer the auditor's commands read. The library's default (1 MiB) guards an
+/// agent's process on its hot path; here a person or a CI job asks once for lists the sidecar
+/// does not page (every escalation it ever held, its protocol audit with every violation),
+/// which outgrow 1 MiB on a busy sidecar. Still a bound: a hostile answer cannot take more.
+const ANSWER_LIMIT: usize = 32 << 20;
+
 /// Where the sidecar is.
 #[derive(Debug, Clone, ClapArgs)]
 pub struct Endpoint {
@@ -55,6 +61,7 @@ impl Endpoint {
         };
         SentinelClient::builder(endpoint.trim_end_matches('/'))
             .timeout(Duration::from_secs(self.request_timeout.max(1)))
+            .body_limit(ANSWER_LIMIT)
             .build()
             .map_err(|e| fail(USAGE, &format!("--endpoint {endpoint}: {e}")))
     }
