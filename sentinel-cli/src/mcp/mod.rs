@@ -233,15 +233,11 @@ impl Session {
         R: AsyncBufRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
-        relay::run(
-            self.judge,
-            client_in,
-            client_out,
-            self.link,
-            self.gone,
-            UPSTREAM_GRACE,
-        )
-        .await;
+        let bounds = relay::Bounds {
+            grace: UPSTREAM_GRACE,
+            execution: relay::EXECUTION_BOUND,
+        };
+        relay::run(self.judge, client_in, client_out, self.link, self.gone, bounds).await;
     }
 }
 
