@@ -51,6 +51,9 @@ pub use request::{Adjudication, AdjudicationRequest, ExecutionBinding};
 /// // The body runs only on a receipt the sidecar just issued for exactly this action.
 /// let paid: Result<&str, Denied> = receipts.execute(&request, || Ok("paid"));
 /// # let _ = paid;
+/// assert_eq!(receipts.executor().identity(), "payments-worker");
+/// assert_eq!(receipts.issuers().len(), 1);
+/// println!("through {}", receipts.sentinel().endpoint());
 /// # Ok(())
 /// # }
 /// ```
@@ -127,6 +130,24 @@ impl ReceiptClient {
     /// [`ReceiptError::Sidecar`] without a well-formed answer;
     /// [`ReceiptError::Rejected`] for a receipt that fails the client's check (another
     /// key, another action, expired, …).
+    ///
+    /// ```no_run
+    /// # use sentinel_runtime::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
+    /// # use sentinel_runtime::{provenance::TrustedKeys, Context, SentinelClient};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let issuers = TrustedKeys::new().with_key_base64("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")?;
+    /// # let receipts = ReceiptClient::new(SentinelClient::builder("http://localhost:4701").build()?, issuers,
+    /// #     ExecutorKey::from_seed([7; 32], "payments-worker"));
+    /// # let action = CanonicalAction::new("payment", "core-banking", "transfer", "agent-7", serde_json::json!({"amount": 100}))?;
+    /// # let request = AdjudicationRequest::new(action, Context::new("run-1"), "fintech.payments");
+    /// let adjudication = receipts.adjudicate(&request)?;
+    /// if let Some(receipt) = &adjudication.receipt {
+    ///     // The protocol step by step (what `execute` does): consume the nonce, run, report.
+    ///     let executions = receipts.validate(receipt, &request.binding())?;
+    ///     println!("receipt {} validated, execution {executions}", receipt.receipt_id());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn adjudicate(&self, request: &AdjudicationRequest) -> Result<Adjudication, ReceiptError> {
         self.adjudicate_until(request, self.inner.client.deadline())
     }
@@ -212,6 +233,24 @@ impl ReceiptClient {
     ///
     /// [`ReceiptError::Rejected`] with the validator's code; [`ReceiptError::Sidecar`]
     /// without a well-formed answer (then the nonce may or may not be spent: never run).
+    ///
+    /// ```no_run
+    /// # use sentinel_runtime::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
+    /// # use sentinel_runtime::{provenance::TrustedKeys, Context, SentinelClient};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let issuers = TrustedKeys::new().with_key_base64("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")?;
+    /// # let receipts = ReceiptClient::new(SentinelClient::builder("http://localhost:4701").build()?, issuers,
+    /// #     ExecutorKey::from_seed([7; 32], "payments-worker"));
+    /// # let action = CanonicalAction::new("payment", "core-banking", "transfer", "agent-7", serde_json::json!({"amount": 100}))?;
+    /// # let request = AdjudicationRequest::new(action, Context::new("run-1"), "fintech.payments");
+    /// let adjudication = receipts.adjudicate(&request)?;
+    /// let receipt = adjudication.receipt.as_ref().ok_or("not authorized")?;
+    /// match receipts.validate(receipt, &request.binding()) {
+    ///     Ok(count) => println!("valid; executed {count} time(s) now"),
+    ///     Err(e) => println!("refused ({}): never run", e.code()),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn validate(
         &self,
         receipt: &AuthorizationReceipt,
@@ -263,6 +302,22 @@ impl ReceiptClient {
     /// # Errors
     ///
     /// [`ReceiptError::Sidecar`] if the sidecar did not confirm.
+    ///
+    /// ```no_run
+    /// # use sentinel_runtime::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
+    /// # use sentinel_runtime::{provenance::TrustedKeys, Context, SentinelClient};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let issuers = TrustedKeys::new().with_key_base64("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")?;
+    /// # let receipts = ReceiptClient::new(SentinelClient::builder("http://localhost:4701").build()?, issuers,
+    /// #     ExecutorKey::from_seed([7; 32], "payments-worker"));
+    /// # let action = CanonicalAction::new("payment", "core-banking", "transfer", "agent-7", serde_json::json!({"amount": 100}))?;
+    /// # let request = AdjudicationRequest::new(action, Context::new("run-1"), "fintech.payments");
+    /// let adjudication = receipts.adjudicate(&request)?;
+    /// if let Some(receipt) = &adjudication.receipt {
+    ///     receipts.revoke(receipt.receipt_id(), Some("the job was cancelled"))?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn revoke(&self, receipt_id: &str, reason: Option<&str>) -> Result<(), ReceiptError> {
         let mut body = json!({ "receiptId": receipt_id });
         if let Some(reason) = reason {

@@ -53,6 +53,13 @@ impl ReceiptError {
 
     /// The protocol's error code: the validator's code for [`Rejected`](Self::Rejected),
     /// `NON_CANONICAL_ACTION`, `NOT_AUTHORIZED` or `SIDECAR` otherwise.
+    ///
+    /// ```
+    /// use sentinel_runtime::adjudication::CanonicalAction;
+    ///
+    /// let error = CanonicalAction::new("payment", "", "transfer", "agent-7", serde_json::json!({})).unwrap_err();
+    /// assert_eq!(error.code(), "NON_CANONICAL_ACTION");
+    /// ```
     #[must_use]
     pub fn code(&self) -> &str {
         match self {
