@@ -13,7 +13,9 @@ use super::receipt::{AuthorizationReceipt, ExecutionReceipt, ExecutorKey};
 use super::ReceiptError;
 use crate::client::SentinelClient;
 use crate::decision::Verdict;
+use crate::protocol;
 use crate::provenance::TrustedKeys;
+use crate::sidecar_error::SidecarError;
 use crate::transport::HttpResponse;
 
 mod audit;
@@ -329,9 +331,8 @@ impl ReceiptClient {
     }
 
     fn post(&self, path: &str, body: &Value, deadline: Instant) -> Result<Value, ReceiptError> {
-        let body = serde_json::to_vec(body)
-            .map_err(|e| ReceiptError::Sidecar(format!("unserializable request: {e}")))?;
-        self.send("POST", path, body, deadline)
+        // A `Value` always serializes (its keys are strings).
+        self.send("POST", path, body.to_string().into_bytes(), deadline)
     }
 
     fn get(&self, path: &str) -> Result<Value, ReceiptError> {
@@ -350,12 +351,15 @@ impl ReceiptClient {
             .inner
             .client
             .exchange_until(method, &url, body, deadline, &mut 0)
-            .map_err(|why| ReceiptError::Sidecar(format!("{method} {path}: {why}")))?;
-        if !(200..300).contains(&response.status) {
-            return Err(status_error(method, path, &response));
+            .map_err(SidecarError::Transport)?;
+        if !protocol::is_success(response.status) {
+            return Err(status_error(&response));
         }
-        crate::strict_json::parse(&response.body)
-            .map_err(|e| ReceiptError::Sidecar(format!("{method} {path}: not valid JSON: {e}")))
+        crate::strict_json::parse(&response.body).map_err(|e| {
+            ReceiptError::Sidecar(SidecarError::Malformed(format!(
+                "{method} {path}: not valid JSON: {e}"
+            )))
+        })
     }
 }
 
@@ -394,10 +398,10 @@ pub(crate) fn check_binding(
 }
 
 fn malformed(what: &str, why: impl fmt::Display) -> ReceiptError {
-    ReceiptError::Sidecar(format!("malformed {what} answer: {why}"))
+    ReceiptError::Sidecar(SidecarError::Malformed(format!("the {what} answer: {why}")))
 }
 
-fn status_error(method: &str, path: &str, response: &HttpResponse) -> ReceiptError {
+fn status_error(response: &HttpResponse) -> ReceiptError {
     let answer = serde_json::from_slice::<Value>(&response.body).ok();
     let error = answer
         .as_ref()
@@ -412,10 +416,11 @@ fn status_error(method: &str, path: &str, response: &HttpResponse) -> ReceiptErr
     if response.status == 400 && error.as_deref() == Some("non-canonical action") {
         return ReceiptError::NonCanonicalAction(details.unwrap_or_default());
     }
-    match error {
-        Some(error) => ReceiptError::Sidecar(format!("{method} {path}: HTTP {}: {error}", response.status)),
-        None => ReceiptError::Sidecar(format!("{method} {path}: HTTP {}", response.status)),
-    }
+    let message = error.unwrap_or_default();
+    ReceiptError::Sidecar(match response.status {
+        404 => SidecarError::NotFound(message),
+        status => SidecarError::Status { status, message },
+    })
 }
 
 impl fmt::Debug for ReceiptClient {
