@@ -20,7 +20,7 @@ use sentinel::adjudication::{
 };
 use sentinel::provenance::TrustedKeys;
 use sentinel::testing::{MockAnswer, MockSidecar};
-use sentinel::{Action, Context, Denied, SentinelClient};
+use sentinel::{Action, Context, Denied, SentinelClient, SidecarError};
 use serde_json::json;
 
 const DEFAULT_ISSUER_KEY: &str = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
@@ -98,14 +98,14 @@ fn run(out: &mut impl Write, endpoint: Option<String>) -> Result<(), Box<dyn std
     let context = Context::new("receipts-demo").with_actor("agent-007", ["ops"]);
 
     // A sidecar without the protocol answers 404 to the first adjudication: say what it needs.
-    if let Err(ReceiptError::Sidecar(why)) = receipts.adjudicate(&payment(&context, 1, "vendor_42")) {
-        if why.contains("HTTP 404") {
-            return Err(format!(
-                "this sidecar does not speak the adjudication protocol ({why}): {}",
-                needs(&executor)
-            )
-            .into());
-        }
+    if let Err(ReceiptError::Sidecar(why @ SidecarError::NotFound(_))) =
+        receipts.adjudicate(&payment(&context, 1, "vendor_42"))
+    {
+        return Err(format!(
+            "this sidecar does not speak the adjudication protocol ({why}): {}",
+            needs(&executor)
+        )
+        .into());
     }
 
     match pay(&receipts, &context, 100, "vendor_42") {

@@ -12,6 +12,16 @@ use crate::sidecar_error::SidecarError;
 
 impl SentinelClient {
     /// Lists escalations, optionally only those in `state`.
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::{EscalationState, SentinelClient};
+    ///
+    /// let client = SentinelClient::builder("http://localhost:4000").build()?;
+    /// for escalation in client.escalations(Some(EscalationState::Pending))? {
+    ///     println!("{} waits for one of {:?}", escalation.id, escalation.approvers);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn escalations(&self, state: Option<EscalationState>) -> Result<Vec<Escalation>, SidecarError> {
         self.escalations_until(state, self.deadline())
     }
@@ -39,12 +49,31 @@ impl SentinelClient {
     /// store by it). It is bounded: at most three requests, under one deadline (the client's
     /// timeout), each answer under the client's body limit (too long a list is an error,
     /// never a partial read taken for "not there").
+    ///
+    /// ```no_run
+    /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+    /// match client.escalation("esc_6f1c")? {
+    ///     Some(escalation) => println!("{:?}, held since {}", escalation.status, escalation.created_at),
+    ///     None => println!("no such escalation"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn escalation(&self, escalation_id: &str) -> Result<Option<Escalation>, SidecarError> {
         self.find_escalation(escalation_id, self.deadline())
     }
 
     /// Where an escalation stands, without waiting. An agent can return "pending" to its
     /// model, park the job, and call this (or re-run the tool) later.
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::{ReviewStatus, SentinelClient};
+    ///
+    /// let client = SentinelClient::builder("http://localhost:4000").build()?;
+    /// if let ReviewStatus::Approved { record_id } = client.escalation_status("esc_6f1c")? {
+    ///     println!("approved in {record_id}");
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn escalation_status(&self, escalation_id: &str) -> Result<ReviewStatus, SidecarError> {
         let (_, status) = self.poll(escalation_id, self.deadline())?;
         match status {

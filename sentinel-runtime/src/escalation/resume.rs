@@ -45,6 +45,20 @@ impl SentinelClient {
     /// What it does not guarantee: that an approval is used once across processes (another
     /// client, or this one restarted, can resume on it again), nor that the approval is
     /// recent. Single use across processes needs the sidecar's authorization receipts.
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::{Action, Context, SentinelClient};
+    /// use serde_json::json;
+    ///
+    /// let client = SentinelClient::builder("http://localhost:4000").build()?;
+    /// // The very action that escalated earlier (same type and payload), once approved:
+    /// let pay = Action::payment(json!({"amount": 42000, "from": "acct_ops", "to": "vendor_42"}));
+    /// let decision = client.resume("esc_6f1c", &pay, &Context::new("run-42"), "fintech.payments");
+    /// if decision.allowed() {
+    ///     // move the money, once
+    /// }
+    /// # Ok::<(), sentinel_runtime::BuildError>(())
+    /// ```
     pub fn resume(
         &self,
         escalation_id: &str,
