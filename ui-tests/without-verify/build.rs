@@ -1,9 +1,8 @@
-//! Which compiler the ui tests run under (as in `ui-tests/build.rs`). The `.stderr`
-//! snapshots of the compile-fail cases were written with one rustc; others word and place
-//! diagnostics differently, so on them the snapshots would fail for reasons that say nothing
-//! about the attribute. There the compile-fail test is `#[ignore]`d with a reason (the
-//! `cargo test` summary counts it) and the build prints a warning: it never reports `ok`
-//! having compared nothing.
+//! Which compiler the ui tests run under. The `.stderr` snapshots of the compile-fail cases
+//! were written with one rustc; others word and place diagnostics differently, so on them the
+//! snapshots would fail for reasons that say nothing about the attribute. There the
+//! compile-fail test is `#[ignore]`d with a reason (the `cargo test` summary counts it) and
+//! the build prints a warning: it never reports `ok` having compared nothing.
 
 use std::process::Command;
 

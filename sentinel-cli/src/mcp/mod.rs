@@ -116,6 +116,14 @@ pub fn run(args: Args) -> ExitCode {
             );
             return ExitCode::from(BAD_CONFIG);
         }
+        Upstream::Command(_) if !config.upstream.headers.is_empty() => {
+            eprintln!(
+                "sentinelctl mcp: {}: [upstream] headers are sent to an upstream over streamable HTTP \
+                 (--upstream-url); a command's server gets none: remove them or give --upstream-url",
+                path.display()
+            );
+            return ExitCode::from(BAD_CONFIG);
+        }
         Upstream::Command(command) => UpstreamSpec::Command(command.to_vec()),
         Upstream::Url(url) => UpstreamSpec::Url(url.to_owned()),
     };
@@ -125,6 +133,7 @@ pub fn run(args: Args) -> ExitCode {
         rules: config.rules,
         context: config.context,
         upstream,
+        upstream_config: config.upstream,
     };
     let code = match args.listen {
         Some(address) => {
@@ -190,6 +199,8 @@ pub struct Sessions {
     pub context: config::ContextConfig,
     /// The upstream.
     pub upstream: UpstreamSpec,
+    /// The `[upstream]` table (headers for an upstream over HTTP).
+    pub upstream_config: config::UpstreamConfig,
 }
 
 /// Why the upstream went away, once it did.
@@ -215,7 +226,7 @@ impl Sessions {
         let (link, gone) = match &self.upstream {
             UpstreamSpec::Command(command) => start_command(command),
             UpstreamSpec::Url(url) => {
-                let (link, gone) = http_upstream::link(url);
+                let (link, gone) = http_upstream::link(url, &self.upstream_config);
                 (link, Box::pin(gone) as Gone)
             }
             #[cfg(test)]

@@ -118,6 +118,7 @@ async fn start(endpoint: &str) -> Gate {
         rules: config.rules,
         context: config.context,
         upstream: UpstreamSpec::Test(Arc::new(move || fake_upstream(upstream_ran.clone()))),
+        upstream_config: config.upstream,
     };
     let stop = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -69,29 +69,6 @@ impl SentinelClient {
         self.resume_until(escalation_id, action, context, policy, self.deadline())
     }
 
-    /// Whether a guard of `action` under [`Context::resuming`]`(escalation_id)` resumes on
-    /// that escalation: only when the escalation holds this very action (same type and
-    /// payload, by their fingerprint). Another action guarded in the same scope gets a
-    /// guard of its own. When the escalation cannot be looked at (unknown, no answer), the
-    /// guard resumes, and [`resume_until`](Self::resume_until) refuses it with the reason.
-    ///
-    /// The escalation list is not signed, and need not be: a wrong answer here only
-    /// chooses between asking the sidecar and the resume's own checks of the signed
-    /// approval, never for an `ALLOW` without either.
-    pub(crate) fn resumes_with(&self, escalation_id: &str, action: &Action, deadline: Instant) -> bool {
-        let held = match self.find_escalation(escalation_id, deadline) {
-            Ok(Some(escalation)) => escalation.action,
-            Ok(None) | Err(_) => return true,
-        };
-        match held.get("type").and_then(serde_json::Value::as_str) {
-            Some(kind) => {
-                let payload = held.get("payload").unwrap_or(&serde_json::Value::Null);
-                action_fingerprint(kind, payload) == action_fingerprint(action.kind(), action.payload())
-            }
-            None => true,
-        }
-    }
-
     /// [`resume`](Self::resume) within the caller's deadline.
     pub(crate) fn resume_until(
         &self,

@@ -620,7 +620,7 @@ impl<'v> Worker<'v> {
         self.fingerprint.push_str("{\"payload\":");
         self.fingerprint.push_str(&self.payload);
         self.fingerprint.push_str(",\"type\":");
-        super::canonical::write_string(&mut self.fingerprint, &view.kind);
+        crate::canonical::write_string(&mut self.fingerprint, &view.kind);
         self.fingerprint.push('}');
         if hex32(&Sha256::digest(self.fingerprint.as_bytes()).into()) != view.action_fingerprint.as_bytes() {
             return None;

@@ -6,8 +6,8 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::canonical::write_string;
 use super::{canonical_json, hex, ProvenanceError, Record, TrustedKeys};
+use crate::canonical::write_string;
 
 /// The `prevHash` of the first record of a sidecar's chain.
 pub const GENESIS: &str = "GENESIS";

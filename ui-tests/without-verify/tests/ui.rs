@@ -4,19 +4,19 @@
 //! `TRYBUILD=overwrite cargo test -p sentinel-ui-tests-without-verify`, then read every
 //! changed `.stderr`.
 
-/// A plain guard compiles and runs without `verify`, whatever the compiler.
+/// A guard that is not in receipt mode compiles and runs without `verify`.
 #[test]
 fn a_plain_guard_compiles_without_verify() {
     trybuild::TestCases::new().pass("pass/*.rs");
 }
 
-/// Receipt mode fails with the reviewed message. The snapshots are one compiler's wording
-/// (see `build.rs`): under another this test is ignored, with the reason in the summary.
+/// Receipt mode without `verify` fails with the reviewed message. The snapshots are one
+/// compiler's wording (see `build.rs`): under another this test is ignored, with the reason.
 #[test]
 #[cfg_attr(
     ui_snapshots_from_another_rustc,
     ignore = "the .stderr snapshots were written for rustc 1.95.x; this compiler words diagnostics differently"
 )]
-fn receipt_mode_names_the_feature_to_enable() {
+fn receipt_mode_without_verify_names_the_feature() {
     trybuild::TestCases::new().compile_fail("fail/*.rs");
 }
