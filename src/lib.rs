@@ -285,6 +285,7 @@ pub use sentinel_macros::guarded;
 /// What `#[guarded]` expands to names. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__sentinel_receipt_mode as receipt_mode;
     pub use sentinel_runtime::macro_support::{
         method_kind, Arg, Call, ClientArg, ClientHasItsOwnOption, ContextArg, ContextHasItsOwnOption,
         ErasedArg, EscalationTimeout, FromDenied, Member, Pending, SendArg, SendClient, SendContext,
@@ -292,6 +293,47 @@ pub mod __private {
     #[cfg(feature = "verify")]
     pub use sentinel_runtime::macro_support::{
         receipt_error, receipt_output, receipt_result, ReceiptError, ReceiptOutput,
+    };
+
+    /// Without `verify`, the one error of receipt mode, reported by rustc where the
+    /// expansion names [`receipt_mode_needs`]: at the user's `receipt`.
+    #[cfg(not(feature = "verify"))]
+    #[diagnostic::on_unimplemented(
+        message = "`receipt` needs the `verify` feature of montanalabs-sentinel, which is off in this build",
+        label = "receipt mode needs the `verify` feature",
+        note = "enable it in Cargo.toml: montanalabs-sentinel = {{ version = \"…\", features = [\"verify\"] }} (it is a default feature; `default-features = false` turns it off)"
+    )]
+    pub trait VerifyFeature {}
+
+    /// What receipt mode needs, named in the expansion.
+    #[cfg(not(feature = "verify"))]
+    pub struct ReceiptMode;
+
+    /// Never called: its bound fails to compile without `verify`.
+    #[cfg(not(feature = "verify"))]
+    pub fn receipt_mode_needs<T: VerifyFeature>() -> ! {
+        unreachable!("receipt mode without the `verify` feature does not compile")
+    }
+}
+
+/// Receipt mode's call as `#[guarded(…, receipt)]` expands it, after a check spanned at the
+/// user's `receipt`: with `verify` the call, the check unused.
+#[cfg(feature = "verify")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sentinel_receipt_mode {
+    ($check:expr; $($call:tt)*) => { $($call)* };
+}
+
+/// Without `verify` there is no receipt client, so only the check is kept: one error, at
+/// the user's `receipt`, naming the feature (the attribute cannot see this crate's
+/// features, and the call would fail with rustc's "no method named …").
+#[cfg(not(feature = "verify"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sentinel_receipt_mode {
+    ($check:expr; $($call:tt)*) => {
+        $check
     };
 }
 

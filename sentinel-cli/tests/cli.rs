@@ -267,3 +267,51 @@ fn an_empty_trusted_key_id_list_stops_the_gate_with_exit_code_2() {
     );
     assert!(stderr.starts_with(&expected), "{stderr}");
 }
+
+#[test]
+fn listening_beyond_loopback_without_the_flag_stops_the_gate_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gate.toml");
+    std::fs::write(
+        &config,
+        "[sentinel]\nendpoint = \"http://127.0.0.1:9\"\n[[tools]]\nname = \"*\"\nallow = true\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let out = sentinelctl(&["mcp", "--config", config, "--listen", "0.0.0.0:0", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        text.contains("--listen 0.0.0.0:0 is beyond loopback") && text.contains("--listen-beyond-loopback"),
+        "{text}"
+    );
+    // The flag alone, without --listen, is a usage error.
+    let out = sentinelctl(&[
+        "mcp",
+        "--config",
+        config,
+        "--listen-beyond-loopback",
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn upstream_headers_with_a_command_upstream_stop_the_gate_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gate.toml");
+    std::fs::write(
+        &config,
+        "[sentinel]\nendpoint = \"http://127.0.0.1:9\"\n[upstream]\nheaders = { authorization = \"Bearer s3cret\" }\n",
+    )
+    .unwrap();
+    let out = sentinelctl(&["mcp", "--config", config.to_str().unwrap(), "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        text.contains("[upstream] headers are sent to an upstream over streamable HTTP"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+}

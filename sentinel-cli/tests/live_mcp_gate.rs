@@ -67,13 +67,23 @@ fn sentinelctl() -> String {
 /// Runs `plan` with the Python client against the server `command` starts; what the client
 /// saw. Bounded: a client still running after two minutes is killed and the test fails.
 fn run_plan(parts: &Parts, dir: &Path, plan: Value, command: &[String]) -> Value {
+    let mut to = vec!["--".to_owned()];
+    to.extend(command.iter().cloned());
+    run_plan_to(parts, dir, plan, &to)
+}
+
+/// Runs `plan` with the Python client over streamable HTTP against the server at `url`.
+fn run_plan_at(parts: &Parts, dir: &Path, plan: Value, url: &str) -> Value {
+    run_plan_to(parts, dir, plan, &["--url".to_owned(), url.to_owned()])
+}
+
+fn run_plan_to(parts: &Parts, dir: &Path, plan: Value, server: &[String]) -> Value {
     let plan_path = dir.join(format!("plan-{}.json", uuid()));
     std::fs::write(&plan_path, plan.to_string()).unwrap();
     let mut child = Command::new(&parts.python)
         .arg(&parts.client)
         .arg(&plan_path)
-        .arg("--")
-        .args(command)
+        .args(server)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -660,9 +670,15 @@ receipt = true
         sidecar.endpoint
     );
     let (allowed, blocked) = (data.join("allowed.txt"), data.join("blocked.txt"));
+    let chart = data.join("chart.txt");
+    let escalated = write(&chart, "potassium 6.1", json!({"clinicalSignificant": true}));
     let plan = json!([
         write(&allowed, "on a receipt", json!({})),
         write(&blocked, "x", json!({"ssn": "078-05-1120"})),
+        escalated.clone(),
+        escalated.clone(),
+        {"op": "approve", "escalation_of": 2, "endpoint": sidecar.endpoint, "approver": "attending_physician"},
+        escalated,
     ]);
     let seen = run_plan(
         &parts,
@@ -678,6 +694,33 @@ receipt = true
     assert!(text_of(&steps[1]).contains("no valid receipt"), "{seen}");
     assert!(!blocked.exists());
 
+    // An escalation parks; asked again, the same escalation holds it.
+    let parked = text_of(&steps[2]);
+    assert!(
+        parked.starts_with("ESCALATE: file_write under policy healthcare.record_write"),
+        "{seen}"
+    );
+    let escalation = steps[4]["escalation"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{seen}"));
+    assert!(parked.contains(escalation), "{seen}");
+    assert!(
+        text_of(&steps[3]).contains(escalation),
+        "the same escalation: {seen}"
+    );
+    assert_eq!(steps[4]["status"], json!(200), "{seen}");
+    // Approved, the identical call resumes it (execute_approved): the reference sidecar's
+    // adjudicator re-runs its policy and escalates again, so it issues no receipt, and the
+    // model reads why, not a new escalation.
+    assert_eq!(steps[5]["isError"], json!(true), "{seen}");
+    assert!(
+        text_of(&steps[5]).contains(&format!(
+            "escalation {escalation} is approved, but the sidecar's adjudication is ESCALATE"
+        )),
+        "{seen}"
+    );
+    assert!(!chart.exists(), "no receipt, so it never ran");
+
     // The sidecar's own audit: one execution, reported against its receipt, and valid.
     let receipts = ReceiptClient::new(
         sentinel::SentinelClient::builder(&sidecar.endpoint)
@@ -689,4 +732,129 @@ receipt = true
     let audit = receipts.audit().unwrap();
     assert!(audit.valid, "{audit:?}");
     assert_eq!(audit.executions_checked, 1, "{audit:?}");
+}
+
+/// A gate serving streamable HTTP, asked to stop (SIGTERM, as a service manager would) when
+/// the test ends, so it stops its upstream children; killed if it does not exit in time.
+struct Listening {
+    gate: std::process::Child,
+    url: String,
+}
+
+impl Listening {
+    /// Starts `sentinelctl mcp --listen 127.0.0.1:0 …` and reads the URL it serves at from
+    /// its first line on stderr.
+    fn start(config: &Path, endpoint: &str, upstream: &[String]) -> Listening {
+        use std::io::BufRead;
+        let mut gate = Command::new(sentinelctl())
+            .env("SENTINEL_ENDPOINT", endpoint)
+            .args(["mcp", "--config"])
+            .arg(config)
+            .args(["--listen", "127.0.0.1:0", "--"])
+            .args(upstream)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(gate.stderr.take().unwrap());
+        let mut first = String::new();
+        stderr.read_line(&mut first).unwrap();
+        // The rest of its stderr passes on, so the pipe never fills.
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                eprintln!("gate: {line}");
+            }
+        });
+        let url = first
+            .trim()
+            .strip_prefix("sentinelctl mcp: serving MCP over streamable HTTP at ")
+            .unwrap_or_else(|| panic!("the gate's first line: {first}"))
+            .to_owned();
+        Listening { gate, url }
+    }
+
+    /// Asks the gate to stop; whether it exited successfully within 10 s.
+    fn stop(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.gate.id().to_string()])
+            .status();
+        let asked = Instant::now();
+        while asked.elapsed() < Duration::from_secs(10) {
+            if let Some(status) = self.gate.try_wait().unwrap() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        if self.gate.try_wait().ok().flatten().is_none() && !self.stop() {
+            let _ = self.gate.kill();
+            let _ = self.gate.wait();
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs npm/PyPI MCP parts and a real sidecar (.ci/run)"]
+fn served_over_streamable_http_a_real_client_sees_the_same_gate() {
+    let Some(parts) = parts("served_over_streamable_http_a_real_client_sees_the_same_gate") else {
+        return;
+    };
+    let dir = tempdir();
+    let data = data_dir(dir.path());
+    let (allowed, blocked) = (data.join("allowed.txt"), data.join("blocked.txt"));
+    let mut gate = Listening::start(&example_config(), &parts.endpoint, &filesystem(&parts, &data));
+    assert!(gate.url.starts_with("http://127.0.0.1:"), "{}", gate.url);
+
+    let plan = json!([
+        {"op": "list_tools"},
+        write(&allowed, "over streamable HTTP", json!({})),
+        write(&blocked, "a patient's number", json!({"ssn": "078-05-1120"})),
+        {"op": "call", "name": "move_file", "args": {"source": allowed.display().to_string(), "destination": data.join("moved.txt").display().to_string()}},
+    ]);
+    let seen = run_plan_at(&parts, dir.path(), plan, &gate.url);
+    let direct = run_plan(
+        &parts,
+        dir.path(),
+        json!([{"op": "list_tools"}]),
+        &filesystem(&parts, &data),
+    );
+    let steps = seen["steps"].as_array().unwrap_or_else(|| panic!("{seen}"));
+
+    let direct_tools = direct["steps"][0]["tools"].as_array().unwrap().clone();
+    assert!(direct_tools.contains(&json!("move_file")), "{direct}");
+    let expected: Vec<Value> = direct_tools.into_iter().filter(|t| t != "move_file").collect();
+    assert_eq!(steps[0]["tools"], Value::Array(expected), "{seen}");
+    assert_eq!(steps[1]["isError"], json!(false), "{seen}");
+    assert_eq!(std::fs::read_to_string(&allowed).unwrap(), "over streamable HTTP");
+    assert_eq!(steps[2]["isError"], json!(true), "{seen}");
+    assert_eq!(
+        text_of(&steps[2]),
+        "BLOCK: file_write under policy healthcare.record_write was not carried out. Reason: \
+         data-boundary violation: region \"unknown\" not cleared for PII"
+    );
+    assert!(!blocked.exists(), "a blocked write must not reach the server");
+    assert_eq!(
+        text_of(&steps[3]),
+        "BLOCK: move_file was not carried out; the gate's configuration denies this tool"
+    );
+    assert!(allowed.exists(), "the denied move never ran");
+
+    // A second session through the same gate: its own upstream, the same rules.
+    let again = run_plan_at(
+        &parts,
+        dir.path(),
+        json!([write(&data.join("second.txt"), "second session", json!({}))]),
+        &gate.url,
+    );
+    assert_eq!(again["steps"][0]["isError"], json!(false), "{again}");
+    assert_eq!(
+        std::fs::read_to_string(data.join("second.txt")).unwrap(),
+        "second session"
+    );
+    assert!(gate.stop(), "the gate exits cleanly on SIGTERM");
 }

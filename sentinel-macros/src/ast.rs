@@ -69,8 +69,17 @@ impl Args {
 pub(crate) enum Receipt {
     /// `receipt`: with the receipt client installed by `sentinel::adjudication::init`.
     Global(Span),
-    /// `receipt = expr`: with this `&ReceiptClient`.
-    Client(Expr),
+    /// `receipt = expr`: with this `&ReceiptClient`; where `receipt` is written.
+    Client(Span, Expr),
+}
+
+impl Receipt {
+    /// Where `receipt` is written.
+    pub(crate) fn key_span(&self) -> Span {
+        match self {
+            Receipt::Global(span) | Receipt::Client(span, _) => *span,
+        }
+    }
 }
 
 /// `on_escalate = …`: what a call does when the sidecar answers `ESCALATE`.

@@ -109,7 +109,7 @@ pub(crate) fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) 
         .and_then(|expr| parameter_named(expr, &names));
     // `receipt = param` likewise.
     let receipt_param = match &args.receipt {
-        Some(Receipt::Client(expr)) => parameter_named(expr, &names),
+        Some(Receipt::Client(_, expr)) => parameter_named(expr, &names),
         _ => None,
     };
     let wait = match &args.on_escalate {
@@ -302,7 +302,7 @@ pub(crate) fn plan<'a>(args: &'a Args, sig: &'a Signature, errors: &mut Errors) 
 fn receipt_conflicts(receipt: &Receipt, args: &Args, sig: &Signature, errors: &mut Errors) {
     let span = match receipt {
         Receipt::Global(span) => *span,
-        Receipt::Client(expr) => syn::spanned::Spanned::span(expr),
+        Receipt::Client(_, expr) => syn::spanned::Spanned::span(expr),
     };
     if sig.is_async {
         errors.at(

@@ -78,14 +78,21 @@
 //! `impl Trait` in it left to inference as `_`), so `return` and `?` keep their meaning:
 //!
 //! ```text
-//!     __sentinel_private::receipt_result(
-//!         __sentinel_private::Call::new(…).execute_with_receipt(::core::module_path!(), "pay",
-//!             || -> Result<Receipt, PayError> { /* the body */ },
-//!             __sentinel_private::receipt_output,   // at `Receipt`: T: Serialize
-//!             __sentinel_private::receipt_error,    // at `PayError`: E: Display
-//!         ),
-//!     )                                             // at `PayError`: E: From<Denied>
+//!     __sentinel_private::receipt_mode!(            // at `receipt`
+//!         __sentinel_private::receipt_mode_needs::<__sentinel_private::ReceiptMode>();
+//!         __sentinel_private::receipt_result(
+//!             __sentinel_private::Call::new(…).execute_with_receipt(::core::module_path!(), "pay",
+//!                 || -> Result<Receipt, PayError> { /* the body */ },
+//!                 __sentinel_private::receipt_output,   // at `Receipt`: T: Serialize
+//!                 __sentinel_private::receipt_error,    // at `PayError`: E: Display
+//!             ),
+//!         )                                             // at `PayError`: E: From<Denied>
+//!     )
 //! ```
+//!
+//! `receipt_mode!` is the facade's: with its `verify` feature it is the call, without it
+//! the check before it, a bound that fails on `receipt` with a message naming the feature
+//! to enable (the check is never compiled with `verify`).
 //!
 //! Spans: rustc reports an unmet bound at the path that names the function or trait, so
 //! each `__sentinel_private` alias that leads to a bound is located at the user's token:
@@ -247,7 +254,7 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan, async_trait: bool) 
         // required where `T` and `E` are written, and a denial becomes `E` there too.
         let receipts = match receipt {
             Receipt::Global(_) => TokenStream::new(),
-            Receipt::Client(expr) => quote_spanned!(expr.span()=> .receipts(&(#expr))),
+            Receipt::Client(_, expr) => quote_spanned!(expr.span()=> .receipts(&(#expr))),
         };
         let output = match &fn_sig.output {
             syn::ReturnType::Type(arrow, ty) => {
@@ -261,12 +268,20 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan, async_trait: bool) 
         let digest = quote_spanned!(sig.ok_span=> #ok::receipt_output);
         let describe = quote_spanned!(sig.error_span=> #error::receipt_error);
         let finish = quote_spanned!(sig.error_span=> #error::receipt_result);
+        // Through the facade's `receipt_mode!`, which passes the call on with its `verify`
+        // feature and is one error on the user's `receipt` without it (the attribute cannot
+        // see the facade's features; rustc would say "no method named …").
+        let at_receipt = private_at(receipt.key_span());
+        let mode = quote_spanned!(receipt.key_span()=> #at_receipt::receipt_mode!);
+        let needs = quote_spanned! {receipt.key_span()=>
+            #at_receipt::receipt_mode_needs::<#at_receipt::ReceiptMode>()
+        };
         return quote! {
             #(#outer)*
             #vis #fn_sig {
                 #(#inner)*
                 #import
-                #finish(
+                #mode(#needs; #finish(
                     #call #receipts .execute_with_receipt(
                         ::core::module_path!(),
                         #operation,
@@ -274,7 +289,7 @@ fn generate(function: &ItemFn, sig: &Signature, plan: &Plan, async_trait: bool) 
                         #digest,
                         #describe,
                     )
-                )
+                ))
             }
         };
     }

@@ -79,7 +79,9 @@ fn option(args: &mut Args, key: Key, written: Written, errors: &mut Errors) {
             set(args, key, value, errors, |a| &mut a.krate);
         }
         (RECEIPT, Written::Expr(expr)) => {
-            set(args, key, Some(Receipt::Client(expr)), errors, |a| &mut a.receipt);
+            set(args, key, Some(Receipt::Client(key.span, expr)), errors, |a| {
+                &mut a.receipt
+            });
         }
         (RECEIPT, Written::Flag) => {
             set(args, key, Some(Receipt::Global(key.span)), errors, |a| {

@@ -25,6 +25,8 @@ pub(crate) const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 ///     .with_id("act_idem_7")
 ///     .with_meta(json!({"source": "planner"}));
 /// assert_eq!(email.id(), "act_idem_7");
+/// assert_eq!(email.payload()["to"], "cfo@example.com");
+/// assert_eq!(email.meta(), Some(&json!({"source": "planner"})));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Action {

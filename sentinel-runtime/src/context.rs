@@ -17,13 +17,26 @@ use serde_json::Value;
 ///
 /// ```
 /// use sentinel_runtime::Context;
+/// use serde_json::json;
 ///
 /// let ctx = Context::new("run-42")
 ///     .with_provider("anthropic")
 ///     .with_model("claude-sonnet-4-6")
 ///     .with_actor("agent-007", ["ops"])
-///     .with_tenant("acme");
+///     .with_tenant("acme")
+///     .with_trace_step("tool", "lookup_invoice", json!({"invoice": 7}));
 /// assert_eq!(ctx.run_id(), "run-42");
+/// assert_eq!(ctx.provider(), Some("anthropic"));
+/// assert_eq!(ctx.model(), Some("claude-sonnet-4-6"));
+/// assert_eq!(ctx.tenant(), Some("acme"));
+/// let actor = ctx.actor().unwrap();
+/// assert_eq!((actor.id.as_str(), actor.roles.as_slice()), ("agent-007", &["ops".to_owned()][..]));
+/// assert_eq!(ctx.trace()[0].name, "lookup_invoice");
+/// assert_eq!(ctx.resumes(), None);
+///
+/// // With no context in scope, guards use the process default, whose run id is generated.
+/// assert_eq!(Context::current().run_id(), Context::process_default().run_id());
+/// assert!(Context::process_default().run_id().starts_with("run_"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,7 +57,16 @@ pub struct Context {
     resuming: Option<String>,
 }
 
-/// The principal on whose behalf the agent acts.
+/// The principal on whose behalf the agent acts, set with [`Context::with_actor`].
+///
+/// ```
+/// use sentinel_runtime::Context;
+///
+/// let ctx = Context::new("run-42").with_actor("agent-007", ["ops", "payments"]);
+/// let actor = ctx.actor().unwrap();
+/// assert_eq!(actor.id, "agent-007");
+/// assert_eq!(actor.roles, ["ops", "payments"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Actor {
@@ -54,7 +76,20 @@ pub struct Actor {
     pub roles: Vec<String>,
 }
 
-/// One step of the agent's recent history (a model turn, a tool call, a message).
+/// One step of the agent's recent history (a model turn, a tool call, a message), added
+/// with [`Context::with_trace_step`].
+///
+/// ```
+/// use sentinel_runtime::Context;
+/// use serde_json::json;
+///
+/// let ctx = Context::new("run-42")
+///     .with_trace_step("model", "claude-sonnet-4-6", json!("pay vendor_42"))
+///     .with_trace_step("tool", "lookup_invoice", json!({"invoice": 7}));
+/// let step = &ctx.trace()[1];
+/// assert_eq!((step.kind.as_str(), step.name.as_str()), ("tool", "lookup_invoice"));
+/// assert_eq!(step.content["invoice"], 7);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct TraceStep {
@@ -236,6 +271,17 @@ fn enter<R>(context: Arc<Context>, f: impl FnOnce() -> R) -> R {
 pin_project_lite::pin_project! {
     /// A future that enters its [`Context`] on every poll; made by
     /// [`WithContextExt::with_context`].
+    ///
+    /// ```
+    /// use sentinel_runtime::{Context, WithContext, WithContextExt};
+    ///
+    /// async fn plan() -> String {
+    ///     Context::current().run_id().to_owned()
+    /// }
+    /// // A future to spawn on any executor; each poll runs under run-9's context.
+    /// let task: WithContext<_> = plan().with_context(Context::new("run-9"));
+    /// # drop(task);
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct WithContext<F> {
         context: Arc<Context>,

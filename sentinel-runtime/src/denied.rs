@@ -44,6 +44,20 @@ impl Denied {
     /// returns for `decision`, for code that guards by hand with
     /// [`SentinelClient::guard`](crate::SentinelClient::guard) (the MCP gate does), and for
     /// tests of code that handles denials.
+    ///
+    /// ```
+    /// use sentinel_runtime::{Denied, GuardDecision, Verdict};
+    ///
+    /// let body = br#"{"verdict":"BLOCK","recordId":"rec_9","checks":[],"reason":"sanctioned"}"#;
+    /// let denied = Denied::new(GuardDecision::from_json(body).unwrap(), "payment", "fintech.payments");
+    /// assert_eq!((denied.kind(), denied.policy()), ("payment", "fintech.payments"));
+    /// assert_eq!(denied.verdict(), Verdict::Block);
+    /// assert_eq!(denied.record_id(), Some("rec_9"));
+    /// assert_eq!(denied.decision().reason(), Some("sanctioned"));
+    /// assert_eq!(denied.to_string(), "sentinel BLOCK payment under fintech.payments: sanctioned");
+    /// let decision: GuardDecision = denied.into_decision();
+    /// assert!(!decision.allowed());
+    /// ```
     pub fn new(decision: GuardDecision, kind: impl Into<String>, policy: impl Into<String>) -> Self {
         Denied::of(decision, kind, policy)
     }

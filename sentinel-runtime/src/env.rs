@@ -193,6 +193,17 @@ impl EnvError {
     }
 
     /// The variable at fault.
+    ///
+    /// ```no_run
+    /// match sentinel_runtime::SentinelClient::from_env() {
+    ///     Ok(client) => println!("guarding through {}", client.endpoint()),
+    ///     Err(e) if e.variable() == "SENTINEL_ENDPOINT" => eprintln!("set SENTINEL_ENDPOINT: {e}"),
+    ///     Err(e) => match e.build_error() {
+    ///         Some(refused) => eprintln!("{} describes no valid client: {refused}", e.variable()),
+    ///         None => eprintln!("{e}"),
+    ///     },
+    /// }
+    /// ```
     pub fn variable(&self) -> &'static str {
         self.variable
     }

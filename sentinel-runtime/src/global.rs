@@ -29,7 +29,21 @@ pub fn init(client: SentinelClient) -> Result<(), AlreadyInitialized> {
         .map_err(|_| AlreadyInitialized::new("sentinel::init", "client"))
 }
 
-/// The client installed by [`init`], if any.
+/// The client installed by [`init`], if any: for code that guards by hand what the
+/// `#[guarded]` functions guard.
+///
+/// ```
+/// use sentinel_runtime::{Action, Context};
+/// use serde_json::json;
+///
+/// match sentinel_runtime::client() {
+///     Some(client) => {
+///         let decision = client.guard(&Action::payment(json!({"amount": 5})), &Context::new("r"), "fintech.payments");
+///         println!("{}", decision.verdict());
+///     }
+///     None => println!("sentinel::init was not called: guarded calls are denied"),
+/// }
+/// ```
 pub fn client() -> Option<&'static SentinelClient> {
     GLOBAL.get()
 }

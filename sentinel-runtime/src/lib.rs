@@ -13,6 +13,7 @@
 
 mod action;
 mod blocking;
+mod canonical;
 mod client;
 mod context;
 mod deadline;

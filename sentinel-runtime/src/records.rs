@@ -44,6 +44,16 @@ pub const DEFAULT_EXPORT_PAGE: usize = 200;
 ///
 /// let query = RecordQuery::new().run_id("run-42").verdict(Verdict::Allow).limit(50);
 /// assert_eq!(query.to_query_string(), "runId=run-42&verdict=ALLOW&limit=50");
+///
+/// let day = RecordQuery::new()
+///     .tenant("acme")
+///     .since("2026-12-05T00:00:00Z")
+///     .until("2026-12-06T00:00:00Z")
+///     .offset(200);
+/// assert_eq!(
+///     day.to_query_string(),
+///     "tenant=acme&since=2026-12-05T00%3A00%3A00Z&until=2026-12-06T00%3A00%3A00Z&offset=200"
+/// );
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordQuery {
@@ -130,6 +140,15 @@ impl RecordQuery {
 
 /// The sidecar's own check of its whole chain (`GET /v1/verify`). It is the sidecar's word
 /// about itself; [`SentinelClient::verify_export`] checks the chain independently.
+///
+/// ```no_run
+/// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+/// let said = client.sidecar_verify()?;
+/// if !said.ok {
+///     println!("the sidecar reports its chain broken at {:?}: {:?}", said.broken_at, said.reason);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SidecarVerdictOnChain {
@@ -144,6 +163,18 @@ pub struct SidecarVerdictOnChain {
 /// The pages of `GET /v1/export`, fetched one at a time as the iterator is advanced
 /// (following `nextOffset`), so a chain of any length is read in bounded memory. Made by
 /// [`SentinelClient::export_pages`]. Ends after the first error.
+///
+/// ```no_run
+/// use sentinel_runtime::records::RecordQuery;
+///
+/// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+/// for page in client.export_pages(&RecordQuery::new().run_id("run-42").limit(500)) {
+///     for record in page? {
+///         println!("{} {}", record.id(), record.verdict());
+///     }
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct ExportPages<'a> {
     client: &'a SentinelClient,
@@ -201,6 +232,13 @@ impl SentinelClient {
     /// keys refused): that record, or an error ([`SidecarError::Malformed`] for an answer that
     /// is another record). Reading does not verify it: see
     /// [`verify_record`](crate::provenance::verify_record).
+    ///
+    /// ```no_run
+    /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+    /// let record = client.record("rec_01J9Z8")?;
+    /// println!("{} {} at {}", record.id(), record.verdict(), record.ts());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn record(&self, record_id: &str) -> Result<Record, SidecarError> {
         let url = format!("{}{}", self.endpoint(), protocol::record_path(record_id));
         let record =
@@ -215,6 +253,16 @@ impl SentinelClient {
     }
 
     /// The records matching `query`, in chain order (`GET /v1/records`).
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::records::RecordQuery;
+    /// use sentinel_runtime::Verdict;
+    ///
+    /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+    /// let blocked = client.records(&RecordQuery::new().run_id("run-42").verdict(Verdict::Block))?;
+    /// println!("{} calls of run-42 were blocked", blocked.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn records(&self, query: &RecordQuery) -> Result<Vec<Record>, SidecarError> {
         let url = format!(
             "{}{}?{}",
@@ -233,6 +281,18 @@ impl SentinelClient {
 
     /// The export of the records matching `query`, page by page (`GET /v1/export`), from
     /// the query's offset on. Pages hold the query's limit, or [`DEFAULT_EXPORT_PAGE`].
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::records::RecordQuery;
+    ///
+    /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+    /// let mut count = 0;
+    /// for page in client.export_pages(&RecordQuery::new()) {
+    ///     count += page?.len();
+    /// }
+    /// println!("{count} records");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn export_pages(&self, query: &RecordQuery) -> ExportPages<'_> {
         let offset = query.offset.unwrap_or(0);
         let limit = query.limit.unwrap_or(DEFAULT_EXPORT_PAGE);
@@ -244,6 +304,12 @@ impl SentinelClient {
     }
 
     /// The sidecar's own verification of its chain, `GET /v1/verify`.
+    ///
+    /// ```no_run
+    /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+    /// println!("the sidecar says its chain is intact: {}", client.sidecar_verify()?.ok);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sidecar_verify(&self) -> Result<SidecarVerdictOnChain, SidecarError> {
         let answer = self.read_json(&format!("{}/v1/verify", self.endpoint()))?;
         let Some(ok) = answer.get("ok").and_then(Value::as_bool) else {

@@ -1,4 +1,4 @@
-//! [`SidecarError`]: why a call to the sidecar's API (records, escalations, probes) gave no
+//! [`SidecarError`]: why a call to the sidecar's API (records, escalations, probes, receipts) gave no
 //! usable answer. One type for every route, so a 404 or a malformed answer is matched the
 //! same way wherever it comes from.
 
@@ -15,7 +15,8 @@ use crate::transport::TransportError;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SidecarError {
-    /// 404: no such record or escalation (the sidecar's `error` text, or what was asked).
+    /// 404: no such record or escalation (the sidecar's `error` text, or what was asked);
+    /// to a receipt step, no adjudication route (a sidecar started without the protocol).
     NotFound(String),
     /// 403 to a resolve: the approver is not on the escalation's list.
     NotAnApprover(String),

@@ -13,6 +13,18 @@ use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConf
 /// `tls_root_ca_pem` and `tls_client_identity_pem`; build one yourself only for
 /// [`UreqTransport::with_tls`](crate::unversioned::transport::UreqTransport::with_tls).
 /// `Debug` shows which parts are set, never key material.
+///
+/// ```
+/// use sentinel_runtime::unversioned::transport::{TlsOptions, UreqTransport};
+///
+/// # let (ca_pem, cert_pem, key_pem) = ("", "", "");
+/// let tls = TlsOptions::new()
+///     .root_ca_pem(ca_pem)                         // trust only this CA
+///     .client_identity_pem(cert_pem, key_pem);     // mutual TLS
+/// assert_eq!(format!("{tls:?}"), "TlsOptions { root_ca: true, client_identity: true }");
+/// // Empty PEMs hold no certificate: refused, without quoting key material.
+/// assert!(UreqTransport::with_tls(16, &tls).is_err());
+/// ```
 #[derive(Default, Clone)]
 pub struct TlsOptions {
     pub(crate) root_ca_pem: Option<Vec<u8>>,

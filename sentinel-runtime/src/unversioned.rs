@@ -15,9 +15,40 @@
 //!
 //! Pin an exact version of this crate (`=x.y.z`) if you implement [`transport::Transport`]
 //! yourself.
+//!
+//! ```
+//! use sentinel_runtime::unversioned::json::parse_strict;
+//! use sentinel_runtime::unversioned::transport::{HttpRequest, HttpResponse};
+//! use sentinel_runtime::TransportError;
+//! use sentinel_runtime::SentinelClient;
+//!
+//! // A transport of your own: here, a sidecar that answers with a repeated key.
+//! let client = SentinelClient::builder("http://localhost:4000")
+//!     .transport(|_: &HttpRequest| Ok::<_, TransportError>(HttpResponse::new(200, r#"{"verdict":"BLOCK","verdict":"ALLOW"}"#)))
+//!     .build()
+//!     .unwrap();
+//! assert!(parse_strict(br#"{"verdict":"BLOCK","verdict":"ALLOW"}"#).is_err(), "what the client refuses");
+//! # drop(client);
+//! ```
 
 pub mod transport {
     //! The HTTP exchange under a guard (unversioned: see [the module above](super)).
+    //!
+    //! ```
+    //! use sentinel_runtime::unversioned::transport::{HttpRequest, HttpResponse, Transport};
+    //! use sentinel_runtime::TransportError;
+    //!
+    //! /// A transport that records what it was asked and answers BLOCK.
+    //! #[derive(Default)]
+    //! struct Recording(std::sync::Mutex<Vec<String>>);
+    //!
+    //! impl Transport for Recording {
+    //!     fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+    //!         self.0.lock().unwrap().push(request.url.to_string());
+    //!         Ok(HttpResponse::new(200, r#"{"verdict":"BLOCK","recordId":"rec_1","checks":[]}"#))
+    //!     }
+    //! }
+    //! ```
     pub use crate::transport::{HttpRequest, HttpResponse, Transport, UreqTransport};
 
     #[cfg(feature = "tls")]
@@ -27,6 +58,11 @@ pub mod transport {
 
 pub mod json {
     //! The client's strict JSON reader (unversioned: see [the module above](super)).
+    //!
+    //! ```
+    //! let value = sentinel_runtime::unversioned::json::parse_strict(br#"{"ok":true}"#).unwrap();
+    //! assert_eq!(value["ok"], true);
+    //! ```
 
     /// Parses `bytes` as exactly one JSON value with no repeated key at any depth, and no
     /// number beyond a double: what `serde_json::from_slice::<Value>` would resolve

@@ -89,3 +89,109 @@ fn both_globals_refuse_a_second_client_with_one_error_type() {
         );
     }
 }
+
+/// A loopback HTTP server that answers every request with `status` and the JSON `body`
+/// (at most `requests` requests, each connection closed after its answer).
+#[cfg(feature = "verify")]
+fn answering(status: &'static str, body: &'static str, requests: usize) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let Ok(stream) = stream else { continue };
+            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut reader = BufReader::new(&stream);
+            let mut length = 0;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                line.clear();
+            }
+            let _ = reader.read_exact(&mut vec![0; length]);
+            let _ = write!(
+                &stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// A receipt step that gets no usable answer carries the crate's one `SidecarError`,
+/// matched as a records or escalation call's would be.
+#[cfg(feature = "verify")]
+#[test]
+fn a_receipt_flow_without_an_answer_carries_a_matchable_sidecar_error() {
+    use sentinel_runtime::adjudication::{
+        AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient, ReceiptError,
+    };
+    use sentinel_runtime::provenance::TrustedKeys;
+    use sentinel_runtime::Context;
+    use serde_json::json;
+
+    let adjudicate = |url: String| {
+        let client = SentinelClient::builder(url).build().unwrap();
+        let receipts = ReceiptClient::new(
+            client,
+            TrustedKeys::new(),
+            ExecutorKey::from_seed([7; 32], "api-test"),
+        );
+        let action = CanonicalAction::new(
+            "payments.transfer",
+            "payments-service",
+            "transfer",
+            "agent-1",
+            json!({"amount": 1, "to": "vendor_42"}),
+        )
+        .unwrap();
+        receipts
+            .adjudicate(&AdjudicationRequest::new(
+                action,
+                Context::new("run-1"),
+                "fintech.payments",
+            ))
+            .unwrap_err()
+    };
+
+    // A sidecar started without the adjudication protocol has no such route.
+    let error = adjudicate(answering("404 Not Found", r#"{"error":"not found"}"#, 1));
+    assert!(
+        matches!(&error, ReceiptError::Sidecar(SidecarError::NotFound(m)) if m == "not found"),
+        "{error:?}"
+    );
+    assert_eq!(error.code(), "SIDECAR");
+    assert_eq!(error.to_string(), "sidecar: not found: not found");
+
+    let error = adjudicate(answering("500 Internal Server Error", r#"{"error":"boom"}"#, 1));
+    assert!(
+        matches!(&error, ReceiptError::Sidecar(SidecarError::Status { status: 500, message }) if message == "boom"),
+        "{error:?}"
+    );
+
+    let error = adjudicate(answering("200 OK", r#"{"receipt":null}"#, 1));
+    assert!(
+        matches!(&error, ReceiptError::Sidecar(SidecarError::Malformed(_))),
+        "{error:?}"
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let error = adjudicate(format!("http://127.0.0.1:{port}"));
+    assert!(
+        matches!(&error, ReceiptError::Sidecar(SidecarError::Transport(_))),
+        "{error:?}"
+    );
+    assert!(error.source().is_none(), "{error}");
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::transport::TokioChildProcess;
 use rmcp::ServiceExt;
 
 use super::config;
@@ -37,18 +37,29 @@ pub async fn run(path: &Path, upstream: Upstream<'_>) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Upstream::Command(command) => command[0].clone(),
-        Upstream::Url(url) => url.to_owned(),
+        // Never the URL's userinfo or query, nor a header's value.
+        Upstream::Url(url) => {
+            super::http_upstream::Shown::new(url)
+                .hiding(&config.upstream)
+                .shown
+        }
     };
     let listed = async {
         match upstream {
             Upstream::Command(command) => command_tools(command).await,
-            Upstream::Url(url) => url_tools(url.to_owned()).await,
+            Upstream::Url(url) => url_tools(url, &config.upstream).await,
             Upstream::None => Ok(Vec::new()),
         }
     };
     let tools = match tokio::time::timeout(LIST_TIMEOUT, listed).await {
         Ok(Ok(tools)) => tools,
         Ok(Err(e)) => {
+            let e = match upstream {
+                Upstream::Url(url) => super::http_upstream::Shown::new(url)
+                    .hiding(&config.upstream)
+                    .scrub(&e.to_string()),
+                _ => e.to_string(),
+            };
             eprintln!("sentinelctl mcp: the upstream MCP server `{name}`: {e}");
             return ExitCode::FAILURE;
         }
@@ -75,8 +86,8 @@ async fn command_tools(upstream: &[String]) -> Listed {
     Ok(tools.into_iter().map(|tool| tool.name.into_owned()).collect())
 }
 
-async fn url_tools(url: String) -> Listed {
-    let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await?;
+async fn url_tools(url: &str, config: &super::config::UpstreamConfig) -> Listed {
+    let client = ().serve(super::http_upstream::transport(url, config)).await?;
     let tools = client.list_all_tools().await?;
     let _ = client.cancel().await;
     Ok(tools.into_iter().map(|tool| tool.name.into_owned()).collect())

@@ -10,6 +10,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
+use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -25,7 +26,42 @@ pub struct GateConfig {
     pub rules: RuleSet,
     /// The protected executor's settings, for rules with `receipt = true`.
     pub receipts: Option<ReceiptsConfig>,
+    /// How to reach an upstream over streamable HTTP (`--upstream-url`).
+    pub upstream: UpstreamConfig,
 }
+
+/// The `[upstream]` table: what the gate sends an upstream reached over streamable HTTP.
+#[derive(Clone, Default)]
+pub struct UpstreamConfig {
+    /// Request headers sent with every request (an `authorization`, say). Never printed.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl fmt::Debug for UpstreamConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values are secrets: their names only.
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("UpstreamConfig").field("headers", &names).finish()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpstreamEntry {
+    #[serde(default)]
+    headers: BTreeMap<String, Spanned<String>>,
+}
+
+/// Headers the streamable HTTP transport sets itself: a configured one would conflict.
+const TRANSPORT_HEADERS: &[&str] = &[
+    "accept",
+    "content-type",
+    "content-length",
+    "host",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+];
 
 /// The `[receipts]` table: the gate as the protected executor of authorization receipts.
 pub struct ReceiptsConfig {
@@ -127,6 +163,7 @@ struct File {
     #[serde(default)]
     tools: Vec<ToolEntry>,
     receipts: Option<Spanned<ReceiptsEntry>>,
+    upstream: Option<UpstreamEntry>,
 }
 
 /// One `[[tools]]` entry as written; [`ToolEntry::rule`] checks that it says one thing.
@@ -287,8 +324,8 @@ impl ConfigError {
     }
 }
 
-/// Whether the line `line_text`, after `before`, is in the `[sentinel]` table (or one of its
-/// sub-tables) or names it or its headers: such a line may hold a header value.
+/// Whether the line `line_text`, after `before`, is in the `[sentinel]` or `[upstream]` table
+/// (or a sub-table) or names one or their headers: such a line may hold a header value.
 fn may_hold_a_secret(before: &str, line_text: &str) -> bool {
     let table = before
         .lines()
@@ -296,7 +333,11 @@ fn may_hold_a_secret(before: &str, line_text: &str) -> bool {
         .rfind(|line| line.starts_with('['))
         .unwrap_or("");
     let table = table.trim_start_matches('[').trim_start();
-    table.starts_with("sentinel") || line_text.contains("sentinel") || line_text.contains("headers")
+    table.starts_with("sentinel")
+        || table.starts_with("upstream")
+        || line_text.contains("sentinel")
+        || line_text.contains("upstream")
+        || line_text.contains("headers")
 }
 
 /// Reads and checks the configuration at `path`.
@@ -372,12 +413,53 @@ pub fn parse(path: &Path, text: &str) -> Result<GateConfig, ConfigError> {
             .push(pattern, rule, line_of(text, name_span.start))
             .map_err(|why| ConfigError::at(path, text, Some(name_span), why))?;
     }
+    let upstream = match file.upstream {
+        Some(entry) => upstream(path, text, entry)?,
+        None => UpstreamConfig::default(),
+    };
     Ok(GateConfig {
         sentinel: file.sentinel,
         context: file.context,
         rules,
         receipts,
+        upstream,
     })
+}
+
+/// The `[upstream]` table checked: each header a valid HTTP header the transport does not set
+/// itself. A mistake names its line and header, never its value.
+fn upstream(path: &Path, text: &str, entry: UpstreamEntry) -> Result<UpstreamConfig, ConfigError> {
+    let mut headers = Vec::new();
+    for (name, value) in entry.headers {
+        let span = Some(value.span());
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            ConfigError::at(
+                path,
+                text,
+                span.clone(),
+                format!("`{name}` is not a valid HTTP header name"),
+            )
+        })?;
+        if TRANSPORT_HEADERS.contains(&header.as_str()) {
+            return Err(ConfigError::at(
+                path,
+                text,
+                span,
+                format!("`{name}` is set by the streamable HTTP transport itself; leave it out"),
+            ));
+        }
+        let mut header_value = HeaderValue::from_str(value.get_ref()).map_err(|_| {
+            ConfigError::at(
+                path,
+                text,
+                span.clone(),
+                format!("the value of header `{name}` is not a valid HTTP header value (not shown)"),
+            )
+        })?;
+        header_value.set_sensitive(true);
+        headers.push((header, header_value));
+    }
+    Ok(UpstreamConfig { headers })
 }
 
 /// The `[receipts]` table checked, its seed read (a path relative to the configuration's
@@ -614,6 +696,44 @@ mod tests {
         // Elsewhere the line is still shown.
         let message = error_of("[[tools]]\nname = \"x\"\npolicy = 5\n");
         assert!(message.contains("3 | policy = 5"), "{message}");
+    }
+
+    #[test]
+    fn upstream_headers_are_checked_and_their_values_never_shown() {
+        let config = parse(
+            Path::new("gate.toml"),
+            "[upstream]\nheaders = { authorization = \"Bearer s3cret\", x-tenant = \"t1\" }\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = config.upstream.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["authorization", "x-tenant"]);
+        let debug = format!("{:?}", config.upstream);
+        assert!(
+            debug.contains("authorization") && !debug.contains("s3cret"),
+            "{debug}"
+        );
+        for (text, expected) in [
+            (
+                "[upstream]\nheaders = { \"bad name\" = \"s3cret\" }\n",
+                "gate.toml:2:26: `headers`: `bad name` is not a valid HTTP header name",
+            ),
+            (
+                "[upstream.headers]\naccept = \"s3cret\"\n",
+                "gate.toml:2:10: `accept` is set by the streamable HTTP transport itself",
+            ),
+            (
+                "[upstream.headers]\nauthorization = \"s3cret\\n\"\n",
+                "gate.toml:2:17: the value of header `authorization` is not a valid HTTP header value",
+            ),
+            (
+                "[upstream]\nheader = { authorization = \"s3cret\" }\n",
+                "gate.toml:2:1: unknown field `header`",
+            ),
+        ] {
+            let message = error_of(text);
+            assert!(message.starts_with(expected), "{message}");
+            assert!(!message.contains("s3cret"), "{message}");
+        }
     }
 
     #[test]

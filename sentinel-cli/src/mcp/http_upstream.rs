@@ -9,7 +9,10 @@
 use std::future::Future;
 
 use rmcp::model::{ClientJsonRpcMessage, ErrorCode, ErrorData};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, Transport};
+
+use super::config::UpstreamConfig;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::oneshot;
@@ -19,13 +22,25 @@ use super::relay::UpstreamLink;
 /// How much either direction may hold unread.
 const PIPE_BYTES: usize = 1 << 20;
 
+/// rmcp's transport to the server at `url`, sending the `[upstream]` headers with every
+/// request.
+pub fn transport(url: &str, config: &UpstreamConfig) -> impl Transport<rmcp::RoleClient> + use<> {
+    let headers = config.headers.iter().cloned().collect();
+    StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(url.to_owned()).custom_headers(headers),
+    )
+}
+
 /// The link to the server at `url`, and the future that says why it went away once it did.
-pub fn link(url: &str) -> (UpstreamLink, impl Future<Output = String> + Send + 'static) {
+pub fn link(
+    url: &str,
+    config: &UpstreamConfig,
+) -> (UpstreamLink, impl Future<Output = String> + Send + 'static) {
     let (relay_side, bridge_side) = tokio::io::duplex(PIPE_BYTES);
     let (relay_read, relay_write) = tokio::io::split(relay_side);
     let (gone_tx, gone_rx) = oneshot::channel();
-    let transport = StreamableHttpClientTransport::from_uri(url.to_owned());
-    let url = Shown::new(url);
+    let transport = transport(url, config);
+    let url = Shown::new(url).hiding(config);
     tokio::spawn(async move {
         let why = bridge(transport, bridge_side, &url).await;
         let _ = gone_tx.send(why);
@@ -106,12 +121,13 @@ async fn forward<T: Transport<rmcp::RoleClient>>(
 }
 
 /// The `--upstream-url` as the client (and the model behind it) may read it in an error:
-/// scheme, host, port and path, never the userinfo, query or fragment (a token, say).
-struct Shown {
+/// scheme, host, port and path, never the userinfo, query or fragment (a token, say), nor
+/// an `[upstream]` header's value.
+pub struct Shown {
     /// What was given.
     given: String,
     /// What may be shown.
-    shown: String,
+    pub shown: String,
     /// The parts that must never be shown.
     secrets: Vec<String>,
     /// The URL as a URL library writes it (how an HTTP error names it).
@@ -119,7 +135,8 @@ struct Shown {
 }
 
 impl Shown {
-    fn new(given: &str) -> Self {
+    /// `given` as it may be shown.
+    pub fn new(given: &str) -> Self {
         let Ok(url) = url::Url::parse(given) else {
             return Shown {
                 given: given.to_owned(),
@@ -152,9 +169,22 @@ impl Shown {
         }
     }
 
+    /// The same, also withholding any text that holds one of `config`'s header values.
+    pub fn hiding(mut self, config: &UpstreamConfig) -> Self {
+        self.secrets.extend(
+            config
+                .headers
+                .iter()
+                .filter_map(|(_, value)| value.to_str().ok())
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned),
+        );
+        self
+    }
+
     /// `text` (an HTTP error) with the URL shown as it may be; when a secret part would
     /// still show, the text is withheld.
-    fn scrub(&self, text: &str) -> String {
+    pub fn scrub(&self, text: &str) -> String {
         let mut text = text.replace(&self.given, &self.shown);
         if let Some(normalized) = &self.normalized {
             text = text.replace(normalized, &self.shown);
@@ -177,7 +207,7 @@ mod tests {
             listener.local_addr().unwrap().port()
         };
         let given = format!("http://alice:pa55word@127.0.0.1:{closed}/mcp?token=s3cret#frag");
-        let (link, _gone) = link(&given);
+        let (link, _gone) = link(&given, &UpstreamConfig::default());
         let mut writer = link.writer.unwrap();
         let mut reader = link.reader.unwrap();
         let request = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}"#;
@@ -200,6 +230,59 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn the_upstream_headers_reach_the_server_and_their_values_no_error() {
+        use std::io::{Read, Write};
+        // A raw HTTP server: reads one request's head, answers 500 with a body that echoes
+        // the token (a careless server), and hands the head to the test.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let body = "invalid token: Bearer s3cret-token";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            String::from_utf8_lossy(&head).to_lowercase()
+        });
+        let config = crate::mcp::config::parse(
+            std::path::Path::new("gate.toml"),
+            "[upstream]\nheaders = { authorization = \"Bearer s3cret-token\", x-tenant = \"acme\" }\n",
+        )
+        .unwrap()
+        .upstream;
+        let (link, _gone) = link(&format!("http://127.0.0.1:{port}/mcp"), &config);
+        let mut writer = link.writer.unwrap();
+        let mut reader = link.reader.unwrap();
+        let request = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}"#;
+        writer.write_all(format!("{request}\n").as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(std::time::Duration::from_secs(20), reader.read_line(&mut answer))
+            .await
+            .expect("an answer within 20 s")
+            .unwrap();
+        let head = server.join().unwrap();
+        assert!(head.starts_with("post /mcp "), "{head}");
+        assert!(
+            head.contains("\r\nauthorization: bearer s3cret-token\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nx-tenant: acme\r\n"), "{head}");
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["id"], json!(1), "{answer}");
+        assert!(!answer.to_string().contains("s3cret"), "{answer}");
+    }
+
     #[test]
     fn a_text_still_holding_a_secret_is_withheld() {
         let url = Shown::new("https://alice:p4ss@example.test/mcp?k=s3cret");
@@ -209,5 +292,13 @@ mod tests {
             "failed for url (https://example.test:443/mcp)"
         );
         assert!(!url.scrub("odd: k=s3cret").contains("s3cret"));
+        let config = crate::mcp::config::parse(
+            std::path::Path::new("gate.toml"),
+            "[upstream]\nheaders = { authorization = \"Bearer t0ken\" }\n",
+        )
+        .unwrap()
+        .upstream;
+        let url = Shown::new("http://example.test/mcp").hiding(&config);
+        assert!(!url.scrub("401: Bearer t0ken rejected").contains("t0ken"));
     }
 }

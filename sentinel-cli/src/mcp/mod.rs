@@ -1,6 +1,7 @@
-//! `sentinelctl mcp`: the MCP gate. It serves an MCP client on its own stdin/stdout, starts
-//! the upstream MCP server as a child, and relays between them, guarding every `tools/call`
-//! with the sidecar before it reaches the upstream.
+//! `sentinelctl mcp`: the MCP gate. It serves an MCP client on its own stdin/stdout (or over
+//! streamable HTTP with `--listen`), reaches the upstream MCP server (a child it starts, or
+//! `--upstream-url`), and relays between them, guarding every `tools/call` with the sidecar
+//! before it reaches the upstream.
 
 mod check;
 mod config;
@@ -10,14 +11,22 @@ mod relay;
 #[cfg(test)]
 mod relay_tests;
 mod rules;
+mod serve_http;
+#[cfg(test)]
+mod serve_http_tests;
 mod strict_json;
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::BufReader;
+use sentinel::adjudication::ReceiptClient;
+use sentinel::SentinelClient;
+use tokio::io::{AsyncBufRead, AsyncWrite, BufReader};
 
 /// Arguments of `sentinelctl mcp`.
 #[derive(Debug, clap::Args)]
@@ -43,6 +52,15 @@ pub struct Args {
     /// The upstream MCP server's command line, after `--`.
     #[arg(last = true, value_name = "UPSTREAM")]
     pub upstream: Vec<String>,
+    /// Serve the MCP client over streamable HTTP at this address (such as
+    /// `127.0.0.1:8931`; port 0 picks one), at the path `/mcp`, instead of on stdin/stdout.
+    /// Each MCP session gets an upstream of its own (for a command, a child per session).
+    #[arg(long, value_name = "ADDRESS:PORT", conflicts_with = "check")]
+    pub listen: Option<SocketAddr>,
+    /// Let `--listen` bind an address beyond loopback. The gate has no authentication of its
+    /// own: whoever reaches the port can call the upstream's tools (each call still judged).
+    #[arg(long, requires = "listen")]
+    pub listen_beyond_loopback: bool,
 }
 
 /// How long a closed session waits for the upstream to exit before it is killed.
@@ -91,24 +109,51 @@ pub fn run(args: Args) -> ExitCode {
         },
         None => None,
     };
-    let judge = Arc::new(judge::Judge::new(client, receipts, config.rules, config.context));
-    match upstream_of(&args) {
+    let upstream = match upstream_of(&args) {
         Upstream::None => {
             eprintln!(
                 "sentinelctl mcp: no upstream MCP server: give its command after `--`, or --upstream-url"
             );
             return ExitCode::from(BAD_CONFIG);
         }
-        Upstream::Command(command) => runtime.block_on(serve_stdio(judge, command)),
-        Upstream::Url(url) => runtime.block_on(async {
-            let (link, gone) = http_upstream::link(url);
-            let client_in = BufReader::new(tokio::io::stdin());
-            relay::run(judge, client_in, tokio::io::stdout(), link, gone, UPSTREAM_GRACE).await
-        }),
-    }
+        Upstream::Command(_) if !config.upstream.headers.is_empty() => {
+            eprintln!(
+                "sentinelctl mcp: {}: [upstream] headers are sent to an upstream over streamable HTTP \
+                 (--upstream-url); a command's server gets none: remove them or give --upstream-url",
+                path.display()
+            );
+            return ExitCode::from(BAD_CONFIG);
+        }
+        Upstream::Command(command) => UpstreamSpec::Command(command.to_vec()),
+        Upstream::Url(url) => UpstreamSpec::Url(url.to_owned()),
+    };
+    let sessions = Sessions {
+        client,
+        receipts,
+        rules: config.rules,
+        context: config.context,
+        upstream,
+        upstream_config: config.upstream,
+    };
+    let code = match args.listen {
+        Some(address) => {
+            if let Err(why) = serve_http::may_listen_on(address, args.listen_beyond_loopback) {
+                eprintln!("sentinelctl mcp: {why}");
+                return ExitCode::from(BAD_CONFIG);
+            }
+            runtime.block_on(serve_http::run(address, args.listen_beyond_loopback, sessions))
+        }
+        None => {
+            runtime.block_on(async {
+                let client_in = BufReader::new(tokio::io::stdin());
+                sessions.start().relay(client_in, tokio::io::stdout()).await;
+            });
+            ExitCode::SUCCESS
+        }
+    };
     // A guard still running on the blocking pool must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_secs(1));
-    ExitCode::SUCCESS
+    code
 }
 
 /// Where the upstream server is.
@@ -130,13 +175,88 @@ fn upstream_of(args: &Args) -> Upstream<'_> {
     }
 }
 
-/// One session: the client on this process's stdin/stdout, the upstream a child process.
-async fn serve_stdio(judge: Arc<judge::Judge>, upstream: &[String]) {
-    let client_in = BufReader::new(tokio::io::stdin());
-    let client_out = tokio::io::stdout();
-    let mut command = tokio::process::Command::new(&upstream[0]);
+/// The upstream of every session.
+#[derive(Clone)]
+pub enum UpstreamSpec {
+    /// Started as a child, one per session.
+    Command(Vec<String>),
+    /// Reached over streamable HTTP, a connection per session.
+    Url(String),
+    /// An upstream a test makes, one per session.
+    #[cfg(test)]
+    Test(Arc<dyn Fn() -> (relay::UpstreamLink, Gone) + Send + Sync>),
+}
+
+/// What every session is made of: the sidecar, the rules, the context, the upstream.
+pub struct Sessions {
+    /// The sidecar's client.
+    pub client: SentinelClient,
+    /// The receipt client and target service, for `receipt = true` rules.
+    pub receipts: Option<(ReceiptClient, String)>,
+    /// The rules.
+    pub rules: rules::RuleSet,
+    /// The context fields of the configuration.
+    pub context: config::ContextConfig,
+    /// The upstream.
+    pub upstream: UpstreamSpec,
+    /// The `[upstream]` table (headers for an upstream over HTTP).
+    pub upstream_config: config::UpstreamConfig,
+}
+
+/// Why the upstream went away, once it did.
+pub type Gone = Pin<Box<dyn Future<Output = String> + Send>>;
+
+/// One MCP session: a judge of its own (so a `runId` of its own) and its upstream.
+pub struct Session {
+    judge: Arc<judge::Judge>,
+    link: relay::UpstreamLink,
+    gone: Gone,
+}
+
+impl Sessions {
+    /// A new session: a new judge, and the upstream started (or connected to) for it. Must
+    /// be called inside the runtime.
+    pub fn start(&self) -> Session {
+        let judge = Arc::new(judge::Judge::new(
+            self.client.clone(),
+            self.receipts.clone(),
+            self.rules.clone(),
+            self.context.clone(),
+        ));
+        let (link, gone) = match &self.upstream {
+            UpstreamSpec::Command(command) => start_command(command),
+            UpstreamSpec::Url(url) => {
+                let (link, gone) = http_upstream::link(url, &self.upstream_config);
+                (link, Box::pin(gone) as Gone)
+            }
+            #[cfg(test)]
+            UpstreamSpec::Test(make) => make(),
+        };
+        Session { judge, link, gone }
+    }
+}
+
+impl Session {
+    /// Relays this session between the client's lines and the upstream, until the client
+    /// closes its side.
+    pub async fn relay<R, W>(self, client_in: R, client_out: W)
+    where
+        R: AsyncBufRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        let bounds = relay::Bounds {
+            grace: UPSTREAM_GRACE,
+            execution: relay::EXECUTION_BOUND,
+        };
+        relay::run(self.judge, client_in, client_out, self.link, self.gone, bounds).await;
+    }
+}
+
+/// Starts the upstream `command` as a child over stdio.
+fn start_command(command_line: &[String]) -> (relay::UpstreamLink, Gone) {
+    let mut command = tokio::process::Command::new(&command_line[0]);
     command
-        .args(&upstream[1..])
+        .args(&command_line[1..])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -156,7 +276,7 @@ async fn serve_stdio(judge: Arc<judge::Judge>, upstream: &[String]) {
                     Err(_) => "the upstream MCP server closed its output".to_owned(),
                 }
             };
-            relay::run(judge, client_in, client_out, link, gone, UPSTREAM_GRACE).await;
+            (link, Box::pin(gone))
         }
         Err(e) => {
             let link = relay::UpstreamLink {
@@ -164,18 +284,38 @@ async fn serve_stdio(judge: Arc<judge::Judge>, upstream: &[String]) {
                 reader: None,
                 failed: Some(format!(
                     "the upstream MCP server `{}` could not be started: {e}",
-                    upstream[0]
+                    program_of(&command_line[0])
                 )),
             };
-            relay::run(
-                judge,
-                client_in,
-                client_out,
-                link,
-                async { String::new() },
-                UPSTREAM_GRACE,
-            )
-            .await;
+            (link, Box::pin(async { String::new() }))
+        }
+    }
+}
+
+/// The program of a command, as an error may name it: the arguments may hold secrets (a
+/// token), and a whole command line given as one word (`"npx -y server --token=…"`) is cut
+/// at its first space.
+fn program_of(command: &str) -> &str {
+    command.split_whitespace().next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_upstream_that_cannot_start_is_named_by_its_program_never_its_arguments() {
+        for command in [
+            vec!["/nonexistent/mcp-server --token=s3cret".to_owned()],
+            vec!["/nonexistent/mcp-server".to_owned(), "--token=s3cret".to_owned()],
+        ] {
+            let (link, _) = start_command(&command);
+            let why = link.failed.expect("it cannot start");
+            assert!(
+                why.starts_with("the upstream MCP server `/nonexistent/mcp-server` could not be started: "),
+                "{why}"
+            );
+            assert!(!why.contains("s3cret"), "{why}");
         }
     }
 }

@@ -16,17 +16,25 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, ErrorCode, ErrorData};
-use sentinel::adjudication::AdjudicationRequest;
 use sentinel::Denied;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
-use super::judge::{denial, Judge, Judgement};
+use super::judge::{denial, Execution, Judge, Judgement};
 
 /// How long a call run on a receipt may wait for the upstream's answer; after it the
-/// execution is reported FAILED and the client gets an error (a late answer still passes).
-const EXECUTION_BOUND: Duration = Duration::from_secs(300);
+/// execution is reported FAILED and the client gets an error (a late answer is dropped).
+pub const EXECUTION_BOUND: Duration = Duration::from_secs(300);
+
+/// How long the relay waits.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// For the upstream to exit, and for calls still being judged, once the client is gone.
+    pub grace: Duration,
+    /// For the upstream's answer to a call run on a receipt ([`EXECUTION_BOUND`]).
+    pub execution: Duration,
+}
 
 /// The protocol version from which a tool result carries `resultType`.
 const RESULT_TYPE_SINCE: &str = "2026-07-28";
@@ -39,6 +47,9 @@ enum Awaiting {
     Other,
     /// A call run on a receipt: its executor waits for the answer to report the execution.
     Executed(oneshot::Sender<Value>),
+    /// A call the client already has its answer to (a receipt call that timed out, or one it
+    /// cancelled): the upstream's late answer is dropped, never a second answer to the id.
+    Abandoned,
 }
 
 /// Why a call run on a receipt did not succeed.
@@ -50,6 +61,8 @@ enum Executed {
     Upstream(String),
     /// Forwarded; the upstream did not answer in time (the client has no answer yet).
     Unanswered(String),
+    /// Never forwarded, for this reason (the client has no answer yet).
+    Refused(String),
 }
 
 impl From<Denied> for Executed {
@@ -62,7 +75,7 @@ impl std::fmt::Display for Executed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Executed::Denied(denied) => write!(f, "{denied}"),
-            Executed::Upstream(why) | Executed::Unanswered(why) => f.write_str(why),
+            Executed::Upstream(why) | Executed::Unanswered(why) | Executed::Refused(why) => f.write_str(why),
         }
     }
 }
@@ -85,6 +98,7 @@ pub struct Relay {
     judge: Arc<Judge>,
     to_client: mpsc::UnboundedSender<String>,
     state: Mutex<State>,
+    execution_bound: Duration,
 }
 
 /// The upstream's side of the relay: where to write it and what it answered.
@@ -106,7 +120,7 @@ pub async fn run<R, W, F>(
     client_out: W,
     upstream: UpstreamLink,
     upstream_gone: F,
-    grace: Duration,
+    bounds: Bounds,
 ) where
     R: AsyncBufRead + Send + Unpin + 'static,
     W: AsyncWrite + Send + Unpin + 'static,
@@ -118,6 +132,7 @@ pub async fn run<R, W, F>(
         judge,
         to_client,
         state: Mutex::new(State::default()),
+        execution_bound: bounds.execution,
     });
     let upstream_reader = match (upstream.writer, upstream.reader, upstream.failed) {
         (Some(writer), Some(reader), None) => {
@@ -144,14 +159,14 @@ pub async fn run<R, W, F>(
     relay.lock().to_upstream = None;
     if let Some(mut reader) = upstream_reader {
         // An upstream that does not exit in time is dropped, which kills it.
-        if tokio::time::timeout(grace, &mut reader).await.is_err() {
+        if tokio::time::timeout(bounds.grace, &mut reader).await.is_err() {
             reader.abort();
         }
     }
     drop(relay);
     // Calls still being judged (a guard up to its timeout, a wait for a human) hold the
     // writer open; the client is gone, so they get the grace period, not their full time.
-    let _ = tokio::time::timeout(grace, client_writer).await;
+    let _ = tokio::time::timeout(bounds.grace, client_writer).await;
 }
 
 async fn write_lines<W: AsyncWrite + Unpin>(mut out: W, mut lines: mpsc::UnboundedReceiver<String>) {
@@ -276,8 +291,9 @@ impl Relay {
                     if state.judging.contains(&key) {
                         state.cancelled.insert(key);
                     } else if matches!(state.pending.get(&key), Some(Awaiting::Executed(_))) {
-                        // Its executor stops waiting and reports the execution FAILED.
-                        state.pending.remove(&key);
+                        // Its executor stops waiting (its sender dropped) and reports the
+                        // execution FAILED; a late answer is not passed on.
+                        state.pending.insert(key, Awaiting::Abandoned);
                     }
                 }
                 self.forward_raw(raw);
@@ -288,24 +304,40 @@ impl Relay {
     }
 
     /// Forwards a request, or answers it with an error when the upstream is gone (and
-    /// returns `false`).
+    /// returns `false`). A judged call leaves `judging` in the same step: its id is never
+    /// free, for a request reusing it, before its answer is on its way.
     fn forward_request(&self, id: &Value, awaiting: Awaiting, raw: String) -> bool {
+        let key = id_key(id);
         let mut state = self.lock();
+        state.judging.remove(&key);
+        if state.cancelled.remove(&key) {
+            // Cancelled while it was judged (a receipt call's adjudication): not run, and
+            // not answered.
+            return false;
+        }
         let sent = match (&state.down, &state.to_upstream) {
             (None, Some(upstream)) => upstream.send(raw).is_ok(),
             _ => false,
         };
         if sent {
-            state.pending.insert(id_key(id), awaiting);
+            state.pending.insert(key, awaiting);
             return true;
         }
         let why = state
             .down
             .clone()
             .unwrap_or_else(|| "the upstream MCP server is not connected".into());
-        drop(state);
+        // Queued while the id is still held.
         self.send_error(id, ErrorCode::INTERNAL_ERROR, why);
         false
+    }
+
+    /// A judged call that was answered here (or needs no answer): its id is free again.
+    /// Called after the answer is queued, so a request reusing the id comes after it.
+    fn done_judging(&self, key: &str) {
+        let mut state = self.lock();
+        state.judging.remove(key);
+        state.cancelled.remove(key);
     }
 
     /// Forwards a call run on a receipt and waits for the upstream's answer, which also
@@ -314,12 +346,19 @@ impl Relay {
     async fn forward_and_wait(&self, id: &Value, raw: String) -> Result<Value, Executed> {
         let (answered, answer) = oneshot::channel();
         if !self.forward_request(id, Awaiting::Executed(answered), raw) {
-            return Err(Executed::Upstream("the upstream MCP server is gone".into()));
+            return Err(Executed::Upstream(
+                "the upstream MCP server is gone (or the client cancelled the call)".into(),
+            ));
         }
-        let answer = match await_answer(answer, EXECUTION_BOUND).await {
+        let answer = match await_answer(answer, self.execution_bound).await {
             Err(Executed::Unanswered(why)) => {
-                // Not awaited any more: a late answer passes to the client as it is.
-                self.lock().pending.remove(&id_key(id));
+                // The client gets an error for this id now; the upstream's late answer, if
+                // it comes, is dropped (the id stays in use until then).
+                let key = id_key(id);
+                let mut state = self.lock();
+                if matches!(state.pending.get(&key), Some(Awaiting::Executed(_))) {
+                    state.pending.insert(key, Awaiting::Abandoned);
+                }
                 return Err(Executed::Unanswered(why));
             }
             answer => answer?,
@@ -333,24 +372,65 @@ impl Relay {
     }
 
     /// Runs a call as the protected executor: forwarded only on a receipt the sidecar
-    /// validated for it, its execution reported after the upstream answered.
-    async fn execute(self: Arc<Self>, id: Value, raw: String, request: AdjudicationRequest) {
+    /// validated for it (for a call resuming an approved escalation, a receipt adjudicated
+    /// with that approval), its execution reported after the upstream answered. An
+    /// escalation parks the call; a resumed one is forgotten, whatever came of it.
+    async fn execute(self: Arc<Self>, id: Value, raw: String, execution: Execution) {
         let relay = self.clone();
         let handle = tokio::runtime::Handle::current();
         let call_id = id.clone();
+        let Execution {
+            request,
+            resuming,
+            fingerprint,
+        } = execution;
+        let resumed = resuming.is_some();
         let outcome = tokio::task::spawn_blocking(move || match relay.judge.receipts() {
-            Some(receipts) => receipts.execute(&request, || {
-                handle.block_on(relay.forward_and_wait(&call_id, raw))
-            }),
-            None => Err(Executed::Upstream("the gate has no [receipts] table".into())),
+            Some(receipts) => {
+                let forward = || handle.block_on(relay.forward_and_wait(&call_id, raw));
+                match &resuming {
+                    Some(escalation_id) => receipts.execute_approved(escalation_id, &request, forward),
+                    None => receipts.execute(&request, forward),
+                }
+            }
+            None => Err(Executed::Refused(
+                "BLOCK: the call was not carried out; its rule needs receipts, and the gate has no [receipts] table"
+                    .into(),
+            )),
         })
         .await;
+        let key = id_key(&id);
+        if resumed {
+            self.judge.unpark(&fingerprint);
+        } else if let Ok(Err(Executed::Denied(denied))) = &outcome {
+            if let Some(escalation_id) = denied.escalation_id() {
+                self.judge.park(fingerprint, escalation_id);
+            }
+        }
         match outcome {
-            // Forwarded: the client has the upstream's answer.
+            // Forwarded: the client has the upstream's answer (or the error the relay sent
+            // when it could not forward), and the id has left `judging`.
             Ok(Ok(_)) | Ok(Err(Executed::Upstream(_))) => {}
-            Ok(Err(Executed::Denied(denied))) => self.send_result(&id, denial(denied)),
             Ok(Err(Executed::Unanswered(why))) => self.send_error(&id, ErrorCode::INTERNAL_ERROR, why),
-            Err(e) => self.send_result(&id, gate_failed(&e)),
+            // Never forwarded: answered here, then the id is free.
+            Ok(Err(Executed::Denied(denied))) => {
+                self.send_result(&id, denial(denied));
+                self.done_judging(&key);
+            }
+            Ok(Err(Executed::Refused(why))) => {
+                self.send_result(
+                    &id,
+                    CallToolResult::error(vec![rmcp::model::ContentBlock::text(why)]),
+                );
+                self.done_judging(&key);
+            }
+            Err(e) => {
+                self.send_result(&id, gate_failed(&e));
+                // Forwarded before the panic, the id is pending (and left `judging` then).
+                if !self.lock().pending.contains_key(&key) {
+                    self.done_judging(&key);
+                }
+            }
         }
     }
 
@@ -393,20 +473,31 @@ impl Relay {
                     .await;
             let cancelled = {
                 let mut state = self.lock();
-                state.judging.remove(&key);
-                state.cancelled.remove(&key)
+                let cancelled = state.cancelled.remove(&key);
+                if cancelled {
+                    state.judging.remove(&key);
+                }
+                cancelled
             };
             if cancelled {
                 // The client gave up on it: nothing is run and nothing is answered.
                 return;
             }
+            // The id stays in `judging` until the call is forwarded (then it is pending) or
+            // its answer is queued: a request reusing it meanwhile is refused.
             match judged {
                 Ok(Judgement::Forward) => {
                     self.forward_request(&id, Awaiting::Other, raw);
                 }
-                Ok(Judgement::Refuse(result)) => self.send_result(&id, result),
+                Ok(Judgement::Refuse(result)) => {
+                    self.send_result(&id, result);
+                    self.done_judging(&key);
+                }
                 Ok(Judgement::Execute(request)) => self.execute(id, raw, *request).await,
-                Err(e) => self.send_result(&id, gate_failed(&e)),
+                Err(e) => {
+                    self.send_result(&id, gate_failed(&e));
+                    self.done_judging(&key);
+                }
             }
         });
     }
@@ -437,22 +528,33 @@ impl Relay {
             if text.trim().is_empty() {
                 continue;
             }
-            let _ = self.to_client.send(self.on_upstream_line(text));
+            if let Some(line) = self.on_upstream_line(text) {
+                let _ = self.to_client.send(line);
+            }
         }
     }
 
-    /// The line to pass on for one line from the upstream.
-    fn on_upstream_line(&self, text: &str) -> String {
-        let Ok(mut message) = serde_json::from_str::<Value>(text) else {
-            return text.to_owned();
+    /// The line to pass on for one line from the upstream, if any.
+    fn on_upstream_line(&self, text: &str) -> Option<String> {
+        let mut message = match serde_json::from_str::<Value>(text) {
+            Ok(message @ (Value::Object(_) | Value::Array(_))) => message,
+            // An MCP client must only ever read JSON-RPC: a line that is not (a server's
+            // stray log line, say) is not passed on. Its text is not repeated here.
+            _ => {
+                eprintln!(
+                    "sentinelctl mcp: dropped a line from the upstream MCP server that is not a JSON-RPC message ({} bytes)",
+                    text.len()
+                );
+                return None;
+            }
         };
         let is_response = message.get("method").is_none() && message.get("id").is_some();
         if !is_response {
-            return text.to_owned();
+            return Some(text.to_owned());
         }
         let key = id_key(&message["id"]);
         let awaiting = self.lock().pending.remove(&key);
-        match awaiting {
+        Some(match awaiting {
             Some(Awaiting::ToolsList) => {
                 if let Some(tools) = message.pointer_mut("/result/tools").and_then(Value::as_array_mut) {
                     let before = tools.len();
@@ -462,7 +564,7 @@ impl Relay {
                             .is_none_or(|name| self.judge.rules().lists(name))
                     });
                     if tools.len() != before {
-                        return message.to_string();
+                        return Some(message.to_string());
                     }
                 }
                 text.to_owned()
@@ -476,8 +578,14 @@ impl Relay {
                 self.lock().protocol_version = version.map(str::to_owned);
                 text.to_owned()
             }
+            Some(Awaiting::Abandoned) => {
+                eprintln!(
+                    "sentinelctl mcp: dropped the upstream MCP server's late answer to request {key} (the client already had an error for it)"
+                );
+                return None;
+            }
             _ => text.to_owned(),
-        }
+        })
     }
 
     /// The upstream is gone: every request it still owed an answer gets an error, and so
@@ -487,7 +595,13 @@ impl Relay {
             let mut state = self.lock();
             state.down = Some(why.clone());
             state.to_upstream = None;
-            state.pending.drain().map(|(id, _)| id).collect()
+            state
+                .pending
+                .drain()
+                // The client already has its answer to an abandoned call.
+                .filter(|(_, awaiting)| !matches!(awaiting, Awaiting::Abandoned))
+                .map(|(id, _)| id)
+                .collect()
         };
         for id in owed {
             let id: Value = serde_json::from_str(&id).unwrap_or(Value::Null);

@@ -45,9 +45,36 @@ allow = true
 
 fn start(endpoint: &str) -> Ends {
     let text = format!("[sentinel]\nendpoint = \"{endpoint}\"\ntimeout_ms = 2000\n{RULES}");
-    let config = config::parse(Path::new("gate.toml"), &text).unwrap();
+    start_with(Path::new("gate.toml"), &text, relay::EXECUTION_BOUND)
+}
+
+/// The executor's seed (bytes 7 × 32), base64, and the mock's issuer key.
+const EXECUTOR_SEED: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+const ISSUER_KEY: &str = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
+
+/// A gate whose `write_file` runs on a receipt, the upstream given `execution` to answer it.
+fn start_receipts(sidecar: &MockSidecar, dir: &Path, execution: Duration) -> Ends {
+    sidecar.trust_executor(&sentinel::adjudication::ExecutorKey::from_seed([7; 32], "gate"));
+    std::fs::write(dir.join("seed"), EXECUTOR_SEED).unwrap();
+    let text = format!(
+        "[sentinel]\nendpoint = \"{}\"\ntimeout_ms = 5000\n\
+         [receipts]\nexecutor = \"gate\"\nexecutor_seed_file = \"seed\"\nissuer_keys = [\"{ISSUER_KEY}\"]\n\
+         [[tools]]\nname = \"write_file\"\npolicy = \"files.write\"\nkind = \"file_write\"\nreceipt = true\n",
+        sidecar.endpoint()
+    );
+    start_with(&dir.join("gate.toml"), &text, execution)
+}
+
+fn start_with(path: &Path, text: &str, execution: Duration) -> Ends {
+    let config = config::parse(path, text).unwrap();
     let client = sidecar_client(config.sentinel.as_ref()).unwrap();
-    let judge = Arc::new(Judge::new(client, None, config.rules, config.context));
+    let receipts = config.receipts.as_ref().map(|receipts| {
+        (
+            super::judge::receipt_client(&client, receipts).unwrap(),
+            receipts.target_service.clone(),
+        )
+    });
+    let judge = Arc::new(Judge::new(client, receipts, config.rules, config.context));
     let (client_side, gate_client_side) = tokio::io::duplex(1 << 16);
     let (upstream_side, gate_upstream_side) = tokio::io::duplex(1 << 16);
     let (gate_client_in, gate_client_out) = tokio::io::split(gate_client_side);
@@ -64,7 +91,10 @@ fn start(endpoint: &str) -> Ends {
         gate_client_out,
         link,
         gone,
-        Duration::from_secs(1),
+        relay::Bounds {
+            grace: Duration::from_secs(1),
+            execution,
+        },
     ));
     let (client_read, client_write) = tokio::io::split(client_side);
     let (upstream_read, upstream_write) = tokio::io::split(upstream_side);
@@ -416,4 +446,184 @@ async fn a_request_reusing_a_pending_id_is_refused_not_forwarded() {
     let answer = r#"{"jsonrpc":"2.0","id":1,"result":{"resources":[]}}"#;
     send(ends.upstream.as_mut().unwrap(), answer).await;
     assert_eq!(next(&mut ends.to_client).await, answer);
+}
+
+#[tokio::test]
+async fn a_line_from_the_upstream_that_is_not_json_rpc_is_dropped_never_passed_on() {
+    let sidecar = MockSidecar::allow_all();
+    let mut ends = start(&sidecar.endpoint());
+    ping_reaches_upstream_next(&mut ends, 1).await;
+    let upstream = ends.upstream.as_mut().unwrap();
+    for line in [
+        "Server listening on stdio",
+        "5",
+        "\"text\"",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,",
+    ] {
+        send(upstream, line).await;
+    }
+    let answer = r#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+    send(upstream, answer).await;
+    assert_eq!(
+        next(&mut ends.to_client).await,
+        answer,
+        "the client reads the answer, none of the lines before it"
+    );
+}
+
+#[tokio::test]
+async fn a_late_answer_after_a_receipt_call_timed_out_is_dropped_not_a_second_answer() {
+    let sidecar = MockSidecar::allow_all();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ends = start_receipts(&sidecar, dir.path(), Duration::from_millis(300));
+    let line = call(1, "write_file", json!({"path": "/data/a"}));
+    send(&mut ends.client, &line).await;
+    let forwarded: Value = serde_json::from_str(&next(&mut ends.to_upstream).await).unwrap();
+    assert_eq!(forwarded["id"], json!(1), "forwarded on a receipt");
+    // The upstream does not answer within the bound: the client gets an error for id 1.
+    let error: Value = serde_json::from_str(&next(&mut ends.to_client).await).unwrap();
+    assert_eq!(error["id"], json!(1));
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer within"),
+        "{error}"
+    );
+    // Its late answer, then the answer to a ping: the client reads only the ping's.
+    ping_reaches_upstream_next(&mut ends, 2).await;
+    let upstream = ends.upstream.as_mut().unwrap();
+    send(upstream, r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#).await;
+    let pong = r#"{"jsonrpc":"2.0","id":2,"result":{}}"#;
+    send(upstream, pong).await;
+    assert_eq!(next(&mut ends.to_client).await, pong);
+}
+
+#[tokio::test]
+async fn a_request_reusing_the_id_of_a_call_still_being_adjudicated_is_refused_not_forwarded() {
+    // The sidecar holds the adjudication until the test has sent the reused id.
+    let (arrived_tx, arrived) = std::sync::mpsc::channel::<()>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (arrived_tx, released) = (std::sync::Mutex::new(arrived_tx), std::sync::Mutex::new(released));
+    let sidecar = MockSidecar::start(move |_| {
+        let _ = arrived_tx.lock().unwrap().send(());
+        let _ = released.lock().unwrap().recv_timeout(Duration::from_secs(5));
+        MockAnswer::allow()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut ends = start_receipts(&sidecar, dir.path(), relay::EXECUTION_BOUND);
+    send(
+        &mut ends.client,
+        &call(1, "write_file", json!({"path": "/data/a"})),
+    )
+    .await;
+    tokio::task::spawn_blocking(move || arrived.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .expect("the sidecar was asked");
+    let reused = r#"{"jsonrpc":"2.0","id":1,"method":"resources/list"}"#;
+    send(&mut ends.client, reused).await;
+    let error: Value = serde_json::from_str(&next(&mut ends.to_client).await).unwrap();
+    assert_eq!(error["id"], json!(1), "{error}");
+    assert_eq!(error["error"]["code"], json!(-32600), "{error}");
+    release.send(()).unwrap();
+    let forwarded: Value = serde_json::from_str(&next(&mut ends.to_upstream).await).unwrap();
+    assert_eq!(
+        forwarded["method"],
+        json!("tools/call"),
+        "the reused request was never forwarded"
+    );
+}
+
+/// A receipt gate before a sidecar that escalates every adjudication until `approved` is set
+/// (then allows when `honours` says so); the escalation's id after a first call, and a second
+/// identical call refused on that same escalation, never forwarded.
+async fn parked_receipt_call(sidecar: &MockSidecar, dir: &Path) -> (Ends, String) {
+    let mut ends = start_receipts(sidecar, dir, relay::EXECUTION_BOUND);
+    let line = call(1, "write_file", json!({"path": "/data/chart", "clinical": true}));
+    send(&mut ends.client, &line).await;
+    let parked = refusal(&next(&mut ends.to_client).await, 1);
+    assert!(parked.starts_with("ESCALATE: "), "{parked}");
+    let escalation = parked
+        .split("(escalation ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no escalation id in {parked}"))
+        .to_owned();
+    send(
+        &mut ends.client,
+        &call(2, "write_file", json!({"path": "/data/chart", "clinical": true})),
+    )
+    .await;
+    let again = refusal(&next(&mut ends.to_client).await, 2);
+    assert!(
+        again.contains(&escalation),
+        "the same escalation, not another: {again}"
+    );
+    ping_reaches_upstream_next(&mut ends, 3).await;
+    (ends, escalation)
+}
+
+fn approve(endpoint: String, escalation: String) -> tokio::task::JoinHandle<()> {
+    tokio::task::spawn_blocking(move || {
+        sentinel::SentinelClient::builder(endpoint)
+            .build()
+            .unwrap()
+            .resolve(&escalation, sentinel::Resolution::Approve, "attending_physician")
+            .unwrap();
+    })
+}
+
+#[tokio::test]
+async fn in_receipt_mode_the_identical_call_after_approval_resumes_the_escalation_and_runs_once() {
+    let approved = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = approved.clone();
+    let sidecar = MockSidecar::start(move |_| {
+        if seen.load(std::sync::atomic::Ordering::SeqCst) {
+            MockAnswer::allow()
+        } else {
+            MockAnswer::escalate("needs a clinician")
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ends, escalation) = parked_receipt_call(&sidecar, dir.path()).await;
+    approve(sidecar.endpoint(), escalation).await.unwrap();
+    approved.store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let line = call(4, "write_file", json!({"path": "/data/chart", "clinical": true}));
+    send(&mut ends.client, &line).await;
+    let forwarded: Value = serde_json::from_str(&next(&mut ends.to_upstream).await).unwrap();
+    assert_eq!(forwarded["id"], json!(4), "{forwarded}");
+    let answer = r#"{"jsonrpc":"2.0","id":4,"result":{"content":[{"type":"text","text":"written"}]}}"#;
+    send(ends.upstream.as_mut().unwrap(), answer).await;
+    assert_eq!(next(&mut ends.to_client).await, answer);
+    // Reported after the answer was passed on.
+    let answered = std::time::Instant::now();
+    while sidecar.executions().is_empty() && answered.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sidecar.executions().len(), 1, "one execution reported");
+}
+
+#[tokio::test]
+async fn in_receipt_mode_an_approval_the_sidecar_does_not_honour_is_refused_with_why_not_escalated_again() {
+    // Escalates every adjudication, approved or not (as the reference sidecar does).
+    let sidecar = MockSidecar::start(|_| MockAnswer::escalate("needs a clinician"));
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ends, escalation) = parked_receipt_call(&sidecar, dir.path()).await;
+    approve(sidecar.endpoint(), escalation.clone()).await.unwrap();
+
+    send(
+        &mut ends.client,
+        &call(4, "write_file", json!({"path": "/data/chart", "clinical": true})),
+    )
+    .await;
+    let refused = refusal(&next(&mut ends.to_client).await, 4);
+    assert!(
+        refused.contains(&format!(
+            "escalation {escalation} is approved, but the sidecar's adjudication is ESCALATE"
+        )),
+        "{refused}"
+    );
+    ping_reaches_upstream_next(&mut ends, 5).await;
 }

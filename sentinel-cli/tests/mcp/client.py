@@ -1,7 +1,9 @@
-"""A real MCP client (the Python MCP SDK, `mcp.client.stdio`) that runs a plan of steps
-against a server started by command, and prints what it saw as one JSON object.
+"""A real MCP client (the Python MCP SDK, `mcp.client.stdio` or `mcp.client.streamable_http`)
+that runs a plan of steps against a server started by command, or at a streamable HTTP URL,
+and prints what it saw as one JSON object.
 
     python client.py PLAN.json -- COMMAND [ARGS...]
+    python client.py PLAN.json --url URL
 
 The plan is a JSON list of steps; each result is in "steps", in order. The Rust tests
 (sentinel-cli/tests/live_mcp_gate.rs) write plans and assert on the results, so that the
@@ -16,6 +18,7 @@ import urllib.request
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 
@@ -99,15 +102,17 @@ async def run_step(session, step, results):
 
 async def main():
     plan_path = sys.argv[1]
-    if sys.argv[2] != "--":
-        raise SystemExit("usage: client.py PLAN.json -- COMMAND [ARGS...]")
-    command, args = sys.argv[3], sys.argv[4:]
+    if sys.argv[2] == "--":
+        transport = stdio_client(StdioServerParameters(command=sys.argv[3], args=sys.argv[4:]))
+    elif sys.argv[2] == "--url":
+        transport = streamable_http_client(sys.argv[3])
+    else:
+        raise SystemExit("usage: client.py PLAN.json -- COMMAND [ARGS...] | client.py PLAN.json --url URL")
     with open(plan_path) as f:
         plan = json.load(f)
     out = {"steps": []}
-    params = StdioServerParameters(command=command, args=args)
     try:
-        async with stdio_client(params) as (read, write):
+        async with transport as (read, write):
             async with ClientSession(read, write, read_timeout_seconds=60) as session:
                 try:
                     init = await session.initialize()

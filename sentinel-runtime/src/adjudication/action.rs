@@ -34,6 +34,16 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// )?;
 /// // The digest the reference sidecar computes for the same action (recorded).
 /// assert_eq!(action.digest(), "2b19bfdd0b55df6d957147f0894bc77342023b8c79a14fdd95563c790a77b8a2");
+/// assert_eq!(action.action_type(), "payment");
+/// assert_eq!(action.parameters()["to"], "vendor_42");
+///
+/// // Everything else that matters to the authorization is part of the digest too.
+/// let scoped = action.clone()
+///     .tenant("acme")
+///     .scope("payments:write")
+///     .environment("prod")
+///     .attributes(json!({"region": "eu"}))?;
+/// assert_ne!(scoped.digest(), action.digest());
 /// # Ok::<(), sentinel_runtime::adjudication::ReceiptError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -227,6 +237,15 @@ fn proto_key(map: &Map<String, Value>, path: &str) -> Option<String> {
 /// canonical JSON of `context` as the client sends it with the guard request. The sidecar
 /// does not compute it (it takes the client's); the client recomputes it at execution
 /// from the context it actually runs under.
+///
+/// ```
+/// use sentinel_runtime::adjudication::context_digest;
+/// use sentinel_runtime::Context;
+///
+/// let digest = context_digest(&Context::new("run-42").with_actor("agent-7", ["ops"]));
+/// assert_eq!(digest.len(), 64);
+/// assert_ne!(digest, context_digest(&Context::new("run-43")));
+/// ```
 #[must_use]
 pub fn context_digest(context: &Context) -> String {
     digest_of(&serde_json::to_value(context).unwrap_or(Value::Null))
@@ -236,6 +255,17 @@ pub fn context_digest(context: &Context) -> String {
 /// a version, the checkers' versions and the configuration that affects decisions (no
 /// secrets). The sidecar digests what the client sends; the executor then requires the
 /// receipt to carry that digest (`POLICY_MISMATCH` otherwise).
+///
+/// ```
+/// use sentinel_runtime::adjudication::PolicyManifest;
+/// use serde_json::json;
+///
+/// let manifest = PolicyManifest::new("fintech.payments@1")
+///     .checker("sanctions", "2026-11")
+///     .config("escalate_above", json!(25000));
+/// assert_eq!(manifest.policy_version(), "fintech.payments@1");
+/// assert_eq!(manifest.digest().len(), 64, "the policyBundleDigest a receipt must carry");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyManifest {
@@ -284,6 +314,22 @@ impl PolicyManifest {
 
 /// One item of evidence the decision rests on (the sidecar's `EvidenceItem`), committed by
 /// digest: raw values never travel. Optional fields are left out when `None`.
+///
+/// ```
+/// use sentinel_runtime::adjudication::{evidence_digest, EvidenceItem};
+///
+/// let balance = EvidenceItem {
+///     source_id: "ledger-eu-1".into(),
+///     source_type: "ledger".into(),
+///     query_digest: "aa".repeat(32),
+///     response_digest: "bb".repeat(32),
+///     retrieved_at: "2026-12-05T10:00:00Z".into(),
+///     trust_level: "authoritative".into(),
+///     availability_status: "available".into(),
+///     ..EvidenceItem::default()
+/// };
+/// assert_eq!(evidence_digest(&[balance]).len(), 64);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EvidenceItem {
@@ -316,6 +362,13 @@ pub struct EvidenceItem {
 /// The sidecar's `evidenceDigest`: the Merkle root over the items' digests, sorted (a set),
 /// leaves prefixed `0x00`, nodes `0x01`, a lone node promoted; SHA-256 of nothing for no
 /// evidence.
+///
+/// ```
+/// use sentinel_runtime::adjudication::evidence_digest;
+///
+/// // No evidence: the SHA-256 of nothing.
+/// assert_eq!(evidence_digest(&[]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+/// ```
 #[must_use]
 pub fn evidence_digest(items: &[EvidenceItem]) -> String {
     let mut leaves: Vec<String> = items

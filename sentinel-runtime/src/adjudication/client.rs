@@ -13,7 +13,9 @@ use super::receipt::{AuthorizationReceipt, ExecutionReceipt, ExecutorKey};
 use super::ReceiptError;
 use crate::client::SentinelClient;
 use crate::decision::Verdict;
+use crate::protocol;
 use crate::provenance::TrustedKeys;
+use crate::sidecar_error::SidecarError;
 use crate::transport::HttpResponse;
 
 mod audit;
@@ -49,6 +51,9 @@ pub use request::{Adjudication, AdjudicationRequest, ExecutionBinding};
 /// // The body runs only on a receipt the sidecar just issued for exactly this action.
 /// let paid: Result<&str, Denied> = receipts.execute(&request, || Ok("paid"));
 /// # let _ = paid;
+/// assert_eq!(receipts.executor().identity(), "payments-worker");
+/// assert_eq!(receipts.issuers().len(), 1);
+/// println!("through {}", receipts.sentinel().endpoint());
 /// # Ok(())
 /// # }
 /// ```
@@ -125,6 +130,24 @@ impl ReceiptClient {
     /// [`ReceiptError::Sidecar`] without a well-formed answer;
     /// [`ReceiptError::Rejected`] for a receipt that fails the client's check (another
     /// key, another action, expired, …).
+    ///
+    /// ```no_run
+    /// # use sentinel_runtime::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
+    /// # use sentinel_runtime::{provenance::TrustedKeys, Context, SentinelClient};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let issuers = TrustedKeys::new().with_key_base64("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")?;
+    /// # let receipts = ReceiptClient::new(SentinelClient::builder("http://localhost:4701").build()?, issuers,
+    /// #     ExecutorKey::from_seed([7; 32], "payments-worker"));
+    /// # let action = CanonicalAction::new("payment", "core-banking", "transfer", "agent-7", serde_json::json!({"amount": 100}))?;
+    /// # let request = AdjudicationRequest::new(action, Context::new("run-1"), "fintech.payments");
+    /// let adjudication = receipts.adjudicate(&request)?;
+    /// if let Some(receipt) = &adjudication.receipt {
+    ///     // The protocol step by step (what `execute` does): consume the nonce, run, report.
+    ///     let executions = receipts.validate(receipt, &request.binding())?;
+    ///     println!("receipt {} validated, execution {executions}", receipt.receipt_id());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn adjudicate(&self, request: &AdjudicationRequest) -> Result<Adjudication, ReceiptError> {
         self.adjudicate_until(request, self.inner.client.deadline())
     }
@@ -210,6 +233,24 @@ impl ReceiptClient {
     ///
     /// [`ReceiptError::Rejected`] with the validator's code; [`ReceiptError::Sidecar`]
     /// without a well-formed answer (then the nonce may or may not be spent: never run).
+    ///
+    /// ```no_run
+    /// # use sentinel_runtime::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
+    /// # use sentinel_runtime::{provenance::TrustedKeys, Context, SentinelClient};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let issuers = TrustedKeys::new().with_key_base64("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")?;
+    /// # let receipts = ReceiptClient::new(SentinelClient::builder("http://localhost:4701").build()?, issuers,
+    /// #     ExecutorKey::from_seed([7; 32], "payments-worker"));
+    /// # let action = CanonicalAction::new("payment", "core-banking", "transfer", "agent-7", serde_json::json!({"amount": 100}))?;
+    /// # let request = AdjudicationRequest::new(action, Context::new("run-1"), "fintech.payments");
+    /// let adjudication = receipts.adjudicate(&request)?;
+    /// let receipt = adjudication.receipt.as_ref().ok_or("not authorized")?;
+    /// match receipts.validate(receipt, &request.binding()) {
+    ///     Ok(count) => println!("valid; executed {count} time(s) now"),
+    ///     Err(e) => println!("refused ({}): never run", e.code()),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn validate(
         &self,
         receipt: &AuthorizationReceipt,
@@ -261,6 +302,22 @@ impl ReceiptClient {
     /// # Errors
     ///
     /// [`ReceiptError::Sidecar`] if the sidecar did not confirm.
+    ///
+    /// ```no_run
+    /// # use sentinel_runtime::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
+    /// # use sentinel_runtime::{provenance::TrustedKeys, Context, SentinelClient};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let issuers = TrustedKeys::new().with_key_base64("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")?;
+    /// # let receipts = ReceiptClient::new(SentinelClient::builder("http://localhost:4701").build()?, issuers,
+    /// #     ExecutorKey::from_seed([7; 32], "payments-worker"));
+    /// # let action = CanonicalAction::new("payment", "core-banking", "transfer", "agent-7", serde_json::json!({"amount": 100}))?;
+    /// # let request = AdjudicationRequest::new(action, Context::new("run-1"), "fintech.payments");
+    /// let adjudication = receipts.adjudicate(&request)?;
+    /// if let Some(receipt) = &adjudication.receipt {
+    ///     receipts.revoke(receipt.receipt_id(), Some("the job was cancelled"))?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn revoke(&self, receipt_id: &str, reason: Option<&str>) -> Result<(), ReceiptError> {
         let mut body = json!({ "receiptId": receipt_id });
         if let Some(reason) = reason {
@@ -274,9 +331,8 @@ impl ReceiptClient {
     }
 
     fn post(&self, path: &str, body: &Value, deadline: Instant) -> Result<Value, ReceiptError> {
-        let body = serde_json::to_vec(body)
-            .map_err(|e| ReceiptError::Sidecar(format!("unserializable request: {e}")))?;
-        self.send("POST", path, body, deadline)
+        // A `Value` always serializes (its keys are strings).
+        self.send("POST", path, body.to_string().into_bytes(), deadline)
     }
 
     fn get(&self, path: &str) -> Result<Value, ReceiptError> {
@@ -295,12 +351,15 @@ impl ReceiptClient {
             .inner
             .client
             .exchange_until(method, &url, body, deadline, &mut 0)
-            .map_err(|why| ReceiptError::Sidecar(format!("{method} {path}: {why}")))?;
-        if !(200..300).contains(&response.status) {
-            return Err(status_error(method, path, &response));
+            .map_err(SidecarError::Transport)?;
+        if !protocol::is_success(response.status) {
+            return Err(status_error(&response));
         }
-        crate::strict_json::parse(&response.body)
-            .map_err(|e| ReceiptError::Sidecar(format!("{method} {path}: not valid JSON: {e}")))
+        crate::strict_json::parse(&response.body).map_err(|e| {
+            ReceiptError::Sidecar(SidecarError::Malformed(format!(
+                "{method} {path}: not valid JSON: {e}"
+            )))
+        })
     }
 }
 
@@ -339,10 +398,10 @@ pub(crate) fn check_binding(
 }
 
 fn malformed(what: &str, why: impl fmt::Display) -> ReceiptError {
-    ReceiptError::Sidecar(format!("malformed {what} answer: {why}"))
+    ReceiptError::Sidecar(SidecarError::Malformed(format!("the {what} answer: {why}")))
 }
 
-fn status_error(method: &str, path: &str, response: &HttpResponse) -> ReceiptError {
+fn status_error(response: &HttpResponse) -> ReceiptError {
     let answer = serde_json::from_slice::<Value>(&response.body).ok();
     let error = answer
         .as_ref()
@@ -357,10 +416,11 @@ fn status_error(method: &str, path: &str, response: &HttpResponse) -> ReceiptErr
     if response.status == 400 && error.as_deref() == Some("non-canonical action") {
         return ReceiptError::NonCanonicalAction(details.unwrap_or_default());
     }
-    match error {
-        Some(error) => ReceiptError::Sidecar(format!("{method} {path}: HTTP {}: {error}", response.status)),
-        None => ReceiptError::Sidecar(format!("{method} {path}: HTTP {}", response.status)),
-    }
+    let message = error.unwrap_or_default();
+    ReceiptError::Sidecar(match response.status {
+        404 => SidecarError::NotFound(message),
+        status => SidecarError::Status { status, message },
+    })
 }
 
 impl fmt::Debug for ReceiptClient {

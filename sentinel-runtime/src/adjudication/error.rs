@@ -3,11 +3,17 @@
 use std::fmt;
 
 use crate::decision::Verdict;
+use crate::sidecar_error::SidecarError;
 
 /// Why an adjudication, a validation, a report or an audit did not succeed. Every variant
 /// means "do not execute"; none carries a secret (receipts are named by id, never shown
 /// whole).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// As every error of this crate, its `Display` is the whole story and `source()` is `None`;
+/// a failure to get an answer at all is the crate's one [`SidecarError`], matched as
+/// anywhere else (`ReceiptError::Sidecar(SidecarError::NotFound(_))` for a sidecar that
+/// does not serve the protocol's routes).
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum ReceiptError {
     /// The action cannot be described in a form the sidecar digests deterministically
@@ -30,9 +36,11 @@ pub enum ReceiptError {
         /// What was wrong, and who found it.
         message: String,
     },
-    /// No trustworthy answer: the sidecar was unreachable, answered an HTTP error, or sent
-    /// something malformed.
-    Sidecar(String),
+    /// No trustworthy answer: the sidecar was unreachable
+    /// ([`SidecarError::Transport`]), answered an HTTP error ([`SidecarError::NotFound`]
+    /// for a 404, as a sidecar without the adjudication protocol answers; otherwise
+    /// [`SidecarError::Status`]), or sent something malformed ([`SidecarError::Malformed`]).
+    Sidecar(SidecarError),
 }
 
 impl ReceiptError {
@@ -45,6 +53,13 @@ impl ReceiptError {
 
     /// The protocol's error code: the validator's code for [`Rejected`](Self::Rejected),
     /// `NON_CANONICAL_ACTION`, `NOT_AUTHORIZED` or `SIDECAR` otherwise.
+    ///
+    /// ```
+    /// use sentinel_runtime::adjudication::CanonicalAction;
+    ///
+    /// let error = CanonicalAction::new("payment", "", "transfer", "agent-7", serde_json::json!({})).unwrap_err();
+    /// assert_eq!(error.code(), "NON_CANONICAL_ACTION");
+    /// ```
     #[must_use]
     pub fn code(&self) -> &str {
         match self {
@@ -70,3 +85,9 @@ impl fmt::Display for ReceiptError {
 }
 
 impl std::error::Error for ReceiptError {}
+
+impl From<SidecarError> for ReceiptError {
+    fn from(e: SidecarError) -> Self {
+        ReceiptError::Sidecar(e)
+    }
+}

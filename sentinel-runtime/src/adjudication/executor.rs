@@ -99,6 +99,21 @@ impl ReceiptClient {
     /// # Errors
     ///
     /// `body`'s error, or a [`Denied`] converted into `E`.
+    ///
+    /// ```no_run
+    /// # use sentinel_runtime::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
+    /// # use sentinel_runtime::{provenance::TrustedKeys, Context, Denied, SentinelClient};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let issuers = TrustedKeys::new().with_key_base64("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")?;
+    /// # let receipts = ReceiptClient::new(SentinelClient::builder("http://localhost:4701").build()?, issuers,
+    /// #     ExecutorKey::from_seed([7; 32], "payments-worker"));
+    /// # let action = CanonicalAction::new("payment", "core-banking", "transfer", "agent-7", serde_json::json!({"amount": 100}))?;
+    /// # let request = AdjudicationRequest::new(action, Context::new("run-1"), "fintech.payments");
+    /// // Adjudicated earlier, stored with the parked job (the adjudication serializes):
+    /// let adjudication = receipts.adjudicate(&request)?;
+    /// let paid: Result<&str, Denied> = receipts.execute_receipt(&adjudication, &request, || Ok("paid"));
+    /// # Ok(()) }
+    /// ```
     pub fn execute_receipt<T, E, F>(
         &self,
         adjudication: &Adjudication,
@@ -277,6 +292,20 @@ impl ReceiptClient {
     /// # Errors
     ///
     /// `body`'s error, or a [`Denied`] converted into `E`.
+    ///
+    /// ```no_run
+    /// # use sentinel_runtime::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
+    /// # use sentinel_runtime::{provenance::TrustedKeys, Context, Denied, SentinelClient};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let issuers = TrustedKeys::new().with_key_base64("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")?;
+    /// # let receipts = ReceiptClient::new(SentinelClient::builder("http://localhost:4701").build()?, issuers,
+    /// #     ExecutorKey::from_seed([7; 32], "payments-worker"));
+    /// # let action = CanonicalAction::new("payment", "core-banking", "transfer", "agent-7", serde_json::json!({"amount": 100}))?;
+    /// # let request = AdjudicationRequest::new(action, Context::new("run-1"), "fintech.payments");
+    /// // The same request that escalated, once esc_6f1c is approved:
+    /// let paid: Result<&str, Denied> = receipts.execute_approved("esc_6f1c", &request, || Ok("paid"));
+    /// # Ok(()) }
+    /// ```
     pub fn execute_approved<T, E, F>(
         &self,
         escalation_id: &str,

@@ -25,6 +25,29 @@ pub const PROTOCOL_VERSION: &str = "sentinel.adjudication/1";
 /// and send it on with serde (it serializes to the sidecar's form). A receipt is only read,
 /// never assembled or changed: every change would break the signature. `Debug` leaves out
 /// the nonce and the signature.
+///
+/// ```no_run
+/// use std::time::SystemTime;
+/// # use sentinel_runtime::adjudication::{AdjudicationRequest, ReceiptClient};
+/// # fn run(receipts: &ReceiptClient, request: &AdjudicationRequest) -> Result<(), Box<dyn std::error::Error>> {
+/// let receipt = receipts.adjudicate(request)?.receipt.ok_or("not authorized")?;
+/// println!("{} ({}) by {} with {}: {} -> {} (deterministic {}, model {:?})", receipt.receipt_id(),
+///     receipt.protocol_version(), receipt.issuer(), receipt.key_id(), receipt.policy_version(),
+///     receipt.final_verdict(), receipt.deterministic_verdict(), receipt.model_verdict());
+/// println!("valid {} to {}, {} run(s), approval {:?}", receipt.issued_at(), receipt.expires_at(),
+///     receipt.max_executions(), receipt.human_approval_reference());
+/// // What it is bound to:
+/// assert_eq!(receipt.action_digest(), request.action().digest());
+/// assert_eq!(receipt.context_digest(), request.binding().context_digest);
+/// println!("policy {}, evidence {}", receipt.policy_bundle_digest(), receipt.evidence_digest());
+/// // What was signed, and the checks that need no sidecar:
+/// println!("{} signed as {:?} = sha256({}); digest {}", receipt.signature(), receipt.signing_input(),
+///     receipt.signable_body(), receipt.digest());
+/// receipt.verify_signature(receipts.issuers())?;
+/// receipt.check(receipts.issuers(), SystemTime::now())?;
+/// let _single_use: &str = receipt.nonce();
+/// # Ok(()) }
+/// ```
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[non_exhaustive]
@@ -305,6 +328,14 @@ fn verify(key: &[u8; 32], message: &[u8; 32], signature: &str) -> bool {
 }
 
 /// How a protected execution ended (the sidecar's `ExecutionStatus`).
+///
+/// ```
+/// use sentinel_runtime::adjudication::{ExecutionReceipt, ExecutionStatus};
+///
+/// fn ran(execution: &ExecutionReceipt) -> bool {
+///     matches!(execution.execution_status(), ExecutionStatus::Succeeded | ExecutionStatus::PartiallyCompleted)
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[non_exhaustive]
@@ -324,6 +355,22 @@ pub enum ExecutionStatus {
 ///
 /// Made and signed by [`ReceiptClient`](super::ReceiptClient); read its members through the
 /// methods of the same name (the sidecar's field names).
+///
+/// ```no_run
+/// # fn run(receipts: &sentinel_runtime::adjudication::ReceiptClient) {
+/// for execution in receipts.pending_reports() {
+///     println!("{} ran {} on receipt {} ({}) as {}: {:?} from {} to {}, result {}, ref {:?}",
+///         execution.execution_id(), execution.actual_action_digest(), execution.authorization_receipt_id(),
+///         execution.authorization_receipt_digest(), execution.executor_identity(),
+///         execution.execution_status(), execution.started_at(), execution.completed_at(),
+///         execution.result_digest(), execution.external_reference());
+///     // Signed by the executor key:
+///     assert_eq!(execution.key_id(), receipts.executor().key_id());
+///     assert!(execution.verify_with(&receipts.executor().public_key()));
+///     println!("{} over {:?}", execution.signature(), execution.signing_input());
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[non_exhaustive]
@@ -440,6 +487,22 @@ impl ExecutionReceipt {
 /// The executor's Ed25519 identity: signs execution receipts. The sidecar trusts it
 /// through `SENTINEL_PROTOCOL_EXECUTOR_KEYS` (see [`sidecar_setting`](Self::sidecar_setting)).
 /// `Debug` never shows the key.
+///
+/// ```
+/// use sentinel_runtime::adjudication::ExecutorKey;
+///
+/// let key = ExecutorKey::from_seed([7; 32], "payments-worker");
+/// assert_eq!(key.identity(), "payments-worker");
+/// assert!(key.key_id().starts_with("ed25519-"));
+/// assert_eq!(key.public_key().len(), 32);
+///
+/// // The seed as base64 (from a secret store), under the id configured at the sidecar:
+/// let same = ExecutorKey::from_seed_base64("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=", "payments-worker")?
+///     .with_key_id("payments-1");
+/// assert_eq!((same.key_id(), same.public_key()), ("payments-1", key.public_key()));
+/// assert!(!format!("{same:?}").contains("BwcH"));
+/// # Ok::<(), String>(())
+/// ```
 #[derive(Clone)]
 pub struct ExecutorKey {
     signing: SigningKey,

@@ -91,6 +91,22 @@ impl SentinelClient {
     /// an empty bucket, is retried like a guard, within the deadline. A malformed decision
     /// fails safe for its own request; an answer that is not a list of the right length, or
     /// none within the deadline, fails safe for every request it covered.
+    ///
+    /// ```
+    /// use sentinel_runtime::{Action, Context, SentinelClient};
+    /// use serde_json::json;
+    ///
+    /// // Nothing listens on port 9: every action gets the fail-closed fallback.
+    /// let client = SentinelClient::builder("http://127.0.0.1:9").build()?;
+    /// let run = Context::new("run-42");
+    /// let decisions = client.guard_batch(&[
+    ///     (Action::payment(json!({"amount": 100, "to": "vendor_42"})), run.clone(), "fintech.payments"),
+    ///     (Action::payment(json!({"amount": 250, "to": "vendor_7"})), run, "fintech.payments"),
+    /// ]);
+    /// assert_eq!(decisions.len(), 2);
+    /// assert!(decisions.iter().all(|d| d.is_fallback() && !d.allowed()));
+    /// # Ok::<(), sentinel_runtime::BuildError>(())
+    /// ```
     #[must_use = "each action may happen only if its decision allows it"]
     pub fn guard_batch<P: AsRef<str>>(&self, requests: &[(Action, Context, P)]) -> Vec<GuardDecision> {
         let deadline = self.deadline();

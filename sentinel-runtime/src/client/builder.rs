@@ -20,6 +20,8 @@ use crate::transport::{RedactedHeaders, Transport, UreqTransport};
 ///     .timeout(Duration::from_secs(2))
 ///     .fail_mode(FailMode::Closed)
 ///     .header("authorization", "Bearer my-token")
+///     .body_limit(256 * 1024)   // refuse (fail safe on) answers longer than 256 KiB
+///     .pool_size(32)            // idle keep-alive connections, for 32 guarding threads
 ///     .build()?;
 /// assert_eq!(client.endpoint(), "http://localhost:4000");
 /// assert!(!format!("{client:?}").contains("my-token"));
@@ -123,7 +125,22 @@ impl SentinelClientBuilder {
         self
     }
 
-    /// Replaces the HTTP transport, for tests or a custom stack.
+    /// Replaces the HTTP transport, for tests or a custom stack (see
+    /// [`Transport`](crate::unversioned::transport::Transport)).
+    ///
+    /// ```
+    /// use sentinel_runtime::unversioned::transport::{HttpRequest, HttpResponse};
+    /// use sentinel_runtime::TransportError;
+    /// use sentinel_runtime::{Action, Context, SentinelClient};
+    ///
+    /// // A sidecar that is never there: every guard fails closed.
+    /// let client = SentinelClient::builder("http://localhost:4000")
+    ///     .transport(|_: &HttpRequest| Err::<HttpResponse, _>(TransportError::Timeout))
+    ///     .build()?;
+    /// let decision = client.guard(&Action::payment(serde_json::json!({})), &Context::new("r"), "p");
+    /// assert!(decision.is_fallback() && !decision.allowed());
+    /// # Ok::<(), sentinel_runtime::BuildError>(())
+    /// ```
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transport = Some(Arc::new(transport));
         self
@@ -163,6 +180,20 @@ impl SentinelClientBuilder {
     /// [`trusted_key_id`](Self::trusted_key_id) does the same. An empty set with no other
     /// key pinned fails [`build`](Self::build) ([`BuildError::NoTrustedKeys`]) rather
     /// than quietly verifying nothing.
+    ///
+    /// ```
+    /// use sentinel_runtime::provenance::TrustedKeys;
+    /// use sentinel_runtime::{BuildError, SentinelClient};
+    ///
+    /// # let signer_public_key = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
+    /// let keys = TrustedKeys::new().with_key_base64(signer_public_key)?;
+    /// let client = SentinelClient::builder("http://localhost:4000").verify_decisions(keys).build()?;
+    /// assert!(client.verifies_decisions());
+    ///
+    /// let nothing = SentinelClient::builder("http://localhost:4000").verify_decisions(TrustedKeys::new());
+    /// assert!(matches!(nothing.build(), Err(BuildError::NoTrustedKeys)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(feature = "verify")]
     #[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
     pub fn verify_decisions(mut self, trusted_keys: crate::provenance::TrustedKeys) -> Self {
@@ -176,6 +207,15 @@ impl SentinelClientBuilder {
     /// (saving one request per `ALLOW`). Anyone who can answer in the sidecar's place, or a
     /// stray answer on a reused connection, can then open the gate: use it only where the
     /// path to the sidecar is trusted.
+    ///
+    /// ```
+    /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000")
+    ///     .trusted_key_id("ed25519:56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c")
+    ///     .trust_unverified_decisions()
+    ///     .build()?;
+    /// assert!(!client.verifies_decisions());
+    /// # Ok::<(), sentinel_runtime::BuildError>(())
+    /// ```
     #[cfg(feature = "verify")]
     #[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
     pub fn trust_unverified_decisions(mut self) -> Self {
@@ -185,6 +225,17 @@ impl SentinelClientBuilder {
 
     /// Trusts only these CA certificates (PEM) for an `https://` sidecar, instead of the
     /// platform's roots. Feature `tls`.
+    ///
+    /// ```no_run
+    /// let client = sentinel_runtime::SentinelClient::builder("https://sentinel.internal:4000")
+    ///     .tls_root_ca_pem(std::fs::read("/etc/sentinel/ca.pem")?)
+    ///     .tls_client_identity_pem(
+    ///         std::fs::read("/etc/sentinel/agent.pem")?,
+    ///         std::fs::read("/etc/sentinel/agent.key")?,
+    ///     )
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_root_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
@@ -207,6 +258,14 @@ impl SentinelClientBuilder {
     }
 
     /// Checks the configuration and builds the client.
+    ///
+    /// ```
+    /// use sentinel_runtime::{BuildError, SentinelClient};
+    ///
+    /// assert!(SentinelClient::builder("http://localhost:4000").build().is_ok());
+    /// let error = SentinelClient::builder("localhost:4000").build().unwrap_err();
+    /// assert!(matches!(error, BuildError::InvalidEndpoint { .. }), "{error}");
+    /// ```
     pub fn build(self) -> Result<SentinelClient, BuildError> {
         let endpoint = self.endpoint.trim().trim_end_matches('/').to_owned();
         check_endpoint(&endpoint, self.transport.is_some())?;

@@ -58,14 +58,17 @@ impl SentinelClient {
         // Resuming applies to the action the escalation holds; any other action in the
         // scope is guarded as usual.
         if let Some(escalation_id) = context.resumes() {
-            #[cfg(feature = "verify")]
             if self.resumes_with(escalation_id, action, deadline) {
+                #[cfg(feature = "verify")]
                 return self.resume_until(escalation_id, action, context, policy, deadline);
+                // The approval is a signed `human.review` record, read and checked by the
+                // `provenance` module, which is `verify`'s.
+                #[cfg(not(feature = "verify"))]
+                return GuardDecision::refused(format!(
+                    "resuming escalation {escalation_id} needs the `verify` feature (the approval is a signed \
+                     record the client checks)"
+                ));
             }
-            #[cfg(not(feature = "verify"))]
-            return GuardDecision::refused(format!(
-                "resuming escalation {escalation_id} needs the `verify` feature"
-            ));
         }
         // Sized for a typical request, so serializing does not reallocate.
         let mut body = Vec::with_capacity(512);

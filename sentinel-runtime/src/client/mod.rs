@@ -62,6 +62,22 @@ pub(crate) use verify::judged_under;
 /// }
 /// # Ok::<(), sentinel_runtime::BuildError>(())
 /// ```
+///
+/// What a client was built with:
+///
+/// ```
+/// use std::time::Duration;
+/// use sentinel_runtime::{FailMode, SentinelClient};
+///
+/// let client = SentinelClient::builder("http://localhost:4000/").timeout(Duration::from_secs(2)).build()?;
+/// assert_eq!(client.endpoint(), "http://localhost:4000");
+/// assert_eq!(client.fail_mode(), FailMode::Closed);
+/// assert_eq!(client.timeout(), Duration::from_secs(2));
+/// assert!(!client.verifies_decisions(), "no key pinned");
+/// # #[cfg(feature = "testing")]
+/// assert_eq!(client.connections_opened(), Some(0));
+/// # Ok::<(), sentinel_runtime::BuildError>(())
+/// ```
 #[derive(Clone)]
 pub struct SentinelClient {
     inner: Arc<Inner>,

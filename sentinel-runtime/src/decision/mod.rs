@@ -84,6 +84,15 @@ pub enum FailMode {
 }
 
 /// How one check came out.
+///
+/// ```
+/// use sentinel_runtime::{GuardDecision, Outcome};
+///
+/// let body = br#"{"verdict":"BLOCK","recordId":"rec_9","checks":[
+///     {"check":"sanctions","outcome":"fail","verdict":"BLOCK"}]}"#;
+/// let decision = GuardDecision::from_json(body).unwrap();
+/// assert_eq!(decision.checks()[0].outcome, Outcome::Fail);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
@@ -108,6 +117,23 @@ impl Outcome {
 }
 
 /// One check the sidecar ran (schema, policy rule, sanctions list, second opinion …).
+///
+/// ```
+/// use sentinel_runtime::{GuardDecision, Outcome, Verdict};
+///
+/// let body = br#"{"verdict":"BLOCK","recordId":"rec_9","checks":[
+///     {"check":"sanctions","outcome":"fail","verdict":"BLOCK",
+///      "reason":"counterparty is sanctioned","latencyMs":3.5}]}"#;
+/// let decision = GuardDecision::from_json(body).unwrap();
+/// for check in decision.checks() {
+///     println!("{}: {:?} -> {} ({})", check.check, check.outcome, check.verdict,
+///         check.reason.as_deref().unwrap_or("no reason given"));
+/// }
+/// let check = &decision.checks()[0];
+/// assert_eq!((check.check.as_str(), check.outcome, check.verdict), ("sanctions", Outcome::Fail, Verdict::Block));
+/// assert_eq!(check.latency_ms, Some(3.5));
+/// assert!(check.details.is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -225,8 +251,17 @@ impl Serialize for Details {
 /// let body = br#"{"verdict":"ALLOW","recordId":"rec_9","checks":[]}"#;
 /// let decision = GuardDecision::from_json(body).unwrap();
 /// assert!(decision.allowed());
+/// assert_eq!(decision.verdict(), Verdict::Allow);
 /// assert_eq!(decision.record_id(), Some("rec_9"));
 /// assert!(!decision.is_fallback());
+/// assert!(decision.checks().is_empty());
+/// assert_eq!(decision.reason(), None);
+///
+/// let body = br#"{"verdict":"ESCALATE","recordId":"rec_10","checks":[],
+///     "reason":"above 25000","escalationId":"esc_3"}"#;
+/// let decision = GuardDecision::from_json(body).unwrap();
+/// assert_eq!(decision.reason(), Some("above 25000"));
+/// assert_eq!(decision.escalation_id(), Some("esc_3"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -418,6 +453,17 @@ impl GuardDecision {
     /// answer: `BLOCK` when failing closed, `ALLOW` when failing open; an empty record id;
     /// exactly one [`TRANSPORT_CHECK`](Self::TRANSPORT_CHECK) check carrying
     /// `what_went_wrong`.
+    ///
+    /// ```
+    /// use sentinel_runtime::{FailMode, FallbackKind, GuardDecision, Verdict};
+    ///
+    /// let down = GuardDecision::fallback(FailMode::Closed, "connection refused");
+    /// assert!(down.is_fallback() && !down.allowed() && down.record_id().is_none());
+    /// assert_eq!(down.checks()[0].check, GuardDecision::TRANSPORT_CHECK);
+    ///
+    /// let slow = GuardDecision::fallback_of(FallbackKind::TimedOut, FailMode::Open, "no answer in 5 s");
+    /// assert_eq!((slow.verdict(), slow.fallback_kind()), (Verdict::Allow, Some(FallbackKind::TimedOut)));
+    /// ```
     pub fn fallback(fail_mode: FailMode, what_went_wrong: impl Into<String>) -> GuardDecision {
         GuardDecision::made_up(fail_mode, FallbackKind::Unreachable, what_went_wrong)
     }
@@ -432,6 +478,16 @@ impl GuardDecision {
     }
 
     /// A decision as the sidecar could have sent it. `record_id` should not be empty.
+    ///
+    /// ```
+    /// use sentinel_runtime::{GuardDecision, Verdict};
+    ///
+    /// // What a handler of escalations gets, without a sidecar.
+    /// let parked = GuardDecision::new(Verdict::Escalate, "rec_1", Vec::new())
+    ///     .with_reason("transfers above 25000 require dual-control sign-off")
+    ///     .with_escalation_id("esc_1");
+    /// assert_eq!(parked.escalation_id(), Some("esc_1"));
+    /// ```
     pub fn new(verdict: Verdict, record_id: impl Into<String>, checks: Vec<CheckResult>) -> GuardDecision {
         GuardDecision {
             verdict,

@@ -6,12 +6,24 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::{Escalation, EscalationState, ReviewStatus};
+use crate::action::Action;
+use crate::canonical::canonical_json;
 use crate::client::SentinelClient;
 use crate::protocol;
 use crate::sidecar_error::SidecarError;
 
 impl SentinelClient {
     /// Lists escalations, optionally only those in `state`.
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::{EscalationState, SentinelClient};
+    ///
+    /// let client = SentinelClient::builder("http://localhost:4000").build()?;
+    /// for escalation in client.escalations(Some(EscalationState::Pending))? {
+    ///     println!("{} waits for one of {:?}", escalation.id, escalation.approvers);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn escalations(&self, state: Option<EscalationState>) -> Result<Vec<Escalation>, SidecarError> {
         self.escalations_until(state, self.deadline())
     }
@@ -39,12 +51,31 @@ impl SentinelClient {
     /// store by it). It is bounded: at most three requests, under one deadline (the client's
     /// timeout), each answer under the client's body limit (too long a list is an error,
     /// never a partial read taken for "not there").
+    ///
+    /// ```no_run
+    /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+    /// match client.escalation("esc_6f1c")? {
+    ///     Some(escalation) => println!("{:?}, held since {}", escalation.status, escalation.created_at),
+    ///     None => println!("no such escalation"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn escalation(&self, escalation_id: &str) -> Result<Option<Escalation>, SidecarError> {
         self.find_escalation(escalation_id, self.deadline())
     }
 
     /// Where an escalation stands, without waiting. An agent can return "pending" to its
     /// model, park the job, and call this (or re-run the tool) later.
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::{ReviewStatus, SentinelClient};
+    ///
+    /// let client = SentinelClient::builder("http://localhost:4000").build()?;
+    /// if let ReviewStatus::Approved { record_id } = client.escalation_status("esc_6f1c")? {
+    ///     println!("approved in {record_id}");
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn escalation_status(&self, escalation_id: &str) -> Result<ReviewStatus, SidecarError> {
         let (_, status) = self.poll(escalation_id, self.deadline())?;
         match status {
@@ -54,6 +85,32 @@ impl SentinelClient {
             status => Ok(status),
         }
     }
+    /// Whether a guard of `action` under [`Context::resuming`]`(escalation_id)` resumes on
+    /// that escalation: only when the escalation holds this very action (same type, and the
+    /// same payload in the canonical form the sidecar's fingerprint is taken over, so no
+    /// hash and no `verify` feature is needed to tell). Another action guarded in the same
+    /// scope gets a guard of its own. When the escalation cannot be looked at (unknown, no
+    /// answer), the guard resumes, and the resume refuses it with the reason.
+    ///
+    /// The escalation list is not signed, and need not be: a wrong answer here only
+    /// chooses between asking the sidecar and the resume's own checks of the signed
+    /// approval, never for an `ALLOW` without either.
+    ///
+    /// [`Context::resuming`]: crate::context::Context::resuming
+    pub(crate) fn resumes_with(&self, escalation_id: &str, action: &Action, deadline: Instant) -> bool {
+        let held = match self.find_escalation(escalation_id, deadline) {
+            Ok(Some(escalation)) => escalation.action,
+            Ok(None) | Err(_) => return true,
+        };
+        match held.get("type").and_then(Value::as_str) {
+            Some(kind) => {
+                let payload = held.get("payload").unwrap_or(&Value::Null);
+                kind == action.kind() && canonical_json(payload) == canonical_json(action.payload())
+            }
+            None => true,
+        }
+    }
+
     /// Finds an escalation (pending first: the short list) and, once resolved, its
     /// human-review record.
     pub(crate) fn poll(
@@ -193,5 +250,128 @@ impl SentinelClient {
             });
         }
         crate::strict_json::parse(&response.body).map_err(|e| SidecarError::Malformed(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use crate::action::Action;
+    use crate::client::SentinelClient;
+    use crate::context::Context;
+
+    /// A loopback sidecar holding the pending escalation `esc_1` of a payment of 5 (its
+    /// payload's members in another order, its amount written as the sidecar writes a
+    /// double), answering `ALLOW` to every guard; counts the guards. It stops after 20
+    /// connections or 10 seconds.
+    fn sidecar_holding_a_payment() -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let guards = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&guards);
+        std::thread::spawn(move || {
+            let stop = Instant::now() + Duration::from_secs(10);
+            let mut served = 0;
+            while served < 20 && Instant::now() < stop {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                served += 1;
+                stream.set_nonblocking(false).unwrap();
+                stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut reader = BufReader::new(&stream);
+                let (mut request, mut line, mut length) = (String::new(), String::new(), 0);
+                let _ = reader.read_line(&mut request);
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    if let Some(("content-length", value)) =
+                        line.split_once(':').map(|(k, v)| (k.trim(), v.trim()))
+                    {
+                        length = value.parse().unwrap_or(0);
+                    }
+                    line.clear();
+                }
+                let _ = reader.read_exact(&mut vec![0; length]);
+                let body = if request.starts_with("GET /v1/escalations?status=pending ") {
+                    json!([{
+                        "id": "esc_1",
+                        "recordId": "rec_0",
+                        "action": {"id": "a1", "type": "payment", "payload": {"to": "vendor_42", "amount": 5.0}},
+                        "approvers": ["ops"],
+                        "status": "pending",
+                        "createdAt": "2026-12-05T10:00:00.000Z"
+                    }])
+                } else if request.starts_with("GET /v1/escalations") {
+                    json!([])
+                } else if request.starts_with("POST /v1/guard ") {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    json!({"verdict": "ALLOW", "recordId": "rec_new", "checks": []})
+                } else {
+                    json!({"error": "not found"})
+                };
+                let status = if body.get("error").is_some() {
+                    "404 Not Found"
+                } else {
+                    "200 OK"
+                };
+                let body = body.to_string();
+                let _ = write!(
+                    &stream,
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        (url, guards)
+    }
+
+    /// Resuming applies to the action the escalation holds, compared by its canonical
+    /// form (no hash: this holds without the `verify` feature, as CI runs `--lib`). Another
+    /// action in a resuming scope is asked about as usual; the held one is never sent as a
+    /// new guard.
+    #[test]
+    fn under_a_resuming_context_only_the_held_action_resumes_and_others_are_asked() {
+        let (url, guards) = sidecar_holding_a_payment();
+        let client = SentinelClient::builder(url).build().unwrap();
+        let context = Context::new("run-1").resuming("esc_1");
+
+        let other = Action::of("payment", json!({"amount": 6, "to": "vendor_42"}));
+        let asked = client.guard(&other, &context, "fintech.payments");
+        assert!(asked.allowed(), "{:?}", asked.reason());
+        assert_eq!(asked.record_id(), Some("rec_new"));
+        assert_eq!(guards.load(Ordering::SeqCst), 1);
+
+        let another_type = Action::of("refund", json!({"amount": 5, "to": "vendor_42"}));
+        assert!(client
+            .guard(&another_type, &context, "fintech.payments")
+            .allowed());
+        assert_eq!(guards.load(Ordering::SeqCst), 2);
+
+        // The held action (`5` and `5.0` are one number to the sidecar): it resumes, and
+        // this escalation is still pending, so the resume is a refusal saying why.
+        let held = Action::of("payment", json!({"amount": 5, "to": "vendor_42"}));
+        let resumed = client.guard(&held, &context, "fintech.payments");
+        assert!(!resumed.allowed());
+        let reason = resumed.reason().unwrap_or_default();
+        #[cfg(feature = "verify")]
+        assert!(
+            reason.contains("cannot resume on escalation esc_1: still pending"),
+            "{reason}"
+        );
+        #[cfg(not(feature = "verify"))]
+        assert!(reason.contains("needs the `verify` feature"), "{reason}");
+        assert_eq!(
+            guards.load(Ordering::SeqCst),
+            2,
+            "the held action was sent as a new guard"
+        );
     }
 }

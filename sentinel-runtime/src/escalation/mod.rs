@@ -18,6 +18,15 @@ mod wait;
 
 /// Where an escalation stands, as the sidecar lists it (and as a filter of
 /// [`SentinelClient::escalations`]). [`ReviewStatus`] adds the human-review record.
+///
+/// ```no_run
+/// use sentinel_runtime::{EscalationState, SentinelClient};
+///
+/// let client = SentinelClient::builder("http://localhost:4000").build()?;
+/// let waiting = client.escalations(Some(EscalationState::Pending))?;
+/// println!("{} actions wait for a human", waiting.len());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
@@ -40,7 +49,24 @@ impl EscalationState {
     }
 }
 
-/// An escalation as the sidecar lists it.
+/// An escalation as the sidecar lists it ([`SentinelClient::escalations`]).
+///
+/// ```no_run
+/// use sentinel_runtime::SentinelClient;
+///
+/// let client = SentinelClient::builder("http://localhost:4000").build()?;
+/// for escalation in client.escalations(None)? {
+///     println!(
+///         "{} ({:?}): {} since {}, for {}",
+///         escalation.id,
+///         escalation.status,
+///         escalation.reason.as_deref().unwrap_or("no reason given"),
+///         escalation.created_at,
+///         escalation.approvers.join(", "),
+///     );
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -69,6 +95,16 @@ pub struct Escalation {
 }
 
 /// What [`SentinelClient::resolve_escalation`] got back.
+///
+/// ```no_run
+/// use sentinel_runtime::{Resolution, SentinelClient};
+///
+/// let client = SentinelClient::builder("http://localhost:4000").build()?;
+/// let resolved = client.resolve_escalation("esc_6f1c", Resolution::Approve, "cfo@example.com")?;
+/// println!("{:?} by {:?}, signed record {}", resolved.escalation.status,
+///     resolved.escalation.resolved_by, resolved.record_id);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Resolved {
@@ -78,7 +114,15 @@ pub struct Resolved {
     pub record_id: String,
 }
 
-/// A human's answer to an escalation.
+/// A human's answer to an escalation, given with [`SentinelClient::resolve`].
+///
+/// ```no_run
+/// use sentinel_runtime::{Resolution, SentinelClient};
+///
+/// let client = SentinelClient::builder("http://localhost:4000").build()?;
+/// let review_record = client.resolve("esc_6f1c", Resolution::Deny, "cfo@example.com")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resolution {
     /// Let the action go ahead.
@@ -89,6 +133,19 @@ pub enum Resolution {
 
 /// Where a human's review of an escalation stands: pending, or resolved with its signed
 /// `human.review` record. The non-blocking answer of [`SentinelClient::escalation_status`].
+///
+/// ```no_run
+/// use sentinel_runtime::{ReviewStatus, SentinelClient};
+///
+/// let client = SentinelClient::builder("http://localhost:4000").build()?;
+/// match client.escalation_status("esc_6f1c")? {
+///     ReviewStatus::Pending => println!("still waiting for a human"),
+///     ReviewStatus::Approved { record_id } => println!("approved ({record_id}): resume the action"),
+///     ReviewStatus::Denied { .. } => println!("denied"),
+///     _ => println!("a state this version does not know"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ReviewStatus {

@@ -10,6 +10,18 @@ impl SentinelClient {
     /// `human.review` record. Never resent: a resolve the sidecar may have applied is not
     /// applied twice. [`resolve_escalation`](Self::resolve_escalation) also returns the
     /// escalation as the sidecar updated it.
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::{Resolution, SentinelClient, SidecarError};
+    ///
+    /// let client = SentinelClient::builder("http://localhost:4000").build()?;
+    /// match client.resolve("esc_6f1c", Resolution::Approve, "cfo@example.com") {
+    ///     Ok(record_id) => println!("approved; signed in {record_id}"),
+    ///     Err(SidecarError::AlreadyResolved(why)) => println!("too late: {why}"),
+    ///     Err(other) => return Err(other.into()),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn resolve(
         &self,
         escalation_id: &str,
@@ -23,6 +35,15 @@ impl SentinelClient {
     /// [`resolve`](Self::resolve), returning what the sidecar sent back: the escalation, now
     /// approved or denied (`resolvedBy`, `resolvedAt` set), and the id of its signed
     /// `human.review` record.
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::{Resolution, SentinelClient};
+    ///
+    /// let client = SentinelClient::builder("http://localhost:4000").build()?;
+    /// let resolved = client.resolve_escalation("esc_6f1c", Resolution::Deny, "cfo@example.com")?;
+    /// println!("{} resolved at {:?}", resolved.escalation.id, resolved.escalation.resolved_at);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn resolve_escalation(
         &self,
         escalation_id: &str,

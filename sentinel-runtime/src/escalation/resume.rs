@@ -45,6 +45,20 @@ impl SentinelClient {
     /// What it does not guarantee: that an approval is used once across processes (another
     /// client, or this one restarted, can resume on it again), nor that the approval is
     /// recent. Single use across processes needs the sidecar's authorization receipts.
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::{Action, Context, SentinelClient};
+    /// use serde_json::json;
+    ///
+    /// let client = SentinelClient::builder("http://localhost:4000").build()?;
+    /// // The very action that escalated earlier (same type and payload), once approved:
+    /// let pay = Action::payment(json!({"amount": 42000, "from": "acct_ops", "to": "vendor_42"}));
+    /// let decision = client.resume("esc_6f1c", &pay, &Context::new("run-42"), "fintech.payments");
+    /// if decision.allowed() {
+    ///     // move the money, once
+    /// }
+    /// # Ok::<(), sentinel_runtime::BuildError>(())
+    /// ```
     pub fn resume(
         &self,
         escalation_id: &str,
@@ -53,29 +67,6 @@ impl SentinelClient {
         policy: &str,
     ) -> GuardDecision {
         self.resume_until(escalation_id, action, context, policy, self.deadline())
-    }
-
-    /// Whether a guard of `action` under [`Context::resuming`]`(escalation_id)` resumes on
-    /// that escalation: only when the escalation holds this very action (same type and
-    /// payload, by their fingerprint). Another action guarded in the same scope gets a
-    /// guard of its own. When the escalation cannot be looked at (unknown, no answer), the
-    /// guard resumes, and [`resume_until`](Self::resume_until) refuses it with the reason.
-    ///
-    /// The escalation list is not signed, and need not be: a wrong answer here only
-    /// chooses between asking the sidecar and the resume's own checks of the signed
-    /// approval, never for an `ALLOW` without either.
-    pub(crate) fn resumes_with(&self, escalation_id: &str, action: &Action, deadline: Instant) -> bool {
-        let held = match self.find_escalation(escalation_id, deadline) {
-            Ok(Some(escalation)) => escalation.action,
-            Ok(None) | Err(_) => return true,
-        };
-        match held.get("type").and_then(serde_json::Value::as_str) {
-            Some(kind) => {
-                let payload = held.get("payload").unwrap_or(&serde_json::Value::Null);
-                action_fingerprint(kind, payload) == action_fingerprint(action.kind(), action.payload())
-            }
-            None => true,
-        }
     }
 
     /// [`resume`](Self::resume) within the caller's deadline.

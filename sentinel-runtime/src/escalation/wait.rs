@@ -25,6 +25,16 @@ impl SentinelClient {
     /// cannot be confirmed: a fallback `BLOCK`, whatever the fail mode (a pending
     /// escalation is never an `ALLOW`). A sidecar error while polling does not end the
     /// wait early; the last one is named in the reason if the wait runs out.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use sentinel_runtime::SentinelClient;
+    ///
+    /// let client = SentinelClient::builder("http://localhost:4000").build()?;
+    /// let decision = client.wait_for_resolution("esc_6f1c", Duration::from_secs(60));
+    /// println!("{}: {}", decision.verdict(), decision.reason().unwrap_or_default());
+    /// # Ok::<(), sentinel_runtime::BuildError>(())
+    /// ```
     #[must_use = "the action may happen only if this decision allows it"]
     pub fn wait_for_resolution(&self, escalation_id: &str, timeout: Duration) -> GuardDecision {
         self.wait(escalation_id, timeout, None, &AtomicBool::new(false))
@@ -38,6 +48,21 @@ impl SentinelClient {
     /// (the decision's record and the action's id): an `ESCALATE` pointing at someone
     /// else's approved escalation is refused. A zero `timeout` does not wait: the
     /// `ESCALATE` is returned as it came.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use sentinel_runtime::{Action, Context, SentinelClient};
+    /// use serde_json::json;
+    ///
+    /// let client = SentinelClient::builder("http://localhost:4000").build()?;
+    /// let pay = Action::payment(json!({"amount": 42000, "from": "acct_ops", "to": "vendor_42"}));
+    /// let decision = client.guard_and_wait(&pay, &Context::new("run-42"), "fintech.payments",
+    ///     Duration::from_secs(120));
+    /// if decision.allowed() {
+    ///     // a human approved (or no approval was needed)
+    /// }
+    /// # Ok::<(), sentinel_runtime::BuildError>(())
+    /// ```
     #[must_use = "the action may happen only if this decision allows it"]
     pub fn guard_and_wait(
         &self,

@@ -35,6 +35,15 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// The checkpoint at a record with this `seq` and `contentHash`.
+    ///
+    /// ```
+    /// use sentinel_runtime::provenance::{ChainStart, Checkpoint};
+    ///
+    /// // Kept from an earlier verification (`VerifiedChain::head`, `VerifiedExport::head`).
+    /// let kept = Checkpoint::new(41, "9f2c…");
+    /// assert_eq!(kept.to_string(), "seq 41 (contentHash 9f2c…)");
+    /// assert_eq!(kept.next_start(), ChainStart::after_hash(41, "9f2c…"));
+    /// ```
     #[must_use]
     pub fn new(seq: u64, content_hash: impl Into<String>) -> Checkpoint {
         Checkpoint {

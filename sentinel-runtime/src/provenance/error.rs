@@ -86,6 +86,14 @@ pub enum ProvenanceError {
 
 impl ProvenanceError {
     /// The `seq` of the record this error is about, if it is about one.
+    ///
+    /// ```
+    /// use sentinel_runtime::provenance::{verify_chain, ProvenanceError, TrustedKeys};
+    ///
+    /// let error = verify_chain(&[], &TrustedKeys::new()).unwrap_err();
+    /// assert!(matches!(error, ProvenanceError::EmptyChain));
+    /// assert_eq!(error.seq(), None, "about no record");
+    /// ```
     #[must_use]
     pub fn seq(&self) -> Option<u64> {
         match self {

@@ -32,6 +32,13 @@ use super::{hex, ProvenanceError};
 /// // A comma-separated list, as SENTINEL_TRUSTED_KEY_IDS holds it:
 /// let listed: TrustedKeys = id.parse()?;
 /// assert_eq!(listed.len(), 1);
+/// assert!(!listed.is_empty() && TrustedKeys::new().is_empty());
+/// assert_eq!(listed.key_ids().collect::<Vec<_>>(), [id]);
+///
+/// // From the raw 32 bytes (a record's `signerPublicKey`, decoded):
+/// let raw = [0x03; 32];
+/// let pinned = TrustedKeys::new().with_key_bytes(raw);
+/// assert!(pinned.contains_key_id(&TrustedKeys::key_id_of(&raw)));
 /// # Ok::<(), sentinel_runtime::provenance::ProvenanceError>(())
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]

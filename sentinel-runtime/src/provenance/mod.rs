@@ -33,7 +33,6 @@
 //! crate enables serde_json's `float_roundtrip`; without it, a number with 16–17
 //! significant digits can be one bit off and a genuine record would fail to verify).
 
-mod canonical;
 mod checkpoint;
 mod error;
 mod framing;
@@ -44,7 +43,7 @@ mod stream;
 mod verify;
 mod view;
 
-pub use canonical::canonical_json;
+pub use crate::canonical::canonical_json;
 pub use checkpoint::Checkpoint;
 pub use error::ProvenanceError;
 pub use framing::{InputError, RecordTexts, MAX_RECORD_BYTES};

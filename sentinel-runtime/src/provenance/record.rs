@@ -28,6 +28,33 @@ use super::{canonical_json, parse_json, ProvenanceError};
 /// repeated keys. (This crate turns on serde_json's `float_roundtrip`; without it, a number
 /// with 16–17 significant digits can lose its last bit, and the record would then fail to
 /// verify with [`ContentHashMismatch`](ProvenanceError::ContentHashMismatch).)
+///
+/// ```no_run
+/// use sentinel_runtime::provenance::{verify_record, Record, TrustedKeys};
+/// use sentinel_runtime::SentinelClient;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = SentinelClient::builder("http://localhost:4000").build()?;
+/// let record: Record = client.record("rec_01J9Z8")?;
+/// verify_record(&record, &TrustedKeys::new().with_key_id(record.key_id())?)?;
+/// println!("#{} {} at {}: {} {} under run {}", record.seq(), record.id(), record.ts(),
+///     record.verdict(), record.action().kind(), record.context()["runId"]);
+/// println!("reason {:?}, escalation {:?}, tenant {:?}", record.reason(), record.escalation_id(), record.tenant());
+/// println!("{} checks: {}", record.checks().as_array().map_or(0, Vec::len), record.checks());
+/// println!("payload {} meta {:?} (action id {:?}, not signed)", record.action().payload(),
+///     record.action().meta(), record.action().id());
+/// // What was hashed and signed, and how it links to the record before:
+/// println!("{} -> {} = sha256({}), fingerprint {}", record.prev_hash(), record.content_hash(),
+///     record.canonical_body(), record.action_fingerprint());
+/// println!("signed by {} ({}): {}", record.key_id(), record.signer_public_key(), record.sig());
+///
+/// // From text kept elsewhere (a file, an export line):
+/// let text = serde_json::to_string(&record)?;
+/// assert_eq!(Record::from_json(&text)?, record);
+/// assert_eq!(Record::from_value(serde_json::from_str(&text)?)?, record);
+/// assert_eq!(Record::list_from_json(&format!("[{text}]"))?.len(), 1);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "Value", into = "Value")]
 #[non_exhaustive]
@@ -163,7 +190,15 @@ impl From<Record> for Value {
     }
 }
 
-/// The action inside a [`Record`].
+/// The action inside a [`Record`] (see the example there).
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+/// let action = client.record("rec_01J9Z8")?.action().clone();
+/// println!("{} {} (meta {:?}, id {:?})", action.kind(), action.payload(), action.meta(), action.id());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RecordAction {

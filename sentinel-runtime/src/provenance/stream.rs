@@ -37,6 +37,14 @@ use super::{verify_record, Checkpoint, ProvenanceError, Record, TrustedKeys, GEN
 /// to name the bad record. [`Strict`](SignatureCheck::Strict) checks each with
 /// `verify_strict`.
 ///
+/// ```
+/// use sentinel_runtime::provenance::{ChainVerifier, SignatureCheck, TrustedKeys};
+///
+/// let trusted = TrustedKeys::new();
+/// let strict = ChainVerifier::new(&trusted).signatures(SignatureCheck::Strict);
+/// # drop(strict);
+/// ```
+///
 /// What the two accept differs only for signatures that the holder of the pinned *private*
 /// key made on purpose: `verify_batch` (cofactorless, random linear combination) does not
 /// refuse a small-order or non-canonically encoded `R`, and a signature whose `sB − R − hA`
@@ -60,6 +68,15 @@ pub enum SignatureCheck {
 }
 
 /// How far a [`ChainVerifier`] has come; passed to the progress callback after each chunk.
+///
+/// ```
+/// use sentinel_runtime::provenance::Progress;
+///
+/// fn report(progress: &Progress) {
+///     eprintln!("{} verified, {} skipped, at seq {:?} after {:?}",
+///         progress.verified, progress.skipped, progress.last_seq, progress.elapsed);
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Progress {
@@ -74,6 +91,17 @@ pub struct Progress {
 }
 
 /// What a [`ChainVerifier`] verified.
+///
+/// ```no_run
+/// use sentinel_runtime::provenance::{ChainVerifier, RecordTexts, TrustedKeys, VerifiedChain};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let trusted = TrustedKeys::new().with_key_id("ed25519:56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c")?;
+/// let export = std::io::BufReader::new(std::fs::File::open("export.jsonl")?);
+/// let chain: VerifiedChain = ChainVerifier::new(&trusted).verify(RecordTexts::new(export), |_| {})?;
+/// println!("{} records verified ({} skipped); keep {} to resume", chain.verified, chain.skipped, chain.head);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct VerifiedChain {
@@ -88,6 +116,17 @@ pub struct VerifiedChain {
 }
 
 /// Why a verification stopped before the end of its input.
+///
+/// ```
+/// use sentinel_runtime::provenance::{ChainVerifier, RecordTexts, StopReason, StreamError, TrustedKeys};
+///
+/// let trusted = TrustedKeys::new();
+/// let texts = std::io::BufReader::new("{}\n{}\n".as_bytes());
+/// let result = ChainVerifier::new(&trusted).max_records(0).verify(RecordTexts::new(texts), |_| {});
+/// if let Err(StreamError::Stopped { reason: StopReason::RecordCap, .. }) = result {
+///     println!("more records than the cap");
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StopReason {
@@ -230,6 +269,25 @@ impl<'k> ChainVerifier<'k> {
     /// checkpointed (same `contentHash`, and it verifies), and the records after it are
     /// verified from it. The input may start anywhere up to the checkpoint's `seq` (a whole
     /// export, or one fetched from there) but must reach it.
+    ///
+    /// ```no_run
+    /// use std::time::{Duration, Instant};
+    /// use sentinel_runtime::provenance::{ChainVerifier, Checkpoint, RecordTexts, SignatureCheck, TrustedKeys};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let trusted = TrustedKeys::new().with_key_id("ed25519:56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c")?;
+    /// let export = std::io::BufReader::new(std::fs::File::open("export.jsonl")?);
+    /// let chain = ChainVerifier::new(&trusted)
+    ///     .resume_from(Checkpoint::new(41, "9f2c…"))         // kept from the last run
+    ///     .deadline(Instant::now() + Duration::from_secs(60))
+    ///     .max_records(10_000_000)
+    ///     .signatures(SignatureCheck::Batch)
+    ///     .workers(4)
+    ///     .chunk_records(512)
+    ///     .verify(RecordTexts::new(export), |progress| eprintln!("{}", progress.verified))?;
+    /// println!("next time, resume from {}", chain.head);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn resume_from(mut self, checkpoint: Checkpoint) -> Self {
         self.resume = Some(checkpoint);
@@ -562,7 +620,7 @@ impl<'v> Worker<'v> {
         self.fingerprint.push_str("{\"payload\":");
         self.fingerprint.push_str(&self.payload);
         self.fingerprint.push_str(",\"type\":");
-        super::canonical::write_string(&mut self.fingerprint, &view.kind);
+        crate::canonical::write_string(&mut self.fingerprint, &view.kind);
         self.fingerprint.push('}');
         if hex32(&Sha256::digest(self.fingerprint.as_bytes()).into()) != view.action_fingerprint.as_bytes() {
             return None;

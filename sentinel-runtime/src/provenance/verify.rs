@@ -6,8 +6,8 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::canonical::write_string;
 use super::{canonical_json, hex, ProvenanceError, Record, TrustedKeys};
+use crate::canonical::write_string;
 
 /// The `prevHash` of the first record of a sidecar's chain.
 pub const GENESIS: &str = "GENESIS";
@@ -59,6 +59,16 @@ pub fn action_fingerprint(kind: &str, payload: &Value) -> String {
 /// [`FingerprintMismatch`](ProvenanceError::FingerprintMismatch), or
 /// [`Malformed`](ProvenanceError::Malformed) for a key or signature that is not base64 of
 /// the right length.
+///
+/// ```no_run
+/// use sentinel_runtime::provenance::{verify_record, TrustedKeys};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let trusted = TrustedKeys::new().with_key_id("ed25519:56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c")?;
+/// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+/// verify_record(&client.record("rec_01J9Z8")?, &trusted)?;
+/// # Ok(()) }
+/// ```
 pub fn verify_record(record: &Record, trusted: &TrustedKeys) -> Result<(), ProvenanceError> {
     let seq = record.seq;
 
@@ -109,6 +119,24 @@ pub fn verify_record(record: &Record, trusted: &TrustedKeys) -> Result<(), Prove
 
 /// Where a run of records starts: at the beginning of the sidecar's chain, or right after a
 /// record the caller has already verified (to verify page after page).
+///
+/// ```no_run
+/// use sentinel_runtime::provenance::{verify_chain_from, ChainStart, TrustedKeys};
+/// use sentinel_runtime::records::RecordQuery;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let trusted = TrustedKeys::new().with_key_id("ed25519:56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c")?;
+/// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+/// let mut start = ChainStart::Genesis;
+/// for page in client.export_pages(&RecordQuery::new()) {
+///     let page = page?;
+///     verify_chain_from(&page, &trusted, start)?;
+///     start = ChainStart::after(page.last().expect("pages are not empty"));
+/// }
+/// // Or after a record known only by its `seq` and `contentHash`:
+/// let _later = ChainStart::after_hash(41, "9f2c…");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ChainStart {
@@ -179,6 +207,19 @@ pub fn verify_chain(records: &[Record], trusted: &TrustedKeys) -> Result<(), Pro
 /// The first problem found, in chain order: [`ProvenanceError::SeqGap`] or
 /// [`ProvenanceError::BrokenLink`] for a record out of place, any error of
 /// [`verify_record`], or [`ProvenanceError::EmptyChain`].
+///
+/// ```no_run
+/// use sentinel_runtime::provenance::{verify_chain_from, ChainStart, Checkpoint, TrustedKeys};
+/// use sentinel_runtime::records::RecordQuery;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let trusted = TrustedKeys::new().with_key_id("ed25519:56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c")?;
+/// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+/// // Only what came after the record verified last time (seq 41):
+/// let newer = client.records(&RecordQuery::new().offset(42))?;
+/// verify_chain_from(&newer, &trusted, Checkpoint::new(41, "9f2c…").next_start())?;
+/// # Ok(()) }
+/// ```
 pub fn verify_chain_from(
     records: &[Record],
     trusted: &TrustedKeys,

@@ -17,7 +17,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::canonical::{write_f64, write_string, write_value};
+use crate::canonical::{write_f64, write_string, write_value};
 use crate::strict_json::{Key, StrictValue};
 
 /// An optional signed member: absent (not hashed), `null` (hashed as `null`) or present.

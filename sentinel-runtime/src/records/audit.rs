@@ -12,6 +12,21 @@ use crate::sidecar_error::SidecarError;
 /// It is the sidecar's report about its own store, not an independent check: it says what
 /// the sidecar found, for an auditor to read beside an independent verification of the
 /// chain.
+///
+/// ```no_run
+/// use sentinel_runtime::SentinelClient;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = SentinelClient::builder("http://localhost:4000").build()?;
+/// let audit = client.protocol_audit()?;
+/// println!("valid {}, {} executions, coverage {}", audit.valid, audit.executions_checked, audit.coverage);
+/// for violation in &audit.violations {
+///     let unauthorized = violation.is_execution_without_authorization();
+///     println!("{} (execution {:?}, receipt {:?}, unauthorized: {unauthorized}): {}", violation.kind,
+///         violation.execution_id, violation.authorization_receipt_id, violation.detail);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -28,7 +43,15 @@ pub struct ProtocolAudit {
     pub violations: Vec<AuditViolation>,
 }
 
-/// One finding of [`ProtocolAudit`].
+/// One finding of [`ProtocolAudit`] (see the example there).
+///
+/// ```
+/// use sentinel_runtime::records::ProtocolAudit;
+///
+/// fn unmediated(audit: &ProtocolAudit) -> usize {
+///     audit.violations.iter().filter(|v| v.is_execution_without_authorization()).count()
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -59,6 +82,13 @@ impl SentinelClient {
     /// The sidecar's audit of its adjudication-protocol receipts (`GET /v1/audit/verify`):
     /// whether every execution was authorized, the coverage, and each violation. A sidecar
     /// started without the protocol answers 404 ([`SidecarError::NotFound`]).
+    ///
+    /// ```no_run
+    /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+    /// let audit = client.protocol_audit()?;
+    /// assert!(audit.valid && audit.coverage == 1.0, "an execution was not mediated: {:?}", audit.violations);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn protocol_audit(&self) -> Result<ProtocolAudit, SidecarError> {
         let answer = self.read_json(&format!("{}/v1/audit/verify", self.endpoint()))?;
         serde_json::from_value(answer).map_err(|e| SidecarError::Malformed(format!("the audit report: {e}")))

@@ -24,13 +24,14 @@ pub const DEFAULT_EXPORT_DEADLINE: Duration = Duration::from_secs(600);
 ///
 /// ```
 /// use std::time::Duration;
-/// use sentinel_runtime::provenance::Checkpoint;
+/// use sentinel_runtime::provenance::{Checkpoint, SignatureCheck};
 /// use sentinel_runtime::records::ExportVerification;
 ///
 /// let options = ExportVerification::new()
 ///     .timeout(Duration::from_secs(120))
 ///     .max_records(5_000_000)
-///     .resume_from(Checkpoint::new(41, "ab12…"));
+///     .resume_from(Checkpoint::new(41, "ab12…"))
+///     .signatures(SignatureCheck::Strict);
 /// # let _ = options;
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -82,6 +83,17 @@ impl ExportVerification {
 }
 
 /// What [`SentinelClient::verify_export`] verified.
+///
+/// ```no_run
+/// use sentinel_runtime::provenance::TrustedKeys;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let trusted: TrustedKeys = std::env::var("SENTINEL_TRUSTED_KEY_IDS")?.parse()?;
+/// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+/// let verified = client.verify_export(&trusted)?;
+/// println!("{} records verified, up to {}", verified.records, verified.head);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct VerifiedExport {
@@ -197,6 +209,20 @@ struct RawPage {
 /// The texts of the export's records exactly as the sidecar served them, page after page
 /// (following `nextOffset`), each page asked for before its deadline; made by
 /// [`SentinelClient::export_record_texts`]. Ends after the first error.
+///
+/// ```no_run
+/// use std::io::Write;
+/// use sentinel_runtime::records::RecordQuery;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+/// // An export file (JSON Lines) that verifies as the sidecar served it.
+/// let mut file = std::io::BufWriter::new(std::fs::File::create("export.jsonl")?);
+/// for text in client.export_record_texts(&RecordQuery::new()) {
+///     writeln!(file, "{}", text?)?;
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ExportRecordTexts<'c> {
     client: &'c SentinelClient,
@@ -270,6 +296,14 @@ impl SentinelClient {
     /// exactly as the sidecar served them (to write an export file that verifies as served),
     /// page after page as the iterator is advanced; pages hold the query's limit, or
     /// [`DEFAULT_EXPORT_PAGE`]. Nothing is verified.
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::records::RecordQuery;
+    ///
+    /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+    /// let texts: Vec<String> = client.export_record_texts(&RecordQuery::new().run_id("run-42")).collect::<Result<_, _>>()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn export_record_texts(&self, query: &RecordQuery) -> ExportRecordTexts<'_> {
         ExportRecordTexts {
             client: self,
@@ -287,6 +321,19 @@ impl SentinelClient {
     /// # Errors
     ///
     /// As [`verify_export_with`](Self::verify_export_with).
+    ///
+    /// ```no_run
+    /// use sentinel_runtime::provenance::TrustedKeys;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let trusted = TrustedKeys::new().with_key_id("ed25519:56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c")?;
+    /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+    /// match client.verify_export(&trusted) {
+    ///     Ok(verified) => println!("{} records verify; head {}", verified.records, verified.head),
+    ///     Err(e) => println!("the chain does not verify: {e}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn verify_export(&self, trusted: &TrustedKeys) -> Result<VerifiedExport, ExportError> {
         self.verify_export_with(trusted, &ExportVerification::new(), |_| {})
     }
@@ -310,6 +357,23 @@ impl SentinelClient {
     /// # Errors
     ///
     /// The first problem, in chain order: see [`ExportError`].
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use sentinel_runtime::provenance::{Checkpoint, TrustedKeys};
+    /// use sentinel_runtime::records::ExportVerification;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let trusted = TrustedKeys::new().with_key_id("ed25519:56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c")?;
+    /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
+    /// let options = ExportVerification::new()
+    ///     .timeout(Duration::from_secs(300))
+    ///     .resume_from(Checkpoint::new(41, "9f2c…"));
+    /// let verified = client.verify_export_with(&trusted, &options, |progress| {
+    ///     eprintln!("{} records verified", progress.verified);
+    /// })?;
+    /// # Ok(()) }
+    /// ```
     pub fn verify_export_with(
         &self,
         trusted: &TrustedKeys,

@@ -50,6 +50,26 @@ impl MockSidecar {
     /// The issuer key the mock signs authorization receipts with, to pin in a
     /// [`ReceiptClient`](crate::adjudication::ReceiptClient). It is the reference sidecar's
     /// key for the signing seed 00 01 … 1f.
+    ///
+    /// ```
+    /// use sentinel_runtime::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
+    /// use sentinel_runtime::testing::MockSidecar;
+    /// use sentinel_runtime::{Context, Denied, SentinelClient};
+    /// use serde_json::json;
+    ///
+    /// let sidecar = MockSidecar::allow_all();
+    /// let executor = ExecutorKey::from_seed([7; 32], "payments-worker");
+    /// sidecar.trust_executor(&executor);
+    /// let client = SentinelClient::builder(sidecar.endpoint()).build().unwrap();
+    /// let receipts = ReceiptClient::new(client, MockSidecar::issuer_keys(), executor);
+    ///
+    /// let action = CanonicalAction::new("payment", "core-banking", "transfer", "agent-7", json!({"amount": 100})).unwrap();
+    /// let request = AdjudicationRequest::new(action, Context::new("run-1"), "fintech.payments");
+    /// let paid: Result<&str, Denied> = receipts.execute(&request, || Ok("paid"));
+    /// assert_eq!(paid.unwrap(), "paid");
+    /// assert_eq!(sidecar.executions().len(), 1, "the execution was reported");
+    /// assert!(receipts.audit().unwrap().valid);
+    /// ```
     #[must_use]
     pub fn issuer_keys() -> TrustedKeys {
         TrustedKeys::new().with_key_bytes(SigningKey::from_bytes(&ISSUER_SEED).verifying_key().to_bytes())

@@ -5,7 +5,27 @@ use serde_json::{json, Value};
 
 use crate::decision::Verdict;
 
-/// A guard request as the mock sidecar received it.
+/// A guard request as the mock sidecar received it: what a rule decides on, and what
+/// [`MockSidecar::requests`](super::MockSidecar::requests) returns.
+///
+/// ```
+/// use sentinel_runtime::testing::{MockAnswer, MockSidecar};
+/// use sentinel_runtime::{Action, Context, SentinelClient};
+/// use serde_json::json;
+///
+/// let sidecar = MockSidecar::start(|request| match request.policy.as_str() {
+///     "fintech.payments" if request.payload["amount"].as_u64() > Some(25_000) => MockAnswer::escalate("dual control"),
+///     _ => MockAnswer::allow(),
+/// });
+/// let client = SentinelClient::builder(sidecar.endpoint()).header("x-tenant", "acme").build().unwrap();
+/// let _ = client.guard(&Action::payment(json!({"amount": 5})).with_id("act_1"), &Context::new("run-1"), "fintech.payments");
+/// let seen = &sidecar.requests()[0];
+/// assert_eq!((seen.action_id.as_str(), seen.kind.as_str(), seen.run_id.as_str()), ("act_1", "payment", "run-1"));
+/// assert_eq!((seen.payload["amount"].as_u64(), seen.meta.as_ref()), (Some(5), None));
+/// assert_eq!(seen.context["runId"], "run-1");
+/// assert_eq!(seen.body["policy"], "fintech.payments");
+/// assert!(seen.headers.contains(&("x-tenant".to_owned(), "acme".to_owned())));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MockRequest {
@@ -30,6 +50,25 @@ pub struct MockRequest {
 }
 
 /// What the mock answers to one guard request.
+///
+/// ```
+/// use sentinel_runtime::testing::{MockAnswer, MockSidecar};
+/// use sentinel_runtime::{Action, Context, SentinelClient, Verdict};
+/// use serde_json::json;
+///
+/// let sidecar = MockSidecar::start(|request| match request.payload["to"].as_str() {
+///     Some("acct_evil") => MockAnswer::block("counterparty is sanctioned"),
+///     Some("vendor_new") => MockAnswer::escalate("first payment to this vendor").with_approvers(["cfo@example.com"]),
+///     _ => MockAnswer::allow(),
+/// });
+/// let client = SentinelClient::builder(sidecar.endpoint()).build().unwrap();
+/// let pay = |to: &str| client.guard(&Action::payment(json!({"amount": 5, "to": to})), &Context::new("r"), "fintech.payments");
+/// assert_eq!(pay("vendor_42").verdict(), Verdict::Allow);
+/// assert_eq!(pay("acct_evil").reason(), Some("counterparty is sanctioned"));
+/// let escalated = pay("vendor_new");
+/// assert_eq!(client.escalations(None).unwrap()[0].approvers, ["cfo@example.com"]);
+/// assert!(escalated.escalation_id().unwrap().starts_with("esc_"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MockAnswer {
     pub(super) verdict: Verdict,

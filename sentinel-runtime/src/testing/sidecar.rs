@@ -41,7 +41,22 @@ use super::{MockAnswer, MockRequest, Rule, Seen};
 /// let decision = client.guard(&evil, &Context::new("test-run"), "fintech.payments");
 /// assert_eq!(decision.verdict(), Verdict::Block);
 /// assert_eq!(sidecar.requests().len(), 1, "the sidecar saw the call");
-/// # Ok::<(), sentinel_runtime::BuildError>(())
+/// assert_eq!(sidecar.connections(), 1);
+/// assert_eq!(sidecar.endpoint(), format!("http://{}", sidecar.addr()));
+///
+/// // Stopped (or dropped), it is gone at once: the client fails closed.
+/// let endpoint = sidecar.endpoint();
+/// sidecar.stop();
+/// assert!(client.guard(&evil, &Context::new("test-run"), "fintech.payments").is_fallback());
+///
+/// // Restarted on the same port, allowing everything:
+/// let listener = std::net::TcpListener::bind(endpoint.trim_start_matches("http://"))?;
+/// let again = MockSidecar::start_on(listener, |_| MockAnswer::allow());
+/// assert!(client.guard(&evil, &Context::new("test-run"), "fintech.payments").allowed());
+/// # drop(again);
+/// let lenient = MockSidecar::allow_all();
+/// # drop(lenient);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct MockSidecar {
     addr: SocketAddr,

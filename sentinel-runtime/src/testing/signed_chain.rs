@@ -24,6 +24,27 @@ use crate::provenance::{action_fingerprint, canonical_json, hex, Checkpoint, Tru
 /// let mut chain = SignedChain::new([7; 32]);
 /// let records: Vec<Record> = (0..3).map(|_| Record::from_json(&chain.next_record()).unwrap()).collect();
 /// verify_chain(&records, &chain.trusted_keys()).unwrap();
+/// assert_eq!(chain.next_seq(), 3);
+/// assert_eq!(records[0].key_id(), chain.key_id());
+/// assert_eq!(records[0].signer_public_key(), chain.public_key_base64());
+/// ```
+///
+/// A chain that goes on from a checkpoint, with records of your own content:
+///
+/// ```
+/// use sentinel_runtime::provenance::{verify_chain_from, Checkpoint, Record};
+/// use sentinel_runtime::testing::SignedChain;
+/// use serde_json::json;
+///
+/// let mut chain = SignedChain::new([7; 32]).resume(&Checkpoint::new(41, "ab".repeat(32)));
+/// let members = json!({
+///     "id": "rec_42", "ts": "2026-12-05T10:00:00.000Z",
+///     "action": {"type": "payment", "payload": {"amount": 5}},
+///     "context": {"runId": "run-42"}, "checks": [], "verdict": "ALLOW",
+/// });
+/// let record = Record::from_json(&chain.sign(members.as_object().unwrap().clone())).unwrap();
+/// assert_eq!((record.seq(), record.id()), (42, "rec_42"));
+/// verify_chain_from(&[record], &chain.trusted_keys(), Checkpoint::new(41, "ab".repeat(32)).next_start()).unwrap();
 /// ```
 #[derive(Debug)]
 pub struct SignedChain {

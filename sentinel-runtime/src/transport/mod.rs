@@ -11,7 +11,25 @@ mod http;
 
 pub use self::http::UreqTransport;
 
-/// One HTTP request the client wants sent.
+/// One HTTP request the client wants sent, as a [`Transport`] receives it.
+///
+/// ```
+/// use sentinel_runtime::unversioned::transport::{HttpRequest, HttpResponse};
+/// use sentinel_runtime::{Action, Context, SentinelClient};
+///
+/// let client = SentinelClient::builder("http://localhost:4000")
+///     .header("Authorization", "Bearer my-token")
+///     .transport(|request: &HttpRequest| {
+///         assert_eq!((request.method, &*request.url), ("POST", "http://localhost:4000/v1/guard"));
+///         assert_eq!(request.header("authorization"), Some("Bearer my-token"));
+///         assert!(request.replayable && !request.body.is_empty());
+///         Ok(HttpResponse::new(200, r#"{"verdict":"BLOCK","recordId":"rec_9","checks":[]}"#))
+///     })
+///     .build()
+///     .unwrap();
+/// let decision = client.guard(&Action::payment(serde_json::json!({})), &Context::new("r"), "p");
+/// assert_eq!(decision.record_id(), Some("rec_9"));
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct HttpRequest {
@@ -68,6 +86,14 @@ impl fmt::Debug for RedactedHeaders<'_> {
 }
 
 /// What came back: a status, headers and the whole body (up to the request's limit).
+///
+/// ```
+/// use sentinel_runtime::unversioned::transport::HttpResponse;
+///
+/// let busy = HttpResponse::new(429, r#"{"error":"rate limited"}"#).with_header("Retry-After", "1");
+/// assert_eq!(busy.header("retry-after"), Some("1"));
+/// assert_eq!(busy.status, 429);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HttpResponse {

@@ -16,6 +16,7 @@ mod adjudication_fixtures;
 mod batch_sizing;
 mod client_parity;
 mod conformance;
+mod doc_examples;
 mod escalations_and_batches;
 mod fallback_reasons;
 mod feature_marks;

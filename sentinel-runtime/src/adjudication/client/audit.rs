@@ -6,6 +6,17 @@ use super::super::ReceiptError;
 use super::{malformed, ReceiptClient};
 
 /// The sidecar's complete-mediation audit (`GET /v1/audit/verify`).
+///
+/// ```no_run
+/// # fn run(receipts: &sentinel_runtime::adjudication::ReceiptClient) -> Result<(), sentinel_runtime::adjudication::ReceiptError> {
+/// let report = receipts.audit()?;
+/// println!("valid {}, {} executions, coverage {}", report.valid, report.executions_checked, report.coverage);
+/// for violation in &report.violations {
+///     println!("{} (execution {:?}, authorization {:?}): {}", violation.kind,
+///         violation.execution_id, violation.authorization_receipt_id, violation.detail);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -20,7 +31,15 @@ pub struct AuditReport {
     pub coverage: f64,
 }
 
-/// One violation of complete mediation.
+/// One violation of complete mediation (see [`AuditReport`]'s example).
+///
+/// ```
+/// use sentinel_runtime::adjudication::AuditReport;
+///
+/// fn replays(report: &AuditReport) -> usize {
+///     report.violations.iter().filter(|v| v.kind == "REPLAYED_AUTHORIZATION").count()
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -39,6 +58,13 @@ pub struct AuditViolation {
 }
 
 /// The audit's headline (`GET /v1/audit/coverage`).
+///
+/// ```no_run
+/// # fn run(receipts: &sentinel_runtime::adjudication::ReceiptClient) -> Result<(), sentinel_runtime::adjudication::ReceiptError> {
+/// let headline = receipts.coverage()?;
+/// assert!(headline.valid && headline.coverage == 1.0, "{} executions, not all mediated", headline.executions_checked);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -57,6 +83,13 @@ impl ReceiptClient {
     /// # Errors
     ///
     /// [`ReceiptError::Sidecar`] without a well-formed report.
+    ///
+    /// ```no_run
+    /// # fn run(receipts: &sentinel_runtime::adjudication::ReceiptClient) -> Result<(), sentinel_runtime::adjudication::ReceiptError> {
+    /// let report = receipts.audit()?;
+    /// assert!(report.valid, "{} violations", report.violations.len());
+    /// # Ok(()) }
+    /// ```
     pub fn audit(&self) -> Result<AuditReport, ReceiptError> {
         let answer = self.get("/v1/audit/verify")?;
         serde_json::from_value(answer).map_err(|e| malformed("audit", e))
@@ -67,6 +100,12 @@ impl ReceiptClient {
     /// # Errors
     ///
     /// [`ReceiptError::Sidecar`] without a well-formed answer.
+    ///
+    /// ```no_run
+    /// # fn run(receipts: &sentinel_runtime::adjudication::ReceiptClient) -> Result<(), sentinel_runtime::adjudication::ReceiptError> {
+    /// println!("coverage {}", receipts.coverage()?.coverage);
+    /// # Ok(()) }
+    /// ```
     pub fn coverage(&self) -> Result<Coverage, ReceiptError> {
         let answer = self.get("/v1/audit/coverage")?;
         serde_json::from_value(answer).map_err(|e| malformed("coverage", e))

@@ -20,6 +20,19 @@ impl ReceiptClient {
     ///
     /// [`ReceiptError::Sidecar`] if it was not stored (the sidecar refuses a receipt whose
     /// executor key it does not trust).
+    ///
+    /// ```no_run
+    /// # fn run(receipts: &sentinel_runtime::adjudication::ReceiptClient) {
+    /// // After an outage of the sidecar: the receipts of executions it did not store.
+    /// for execution in receipts.pending_reports() {
+    ///     if let Err(e) = receipts.report(&execution) {
+    ///         eprintln!("{} still not reported: {e}", execution.execution_id());
+    ///     }
+    /// }
+    /// // Or all at once, in order:
+    /// let still_pending = receipts.retry_reports();
+    /// # }
+    /// ```
     pub fn report(&self, execution: &ExecutionReceipt) -> Result<(), ReceiptError> {
         let answer = self.post("/v1/executions", &json!(execution), self.inner.client.deadline())?;
         match answer.get("stored") {

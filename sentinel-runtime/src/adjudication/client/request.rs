@@ -14,6 +14,31 @@ use crate::decision::Verdict;
 
 /// One action to adjudicate and, once authorized, to run: the canonical action, the
 /// context and policy it is guarded under, and what the receipt must commit to.
+///
+/// ```
+/// use std::time::Duration;
+/// use sentinel_runtime::adjudication::{AdjudicationRequest, CanonicalAction, EvidenceItem, PolicyManifest};
+/// use sentinel_runtime::Context;
+/// use serde_json::json;
+///
+/// let params = json!({"amount": 60000, "from": "acct_ops", "to": "vendor_42"});
+/// let action = CanonicalAction::new("payment", "core-banking", "transfer", "agent-7", params)?;
+/// let request = AdjudicationRequest::new(action, Context::new("run-42"), "fintech.payments")
+///     .manifest(PolicyManifest::new("fintech.payments@1"))
+///     .evidence(Vec::<EvidenceItem>::new())
+///     .human_approval("esc_6f1c")            // approved earlier
+///     .require_human_approval()
+///     .receipt_ttl(Duration::from_secs(60))
+///     .max_executions(1);
+/// assert_eq!((request.policy(), request.executions_asked()), ("fintech.payments", 1));
+/// assert!(request.requires_human_approval());
+/// assert_eq!(request.context().run_id(), "run-42");
+/// // What a receipt must be bound to, computed from the values themselves:
+/// let binding = request.binding();
+/// assert_eq!(binding.action_digest, request.action().digest());
+/// assert!(binding.require_human_approval);
+/// # Ok::<(), sentinel_runtime::adjudication::ReceiptError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct AdjudicationRequest {
     action: CanonicalAction,
@@ -161,6 +186,18 @@ impl AdjudicationRequest {
 
 /// What the executor knows about the action it is about to run (the sidecar's
 /// `ExecutionBinding`), matched against a receipt by `POST /v1/receipts/validate`.
+///
+/// ```
+/// use sentinel_runtime::adjudication::{context_digest, AdjudicationRequest, CanonicalAction};
+/// use sentinel_runtime::Context;
+/// use serde_json::json;
+///
+/// let action = CanonicalAction::new("payment", "core-banking", "transfer", "agent-7", json!({"amount": 1}))?;
+/// let binding = AdjudicationRequest::new(action, Context::new("run-42"), "fintech.payments").binding();
+/// assert_eq!(binding.context_digest, context_digest(&Context::new("run-42")));
+/// assert!(binding.expected_policy_bundle_digest.is_some());
+/// # Ok::<(), sentinel_runtime::adjudication::ReceiptError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionBinding {
@@ -183,6 +220,19 @@ pub struct ExecutionBinding {
 /// Hand it to [`ReceiptClient::execute_receipt`](super::ReceiptClient::execute_receipt) to
 /// run later (it serializes, to be stored with a parked job): the executor then checks the
 /// signed decision record it names, so what it holds is not taken on trust.
+///
+/// ```no_run
+/// # use sentinel_runtime::adjudication::{AdjudicationRequest, ReceiptClient};
+/// # fn park(_: &str) {}
+/// # fn run(receipts: &ReceiptClient, request: &AdjudicationRequest) -> Result<(), Box<dyn std::error::Error>> {
+/// let adjudication = receipts.adjudicate(request)?;
+/// match &adjudication.receipt {
+///     Some(receipt) => println!("{}: receipt {} (record {})", adjudication.verdict, receipt.receipt_id(), adjudication.record_id),
+///     None => println!("{}: {}", adjudication.verdict, adjudication.reason),
+/// }
+/// park(&serde_json::to_string(&adjudication)?); // run it later with execute_receipt
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]

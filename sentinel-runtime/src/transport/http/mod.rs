@@ -44,6 +44,21 @@ const DNS_TTL: Duration = Duration::from_secs(30);
 
 /// The default transport: a `ureq` agent with a keep-alive pool shared by every thread
 /// that uses the client.
+///
+/// ```
+/// use std::sync::Arc;
+/// use sentinel_runtime::unversioned::transport::UreqTransport;
+/// use sentinel_runtime::SentinelClient;
+///
+/// // Kept by the caller too, to read its counters (feature `testing`).
+/// let transport = Arc::new(UreqTransport::new(4));
+/// let client = SentinelClient::builder("http://localhost:4000")
+///     .transport(Arc::clone(&transport))
+///     .build()?;
+/// # #[cfg(feature = "testing")]
+/// assert_eq!(transport.name_lookups(), 0, "nothing was sent yet");
+/// # Ok::<(), sentinel_runtime::BuildError>(())
+/// ```
 pub struct UreqTransport {
     pooled: Agent,
     fresh: Agent,
@@ -65,6 +80,17 @@ impl UreqTransport {
     ///
     /// [`TlsError`](crate::tls::TlsError) when a PEM in `tls` holds no certificate or no
     /// private key (key material is never part of the message).
+    ///
+    /// ```
+    /// use sentinel_runtime::unversioned::transport::{TlsOptions, UreqTransport};
+    ///
+    /// // The platform's roots; `.root_ca_pem(…)` for a private CA.
+    /// let transport = UreqTransport::with_tls(16, &TlsOptions::new())?;
+    /// let error = UreqTransport::with_tls(16, &TlsOptions::new().root_ca_pem("not a PEM")).err().unwrap();
+    /// println!("{error}");
+    /// # drop(transport);
+    /// # Ok::<(), sentinel_runtime::unversioned::transport::TlsError>(())
+    /// ```
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn with_tls(

@@ -1,4 +1,6 @@
-//! Canonical JSON exactly as the sidecar (a JavaScript program) writes it.
+//! Canonical JSON exactly as the sidecar (a JavaScript program) writes it: what its hashes
+//! are taken over (`provenance`, `adjudication`), and how two actions are compared without
+//! a hash (resuming an escalation, with or without the `verify` feature).
 //!
 //! The sidecar hashes the canonical JSON of each record's body: members sorted by their
 //! keys' UTF-16 code units, no whitespace, strings escaped as `JSON.stringify` escapes them
@@ -34,6 +36,7 @@ use serde_json::{Number, Value};
 ///   `123456789012345680000`, `-0` as `0`.
 ///
 /// ```
+/// # #[cfg(feature = "verify")] {
 /// use sentinel_runtime::provenance::canonical_json;
 /// use serde_json::json;
 ///
@@ -42,10 +45,11 @@ use serde_json::{Number, Value};
 ///     canonical_json(&value),
 ///     "{\"a\":[0.1,0,42000],\"b\":1e+21,\"\u{1F600}\":\"x\u{2028}\",\"\u{FF61}\":null}"
 /// );
+/// # }
 /// ```
 ///
 /// Values are written recursively; a value parsed from text is at most 128 levels deep
-/// (both `serde_json` and [`parse_json`](super::parse_json) refuse deeper input).
+/// (both `serde_json` and `provenance::parse_json` refuse deeper input).
 #[must_use]
 pub fn canonical_json(value: &Value) -> String {
     let mut out = String::new();

@@ -1,0 +1,343 @@
+//! `--listen` end to end in one process: rmcp's own streamable HTTP client against the gate's
+//! HTTP server on a loopback port, the sidecar the crate's `MockSidecar`, the upstream a small
+//! in-memory MCP server that records the calls it runs. (The same with the Python MCP SDK's
+//! client, the npm filesystem server and the real sidecar: tests/live_mcp_gate.rs.)
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{RoleClient, ServiceExt};
+use sentinel::testing::{MockAnswer, MockSidecar};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio_util::sync::CancellationToken;
+
+use super::judge::sidecar_client;
+use super::relay::UpstreamLink;
+use super::serve_http::{may_listen_on, Server, MCP_PATH};
+use super::{config, Gone, Sessions, UpstreamSpec};
+
+const RULES: &str = r#"
+[[tools]]
+name = "write_file"
+policy = "files.write"
+kind = "file_write"
+
+[[tools]]
+name = "move_file"
+deny = true
+
+[[tools]]
+name = "read_*"
+allow = true
+"#;
+
+/// The calls the fake upstream ran, as `(tool, arguments)`.
+type Ran = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// An MCP server on a pipe: answers `initialize`, lists four tools, runs every call it gets
+/// (recording it), answers `ping`.
+fn fake_upstream(ran: Ran) -> (UpstreamLink, Gone) {
+    let (gate_side, server_side) = tokio::io::duplex(1 << 16);
+    let (gate_read, gate_write) = tokio::io::split(gate_side);
+    let (server_read, mut server_write) = tokio::io::split(server_side);
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(server_read).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let message: Value = serde_json::from_str(&line).unwrap();
+            let Some(id) = message.get("id").cloned() else {
+                continue;
+            };
+            let result = match message["method"].as_str() {
+                Some("initialize") => json!({
+                    // The newest version with a handshake, whatever the client asked for.
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "fake", "version": "1"},
+                }),
+                Some("tools/list") => {
+                    let tools: Vec<Value> = ["write_file", "move_file", "read_file", "other"]
+                        .iter()
+                        .map(|name| json!({"name": name, "inputSchema": {"type": "object"}}))
+                        .collect();
+                    json!({ "tools": tools })
+                }
+                Some("tools/call") => {
+                    let name = message["params"]["name"].as_str().unwrap().to_owned();
+                    ran.lock()
+                        .unwrap()
+                        .push((name.clone(), message["params"]["arguments"].clone()));
+                    json!({"content": [{"type": "text", "text": format!("ran {name}")}]})
+                }
+                _ => json!({}),
+            };
+            let answer = json!({"jsonrpc": "2.0", "id": id, "result": result});
+            if server_write
+                .write_all(format!("{answer}\n").as_bytes())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let link = UpstreamLink {
+        writer: Some(Box::new(gate_write)),
+        reader: Some(Box::new(BufReader::new(gate_read))),
+        failed: None,
+    };
+    (link, Box::pin(async { "the fake upstream ended".to_owned() }))
+}
+
+struct Gate {
+    url: String,
+    ran: Ran,
+    stop: CancellationToken,
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn start(endpoint: &str) -> Gate {
+    let text = format!("[sentinel]\nendpoint = \"{endpoint}\"\ntimeout_ms = 2000\n{RULES}");
+    let config = config::parse(Path::new("gate.toml"), &text).unwrap();
+    let client = sidecar_client(config.sentinel.as_ref()).unwrap();
+    let ran = Ran::default();
+    let upstream_ran = ran.clone();
+    let sessions = Sessions {
+        client,
+        receipts: None,
+        rules: config.rules,
+        context: config.context,
+        upstream: UpstreamSpec::Test(Arc::new(move || fake_upstream(upstream_ran.clone()))),
+        upstream_config: config.upstream,
+    };
+    let stop = CancellationToken::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{MCP_PATH}", listener.local_addr().unwrap());
+    tokio::spawn(Server::new(sessions, false, stop.clone()).serve(listener));
+    Gate { url, ran, stop }
+}
+
+async fn connect(url: &str) -> RunningService<RoleClient, ()> {
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        ().serve(StreamableHttpClientTransport::from_uri(url.to_owned())),
+    )
+    .await
+    .expect("connected within 10 s")
+    .expect("the MCP session starts")
+}
+
+async fn call(client: &RunningService<RoleClient, ()>, tool: &str, arguments: Value) -> CallToolResult {
+    let Value::Object(arguments) = arguments else {
+        panic!("arguments are an object")
+    };
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        client.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments)),
+    )
+    .await
+    .expect("answered within 10 s")
+    .expect("a tool result")
+}
+
+fn text(result: &CallToolResult) -> String {
+    let block = serde_json::to_value(&result.content[0]).unwrap();
+    block["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not text: {block}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn over_streamable_http_every_call_is_judged_as_on_stdio() {
+    let sidecar = MockSidecar::start(|request| {
+        if request.payload.get("ssn").is_some() {
+            MockAnswer::block("no PII here")
+        } else {
+            MockAnswer::allow()
+        }
+    });
+    let gate = start(&sidecar.endpoint()).await;
+    let client = connect(&gate.url).await;
+
+    let tools: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|tool| tool.name.into_owned())
+        .collect();
+    assert_eq!(
+        tools,
+        ["write_file", "read_file", "other"],
+        "the denied tool is hidden"
+    );
+
+    let allowed = call(&client, "write_file", json!({"path": "/data/a", "content": "hi"})).await;
+    assert_ne!(allowed.is_error, Some(true), "{allowed:?}");
+    assert_eq!(text(&allowed), "ran write_file");
+
+    let blocked = call(
+        &client,
+        "write_file",
+        json!({"path": "/data/b", "ssn": "078-05-1120"}),
+    )
+    .await;
+    assert_eq!(blocked.is_error, Some(true));
+    assert_eq!(
+        text(&blocked),
+        "BLOCK: file_write under policy files.write was not carried out. Reason: no PII here"
+    );
+    let denied = call(&client, "move_file", json!({})).await;
+    assert_eq!(
+        text(&denied),
+        "BLOCK: move_file was not carried out; the gate's configuration denies this tool"
+    );
+    let unnamed = call(&client, "other", json!({})).await;
+    assert!(
+        text(&unnamed).contains("has no rule for this tool"),
+        "{unnamed:?}"
+    );
+    let read = call(&client, "read_file", json!({"path": "/data/a"})).await;
+    assert_eq!(text(&read), "ran read_file");
+
+    let ran = gate.ran.lock().unwrap().clone();
+    assert_eq!(
+        ran,
+        [
+            (
+                "write_file".to_owned(),
+                json!({"path": "/data/a", "content": "hi"})
+            ),
+            ("read_file".to_owned(), json!({"path": "/data/a"})),
+        ],
+        "only the allowed calls reached the upstream, as judged"
+    );
+    let judged = sidecar.requests();
+    assert_eq!(
+        judged.len(),
+        2,
+        "write_file twice; deny, unnamed and allow rules ask nothing"
+    );
+    assert_eq!(judged[0].payload, json!({"path": "/data/a", "content": "hi"}));
+    assert_eq!(judged[0].run_id, judged[1].run_id, "one runId per MCP session");
+    let _ = client.cancel().await;
+}
+
+#[tokio::test]
+async fn each_mcp_session_over_http_has_its_own_run_id() {
+    let sidecar = MockSidecar::allow_all();
+    let gate = start(&sidecar.endpoint()).await;
+    let (first, second) = (connect(&gate.url).await, connect(&gate.url).await);
+    call(&first, "write_file", json!({"n": 1})).await;
+    call(&second, "write_file", json!({"n": 2})).await;
+    call(&first, "write_file", json!({"n": 3})).await;
+    let run_of = |n: i64| {
+        sidecar
+            .requests()
+            .into_iter()
+            .find(|request| request.payload["n"] == json!(n))
+            .unwrap()
+            .run_id
+    };
+    assert_eq!(run_of(1), run_of(3));
+    assert_ne!(run_of(1), run_of(2));
+    assert!(run_of(1).starts_with("mcp-"), "{}", run_of(1));
+    let _ = first.cancel().await;
+    let _ = second.cancel().await;
+}
+
+/// One raw HTTP/1.1 exchange (`Connection: close`): the status line and the body.
+fn raw_post(url: &str, path: &str, headers: &[&str], body: &str) -> (String, String) {
+    let authority = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&authority).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for header in headers {
+        request.push_str(header);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (head.lines().next().unwrap_or("").to_owned(), body.to_owned())
+}
+
+#[tokio::test]
+async fn a_call_outside_a_session_is_refused_never_forwarded() {
+    let sidecar = MockSidecar::allow_all();
+    let gate = start(&sidecar.endpoint()).await;
+    let url = gate.url.clone();
+    let (legacy, modern, elsewhere) = tokio::task::spawn_blocking(move || {
+        let call =
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","arguments":{}}}"#;
+        // Without a session (no initialize first): refused by rmcp's session layer.
+        let legacy = raw_post(&url, MCP_PATH, &[], call);
+        // The 2026-07-28 lifecycle without sessions: an unsupported version.
+        let modern_call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "read_file", "arguments": {},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": {"name": "c", "version": "1"},
+                "io.modelcontextprotocol/clientCapabilities": {},
+            }
+        }});
+        let modern = raw_post(
+            &url,
+            MCP_PATH,
+            &[
+                "MCP-Protocol-Version: 2026-07-28",
+                "Mcp-Method: tools/call",
+                "Mcp-Name: read_file",
+            ],
+            &modern_call.to_string(),
+        );
+        let elsewhere = raw_post(&url, "/other", &[], call);
+        (legacy, modern, elsewhere)
+    })
+    .await
+    .unwrap();
+    assert!(
+        legacy.0.contains(" 400 ") && legacy.1.contains("Session ID is required"),
+        "{legacy:?}"
+    );
+    let modern_error: Value = serde_json::from_str(&modern.1).unwrap_or_else(|e| panic!("{e}: {modern:?}"));
+    assert_eq!(modern_error["error"]["code"], json!(-32022), "{modern:?}");
+    assert_eq!(modern_error["id"], json!(2), "{modern:?}");
+    assert!(elsewhere.0.contains(" 404 "), "{elsewhere:?}");
+    assert!(
+        gate.ran.lock().unwrap().is_empty(),
+        "nothing reached the upstream"
+    );
+}
+
+#[test]
+fn listening_beyond_loopback_needs_the_flag() {
+    assert!(may_listen_on("127.0.0.1:0".parse().unwrap(), false).is_ok());
+    assert!(may_listen_on("[::1]:8931".parse().unwrap(), false).is_ok());
+    let refused = may_listen_on("0.0.0.0:8931".parse().unwrap(), false).unwrap_err();
+    assert!(refused.contains("--listen-beyond-loopback"), "{refused}");
+    assert!(may_listen_on("0.0.0.0:8931".parse().unwrap(), true).is_ok());
+}
