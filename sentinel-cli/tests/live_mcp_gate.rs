@@ -670,9 +670,15 @@ receipt = true
         sidecar.endpoint
     );
     let (allowed, blocked) = (data.join("allowed.txt"), data.join("blocked.txt"));
+    let chart = data.join("chart.txt");
+    let escalated = write(&chart, "potassium 6.1", json!({"clinicalSignificant": true}));
     let plan = json!([
         write(&allowed, "on a receipt", json!({})),
         write(&blocked, "x", json!({"ssn": "078-05-1120"})),
+        escalated.clone(),
+        escalated.clone(),
+        {"op": "approve", "escalation_of": 2, "endpoint": sidecar.endpoint, "approver": "attending_physician"},
+        escalated,
     ]);
     let seen = run_plan(
         &parts,
@@ -687,6 +693,33 @@ receipt = true
     assert_eq!(steps[1]["isError"], json!(true), "{seen}");
     assert!(text_of(&steps[1]).contains("no valid receipt"), "{seen}");
     assert!(!blocked.exists());
+
+    // An escalation parks; asked again, the same escalation holds it.
+    let parked = text_of(&steps[2]);
+    assert!(
+        parked.starts_with("ESCALATE: file_write under policy healthcare.record_write"),
+        "{seen}"
+    );
+    let escalation = steps[4]["escalation"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{seen}"));
+    assert!(parked.contains(escalation), "{seen}");
+    assert!(
+        text_of(&steps[3]).contains(escalation),
+        "the same escalation: {seen}"
+    );
+    assert_eq!(steps[4]["status"], json!(200), "{seen}");
+    // Approved, the identical call resumes it (execute_approved): the reference sidecar's
+    // adjudicator re-runs its policy and escalates again, so it issues no receipt, and the
+    // model reads why, not a new escalation.
+    assert_eq!(steps[5]["isError"], json!(true), "{seen}");
+    assert!(
+        text_of(&steps[5]).contains(&format!(
+            "escalation {escalation} is approved, but the sidecar's adjudication is ESCALATE"
+        )),
+        "{seen}"
+    );
+    assert!(!chart.exists(), "no receipt, so it never ran");
 
     // The sidecar's own audit: one execution, reported against its receipt, and valid.
     let receipts = ReceiptClient::new(

@@ -27,7 +27,19 @@ pub enum Judgement {
     /// Answer it with this tool result (`isError: true`); the upstream never sees it.
     Refuse(CallToolResult),
     /// Forward it as the protected executor: only on a receipt validated for this request.
-    Execute(Box<AdjudicationRequest>),
+    Execute(Box<Execution>),
+}
+
+/// A call of a `receipt = true` rule, to run as the protected executor.
+#[derive(Debug)]
+pub struct Execution {
+    /// What is adjudicated.
+    pub request: AdjudicationRequest,
+    /// The escalation a human approved for this very call, which it resumes
+    /// (`ReceiptClient::execute_approved`); `None` for a call adjudicated afresh.
+    pub resuming: Option<String>,
+    /// Names the call (tool and arguments) among the session's parked escalations.
+    pub fingerprint: String,
 }
 
 /// The sidecar client built from the `[sentinel]` table, or from the `SENTINEL_*` variables
@@ -147,10 +159,10 @@ impl Judge {
             ),
         };
         let payload = Value::Object(arguments.cloned().unwrap_or_default().into_iter().collect());
-        if receipt {
-            return self.receipt_request(tool, kind, policy, payload);
-        }
         let fingerprint = format!("{tool}\n{}", action_fingerprint(kind, &payload));
+        if receipt {
+            return self.receipt_request(tool, kind, policy, payload, fingerprint);
+        }
         let action = Action::of(kind, payload);
         let context = self.context.read().unwrap_or_else(|e| e.into_inner()).clone();
 
@@ -166,21 +178,43 @@ impl Judge {
         if let Some(escalation_id) = decision.escalation_id() {
             // Parked (or still pending after the wait): the identical call later resumes on
             // this escalation instead of opening another.
-            let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
-            if parked.len() >= MAX_PARKED && !parked.contains_key(&fingerprint) {
-                // Bounded whatever a client does; a call forgotten here is guarded afresh.
-                if let Some(any) = parked.keys().next().cloned() {
-                    parked.remove(&any);
-                }
-            }
-            parked.insert(fingerprint, escalation_id.to_owned());
+            self.park(fingerprint, escalation_id);
         }
         Judgement::Refuse(denial(Denied::new(decision, kind, policy)))
     }
 
+    /// Remembers that `escalation_id` holds back the call `fingerprint` names.
+    pub fn park(&self, fingerprint: String, escalation_id: &str) {
+        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        if parked.len() >= MAX_PARKED && !parked.contains_key(&fingerprint) {
+            // Bounded whatever a client does; a call forgotten here is guarded afresh.
+            if let Some(any) = parked.keys().next().cloned() {
+                parked.remove(&any);
+            }
+        }
+        parked.insert(fingerprint, escalation_id.to_owned());
+    }
+
+    /// Forgets the escalation of the call `fingerprint` names: it was resumed once.
+    pub fn unpark(&self, fingerprint: &str) {
+        self.parked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(fingerprint);
+    }
+
     /// The adjudication request of a `receipt` rule's call: the tool is the operation, its
-    /// arguments the parameters.
-    fn receipt_request(&self, tool: &str, kind: &str, policy: &str, parameters: Value) -> Judgement {
+    /// arguments the parameters. The identical call after an escalation resumes it once a
+    /// human approved it (still pending or denied, it is refused again on the same
+    /// escalation, as in plain mode).
+    fn receipt_request(
+        &self,
+        tool: &str,
+        kind: &str,
+        policy: &str,
+        parameters: Value,
+        fingerprint: String,
+    ) -> Judgement {
         let Some((_, target_service)) = &self.receipts else {
             return refuse_text(format!(
                 "BLOCK: {tool} was not carried out; its rule needs receipts, and the gate has no [receipts] table"
@@ -190,22 +224,37 @@ impl Judge {
         let actor = context
             .actor()
             .map_or("mcp-client".to_owned(), |actor| actor.id.clone());
-        let mut action = match CanonicalAction::new(kind, target_service.clone(), tool, actor, parameters) {
-            Ok(action) => action,
-            Err(e) => {
-                return refuse_text(format!(
-                    "BLOCK: {tool} was not carried out; it cannot be adjudicated: {e}"
-                ))
-            }
-        };
+        let mut action =
+            match CanonicalAction::new(kind, target_service.clone(), tool, actor, parameters.clone()) {
+                Ok(action) => action,
+                Err(e) => {
+                    return refuse_text(format!(
+                        "BLOCK: {tool} was not carried out; it cannot be adjudicated: {e}"
+                    ))
+                }
+            };
         if let Some(tenant) = context.tenant() {
             action = action.tenant(tenant);
         }
-        Judgement::Execute(Box::new(AdjudicationRequest::new(
-            action,
-            (*context).clone(),
-            policy,
-        )))
+        let mut resuming = None;
+        if let Some(escalation_id) = self.parked_escalation(&fingerprint) {
+            match self.client.escalation_status(&escalation_id) {
+                Ok(ReviewStatus::Approved { .. }) => resuming = Some(escalation_id),
+                Ok(ReviewStatus::Pending | ReviewStatus::Denied { .. }) => {
+                    let held = Action::of(kind, parameters.clone());
+                    let decision = self.client.resume(&escalation_id, &held, &context, policy);
+                    return Judgement::Refuse(denial(Denied::new(decision, kind, policy)));
+                }
+                // Unknown to the sidecar now (or a status this version does not know):
+                // adjudicated afresh.
+                _ => self.unpark(&fingerprint),
+            }
+        }
+        Judgement::Execute(Box::new(Execution {
+            request: AdjudicationRequest::new(action, (*context).clone(), policy),
+            resuming,
+            fingerprint,
+        }))
     }
 
     fn parked_escalation(&self, fingerprint: &str) -> Option<String> {

@@ -16,13 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, ErrorCode, ErrorData};
-use sentinel::adjudication::AdjudicationRequest;
 use sentinel::Denied;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
-use super::judge::{denial, Judge, Judgement};
+use super::judge::{denial, Execution, Judge, Judgement};
 
 /// How long a call run on a receipt may wait for the upstream's answer; after it the
 /// execution is reported FAILED and the client gets an error (a late answer is dropped).
@@ -373,15 +372,27 @@ impl Relay {
     }
 
     /// Runs a call as the protected executor: forwarded only on a receipt the sidecar
-    /// validated for it, its execution reported after the upstream answered.
-    async fn execute(self: Arc<Self>, id: Value, raw: String, request: AdjudicationRequest) {
+    /// validated for it (for a call resuming an approved escalation, a receipt adjudicated
+    /// with that approval), its execution reported after the upstream answered. An
+    /// escalation parks the call; a resumed one is forgotten, whatever came of it.
+    async fn execute(self: Arc<Self>, id: Value, raw: String, execution: Execution) {
         let relay = self.clone();
         let handle = tokio::runtime::Handle::current();
         let call_id = id.clone();
+        let Execution {
+            request,
+            resuming,
+            fingerprint,
+        } = execution;
+        let resumed = resuming.is_some();
         let outcome = tokio::task::spawn_blocking(move || match relay.judge.receipts() {
-            Some(receipts) => receipts.execute(&request, || {
-                handle.block_on(relay.forward_and_wait(&call_id, raw))
-            }),
+            Some(receipts) => {
+                let forward = || handle.block_on(relay.forward_and_wait(&call_id, raw));
+                match &resuming {
+                    Some(escalation_id) => receipts.execute_approved(escalation_id, &request, forward),
+                    None => receipts.execute(&request, forward),
+                }
+            }
             None => Err(Executed::Refused(
                 "BLOCK: the call was not carried out; its rule needs receipts, and the gate has no [receipts] table"
                     .into(),
@@ -389,6 +400,13 @@ impl Relay {
         })
         .await;
         let key = id_key(&id);
+        if resumed {
+            self.judge.unpark(&fingerprint);
+        } else if let Ok(Err(Executed::Denied(denied))) = &outcome {
+            if let Some(escalation_id) = denied.escalation_id() {
+                self.judge.park(fingerprint, escalation_id);
+            }
+        }
         match outcome {
             // Forwarded: the client has the upstream's answer (or the error the relay sent
             // when it could not forward), and the id has left `judging`.

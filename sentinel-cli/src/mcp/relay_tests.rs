@@ -534,3 +534,96 @@ async fn a_request_reusing_the_id_of_a_call_still_being_adjudicated_is_refused_n
         "the reused request was never forwarded"
     );
 }
+
+/// A receipt gate before a sidecar that escalates every adjudication until `approved` is set
+/// (then allows when `honours` says so); the escalation's id after a first call, and a second
+/// identical call refused on that same escalation, never forwarded.
+async fn parked_receipt_call(sidecar: &MockSidecar, dir: &Path) -> (Ends, String) {
+    let mut ends = start_receipts(sidecar, dir, relay::EXECUTION_BOUND);
+    let line = call(1, "write_file", json!({"path": "/data/chart", "clinical": true}));
+    send(&mut ends.client, &line).await;
+    let parked = refusal(&next(&mut ends.to_client).await, 1);
+    assert!(parked.starts_with("ESCALATE: "), "{parked}");
+    let escalation = parked
+        .split("(escalation ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no escalation id in {parked}"))
+        .to_owned();
+    send(
+        &mut ends.client,
+        &call(2, "write_file", json!({"path": "/data/chart", "clinical": true})),
+    )
+    .await;
+    let again = refusal(&next(&mut ends.to_client).await, 2);
+    assert!(
+        again.contains(&escalation),
+        "the same escalation, not another: {again}"
+    );
+    ping_reaches_upstream_next(&mut ends, 3).await;
+    (ends, escalation)
+}
+
+fn approve(endpoint: String, escalation: String) -> tokio::task::JoinHandle<()> {
+    tokio::task::spawn_blocking(move || {
+        sentinel::SentinelClient::builder(endpoint)
+            .build()
+            .unwrap()
+            .resolve(&escalation, sentinel::Resolution::Approve, "attending_physician")
+            .unwrap();
+    })
+}
+
+#[tokio::test]
+async fn in_receipt_mode_the_identical_call_after_approval_resumes_the_escalation_and_runs_once() {
+    let approved = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = approved.clone();
+    let sidecar = MockSidecar::start(move |_| {
+        if seen.load(std::sync::atomic::Ordering::SeqCst) {
+            MockAnswer::allow()
+        } else {
+            MockAnswer::escalate("needs a clinician")
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ends, escalation) = parked_receipt_call(&sidecar, dir.path()).await;
+    approve(sidecar.endpoint(), escalation).await.unwrap();
+    approved.store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let line = call(4, "write_file", json!({"path": "/data/chart", "clinical": true}));
+    send(&mut ends.client, &line).await;
+    let forwarded: Value = serde_json::from_str(&next(&mut ends.to_upstream).await).unwrap();
+    assert_eq!(forwarded["id"], json!(4), "{forwarded}");
+    let answer = r#"{"jsonrpc":"2.0","id":4,"result":{"content":[{"type":"text","text":"written"}]}}"#;
+    send(ends.upstream.as_mut().unwrap(), answer).await;
+    assert_eq!(next(&mut ends.to_client).await, answer);
+    // Reported after the answer was passed on.
+    let answered = std::time::Instant::now();
+    while sidecar.executions().is_empty() && answered.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sidecar.executions().len(), 1, "one execution reported");
+}
+
+#[tokio::test]
+async fn in_receipt_mode_an_approval_the_sidecar_does_not_honour_is_refused_with_why_not_escalated_again() {
+    // Escalates every adjudication, approved or not (as the reference sidecar does).
+    let sidecar = MockSidecar::start(|_| MockAnswer::escalate("needs a clinician"));
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ends, escalation) = parked_receipt_call(&sidecar, dir.path()).await;
+    approve(sidecar.endpoint(), escalation.clone()).await.unwrap();
+
+    send(
+        &mut ends.client,
+        &call(4, "write_file", json!({"path": "/data/chart", "clinical": true})),
+    )
+    .await;
+    let refused = refusal(&next(&mut ends.to_client).await, 4);
+    assert!(
+        refused.contains(&format!(
+            "escalation {escalation} is approved, but the sidecar's adjudication is ESCALATE"
+        )),
+        "{refused}"
+    );
+    ping_reaches_upstream_next(&mut ends, 5).await;
+}
