@@ -191,7 +191,7 @@ fn guard_and_wait_by_hand_waits_as_the_attribute_does() {
                 let pending = client.escalations(Some(EscalationState::Pending)).unwrap();
                 if let Some(new) = pending.iter().find(|e| !earlier.iter().any(|id| id == e.id())) {
                     return client
-                        .resolve(&new.id(), Resolution::Approve, "treasury_ops")
+                        .resolve(new.id(), Resolution::Approve, "treasury_ops")
                         .unwrap();
                 }
                 std::thread::sleep(Duration::from_millis(20));
