@@ -130,10 +130,22 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Each example uses part of it.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "support/live.rs"]
+mod live;
+
 #[cfg(test)]
 mod tests {
+    use super::live;
+
     #[tokio::test(flavor = "multi_thread")]
     async fn the_agent_runs_its_plan_through_the_gate() {
+        // `run` installs the global client: one test per process.
+        if live::ran_in_a_child("tests::the_agent_runs_its_plan_through_the_gate") {
+            return;
+        }
         let mut out = Vec::new();
         super::run(&mut out, None).await.unwrap();
         let out = String::from_utf8(out).unwrap();
@@ -155,7 +167,7 @@ mod tests {
     }
 
     /// Against the real sidecar: its packs decide every call (none is refused as unknown),
-    /// and every record id printed is one it holds.
+    /// and every record id printed is one it holds, with the verdict printed beside it.
     #[tokio::test(flavor = "multi_thread")]
     #[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
     async fn against_the_real_sidecar() {
@@ -163,6 +175,9 @@ mod tests {
             println!("skipped: SENTINEL_LIVE_ENDPOINT not set");
             return;
         };
+        if live::ran_in_a_child("tests::against_the_real_sidecar") {
+            return;
+        }
         let mut out = Vec::new();
         super::run(&mut out, Some(endpoint.clone())).await.unwrap();
         let out = String::from_utf8(out).unwrap();
@@ -180,24 +195,10 @@ mod tests {
         assert!(lines[2].starts_with("ESCALATE"), "{out}");
         assert!(lines[3].starts_with("BLOCK"), "{out}");
         assert!(lines[4].starts_with("ESCALATE"), "{out}");
-        let endpoint_for_records = endpoint.clone();
-        let ids: Vec<String> = out
-            .split(|c: char| c.is_whitespace() || c == ']' || c == '[')
-            .filter(|word| word.starts_with("rec_"))
-            .map(str::to_owned)
-            .collect();
-        assert!(ids.len() >= 3, "{out}");
-        tokio::task::spawn_blocking(move || {
-            let client = sentinel::SentinelClient::builder(&endpoint_for_records)
-                .build()
-                .unwrap();
-            for id in ids {
-                client
-                    .record(&id)
-                    .unwrap_or_else(|e| panic!("{id} is not a record of the sidecar: {e}"));
-            }
-        })
-        .await
-        .unwrap();
+        let claims: Vec<_> = lines.iter().filter_map(|l| live::verdict_line_claim(l)).collect();
+        assert_eq!(claims.len(), 3, "each denial names its record: {out}");
+        tokio::task::spawn_blocking(move || live::assert_printed_records_hold(&endpoint, &out, &claims))
+            .await
+            .unwrap();
     }
 }

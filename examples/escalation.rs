@@ -159,8 +159,16 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Each example uses part of it.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "support/live.rs"]
+mod live;
+
 #[cfg(test)]
 mod tests {
+    use super::live;
+
     #[test]
     fn parks_resumes_waits_and_never_allows_a_pending_escalation() {
         let mut out = Vec::new();
@@ -183,7 +191,8 @@ mod tests {
         assert!(out.contains("small payment: paid 100 to vendor_42"), "{out}");
     }
 
-    /// Against the real sidecar: the same story, and every record id printed is one it holds.
+    /// Against the real sidecar: the same story, and every record id printed is one it holds,
+    /// with the verdict the story gives it.
     #[test]
     #[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
     fn against_the_real_sidecar() {
@@ -201,16 +210,18 @@ mod tests {
         assert!(out.contains("resumed: paid 42000 to vendor_42"), "{out}");
         assert!(out.contains("waited: BLOCK"), "{out}");
         assert!(out.contains("nobody answered: BLOCK"), "{out}");
-        let client = sentinel::SentinelClient::builder(&endpoint).build().unwrap();
-        let ids: Vec<&str> = out
-            .split(|c: char| c.is_whitespace() || "()[];,".contains(c))
-            .filter(|word| word.starts_with("rec_"))
-            .collect();
-        assert!(!ids.is_empty(), "{out}");
-        for id in ids {
-            client
-                .record(id)
-                .unwrap_or_else(|e| panic!("{id} is not a record of the sidecar: {e}"));
+        // The records this story prints are the human review that approved the payment
+        // ("human-review record", "approved (record …)", "the approval …"): an ALLOW.
+        for line in out.lines().filter(|line| line.contains("rec_")) {
+            assert!(
+                line.contains("approv"),
+                "a record printed as something else: {line}"
+            );
         }
+        let claims: Vec<_> = live::record_ids(&out)
+            .into_iter()
+            .map(|id| (id, sentinel::Verdict::Allow))
+            .collect();
+        live::assert_printed_records_hold(&endpoint, &out, &claims);
     }
 }

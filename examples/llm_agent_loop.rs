@@ -137,8 +137,16 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Each example uses part of it.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "support/live.rs"]
+mod live;
+
 #[cfg(test)]
 mod tests {
+    use super::live;
+
     fn check(out: &str, answer: &str) {
         assert!(
             answer.starts_with("The payment of 40000 to vendor_42 is waiting"),
@@ -157,6 +165,10 @@ mod tests {
 
     #[test]
     fn the_model_adapts_to_the_gate_and_finishes() {
+        // `run` installs the global client: one test per process.
+        if live::ran_in_a_child("tests::the_model_adapts_to_the_gate_and_finishes") {
+            return;
+        }
         let mut out = Vec::new();
         let answer = super::run(&mut out, None).unwrap();
         let out = String::from_utf8(out).unwrap();
@@ -168,7 +180,7 @@ mod tests {
     }
 
     /// Against the real sidecar: the same turns; the refusals the model reads name records
-    /// the sidecar holds.
+    /// the sidecar holds, with the verdict the refusal states.
     #[test]
     #[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
     fn against_the_real_sidecar() {
@@ -176,6 +188,9 @@ mod tests {
             println!("skipped: SENTINEL_LIVE_ENDPOINT not set");
             return;
         };
+        if live::ran_in_a_child("tests::against_the_real_sidecar") {
+            return;
+        }
         let mut out = Vec::new();
         let answer = super::run(&mut out, Some(endpoint.clone())).unwrap();
         let out = String::from_utf8(out).unwrap();
@@ -184,16 +199,24 @@ mod tests {
             "{out}"
         );
         check(&out, &answer);
-        let client = sentinel::SentinelClient::builder(&endpoint).build().unwrap();
-        let ids: Vec<&str> = out
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-            .filter(|word| word.starts_with("rec_"))
+        // Each tool result the model reads: `-> {"error": "sentinel BLOCK …", "record": "rec_…", …}`.
+        let claims: Vec<_> = out
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("-> "))
+            .filter_map(|result| serde_json::from_str::<serde_json::Value>(result).ok())
+            .filter_map(|result| {
+                let verdict = result["error"]
+                    .as_str()?
+                    .strip_prefix("sentinel ")?
+                    .split(' ')
+                    .next()?;
+                Some((
+                    result["record"].as_str()?.to_owned(),
+                    sentinel::Verdict::from_wire(verdict)?,
+                ))
+            })
             .collect();
-        assert_eq!(ids.len(), 2, "{out}");
-        for id in ids {
-            client
-                .record(id)
-                .unwrap_or_else(|e| panic!("{id} is not a record of the sidecar: {e}"));
-        }
+        assert_eq!(claims.len(), 2, "{out}");
+        live::assert_printed_records_hold(&endpoint, &out, &claims);
     }
 }

@@ -140,10 +140,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// Each example uses part of it.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "support/live.rs"]
+mod live;
+
 #[cfg(test)]
 mod tests {
+    use super::live;
+
     #[test]
     fn prints_allow_escalate_block_then_fails_closed() {
+        // `run` installs the global client: one test per process.
+        if live::ran_in_a_child("tests::prints_allow_escalate_block_then_fails_closed") {
+            return;
+        }
         let mut out = Vec::new();
         super::run(&mut out, None).unwrap();
         let out = String::from_utf8(out).unwrap();
@@ -169,7 +181,8 @@ mod tests {
         assert!(!message.contains("InvalidEndpoint"), "{message}");
     }
 
-    /// Against the real sidecar: it decides, and every record id printed is one it holds.
+    /// Against the real sidecar: it decides, and every record id printed is one it holds,
+    /// with the verdict printed beside it.
     #[test]
     #[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
     fn against_the_real_sidecar() {
@@ -177,6 +190,9 @@ mod tests {
             println!("skipped: SENTINEL_LIVE_ENDPOINT not set");
             return;
         };
+        if live::ran_in_a_child("tests::against_the_real_sidecar") {
+            return;
+        }
         let mut out = Vec::new();
         super::run(&mut out, Some(endpoint.clone())).unwrap();
         let out = String::from_utf8(out).unwrap();
@@ -185,16 +201,12 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("  ESCALATE  "), "42000 needs dual control: {out}");
-        let client = sentinel::SentinelClient::builder(&endpoint).build().unwrap();
-        let ids: Vec<&str> = out
-            .split(|c: char| c.is_whitespace() || c == ']' || c == '[')
-            .filter(|word| word.starts_with("rec_"))
-            .collect();
-        assert!(!ids.is_empty(), "{out}");
-        for id in ids {
-            client
-                .record(id)
-                .unwrap_or_else(|e| panic!("{id} is not a record of the sidecar: {e}"));
-        }
+        let claims: Vec<_> = out.lines().filter_map(live::verdict_line_claim).collect();
+        assert_eq!(
+            claims.len(),
+            2,
+            "the ESCALATE and the BLOCK name their records: {out}"
+        );
+        live::assert_printed_records_hold(&endpoint, &out, &claims);
     }
 }

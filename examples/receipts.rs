@@ -229,8 +229,16 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Each example uses part of it.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "support/live.rs"]
+mod live;
+
 #[cfg(test)]
 mod tests {
+    use super::live;
+
     #[test]
     fn runs_only_on_valid_receipts_and_the_audit_covers_every_execution() {
         let mut out = Vec::new();
@@ -316,7 +324,8 @@ mod tests {
     }
 
     /// Against a real `--protocol` sidecar trusting the example's executor key: the same
-    /// story, every execution reported and audited, and the records it names are the sidecar's.
+    /// story, every execution reported and audited, and the records it names are the
+    /// sidecar's, with the verdict the story gives them.
     #[test]
     #[ignore = "needs a real sidecar (SENTINEL_SIDECAR_SCRIPT starts one; .ci/run sets it)"]
     fn against_a_real_protocol_sidecar() {
@@ -343,6 +352,15 @@ mod tests {
             out.contains("audit: valid true, 2 executions, coverage 1, 0 reports pending"),
             "{out}"
         );
+        // The record it names is the decision the replayed receipt was issued on: an ALLOW.
+        for line in out.lines().filter(|line| line.contains("rec_")) {
+            assert!(line.contains("the decision record rec_"), "{line}");
+        }
+        let claims: Vec<_> = live::record_ids(&out)
+            .into_iter()
+            .map(|id| (id, sentinel::Verdict::Allow))
+            .collect();
+        live::assert_printed_records_hold(&sidecar.endpoint, &out, &claims);
     }
 
     /// A sidecar without the protocol: the example says what it needs, as a sentence.

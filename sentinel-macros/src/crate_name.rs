@@ -1,48 +1,49 @@
-//! Whether `::sentinel` can name the facade when no `crate = …` says otherwise, for a hint
-//! instead of a wall of "cannot find `__private`" errors.
+//! The name under which this crate links the facade, when it is not `sentinel` and no
+//! `crate = …` says where it is: a renamed dependency (`gate = { package =
+//! "montanalabs-sentinel", … }`), or `extern crate montanalabs_sentinel as sentinel;`.
 //!
 //! A crate's extern names are the `--extern NAME=PATH` arguments cargo gives rustc, and a
 //! proc macro runs inside that rustc. The facade's library is `sentinel`, so its file is
-//! `libsentinel-<hash>.rlib` (or `.rmeta`) whatever the dependency is called in
-//! `Cargo.toml`. Without an extern named `sentinel`, `::sentinel` cannot resolve: either
-//! the facade is there under another name (a renamed dependency) or it is not a direct
-//! dependency at all (a framework re-exports it). Where the arguments are not rustc's (an
-//! IDE's macro server passes no `--extern`), nothing is said.
+//! `libsentinel-<hash>.rlib` (or `.rmeta`) whatever the dependency is called. When no extern
+//! is named `sentinel` and the facade is linked under exactly one other name, the expansion
+//! names the facade by that name, which resolves wherever `::sentinel` would (every
+//! `--extern` name is in the extern prelude). This only ever turns a build that would fail
+//! into one that works: it never adds an error. Where the arguments are not rustc's (an
+//! IDE's macro server passes no `--extern`), or say nothing certain, the expansion names
+//! `::sentinel` as always, and `crate = …` is the way to say otherwise.
 
 use std::sync::OnceLock;
 
-/// The advice for a crate in which `::sentinel` cannot name the facade, if it cannot.
-pub(crate) fn missing_sentinel_hint() -> Option<&'static str> {
-    static HINT: OnceLock<Option<String>> = OnceLock::new();
-    HINT.get_or_init(|| hint(std::env::args_os().map(|arg| arg.to_string_lossy().into_owned())))
+/// The facade's extern name in this crate, when `::sentinel` does not name it.
+pub(crate) fn renamed_facade() -> Option<&'static str> {
+    static NAME: OnceLock<Option<String>> = OnceLock::new();
+    NAME.get_or_init(|| renamed(std::env::args_os().map(|arg| arg.to_string_lossy().into_owned())))
         .as_deref()
 }
 
-/// [`missing_sentinel_hint`] for the command line `args`.
-fn hint(args: impl IntoIterator<Item = String>) -> Option<String> {
+/// [`renamed_facade`] for the command line `args`.
+fn renamed(args: impl IntoIterator<Item = String>) -> Option<String> {
     let externs = externs(args);
-    if externs.is_empty() || externs.iter().any(|(name, _)| name == "sentinel") {
+    if externs.iter().any(|e| e.name == "sentinel") {
         return None;
     }
-    let renamed: Vec<&str> = externs
-        .iter()
-        .filter(|(_, path)| is_facade(path))
-        .map(|(name, _)| name.as_str())
-        .collect();
-    Some(match renamed.as_slice() {
-        [name] => format!(
-            "this crate depends on `montanalabs-sentinel` under the name `{name}`, so `::sentinel` does not \
-             name it: write crate = {name}, as in #[{name}::guarded(crate = {name}, policy = \"…\")]"
-        ),
-        _ => String::from(
-            "`::sentinel` names no crate here: `sentinel` is not a direct dependency of this crate. If a \
-             framework re-exports it, give its path as your code names it: crate = my_framework::sentinel",
-        ),
-    })
+    let mut facades = externs.iter().filter(|e| e.in_prelude && is_facade(&e.path));
+    let first = facades.next()?;
+    // Two files would be two builds of the facade: which one the code means is not ours to
+    // guess.
+    facades.all(|e| e.path == first.path).then(|| first.name.clone())
 }
 
-/// `(name, path)` of every `--extern name=path` (or `--extern=…`, with any `opts:` prefix).
-fn externs(args: impl IntoIterator<Item = String>) -> Vec<(String, String)> {
+/// One `--extern [opts:]name=path`.
+struct Extern {
+    name: String,
+    path: String,
+    /// Not `noprelude:` (only then does `::name` resolve).
+    in_prelude: bool,
+}
+
+/// Every `--extern name=path` (or `--extern=…`, with any `opts:` prefix).
+fn externs(args: impl IntoIterator<Item = String>) -> Vec<Extern> {
     let mut found = Vec::new();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -53,8 +54,12 @@ fn externs(args: impl IntoIterator<Item = String>) -> Vec<(String, String)> {
         };
         let Some(value) = value else { continue };
         let (name, path) = value.split_once('=').unwrap_or((value.as_str(), ""));
-        let name = name.rsplit(':').next().unwrap_or(name);
-        found.push((name.to_owned(), path.to_owned()));
+        let (options, name) = name.rsplit_once(':').unwrap_or(("", name));
+        found.push(Extern {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            in_prelude: !options.split(',').any(|option| option == "noprelude"),
+        });
     }
     found
 }
@@ -68,50 +73,76 @@ fn is_facade(path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::hint;
+    use super::renamed;
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()
     }
 
     #[test]
-    fn an_extern_named_sentinel_needs_no_hint() {
+    fn an_extern_named_sentinel_is_used_as_it_is() {
         let line = args(&[
             "rustc",
             "--extern",
             "sentinel=/t/debug/deps/libsentinel-0a1b.rlib",
             "--extern",
-            "serde=/t/debug/deps/libserde-99.rmeta",
+            "gate=/t/debug/deps/libsentinel-0a1b.rlib",
         ]);
-        assert_eq!(hint(line), None);
+        assert_eq!(renamed(line), None);
     }
 
     #[test]
-    fn a_renamed_dependency_is_named_in_the_hint() {
+    fn a_renamed_dependency_is_named_by_its_name() {
         let line = args(&[
             "rustc",
             "--extern",
             "gate=/t/debug/deps/libsentinel-0a1b.rlib",
             "--extern=priv:serde=/t/debug/deps/libserde-99.rmeta",
         ]);
-        let hint = hint(line).expect("a hint");
-        assert!(hint.contains("write crate = gate"), "{hint}");
+        assert_eq!(renamed(line).as_deref(), Some("gate"));
     }
 
+    /// `extern crate montanalabs_sentinel as sentinel;` (so `::sentinel` resolves) with the
+    /// dependency named `montanalabs_sentinel`: that name resolves too, so it compiles.
     #[test]
-    fn no_direct_dependency_points_at_a_framework_re_export() {
+    fn an_extern_crate_rename_is_named_by_the_dependency_name() {
         let line = args(&[
             "rustc",
             "--extern",
-            "my_framework=/t/debug/deps/libmy_framework-77.rlib",
+            "montanalabs_sentinel=/t/debug/deps/libsentinel-0a1b.rmeta",
         ]);
-        let hint = hint(line).expect("a hint");
-        assert!(hint.contains("crate = my_framework::sentinel"), "{hint}");
+        assert_eq!(renamed(line).as_deref(), Some("montanalabs_sentinel"));
     }
 
     #[test]
-    fn outside_rustc_nothing_is_said() {
-        assert_eq!(hint(args(&["rust-analyzer-proc-macro-srv"])), None);
-        assert_eq!(hint(Vec::new()), None);
+    fn nothing_certain_means_sentinel_as_always() {
+        // A framework's re-export: no facade among the externs.
+        assert_eq!(
+            renamed(args(&["rustc", "--extern", "fw=/t/debug/deps/libfw-77.rlib"])),
+            None
+        );
+        // Two builds of the facade under two names.
+        assert_eq!(
+            renamed(args(&[
+                "rustc",
+                "--extern",
+                "a=/t/debug/deps/libsentinel-01.rlib",
+                "--extern",
+                "b=/t/debug/deps/libsentinel-02.rlib",
+            ])),
+            None
+        );
+        // Not in the extern prelude: `::gate` would not resolve.
+        assert_eq!(
+            renamed(args(&[
+                "rustc",
+                "--extern",
+                "noprelude:gate=/t/libsentinel-01.rlib"
+            ])),
+            None
+        );
+        // An IDE's macro server, or no arguments at all.
+        assert_eq!(renamed(args(&["rust-analyzer-proc-macro-srv"])), None);
+        assert_eq!(renamed(Vec::new()), None);
     }
 }

@@ -110,7 +110,7 @@ use crate::args;
 use crate::ast::{Receipt, Timeout};
 use crate::async_trait;
 use crate::check::{plan, Kind, Origin, Plan};
-use crate::crate_name::missing_sentinel_hint;
+use crate::crate_name::renamed_facade;
 use crate::errors::Errors;
 use crate::options::CRATE;
 use crate::signature::{self, Param, Signature};
@@ -119,7 +119,7 @@ use crate::valid::validate;
 /// The attribute's whole job.
 pub(crate) fn guarded(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let args = validate(args::parse(attr), &mut errors);
+    let mut args = validate(args::parse(attr), &mut errors);
     let function = match syn::parse2::<ItemFn>(item.clone()) {
         Ok(function) => function,
         Err(syn_error) => {
@@ -136,9 +136,8 @@ pub(crate) fn guarded(attr: TokenStream, item: TokenStream) -> TokenStream {
         return with_errors(item, errors);
     }
     if !args.given(CRATE) {
-        if let Some(hint) = missing_sentinel_hint() {
-            errors.at(Span::call_site(), hint);
-        }
+        // A renamed dependency: name the facade as this crate links it (never an error).
+        args.krate = renamed_facade().and_then(|name| syn::parse_str(&format!("::{name}")).ok());
     }
     let async_trait = async_trait::detect(&function);
     let signature = signature::read(&function.sig, async_trait.as_ref(), &mut errors);

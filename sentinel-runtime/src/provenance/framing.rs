@@ -9,9 +9,9 @@
 //! with a seq visitor): both keep memory bounded, but serde_json parses every value in full
 //! here, reading the input a byte at a time through `io::Read`, and the verifier parses each
 //! text again anyway (strictly). Measured on the same file in the same run
-//! (`cargo bench -p sentinel-benches --bench verify_chain`, its "framing" line): this scanner
-//! 454 MiB/s, `StreamDeserializer` of `Box<RawValue>` 100 MiB/s (0.22×), under a load
-//! average of 9 on 2 cores. The 74 000 records/s goal is ~100 MiB/s of export: serde_json
+//! (`cargo bench -p sentinel-benches --bench verify_chain`, its "framing" line; two runs,
+//! load average 9 on 2 cores): this scanner 238–454 MiB/s, `StreamDeserializer` of
+//! `Box<RawValue>` 79–100 MiB/s (0.22–0.33× the scanner). The 74 000 records/s goal is ~100 MiB/s of export: serde_json
 //! would take a whole core on the reader thread, the scanner under a quarter, leaving the
 //! rest to the workers. And serde_json offers no pull iterator over the elements of an array
 //! read from a stream (a seq visitor is push-only), so the array form would need a thread of
