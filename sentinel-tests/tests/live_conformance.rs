@@ -101,13 +101,13 @@ fn conformance(endpoint: &str) {
     let pending = client.escalations(Some(EscalationState::Pending)).unwrap();
     let listed = pending
         .iter()
-        .find(|e| e.id == escalation_id)
+        .find(|e| e.id() == escalation_id)
         .expect("listed as pending");
-    assert_eq!(Some(listed.record_id.as_str()), held.record_id());
-    assert_eq!(listed.approvers, ["treasury_ops"]);
-    assert_eq!(listed.action["id"], held_action.id());
-    assert_eq!(listed.action["payload"], *held_action.payload());
-    assert_eq!(listed.status, EscalationState::Pending);
+    assert_eq!(Some(listed.record_id()), held.record_id());
+    assert_eq!(listed.approvers(), ["treasury_ops"]);
+    assert_eq!(listed.action()["id"], held_action.id());
+    assert_eq!(listed.action()["payload"], *held_action.payload());
+    assert_eq!(listed.status(), EscalationState::Pending);
     assert_eq!(
         client.escalation_status(&escalation_id).unwrap(),
         ReviewStatus::Pending
@@ -119,11 +119,11 @@ fn conformance(endpoint: &str) {
     let resolved = client
         .resolve_escalation(&escalation_id, Resolution::Approve, "treasury_ops")
         .unwrap();
-    assert_eq!(resolved.escalation.id, escalation_id);
-    assert_eq!(resolved.escalation.status, EscalationState::Approved);
-    assert_eq!(resolved.escalation.resolved_by.as_deref(), Some("treasury_ops"));
-    assert_eq!(Some(resolved.escalation.record_id.as_str()), held.record_id());
-    let review_id = resolved.record_id;
+    assert_eq!(resolved.escalation().id(), escalation_id);
+    assert_eq!(resolved.escalation().status(), EscalationState::Approved);
+    assert_eq!(resolved.escalation().resolved_by(), Some("treasury_ops"));
+    assert_eq!(Some(resolved.escalation().record_id()), held.record_id());
+    let review_id = resolved.record_id().to_owned();
     assert!(matches!(
         client.resolve(&escalation_id, Resolution::Approve, "treasury_ops"),
         Err(SidecarError::AlreadyResolved(_))
@@ -156,10 +156,10 @@ fn conformance(endpoint: &str) {
     let approved = client.escalations(Some(EscalationState::Approved)).unwrap();
     let approved = approved
         .iter()
-        .find(|e| e.id == escalation_id)
+        .find(|e| e.id() == escalation_id)
         .expect("listed as approved");
-    assert_eq!(approved.resolved_by.as_deref(), Some("treasury_ops"));
-    assert!(approved.resolved_at.is_some());
+    assert_eq!(approved.resolved_by(), Some("treasury_ops"));
+    assert!(approved.resolved_at().is_some());
     assert_eq!(
         client.escalation_status(&escalation_id).unwrap(),
         ReviewStatus::Approved {

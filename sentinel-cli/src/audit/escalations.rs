@@ -93,7 +93,7 @@ pub fn run(args: Args) -> ExitCode {
                     print_json(&to_json(&escalation));
                 } else {
                     print_table(std::slice::from_ref(&escalation));
-                    println!("action: {}", escalation.action);
+                    println!("action: {}", escalation.action());
                 }
                 ExitCode::from(OK)
             }
@@ -115,7 +115,7 @@ fn resolve(
         Ok(resolved) => {
             if json {
                 print_json(
-                    &json!({"escalation": to_json(&resolved.escalation), "recordId": resolved.record_id}),
+                    &json!({"escalation": to_json(resolved.escalation()), "recordId": resolved.record_id()}),
                 );
             } else {
                 println!(
@@ -126,7 +126,7 @@ fn resolve(
                     },
                     decision.id,
                     decision.approver,
-                    resolved.record_id
+                    resolved.record_id()
                 );
             }
             ExitCode::from(OK)
@@ -146,15 +146,15 @@ fn state(state: EscalationState) -> &'static str {
 
 fn to_json(escalation: &Escalation) -> Value {
     json!({
-        "id": escalation.id,
-        "recordId": escalation.record_id,
-        "status": state(escalation.status),
-        "action": escalation.action,
-        "approvers": escalation.approvers,
-        "reason": escalation.reason,
-        "createdAt": escalation.created_at,
-        "resolvedBy": escalation.resolved_by,
-        "resolvedAt": escalation.resolved_at,
+        "id": escalation.id(),
+        "recordId": escalation.record_id(),
+        "status": state(escalation.status()),
+        "action": escalation.action(),
+        "approvers": escalation.approvers(),
+        "reason": escalation.reason(),
+        "createdAt": escalation.created_at(),
+        "resolvedBy": escalation.resolved_by(),
+        "resolvedAt": escalation.resolved_at(),
     })
 }
 
@@ -163,17 +163,17 @@ fn print_table(list: &[Escalation]) {
         .iter()
         .map(|escalation| {
             vec![
-                escalation.id.clone(),
-                state(escalation.status).to_owned(),
-                escalation.created_at.clone(),
+                escalation.id().to_owned(),
+                state(escalation.status()).to_owned(),
+                escalation.created_at().to_owned(),
                 escalation
-                    .action
+                    .action()
                     .get("type")
                     .and_then(Value::as_str)
                     .unwrap_or("-")
                     .to_owned(),
-                escalation.reason.clone().unwrap_or_default(),
-                escalation.resolved_by.clone().unwrap_or_default(),
+                escalation.reason().unwrap_or_default().to_owned(),
+                escalation.resolved_by().unwrap_or_default().to_owned(),
             ]
         })
         .collect();

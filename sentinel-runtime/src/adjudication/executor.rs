@@ -368,8 +368,8 @@ impl ReceiptClient {
             ReviewStatus::Pending | ReviewStatus::Denied { .. } => return Err(not_approved()),
         }
         let same_type =
-            escalation.action.get("type").and_then(Value::as_str) == Some(request.action().action_type());
-        let same_payload = escalation.action.get("payload").and_then(Value::as_object)
+            escalation.action().get("type").and_then(Value::as_str) == Some(request.action().action_type());
+        let same_payload = escalation.action().get("payload").and_then(Value::as_object)
             == Some(request.action().parameters());
         if !(same_type && same_payload) {
             return Err(format!("escalation {escalation_id} holds another action"));

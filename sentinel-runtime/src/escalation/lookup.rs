@@ -20,7 +20,7 @@ impl SentinelClient {
     ///
     /// let client = SentinelClient::builder("http://localhost:4000").build()?;
     /// for escalation in client.escalations(Some(EscalationState::Pending))? {
-    ///     println!("{} waits for one of {:?}", escalation.id, escalation.approvers);
+    ///     println!("{} waits for one of {:?}", escalation.id(), escalation.approvers());
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -55,7 +55,7 @@ impl SentinelClient {
     /// ```no_run
     /// let client = sentinel_runtime::SentinelClient::builder("http://localhost:4000").build()?;
     /// match client.escalation("esc_6f1c")? {
-    ///     Some(escalation) => println!("{:?}, held since {}", escalation.status, escalation.created_at),
+    ///     Some(escalation) => println!("{:?}, held since {}", escalation.status(), escalation.created_at()),
     ///     None => println!("no such escalation"),
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())

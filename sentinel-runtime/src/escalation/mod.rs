@@ -58,11 +58,11 @@ impl EscalationState {
 /// for escalation in client.escalations(None)? {
 ///     println!(
 ///         "{} ({:?}): {} since {}, for {}",
-///         escalation.id,
-///         escalation.status,
-///         escalation.reason.as_deref().unwrap_or("no reason given"),
-///         escalation.created_at,
-///         escalation.approvers.join(", "),
+///         escalation.id(),
+///         escalation.status(),
+///         escalation.reason().unwrap_or("no reason given"),
+///         escalation.created_at(),
+///         escalation.approvers().join(", "),
 ///     );
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -71,27 +71,74 @@ impl EscalationState {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Escalation {
+    id: String,
+    record_id: String,
+    action: Value,
+    approvers: Vec<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    status: EscalationState,
+    created_at: String,
+    #[serde(default)]
+    resolved_by: Option<String>,
+    #[serde(default)]
+    resolved_at: Option<String>,
+}
+
+impl Escalation {
     /// `esc_…`.
-    pub id: String,
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// The record of the decision that escalated.
-    pub record_id: String,
+    #[must_use]
+    pub fn record_id(&self) -> &str {
+        &self.record_id
+    }
+
     /// The action held (`{id, type, payload, meta?}`).
-    pub action: Value,
+    #[must_use]
+    pub fn action(&self) -> &Value {
+        &self.action
+    }
+
     /// Who may resolve it.
-    pub approvers: Vec<String>,
-    /// Why it was escalated.
-    #[serde(default)]
-    pub reason: Option<String>,
+    #[must_use]
+    pub fn approvers(&self) -> &[String] {
+        &self.approvers
+    }
+
+    /// Why it was escalated, if the sidecar said.
+    #[must_use]
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
     /// Where it stands.
-    pub status: EscalationState,
+    #[must_use]
+    pub fn status(&self) -> EscalationState {
+        self.status
+    }
+
     /// When it was created (ISO 8601).
-    pub created_at: String,
-    /// Who resolved it.
-    #[serde(default)]
-    pub resolved_by: Option<String>,
-    /// When it was resolved (ISO 8601).
-    #[serde(default)]
-    pub resolved_at: Option<String>,
+    #[must_use]
+    pub fn created_at(&self) -> &str {
+        &self.created_at
+    }
+
+    /// Who resolved it, once resolved.
+    #[must_use]
+    pub fn resolved_by(&self) -> Option<&str> {
+        self.resolved_by.as_deref()
+    }
+
+    /// When it was resolved (ISO 8601), once resolved.
+    #[must_use]
+    pub fn resolved_at(&self) -> Option<&str> {
+        self.resolved_at.as_deref()
+    }
 }
 
 /// What [`SentinelClient::resolve_escalation`] got back.
@@ -101,17 +148,29 @@ pub struct Escalation {
 ///
 /// let client = SentinelClient::builder("http://localhost:4000").build()?;
 /// let resolved = client.resolve_escalation("esc_6f1c", Resolution::Approve, "cfo@example.com")?;
-/// println!("{:?} by {:?}, signed record {}", resolved.escalation.status,
-///     resolved.escalation.resolved_by, resolved.record_id);
+/// println!("{:?} by {:?}, signed record {}", resolved.escalation().status(),
+///     resolved.escalation().resolved_by(), resolved.record_id());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Resolved {
+    escalation: Escalation,
+    record_id: String,
+}
+
+impl Resolved {
     /// The escalation as the sidecar updated it.
-    pub escalation: Escalation,
+    #[must_use]
+    pub fn escalation(&self) -> &Escalation {
+        &self.escalation
+    }
+
     /// The signed `human.review` record of the resolution.
-    pub record_id: String,
+    #[must_use]
+    pub fn record_id(&self) -> &str {
+        &self.record_id
+    }
 }
 
 /// A human's answer to an escalation, given with [`SentinelClient::resolve`].

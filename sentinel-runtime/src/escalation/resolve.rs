@@ -41,7 +41,7 @@ impl SentinelClient {
     ///
     /// let client = SentinelClient::builder("http://localhost:4000").build()?;
     /// let resolved = client.resolve_escalation("esc_6f1c", Resolution::Deny, "cfo@example.com")?;
-    /// println!("{} resolved at {:?}", resolved.escalation.id, resolved.escalation.resolved_at);
+    /// println!("{} resolved at {:?}", resolved.escalation().id(), resolved.escalation().resolved_at());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resolve_escalation(

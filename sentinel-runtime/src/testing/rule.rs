@@ -66,7 +66,7 @@ pub struct MockRequest {
 /// assert_eq!(pay("vendor_42").verdict(), Verdict::Allow);
 /// assert_eq!(pay("acct_evil").reason(), Some("counterparty is sanctioned"));
 /// let escalated = pay("vendor_new");
-/// assert_eq!(client.escalations(None).unwrap()[0].approvers, ["cfo@example.com"]);
+/// assert_eq!(client.escalations(None).unwrap()[0].approvers(), ["cfo@example.com"]);
 /// assert!(escalated.escalation_id().unwrap().starts_with("esc_"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -135,9 +135,9 @@ fn the_recorded_escalation_queue_is_listed() {
     });
     let escalations = client.escalations(Some(EscalationState::Pending)).unwrap();
     assert_eq!(escalations.len(), 3);
-    assert!(escalations.iter().all(|e| e.status == EscalationState::Pending));
-    assert_eq!(escalations[0].approvers, vec!["treasury_ops".to_owned()]);
-    assert_eq!(escalations[0].action["payload"]["amount"], 42000);
+    assert!(escalations.iter().all(|e| e.status() == EscalationState::Pending));
+    assert_eq!(escalations[0].approvers(), vec!["treasury_ops".to_owned()]);
+    assert_eq!(escalations[0].action()["payload"]["amount"], 42000);
 }
 
 #[test]

@@ -35,7 +35,7 @@ fn wait_for_pending(client: &SentinelClient, amount: u64) -> Escalation {
             .expect("the mock lists escalations");
         if let Some(escalation) = pending
             .into_iter()
-            .find(|e| e.action["payload"]["amount"] == amount)
+            .find(|e| e.action()["payload"]["amount"] == amount)
         {
             return escalation;
         }
@@ -54,9 +54,9 @@ fn human(client: &SentinelClient, amount: u64, resolution: Resolution) -> JoinHa
     std::thread::spawn(move || {
         let escalation = wait_for_pending(&client, amount);
         client
-            .resolve(&escalation.id, resolution, "treasury")
+            .resolve(escalation.id(), resolution, "treasury")
             .expect("treasury may resolve");
-        escalation.id
+        escalation.id().to_owned()
     })
 }
 
@@ -66,7 +66,7 @@ fn escalation(client: &SentinelClient, id: &str) -> Escalation {
         .escalations(None)
         .expect("the mock lists escalations")
         .into_iter()
-        .find(|e| e.id == id)
+        .find(|e| e.id() == id)
         .expect("the escalation is listed")
 }
 
@@ -86,10 +86,10 @@ fn approved_while_waiting_runs_the_body_once() {
         let client = client.clone();
         std::thread::spawn(move || {
             let escalation = wait_for_pending(&client, 42_000);
-            assert_eq!(escalation.action["payload"]["to"], "vendor_7");
-            assert_eq!(escalation.approvers, ["treasury"]);
+            assert_eq!(escalation.action()["payload"]["to"], "vendor_7");
+            assert_eq!(escalation.approvers(), ["treasury"]);
             // Someone not on the list cannot release it: the call keeps waiting.
-            let refused = client.resolve(&escalation.id, Resolution::Approve, "mallory");
+            let refused = client.resolve(escalation.id(), Resolution::Approve, "mallory");
             assert!(
                 matches!(refused, Err(SidecarError::NotAnApprover(_))),
                 "{refused:?}"
@@ -97,9 +97,9 @@ fn approved_while_waiting_runs_the_body_once() {
             std::thread::sleep(Duration::from_millis(200));
             assert_eq!(RUNS.load(Ordering::SeqCst), 0, "the body ran before approval");
             client
-                .resolve(&escalation.id, Resolution::Approve, "treasury")
+                .resolve(escalation.id(), Resolution::Approve, "treasury")
                 .expect("treasury may approve");
-            escalation.id
+            escalation.id().to_owned()
         })
     };
     let started = Instant::now();
@@ -115,8 +115,8 @@ fn approved_while_waiting_runs_the_body_once() {
     );
     assert_eq!(mock.requests().len(), 1, "one guard request; the rest is polling");
     let resolved = escalation(&client, &id);
-    assert_eq!(resolved.status, EscalationState::Approved);
-    assert_eq!(resolved.resolved_by.as_deref(), Some("treasury"));
+    assert_eq!(resolved.status(), EscalationState::Approved);
+    assert_eq!(resolved.resolved_by(), Some("treasury"));
 }
 
 #[test]
@@ -151,7 +151,7 @@ fn denied_while_waiting_never_runs_the_body() {
         denied.reason()
     );
     assert_eq!((denied.kind(), denied.policy()), ("payment", "fintech.payments"));
-    assert_eq!(escalation(&client, &id).status, EscalationState::Denied);
+    assert_eq!(escalation(&client, &id).status(), EscalationState::Denied);
 }
 
 #[test]
@@ -186,7 +186,7 @@ fn nobody_answers_within_the_timeout() {
     );
     // Still there for a human: the agent can report it and resume later.
     let pending = wait_for_pending(&client, 42_000);
-    assert_eq!(denied.escalation_id(), Some(pending.id.as_str()));
+    assert_eq!(denied.escalation_id(), Some(pending.id()));
     assert!(!denied.is_escalated(), "the verdict is the fail-safe BLOCK");
 }
 
@@ -208,7 +208,7 @@ fn an_async_fn_waits_without_blocking_the_executor() {
             let escalation = wait_for_pending(&client, 42_000);
             std::thread::sleep(Duration::from_millis(500));
             client
-                .resolve(&escalation.id, Resolution::Approve, "treasury")
+                .resolve(escalation.id(), Resolution::Approve, "treasury")
                 .expect("treasury may approve");
         })
     };
@@ -284,7 +284,11 @@ fn without_on_escalate_an_escalation_is_returned_at_once() {
             "{name}: took {elapsed:?}, as if it waited"
         );
         let id = denied.escalation_id().expect("an escalation id to resume with");
-        assert_eq!(escalation(&client, id).status, EscalationState::Pending, "{name}");
+        assert_eq!(
+            escalation(&client, id).status(),
+            EscalationState::Pending,
+            "{name}"
+        );
     }
     assert_eq!(RUNS.load(Ordering::SeqCst), 0, "the body ran on ESCALATE");
 }

@@ -107,9 +107,9 @@ fn escalations_can_be_listed_resolved_and_waited_on() {
 
     let pending = client.escalations(Some(EscalationState::Pending)).unwrap();
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].id, escalation_id);
-    assert_eq!(Some(pending[0].record_id.as_str()), decision.record_id());
-    assert_eq!(pending[0].action["payload"]["to"], "vendor_42");
+    assert_eq!(pending[0].id(), escalation_id);
+    assert_eq!(Some(pending[0].record_id()), decision.record_id());
+    assert_eq!(pending[0].action()["payload"]["to"], "vendor_42");
     assert_eq!(
         client.escalation_status(&escalation_id).unwrap(),
         ReviewStatus::Pending
@@ -189,9 +189,9 @@ fn guard_and_wait_by_hand_waits_as_the_attribute_does() {
         std::thread::spawn(move || {
             for _ in 0..200 {
                 let pending = client.escalations(Some(EscalationState::Pending)).unwrap();
-                if let Some(new) = pending.iter().find(|e| !earlier.contains(&e.id)) {
+                if let Some(new) = pending.iter().find(|e| !earlier.iter().any(|id| id == e.id())) {
                     return client
-                        .resolve(&new.id, Resolution::Approve, "treasury_ops")
+                        .resolve(new.id(), Resolution::Approve, "treasury_ops")
                         .unwrap();
                 }
                 std::thread::sleep(Duration::from_millis(20));
