@@ -856,5 +856,27 @@ fn served_over_streamable_http_a_real_client_sees_the_same_gate() {
         std::fs::read_to_string(data.join("second.txt")).unwrap(),
         "second session"
     );
+
+    // 32 guarded calls at once over HTTP: every one completes.
+    let many = run_plan_at(
+        &parts,
+        dir.path(),
+        json!([{
+            "op": "calls", "n": 32, "name": "write_file",
+            "args": {"path": format!("{}/many-{{i}}.txt", data.display()), "content": "content {i}"},
+        }]),
+        &gate.url,
+    );
+    let results = many["steps"][0]["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{many}"));
+    assert_eq!(results.len(), 32);
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result["isError"], json!(false), "call {i}: {result}");
+        assert_eq!(
+            std::fs::read_to_string(data.join(format!("many-{i}.txt"))).unwrap(),
+            format!("content {i}")
+        );
+    }
     assert!(gate.stop(), "the gate exits cleanly on SIGTERM");
 }

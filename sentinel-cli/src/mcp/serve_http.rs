@@ -173,9 +173,13 @@ impl Server {
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), handler);
                 tokio::pin!(connection);
                 tokio::select! {
-                    _ = connection.as_mut() => {}
-                    _ = stop.cancelled() => connection.as_mut().graceful_shutdown(),
+                    _ = connection.as_mut() => return,
+                    _ = stop.cancelled() => {}
                 }
+                // Stopping: the response under way finishes (its session is closing, so its
+                // stream ends), then the connection closes.
+                connection.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
             });
         }
     }

@@ -64,6 +64,10 @@ impl EscalationState {
 ///         escalation.created_at(),
 ///         escalation.approvers().join(", "),
 ///     );
+///     println!("  held: {} (decision record {})", escalation.action()["payload"], escalation.record_id());
+///     if let (Some(by), Some(at)) = (escalation.resolved_by(), escalation.resolved_at()) {
+///         println!("  resolved by {by} at {at}");
+///     }
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
