@@ -53,7 +53,9 @@
 //! `Member(&param).arg()`, which the compiler resolves by the parameter's type: a
 //! `sentinel::Context` or `SentinelClient` in any form (alias, reference, `Box`, `Arc`,
 //! `Option`) is refused with a message naming `context = …` / `client = …`, anything else
-//! must be `Serialize`. With `payload = req` the call is
+//! must be `Serialize`. A parameter whose written type mentions `Context` or
+//! `SentinelClient` goes through `Member(&param).named()` and a check of its own whose
+//! message names it (see [`named_member`]). With `payload = req` the call is
 //! `Call::spread(policy, kind, "req", { …; Member(&req).arg() })` (its members at the top
 //! level) and no other parameter is sent. A method (a function with a receiver) without `kind` sends
 //! `__sentinel_private::method_kind::<Self>("name")` instead of `"name"`.
@@ -113,7 +115,7 @@ use crate::check::{plan, Kind, Origin, Plan};
 use crate::crate_name::renamed_facade;
 use crate::errors::Errors;
 use crate::options::CRATE;
-use crate::signature::{self, Param, Signature};
+use crate::signature::{self, Param, Role, Signature};
 use crate::valid::validate;
 
 /// The attribute's whole job.
@@ -352,6 +354,61 @@ fn import(plan: &Plan) -> TokenStream {
     quote!(use #private as #alias;)
 }
 
+/// One payload member for [`members`]: its attributes (`#[cfg]`s), its name (none for the
+/// one member of `payload = …`), its value, where it is written, and the parameter to name
+/// in a role error.
+type Entry<'a> = (
+    TokenStream,
+    Option<LitStr>,
+    TokenStream,
+    Span,
+    Option<(&'a Param, Role)>,
+);
+
+/// `Member(&value).named()`, whose role the function checks with a trait of its own: its
+/// message is written here, naming the parameter (`the parameter `ctx` is a
+/// `sentinel::Context`: write context = ctx, or skip(ctx)`), which a message in the runtime
+/// cannot (it can show types, not the parameter's name). The runtime's `Sent` is the only
+/// role the trait is implemented for; `HasARole` (a context or a client) is refused.
+fn named_member(private: &Ident, value: &TokenStream, param: &Param, role: Role, span: Span) -> TokenStream {
+    let name = &param.name;
+    let (message, label, note) = match role {
+        Role::Context => (
+            format!(
+                "the parameter `{name}` is a `sentinel::Context`: write context = {name}, or skip({name})"
+            ),
+            "sent as an argument, it would not be the context the call is checked under",
+            format!(
+                "`context = {name}` checks the call under this context (`{name}` is then not sent); \
+                 `skip({name})` checks it under the context in scope and sends neither"
+            ),
+        ),
+        Role::Client => (
+            format!("the parameter `{name}` is a `sentinel::SentinelClient`: write client = {name}"),
+            "a client is not an argument of the action",
+            format!(
+                "`client = {name}` asks the sidecar through this client (`{name}` is then not sent); \
+                 `skip({name})` would ask through the global client instead"
+            ),
+        ),
+    };
+    // At the parameter, with its hygiene, so that rustc reports the unmet bound there (a
+    // mixed-site span is reported on the whole attribute). They cannot clash with it: the
+    // parameter is read before they are bound.
+    let (role, arg) = (Ident::new("role", span), Ident::new("arg", span));
+    quote_spanned! {span=>
+        {
+            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+            trait __SentinelSent {}
+            impl __SentinelSent for #private::Sent {}
+            fn __sentinel_sent<R: __SentinelSent>(_: R) {}
+            let (#role, #arg) = #private::Member(&#value).named();
+            __sentinel_sent(#role);
+            #arg
+        }
+    }
+}
+
 /// The alias of `__private` (see [`import`]) located at `span`: rustc reports an unmet
 /// trait bound at the path that names the trait, so the path must be where the user should
 /// look.
@@ -377,6 +434,7 @@ fn call(plan: &Plan) -> TokenStream {
                 None,
                 quote!(#ident),
                 ident.span(),
+                None,
             )));
             quote!(#private::Call::spread(#policy, #kind, #name, #member))
         }
@@ -391,13 +449,21 @@ fn call(plan: &Plan) -> TokenStream {
                             .name
                             .starts_with('_')
                             .then(|| quote!(#[allow(clippy::used_underscore_binding)]));
-                        (quote!(#(#cfgs)* #allow), Some(name), quote!(#ident), ident.span())
+                        let named = param.role_in_type.map(|role| (*param, role));
+                        (
+                            quote!(#(#cfgs)* #allow),
+                            Some(name),
+                            quote!(#ident),
+                            ident.span(),
+                            named,
+                        )
                     }
                     Origin::Field(field) => (
                         TokenStream::new(),
                         Some(name),
                         field.value.clone(),
                         field.key.span,
+                        None,
                     ),
                 }
             }));
@@ -412,6 +478,7 @@ fn call(plan: &Plan) -> TokenStream {
                 Some(name),
                 constant.value.clone(),
                 constant.key.span,
+                None,
             )
         }));
         quote!(.meta(&#members))
@@ -447,17 +514,25 @@ fn call(plan: &Plan) -> TokenStream {
 }
 
 /// Payload members as `[(name, &dyn ErasedArg), …]` (or the one member, unnamed, for
-/// `payload = …`), from `(attributes, name, value, span)`s. Each `Member(&value).arg()`
-/// carries its value's span: the compiler decides there, by the value's type, whether it
-/// may be sent (a `Context` or `SentinelClient` may not, anything else must be
-/// `Serialize`), and reports it on the user's token.
-fn members(items: impl Iterator<Item = (TokenStream, Option<LitStr>, TokenStream, Span)>) -> TokenStream {
+/// `payload = …`), from `(attributes, name, value, span, named)`s. Each
+/// `Member(&value).arg()` carries its value's span: the compiler decides there, by the
+/// value's type, whether it may be sent (a `Context` or `SentinelClient` may not, anything
+/// else must be `Serialize`), and reports it on the user's token.
+///
+/// A parameter whose written type mentions `Context` or `SentinelClient` (`named`) goes
+/// through [`named_member`] instead, so that a role error names it (`write context =
+/// ctx`). Only those parameters pay for it; another that holds a context (through an
+/// alias) gets the runtime's message, which cannot name it.
+fn members<'a>(items: impl Iterator<Item = Entry<'a>>) -> TokenStream {
     let import = private_at(Span::call_site());
     let mut single = None;
     let entries: Vec<TokenStream> = items
-        .map(|(attrs, name, value, span)| {
+        .map(|(attrs, name, value, span, named)| {
             let private = private_at(span);
-            let arg = quote_spanned!(span=> #private::Member(&#value).arg());
+            let arg = match named {
+                Some((param, role)) => named_member(&private, &value, param, role, span),
+                None => quote_spanned!(span=> #private::Member(&#value).arg()),
+            };
             match name {
                 Some(name) => quote!(#attrs (#name, #arg)),
                 None => {

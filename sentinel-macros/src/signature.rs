@@ -40,6 +40,19 @@ pub(crate) struct Param {
     pub(crate) name: String,
     /// The parameter's `#[cfg]`s, repeated on the statement that sends it.
     pub(crate) cfgs: Vec<Attribute>,
+    /// The role its type, as written, mentions (`Context`, `SentinelClient`): then a role
+    /// error names the parameter. The role itself is decided by the type, through an alias
+    /// too (see `Member` in the runtime); this only chooses the words.
+    pub(crate) role_in_type: Option<Role>,
+}
+
+/// A role a parameter can have instead of being sent.
+#[derive(Clone, Copy)]
+pub(crate) enum Role {
+    /// The call's `sentinel::Context`: `context = …`.
+    Context,
+    /// A `SentinelClient`: `client = …`.
+    Client,
 }
 
 /// A parameter written as a pattern (`Parameters(req): Parameters<Req>`).
@@ -104,6 +117,7 @@ pub(crate) fn read(sig: &syn::Signature, async_trait: Option<&AsyncTrait>, error
             Pat::Ident(binding) if binding.subpat.is_none() => params.push(Param {
                 ident: binding.ident.clone(),
                 name: binding.ident.unraw().to_string(),
+                role_in_type: role_in(typed.ty.to_token_stream()),
                 cfgs: typed
                     .attrs
                     .iter()
@@ -129,6 +143,7 @@ pub(crate) fn read(sig: &syn::Signature, async_trait: Option<&AsyncTrait>, error
                             name: ident.unraw().to_string(),
                             ident,
                             cfgs: Vec::new(),
+                            role_in_type: None,
                         })
                         .collect(),
                     pat: pattern.clone(),
@@ -351,4 +366,24 @@ fn pretty(ty: &Type) -> String {
         out.push(c);
     }
     out
+}
+
+/// The role `ty` names anywhere (`&Context`, `Option<&sentinel::Context>`,
+/// `Arc<SentinelClient>`, a user's own `app::Context`), `Context` first.
+fn role_in(ty: proc_macro2::TokenStream) -> Option<Role> {
+    let mut found = None;
+    for token in ty {
+        let role = match token {
+            proc_macro2::TokenTree::Ident(ident) if ident == "Context" => Some(Role::Context),
+            proc_macro2::TokenTree::Ident(ident) if ident == "SentinelClient" => Some(Role::Client),
+            proc_macro2::TokenTree::Group(group) => role_in(group.stream()),
+            _ => None,
+        };
+        match role {
+            Some(Role::Context) => return Some(Role::Context),
+            Some(Role::Client) => found = Some(Role::Client),
+            None => {}
+        }
+    }
+    found
 }

@@ -62,7 +62,22 @@ pub trait SendArg<'a, T> {
     fn arg(&self) -> &'a dyn ErasedArg
     where
         T: Arg;
+
+    /// [`arg`](Self::arg) for a parameter whose written type mentions `Context` or
+    /// `SentinelClient`, with the role found: [`Sent`], which the attribute's own check
+    /// (a trait local to the function, whose message names the parameter) accepts.
+    fn named(&self) -> (Sent, &'a dyn ErasedArg)
+    where
+        T: Arg;
 }
+
+/// The role [`SendArg::named`] finds: an argument, sent. The only role the attribute's
+/// per-parameter check accepts.
+pub struct Sent;
+
+/// The role [`SendContext::named`] and [`SendClient::named`] find: the parameter has a
+/// role of its own, and the attribute's per-parameter check refuses it, naming it.
+pub struct HasARole;
 
 impl<'a, T> SendArg<'a, T> for Member<'a, T> {
     fn arg(&self) -> &'a dyn ErasedArg
@@ -70,6 +85,13 @@ impl<'a, T> SendArg<'a, T> for Member<'a, T> {
         T: Arg,
     {
         self.0
+    }
+
+    fn named(&self) -> (Sent, &'a dyn ErasedArg)
+    where
+        T: Arg,
+    {
+        (Sent, self.0)
     }
 }
 
@@ -80,6 +102,10 @@ pub trait SendContext<'a, T> {
     fn arg(self) -> &'a dyn ErasedArg
     where
         T: ContextHasItsOwnOption;
+
+    /// Never called: a function that calls it does not compile (the attribute's
+    /// per-parameter check refuses [`HasARole`] with a message naming the parameter).
+    fn named(self) -> (HasARole, &'a dyn ErasedArg);
 }
 
 impl<'a, T: ContextArg> SendContext<'a, T> for Member<'a, T> {
@@ -88,6 +114,10 @@ impl<'a, T: ContextArg> SendContext<'a, T> for Member<'a, T> {
         T: ContextHasItsOwnOption,
     {
         unreachable!("no type implements ContextHasItsOwnOption")
+    }
+
+    fn named(self) -> (HasARole, &'a dyn ErasedArg) {
+        unreachable!("the attribute's check refuses HasARole at compile time")
     }
 }
 
@@ -98,6 +128,9 @@ pub trait SendClient<'a, T> {
     fn arg(self) -> &'a dyn ErasedArg
     where
         T: ClientHasItsOwnOption;
+
+    /// Never called, as [`SendContext::named`].
+    fn named(self) -> (HasARole, &'a dyn ErasedArg);
 }
 
 impl<'a, T: ClientArg> SendClient<'a, T> for Member<'a, T> {
@@ -106,6 +139,10 @@ impl<'a, T: ClientArg> SendClient<'a, T> for Member<'a, T> {
         T: ClientHasItsOwnOption,
     {
         unreachable!("no type implements ClientHasItsOwnOption")
+    }
+
+    fn named(self) -> (HasARole, &'a dyn ErasedArg) {
+        unreachable!("the attribute's check refuses HasARole at compile time")
     }
 }
 
