@@ -665,3 +665,29 @@ async fn in_receipt_mode_a_parked_call_stays_parked_when_its_status_cannot_be_re
     );
     ping_reaches_upstream_next(&mut ends, 5).await;
 }
+
+#[tokio::test]
+async fn an_upstream_that_outlives_the_client_by_the_grace_is_dropped_and_what_it_owed_answered() {
+    let sidecar = MockSidecar::allow_all();
+    let Ends {
+        mut client,
+        mut to_client,
+        mut to_upstream,
+        upstream,
+    } = start(&sidecar.endpoint());
+    let owed = r#"{"jsonrpc":"2.0","id":1,"method":"resources/list"}"#;
+    send(&mut client, owed).await;
+    assert_eq!(next(&mut to_upstream).await, owed);
+    // The client closes its side; the upstream neither answers nor exits (1 s grace).
+    client.shutdown().await.unwrap();
+    let error: Value = serde_json::from_str(&next(&mut to_client).await).unwrap();
+    assert_eq!(error["id"], json!(1), "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not exit"),
+        "{error}"
+    );
+    drop(upstream);
+}
