@@ -374,7 +374,8 @@ mod tests {
     }
 
     /// Against the real sidecar: its fintech.payments policy decides each call (no call
-    /// falls back), and the model reads its refusal as a failed tool result.
+    /// falls back), the model reads its refusal as a failed tool result, and the escalation
+    /// it names is one the sidecar holds, pending.
     #[tokio::test]
     #[ignore = "needs a real sidecar (SENTINEL_LIVE_ENDPOINT; .ci/run starts one)"]
     async fn against_the_real_sidecar() {
@@ -399,5 +400,23 @@ mod tests {
             lines.iter().all(|l| !l.contains("could not be checked")),
             "{lines:?}"
         );
+        // The escalation the refusal names is the sidecar's, still waiting for a human.
+        let ids: Vec<String> = lines
+            .iter()
+            .flat_map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')))
+            .filter(|word| word.starts_with("esc_"))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(ids.len(), 1, "{lines:?}");
+        tokio::task::spawn_blocking(move || {
+            let client = SentinelClient::builder(&endpoint).build().unwrap();
+            let escalation = client
+                .escalation(&ids[0])
+                .unwrap()
+                .unwrap_or_else(|| panic!("{} is not an escalation of the sidecar", ids[0]));
+            assert_eq!(escalation.status(), sentinel::EscalationState::Pending);
+        })
+        .await
+        .unwrap();
     }
 }

@@ -19,16 +19,18 @@
 //! ```
 //! use sentinel_runtime::unversioned::json::parse_strict;
 //! use sentinel_runtime::unversioned::transport::{HttpRequest, HttpResponse};
-//! use sentinel_runtime::TransportError;
-//! use sentinel_runtime::SentinelClient;
+//! use sentinel_runtime::{Action, Context, SentinelClient, TransportError};
 //!
-//! // A transport of your own: here, a sidecar that answers with a repeated key.
+//! // A transport of your own: here, a sidecar whose answer repeats a key.
+//! const ANSWER: &str = r#"{"verdict":"BLOCK","verdict":"ALLOW","recordId":"rec_1","checks":[]}"#;
 //! let client = SentinelClient::builder("http://localhost:4000")
-//!     .transport(|_: &HttpRequest| Ok::<_, TransportError>(HttpResponse::new(200, r#"{"verdict":"BLOCK","verdict":"ALLOW"}"#)))
+//!     .transport(|_: &HttpRequest| Ok::<_, TransportError>(HttpResponse::new(200, ANSWER)))
 //!     .build()
 //!     .unwrap();
-//! assert!(parse_strict(br#"{"verdict":"BLOCK","verdict":"ALLOW"}"#).is_err(), "what the client refuses");
-//! # drop(client);
+//! // The strict reader refuses it, so the guard fails closed rather than pick a verdict.
+//! assert!(parse_strict(ANSWER.as_bytes()).is_err());
+//! let decision = client.guard(&Action::payment(serde_json::json!({})), &Context::new("r"), "p");
+//! assert!(decision.is_fallback() && !decision.allowed());
 //! ```
 
 pub mod transport {

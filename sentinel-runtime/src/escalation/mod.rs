@@ -184,6 +184,7 @@ impl Resolved {
 ///
 /// let client = SentinelClient::builder("http://localhost:4000").build()?;
 /// let review_record = client.resolve("esc_6f1c", Resolution::Deny, "cfo@example.com")?;
+/// println!("denied; the signed human review is {review_record}");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
