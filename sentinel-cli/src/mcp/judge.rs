@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use rmcp::model::{CallToolResult, ContentBlock, IntoContents, JsonObject};
 use sentinel::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
 use sentinel::provenance::{action_fingerprint, TrustedKeys};
-use sentinel::{Action, Context, Denied, FailMode, GuardDecision, ReviewStatus, SentinelClient};
+use sentinel::{
+    Action, Context, Denied, FailMode, FallbackKind, GuardDecision, ReviewStatus, SentinelClient,
+    SidecarError,
+};
 use serde_json::Value;
 
 use super::config::{ContextConfig, FailModeName, ReceiptsConfig, SidecarConfig};
@@ -238,16 +241,37 @@ impl Judge {
         }
         let mut resuming = None;
         if let Some(escalation_id) = self.parked_escalation(&fingerprint) {
+            // Only the status is read here: resuming (`SentinelClient::resume`) would use
+            // the approval up, should a human approve between the two requests, and the
+            // approved call could then never run in this process.
+            let refused = |reason: String| {
+                GuardDecision::fallback_of(FallbackKind::RefusedByClient, FailMode::Closed, reason)
+            };
+            let held =
+                |decision: GuardDecision| Judgement::Refuse(denial(Denied::new(decision, kind, policy)));
             match self.client.escalation_status(&escalation_id) {
                 Ok(ReviewStatus::Approved { .. }) => resuming = Some(escalation_id),
-                Ok(ReviewStatus::Pending | ReviewStatus::Denied { .. }) => {
-                    let held = Action::of(kind, parameters.clone());
-                    let decision = self.client.resume(&escalation_id, &held, &context, policy);
-                    return Judgement::Refuse(denial(Denied::new(decision, kind, policy)));
+                Ok(ReviewStatus::Pending) => {
+                    return held(
+                        refused("still pending; the identical call runs once a human approves it".into())
+                            .with_escalation_id(escalation_id),
+                    )
                 }
-                // Unknown to the sidecar now (or a status this version does not know):
-                // adjudicated afresh.
-                _ => self.unpark(&fingerprint),
+                Ok(ReviewStatus::Denied { .. }) => {
+                    return held(refused(format!(
+                        "escalation {escalation_id} was denied by a human"
+                    )))
+                }
+                // Unknown to the sidecar now: adjudicated afresh.
+                Err(SidecarError::NotFound(_)) => self.unpark(&fingerprint),
+                // No answer about it: still parked, and refused until there is one.
+                Err(e) => {
+                    return held(refused(format!(
+                        "the status of escalation {escalation_id} could not be read: {e}"
+                    )))
+                }
+                // A status this version does not know: adjudicated afresh.
+                Ok(_) => self.unpark(&fingerprint),
             }
         }
         Judgement::Execute(Box::new(Execution {

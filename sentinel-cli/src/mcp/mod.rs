@@ -141,7 +141,7 @@ pub fn run(args: Args) -> ExitCode {
                 eprintln!("sentinelctl mcp: {why}");
                 return ExitCode::from(BAD_CONFIG);
             }
-            runtime.block_on(serve_http::run(address, args.listen_beyond_loopback, sessions))
+            runtime.block_on(serve_http::run(address, sessions))
         }
         None => {
             runtime.block_on(async {

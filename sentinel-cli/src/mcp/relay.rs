@@ -161,6 +161,10 @@ pub async fn run<R, W, F>(
         // An upstream that does not exit in time is dropped, which kills it.
         if tokio::time::timeout(bounds.grace, &mut reader).await.is_err() {
             reader.abort();
+            relay.upstream_down(format!(
+                "the upstream MCP server did not exit within {} s of the client closing; stopped",
+                bounds.grace.as_secs_f32()
+            ));
         }
     }
     drop(relay);
@@ -570,7 +574,16 @@ impl Relay {
                 text.to_owned()
             }
             Some(Awaiting::Executed(answered)) => {
-                let _ = answered.send(message);
+                if answered.send(message).is_err() {
+                    // Its executor stopped waiting (the bound ran out, or the client
+                    // cancelled) before it could mark the id abandoned: the client has, or
+                    // needs, no other answer from here.
+                    eprintln!(
+                        "sentinelctl mcp: dropped the upstream MCP server's late answer to request {key} ({} bytes; the client already had an error for it)",
+                        text.len()
+                    );
+                    return None;
+                }
                 text.to_owned()
             }
             Some(Awaiting::Initialize) => {
@@ -635,6 +648,8 @@ fn gate_failed(e: &tokio::task::JoinError) -> CallToolResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mcp::config::ContextConfig;
+    use crate::mcp::rules::RuleSet;
 
     #[tokio::test]
     async fn an_execution_the_upstream_never_answers_fails_at_the_bound() {
@@ -652,5 +667,33 @@ mod tests {
         drop(answered);
         let outcome = await_answer(answer, Duration::from_secs(600)).await;
         assert!(matches!(outcome, Err(Executed::Upstream(_))), "{outcome:?}");
+    }
+
+    /// The race the `Abandoned` mark cannot close alone: the executor stopped waiting, and
+    /// the answer arrived before it marked the id.
+    #[test]
+    fn an_answer_whose_executor_stopped_waiting_is_dropped_not_passed_on() {
+        let client = sentinel::SentinelClient::builder("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let judge = Judge::new(client, None, RuleSet::default(), ContextConfig::default());
+        let (to_client, _from_relay) = mpsc::unbounded_channel();
+        let relay = Relay {
+            judge: Arc::new(judge),
+            to_client,
+            state: Mutex::new(State::default()),
+            execution_bound: Duration::from_secs(1),
+        };
+        let (answered, answer) = oneshot::channel();
+        drop(answer);
+        relay
+            .lock()
+            .pending
+            .insert(id_key(&json!(1)), Awaiting::Executed(answered));
+        assert_eq!(
+            relay.on_upstream_line(r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#),
+            None
+        );
+        assert!(relay.lock().pending.is_empty());
     }
 }

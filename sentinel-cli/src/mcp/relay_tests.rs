@@ -557,8 +557,9 @@ async fn parked_receipt_call(sidecar: &MockSidecar, dir: &Path) -> (Ends, String
     .await;
     let again = refusal(&next(&mut ends.to_client).await, 2);
     assert!(
-        again.contains(&escalation),
-        "the same escalation, not another: {again}"
+        again.contains(&format!("(escalation {escalation}). Reason: still pending")),
+        "the same escalation, not another, refused from its status (a resume could use up an \
+         approval given meanwhile): {again}"
     );
     ping_reaches_upstream_next(&mut ends, 3).await;
     (ends, escalation)
@@ -587,7 +588,7 @@ async fn in_receipt_mode_the_identical_call_after_approval_resumes_the_escalatio
     });
     let dir = tempfile::tempdir().unwrap();
     let (mut ends, escalation) = parked_receipt_call(&sidecar, dir.path()).await;
-    approve(sidecar.endpoint(), escalation).await.unwrap();
+    approve(sidecar.endpoint(), escalation.clone()).await.unwrap();
     approved.store(true, std::sync::atomic::Ordering::SeqCst);
 
     let line = call(4, "write_file", json!({"path": "/data/chart", "clinical": true}));
@@ -603,6 +604,22 @@ async fn in_receipt_mode_the_identical_call_after_approval_resumes_the_escalatio
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(sidecar.executions().len(), 1, "one execution reported");
+    let receipts = sidecar.receipts();
+    assert_eq!(receipts.len(), 1, "only the resumed call was allowed so far");
+    assert_eq!(
+        receipts[0].human_approval_reference(),
+        Some(escalation.as_str()),
+        "the 4th call was adjudicated with the approval, not afresh"
+    );
+
+    // The approval was used: the identical call again is adjudicated afresh, without it.
+    let line = call(5, "write_file", json!({"path": "/data/chart", "clinical": true}));
+    send(&mut ends.client, &line).await;
+    let forwarded: Value = serde_json::from_str(&next(&mut ends.to_upstream).await).unwrap();
+    assert_eq!(forwarded["id"], json!(5), "{forwarded}");
+    let receipts = sidecar.receipts();
+    assert_eq!(receipts.len(), 2);
+    assert_eq!(receipts[1].human_approval_reference(), None);
 }
 
 #[tokio::test]
@@ -626,4 +643,51 @@ async fn in_receipt_mode_an_approval_the_sidecar_does_not_honour_is_refused_with
         "{refused}"
     );
     ping_reaches_upstream_next(&mut ends, 5).await;
+}
+
+#[tokio::test]
+async fn in_receipt_mode_a_parked_call_stays_parked_when_its_status_cannot_be_read() {
+    let sidecar = MockSidecar::start(|_| MockAnswer::escalate("needs a clinician"));
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ends, escalation) = parked_receipt_call(&sidecar, dir.path()).await;
+    sidecar.stop();
+    send(
+        &mut ends.client,
+        &call(4, "write_file", json!({"path": "/data/chart", "clinical": true})),
+    )
+    .await;
+    let refused = refusal(&next(&mut ends.to_client).await, 4);
+    assert!(
+        refused.contains(&format!(
+            "the status of escalation {escalation} could not be read"
+        )),
+        "refused on the parked escalation, not forgotten: {refused}"
+    );
+    ping_reaches_upstream_next(&mut ends, 5).await;
+}
+
+#[tokio::test]
+async fn an_upstream_that_outlives_the_client_by_the_grace_is_dropped_and_what_it_owed_answered() {
+    let sidecar = MockSidecar::allow_all();
+    let Ends {
+        mut client,
+        mut to_client,
+        mut to_upstream,
+        upstream,
+    } = start(&sidecar.endpoint());
+    let owed = r#"{"jsonrpc":"2.0","id":1,"method":"resources/list"}"#;
+    send(&mut client, owed).await;
+    assert_eq!(next(&mut to_upstream).await, owed);
+    // The client closes its side; the upstream neither answers nor exits (1 s grace).
+    client.shutdown().await.unwrap();
+    let error: Value = serde_json::from_str(&next(&mut to_client).await).unwrap();
+    assert_eq!(error["id"], json!(1), "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not exit"),
+        "{error}"
+    );
+    drop(upstream);
 }

@@ -69,8 +69,9 @@ pub fn may_listen_on(address: SocketAddr, beyond_loopback: bool) -> Result<(), S
 }
 
 /// Serves MCP over streamable HTTP at `address` until the process is asked to stop (Ctrl-C,
-/// SIGTERM).
-pub async fn run(address: SocketAddr, beyond_loopback: bool, sessions: Sessions) -> ExitCode {
+/// SIGTERM). Any `Host` is accepted only on an address beyond loopback (which
+/// [`may_listen_on`] allowed), where clients use names the gate cannot know.
+pub async fn run(address: SocketAddr, sessions: Sessions) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(address).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -81,7 +82,7 @@ pub async fn run(address: SocketAddr, beyond_loopback: bool, sessions: Sessions)
     let bound = listener.local_addr().unwrap_or(address);
     eprintln!("sentinelctl mcp: serving MCP over streamable HTTP at http://{bound}{MCP_PATH}");
     let stop = CancellationToken::new();
-    let server = Server::new(sessions, beyond_loopback, stop.clone());
+    let server = Server::new(sessions, !bound.ip().is_loopback(), stop.clone());
     let serving = tokio::spawn(server.clone().serve(listener));
     stopped().await;
     stop.cancel();
@@ -117,8 +118,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server of `sessions`; `stop` ends it and every session.
-    pub fn new(sessions: Sessions, beyond_loopback: bool, stop: CancellationToken) -> Self {
+    /// A server of `sessions`; `stop` ends it and every session. `any_host` (for an address
+    /// beyond loopback) accepts any `Host`; otherwise only loopback names are accepted.
+    ///
+    /// Every request carrying an `Origin` is refused (403), whatever the address: browsers
+    /// send one (on every POST), MCP clients outside a browser send none. So a web page
+    /// cannot drive the gate, neither by DNS rebinding nor by a cross-origin request.
+    pub fn new(sessions: Sessions, any_host: bool, stop: CancellationToken) -> Self {
         let (running, ended) = mpsc::channel(1);
         let running = Arc::new(std::sync::Mutex::new(Some(running)));
         let mut inner = LocalSessionManager::default();
@@ -128,8 +134,11 @@ impl Server {
             sessions: Arc::new(sessions),
             running: running.clone(),
         };
-        let mut config = StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token());
-        if beyond_loopback {
+        // No allowed origin, and validation enforced: any `Origin` is refused.
+        let mut config = StreamableHttpServerConfig::default()
+            .with_cancellation_token(stop.child_token())
+            .enforce_origin_validation();
+        if any_host {
             // Clients reach a non-loopback address by names the gate cannot know.
             config = config.disable_allowed_hosts();
         }

@@ -5,6 +5,7 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -97,6 +98,8 @@ fn fake_upstream(ran: Ran) -> (UpstreamLink, Gone) {
 struct Gate {
     url: String,
     ran: Ran,
+    /// How many upstreams were started (one per session).
+    upstreams: Arc<AtomicUsize>,
     stop: CancellationToken,
 }
 
@@ -107,24 +110,38 @@ impl Drop for Gate {
 }
 
 async fn start(endpoint: &str) -> Gate {
+    start_with(endpoint, false).await
+}
+
+async fn start_with(endpoint: &str, any_host: bool) -> Gate {
     let text = format!("[sentinel]\nendpoint = \"{endpoint}\"\ntimeout_ms = 2000\n{RULES}");
     let config = config::parse(Path::new("gate.toml"), &text).unwrap();
     let client = sidecar_client(config.sentinel.as_ref()).unwrap();
     let ran = Ran::default();
     let upstream_ran = ran.clone();
+    let upstreams = Arc::new(AtomicUsize::new(0));
+    let started = upstreams.clone();
     let sessions = Sessions {
         client,
         receipts: None,
         rules: config.rules,
         context: config.context,
-        upstream: UpstreamSpec::Test(Arc::new(move || fake_upstream(upstream_ran.clone()))),
+        upstream: UpstreamSpec::Test(Arc::new(move || {
+            started.fetch_add(1, Ordering::SeqCst);
+            fake_upstream(upstream_ran.clone())
+        })),
         upstream_config: config.upstream,
     };
     let stop = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}{MCP_PATH}", listener.local_addr().unwrap());
-    tokio::spawn(Server::new(sessions, false, stop.clone()).serve(listener));
-    Gate { url, ran, stop }
+    tokio::spawn(Server::new(sessions, any_host, stop.clone()).serve(listener));
+    Gate {
+        url,
+        ran,
+        upstreams,
+        stop,
+    }
 }
 
 async fn connect(url: &str) -> RunningService<RoleClient, ()> {
@@ -257,7 +274,8 @@ async fn each_mcp_session_over_http_has_its_own_run_id() {
     let _ = second.cancel().await;
 }
 
-/// One raw HTTP/1.1 exchange (`Connection: close`): the status line and the body.
+/// One raw HTTP/1.1 exchange (`Connection: close`): the status line and the body. A `Host`
+/// among `headers` replaces the real one.
 fn raw_post(url: &str, path: &str, headers: &[&str], body: &str) -> (String, String) {
     let authority = url
         .trim_start_matches("http://")
@@ -267,11 +285,18 @@ fn raw_post(url: &str, path: &str, headers: &[&str], body: &str) -> (String, Str
         .to_owned();
     let mut stream = std::net::TcpStream::connect(&authority).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
-         Accept: application/json, text/event-stream\r\nConnection: close\r\nContent-Length: {}\r\n",
+    let mut request = format!("POST {path} HTTP/1.1\r\n");
+    if !headers
+        .iter()
+        .any(|h| h.to_ascii_lowercase().starts_with("host:"))
+    {
+        request.push_str(&format!("Host: {authority}\r\n"));
+    }
+    request.push_str(&format!(
+        "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         Connection: close\r\nContent-Length: {}\r\n",
         body.len()
-    );
+    ));
     for header in headers {
         request.push_str(header);
         request.push_str("\r\n");
@@ -340,4 +365,55 @@ fn listening_beyond_loopback_needs_the_flag() {
     let refused = may_listen_on("0.0.0.0:8931".parse().unwrap(), false).unwrap_err();
     assert!(refused.contains("--listen-beyond-loopback"), "{refused}");
     assert!(may_listen_on("0.0.0.0:8931".parse().unwrap(), true).is_ok());
+}
+
+/// An `initialize` as a client would POST it first.
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}"#;
+
+/// DNS rebinding and cross-origin requests: a web page's request carries an `Origin` (and,
+/// rebound, a `Host` naming the attacker's domain); neither may start a session.
+#[tokio::test]
+async fn a_web_page_cannot_drive_the_gate_by_host_or_origin() {
+    let sidecar = MockSidecar::allow_all();
+    for any_host in [false, true] {
+        let gate = start_with(&sidecar.endpoint(), any_host).await;
+        let url = gate.url.clone();
+        let (rebound, cross_origin, loopback_origin, plain) = tokio::task::spawn_blocking(move || {
+            (
+                raw_post(&url, MCP_PATH, &["Host: evil.example"], INITIALIZE),
+                raw_post(&url, MCP_PATH, &["Origin: http://evil.example"], INITIALIZE),
+                raw_post(&url, MCP_PATH, &["Origin: http://localhost:3000"], INITIALIZE),
+                raw_post(&url, MCP_PATH, &[], INITIALIZE),
+            )
+        })
+        .await
+        .unwrap();
+        if any_host {
+            assert!(
+                !rebound.0.contains(" 403 "),
+                "beyond loopback any Host: {rebound:?}"
+            );
+        } else {
+            assert!(rebound.0.contains(" 403 "), "on loopback: {rebound:?}");
+        }
+        assert!(
+            cross_origin.0.contains(" 403 "),
+            "any_host {any_host}: {cross_origin:?}"
+        );
+        assert!(
+            loopback_origin.0.contains(" 403 "),
+            "a page served from localhost is a web page too: {loopback_origin:?}"
+        );
+        assert!(
+            plain.0.contains(" 200 "),
+            "a client without Origin is served: {plain:?}"
+        );
+        let expected = if any_host { 2 } else { 1 };
+        assert_eq!(
+            gate.upstreams.load(Ordering::SeqCst),
+            expected,
+            "only the requests without Origin (and an allowed Host) started an upstream"
+        );
+        assert!(gate.ran.lock().unwrap().is_empty(), "the upstream ran nothing");
+    }
 }

@@ -89,6 +89,14 @@ impl MockSidecar {
     pub fn executions(&self) -> Vec<ExecutionReceipt> {
         lock(&self.seen).protocol.executions.clone()
     }
+
+    /// The authorization receipts issued so far (one per `ALLOW` adjudication), in order:
+    /// a test reads what each adjudication carried, such as its
+    /// [`human_approval_reference`](AuthorizationReceipt::human_approval_reference).
+    #[must_use]
+    pub fn receipts(&self) -> Vec<AuthorizationReceipt> {
+        lock(&self.seen).protocol.receipts.clone()
+    }
 }
 
 /// Answers a protocol route, or `None` for any other path.

@@ -175,10 +175,13 @@ fn items_of(file: &Path, root: &Path, out: &mut Vec<Item>, module_docs: &mut Has
     let mut doc: Vec<String> = Vec::new();
     // The open `impl` blocks: their indentation and type.
     let mut impls: Vec<(usize, String)> = Vec::new();
-    for (number, raw) in text.lines().enumerate() {
+    let lines: Vec<&str> = text.lines().collect();
+    for (number, raw) in lines.iter().enumerate() {
         let line = raw.trim();
         let indent = raw.len() - raw.trim_start().len();
-        if line.starts_with("#[cfg(test)]") {
+        // The tests module ends what users see (a test-only `use` or item does not).
+        let next = lines.get(number + 1).map_or("", |l| l.trim());
+        if line.starts_with("#[cfg(test)]") && next.starts_with("mod ") {
             break;
         }
         if let Some(d) = line.strip_prefix("///") {
@@ -336,7 +339,8 @@ fn every_public_item_a_user_constructs_or_calls_has_an_example() {
 }
 
 /// The check itself: an item without a code block is named, a method called in its type's
-/// example is not, and one its type's example does not call is.
+/// example is not, one its type's example does not call is, and the tests module is not
+/// looked at.
 #[test]
 fn the_check_names_what_has_no_example() {
     let dir = std::env::temp_dir().join(format!("sentinel-doc-examples-{}", std::process::id()));
@@ -346,7 +350,8 @@ fn the_check_names_what_has_no_example() {
         "/// A thing.\n///\n/// ```\n/// let t = Thing::new().shown();\n/// ```\npub struct Thing;\n\n\
          impl Thing {\n    /// Makes one.\n    pub fn new() -> Self { Thing }\n\n    /// Shown.\n    \
          pub fn shown(&self) {}\n\n    /// Not shown.\n    pub fn hidden(&self) {}\n}\n\n\
-         /// No example.\npub fn lonely() {}\n\n/// An error.\npub struct BuildError;\n",
+         /// No example.\npub fn lonely() {}\n\n/// An error.\npub struct BuildError;\n\n\
+         #[cfg(test)]\nmod tests {\n    pub fn helper() {}\n}\n",
     )
     .unwrap();
     let (checked, missing) = items_without_example(&dir);
