@@ -256,7 +256,7 @@ impl SessionManager for GateSessions {
     async fn create_session(&self) -> Result<(SessionId, SessionEnd), Self::Error> {
         let (id, transport) = self.inner.create_session().await?;
         let (ended, end) = oneshot::channel();
-        let session = self.sessions.start();
+        let session = self.sessions.start_over_http();
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let end_bridge = CancellationToken::new();
         let bridges = self.bridges.clone();

@@ -275,6 +275,12 @@ async fn over_streamable_http_every_call_is_judged_as_on_stdio() {
     );
     assert_eq!(judged[0].payload, json!({"path": "/data/a", "content": "hi"}));
     assert_eq!(judged[0].run_id, judged[1].run_id, "one runId per MCP session");
+    assert_eq!(
+        judged[0].context["actor"]["id"],
+        json!("mcp-http-client"),
+        "over HTTP the actor is never the client's own name: {}",
+        judged[0].context
+    );
     let _ = client.cancel().await;
 }
 
