@@ -315,3 +315,39 @@ fn upstream_headers_with_a_command_upstream_stop_the_gate_with_exit_code_2() {
     );
     assert!(!text.contains("s3cret"), "{text}");
 }
+
+#[test]
+fn check_refuses_upstream_headers_with_a_command_as_the_gate_does_and_names_only_the_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_headers = dir.path().join("headers.toml");
+    std::fs::write(
+        &with_headers,
+        "[sentinel]\nendpoint = \"http://127.0.0.1:9\"\n[upstream]\nheaders = { authorization = \"Bearer s3cret\" }\n",
+    )
+    .unwrap();
+    let out = sentinelctl(&["mcp", "--check", with_headers.to_str().unwrap(), "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        text.contains("[upstream] headers are sent to an upstream over streamable HTTP"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+
+    let plain = dir.path().join("gate.toml");
+    std::fs::write(&plain, "[sentinel]\nendpoint = \"http://127.0.0.1:9\"\n").unwrap();
+    let out = sentinelctl(&[
+        "mcp",
+        "--check",
+        plain.to_str().unwrap(),
+        "--",
+        "/nonexistent/mcp-server --token=s3cret",
+    ]);
+    assert!(!out.status.success());
+    let text = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        text.contains("the upstream MCP server `/nonexistent/mcp-server`"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+}

@@ -30,13 +30,19 @@ pub async fn run(path: &Path, upstream: Upstream<'_>) -> ExitCode {
         eprintln!("sentinelctl mcp: {}: {e}", path.display());
         return ExitCode::from(super::BAD_CONFIG);
     }
+    if matches!(upstream, Upstream::Command(_)) && !config.upstream.headers.is_empty() {
+        eprintln!("sentinelctl mcp: {}", super::headers_need_a_url(path));
+        return ExitCode::from(super::BAD_CONFIG);
+    }
     println!("{}: the configuration is valid", path.display());
     let name = match upstream {
         Upstream::None => {
             println!("(give the upstream server's command after `--` to list its tools with their rules)");
             return ExitCode::SUCCESS;
         }
-        Upstream::Command(command) => command[0].clone(),
+        // Only the program: its arguments, or a command line given as one word, may hold a
+        // token.
+        Upstream::Command(command) => super::program_of(&command[0]).to_owned(),
         // Never the URL's userinfo or query, nor a header's value.
         Upstream::Url(url) => {
             super::http_upstream::Shown::new(url)

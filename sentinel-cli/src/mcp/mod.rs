@@ -117,11 +117,7 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(BAD_CONFIG);
         }
         Upstream::Command(_) if !config.upstream.headers.is_empty() => {
-            eprintln!(
-                "sentinelctl mcp: {}: [upstream] headers are sent to an upstream over streamable HTTP \
-                 (--upstream-url); a command's server gets none: remove them or give --upstream-url",
-                path.display()
-            );
+            eprintln!("sentinelctl mcp: {}", headers_need_a_url(path));
             return ExitCode::from(BAD_CONFIG);
         }
         Upstream::Command(command) => UpstreamSpec::Command(command.to_vec()),
@@ -304,6 +300,15 @@ fn start_command(command_line: &[String]) -> (relay::UpstreamLink, Gone) {
             (link, Box::pin(async { String::new() }))
         }
     }
+}
+
+/// Why `[upstream] headers` with an upstream command is a mistake (`--check` says it too).
+fn headers_need_a_url(path: &std::path::Path) -> String {
+    format!(
+        "{}: [upstream] headers are sent to an upstream over streamable HTTP (--upstream-url); a \
+         command's server gets none: remove them or give --upstream-url",
+        path.display()
+    )
 }
 
 /// The program of a command, as an error may name it: the arguments may hold secrets (a
