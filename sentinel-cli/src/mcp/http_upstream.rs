@@ -169,32 +169,45 @@ impl Shown {
         }
     }
 
-    /// The same, also withholding any text that holds one of `config`'s header values.
+    /// The same, also withholding any text that holds one of `config`'s header values, or
+    /// a word of one long enough to be a token (a server may echo `s3cret` of
+    /// `Bearer s3cret`, or the value lower-cased).
     pub fn hiding(mut self, config: &UpstreamConfig) -> Self {
-        self.secrets.extend(
-            config
-                .headers
-                .iter()
-                .filter_map(|(_, value)| value.to_str().ok())
-                .filter(|value| !value.is_empty())
-                .map(str::to_owned),
-        );
+        for value in config.headers.iter().filter_map(|(_, value)| value.to_str().ok()) {
+            let words = value
+                .split_whitespace()
+                .filter(|word| word.chars().count() >= MIN_SECRET_WORD);
+            self.secrets.extend(
+                std::iter::once(value)
+                    .chain(words)
+                    .filter(|secret| !secret.is_empty())
+                    .map(str::to_owned),
+            );
+        }
         self
     }
 
     /// `text` (an HTTP error) with the URL shown as it may be; when a secret part would
-    /// still show, the text is withheld.
+    /// still show, in any letter case, the text is withheld.
     pub fn scrub(&self, text: &str) -> String {
         let mut text = text.replace(&self.given, &self.shown);
         if let Some(normalized) = &self.normalized {
             text = text.replace(normalized, &self.shown);
         }
-        if self.secrets.iter().any(|secret| text.contains(secret)) {
+        let lower = text.to_lowercase();
+        if self
+            .secrets
+            .iter()
+            .any(|secret| lower.contains(&secret.to_lowercase()))
+        {
             return "(the error named the URL with its credentials or query; not shown)".to_owned();
         }
         text
     }
 }
+
+/// The length from which a word of a header value is itself withheld from error texts.
+const MIN_SECRET_WORD: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -234,7 +247,7 @@ mod tests {
     async fn the_upstream_headers_reach_the_server_and_their_values_no_error() {
         use std::io::{Read, Write};
         // A raw HTTP server: reads one request's head, answers 500 with a body that echoes
-        // the token (a careless server), and hands the head to the test.
+        // the token alone, upper-cased (a careless server), and hands the head to the test.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
@@ -247,7 +260,7 @@ mod tests {
             while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
                 head.push(byte[0]);
             }
-            let body = "invalid token: Bearer s3cret-token";
+            let body = "invalid token: S3CRET-TOKEN";
             let _ = write!(
                 stream,
                 "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -280,7 +293,7 @@ mod tests {
         assert!(head.contains("\r\nx-tenant: acme\r\n"), "{head}");
         let answer: Value = serde_json::from_str(&answer).unwrap();
         assert_eq!(answer["id"], json!(1), "{answer}");
-        assert!(!answer.to_string().contains("s3cret"), "{answer}");
+        assert!(!answer.to_string().to_lowercase().contains("s3cret"), "{answer}");
     }
 
     #[test]
@@ -300,5 +313,26 @@ mod tests {
         .upstream;
         let url = Shown::new("http://example.test/mcp").hiding(&config);
         assert!(!url.scrub("401: Bearer t0ken rejected").contains("t0ken"));
+    }
+
+    #[test]
+    fn a_text_echoing_only_the_token_or_it_in_another_case_is_withheld() {
+        let config = crate::mcp::config::parse(
+            std::path::Path::new("gate.toml"),
+            "[upstream]\nheaders = { authorization = \"Bearer S3cret-Token\" }\n",
+        )
+        .unwrap()
+        .upstream;
+        let url = Shown::new("http://example.test/mcp").hiding(&config);
+        for echoed in [
+            "401: invalid token S3cret-Token",
+            "401: invalid token s3cret-token",
+            "401: BEARER S3CRET-TOKEN",
+        ] {
+            let shown = url.scrub(echoed);
+            assert!(!shown.to_lowercase().contains("s3cret"), "{echoed} -> {shown}");
+        }
+        // A short word of the value ("Bearer") alone is no secret.
+        assert_eq!(url.scrub("401: Bearer expected"), "401: Bearer expected");
     }
 }

@@ -19,6 +19,10 @@ use serde_json::Value;
 use super::config::{ContextConfig, FailModeName, ReceiptsConfig, SidecarConfig};
 use super::rules::{Rule, RuleSet};
 
+/// The actor of every call over `--listen` when `[context] actor` names none: over HTTP the
+/// client's own name (its `clientInfo`) is whatever any caller says, so it names no one.
+pub const HTTP_ACTOR: &str = "mcp-http-client";
+
 /// How many parked escalations a session remembers.
 const MAX_PARKED: usize = 4096;
 
@@ -91,6 +95,8 @@ pub struct Judge {
     context_config: ContextConfig,
     context: RwLock<Arc<Context>>,
     run_id: String,
+    /// Whether the client's `initialize` may still name the actor: once, and only on stdio.
+    takes_client_name: std::sync::atomic::AtomicBool,
     /// Escalations parked in this session, by the fingerprint of the call they hold back.
     parked: Mutex<HashMap<String, String>>,
 }
@@ -113,8 +119,20 @@ impl Judge {
             context_config,
             context: RwLock::new(context),
             run_id,
+            takes_client_name: std::sync::atomic::AtomicBool::new(true),
             parked: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same judge for a session over `--listen`: the actor is `[context] actor`, else
+    /// [`HTTP_ACTOR`], never the client's name (any caller could claim any name, and with
+    /// it the configuration's roles).
+    pub fn over_http(self) -> Self {
+        let context = Arc::new(context_of(&self.run_id, &self.context_config, Some(HTTP_ACTOR)));
+        *self.context.write().unwrap_or_else(|e| e.into_inner()) = context;
+        self.takes_client_name
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        self
     }
 
     /// The rules.
@@ -127,8 +145,15 @@ impl Judge {
         self.receipts.as_ref().map(|(client, _)| client)
     }
 
-    /// Takes the client's name from its `initialize` as the actor, unless the file names one.
+    /// Takes the client's name from its first `initialize` as the actor, unless the file
+    /// names one; over `--listen`, never (see [`over_http`](Self::over_http)).
     pub fn client_initialized(&self, client_name: Option<&str>) {
+        if !self
+            .takes_client_name
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
         let context = Arc::new(context_of(&self.run_id, &self.context_config, client_name));
         *self.context.write().unwrap_or_else(|e| e.into_inner()) = context;
     }

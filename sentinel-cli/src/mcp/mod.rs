@@ -214,15 +214,29 @@ pub struct Session {
 }
 
 impl Sessions {
-    /// A new session: a new judge, and the upstream started (or connected to) for it. Must
-    /// be called inside the runtime.
+    /// A new session on stdio: a new judge, and the upstream started (or connected to) for
+    /// it. Must be called inside the runtime.
     pub fn start(&self) -> Session {
-        let judge = Arc::new(judge::Judge::new(
+        self.start_with(self.judge())
+    }
+
+    /// A new session over `--listen`: its actor never comes from the client (see
+    /// [`judge::Judge::over_http`]).
+    pub fn start_over_http(&self) -> Session {
+        self.start_with(self.judge().over_http())
+    }
+
+    fn judge(&self) -> judge::Judge {
+        judge::Judge::new(
             self.client.clone(),
             self.receipts.clone(),
             self.rules.clone(),
             self.context.clone(),
-        ));
+        )
+    }
+
+    fn start_with(&self, judge: judge::Judge) -> Session {
+        let judge = Arc::new(judge);
         let (link, gone) = match &self.upstream {
             UpstreamSpec::Command(command) => start_command(command),
             UpstreamSpec::Url(url) => {

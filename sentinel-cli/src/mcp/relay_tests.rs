@@ -691,3 +691,30 @@ async fn an_upstream_that_outlives_the_client_by_the_grace_is_dropped_and_what_i
     );
     drop(upstream);
 }
+
+#[tokio::test]
+async fn on_stdio_the_actor_is_the_name_of_the_first_initialize_only() {
+    let sidecar = MockSidecar::allow_all();
+    let mut ends = start(&sidecar.endpoint());
+    for (id, name) in [(1, "desktop-app"), (2, "admin")] {
+        let initialize = json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": name, "version": "1"}}});
+        send(&mut ends.client, &initialize.to_string()).await;
+        next(&mut ends.to_upstream).await;
+    }
+    send(
+        &mut ends.client,
+        &call(3, "write_file", json!({"path": "/data/a"})),
+    )
+    .await;
+    next(&mut ends.to_upstream).await;
+    let judged = sidecar.requests();
+    assert_eq!(judged.len(), 1);
+    assert_eq!(
+        judged[0].context["actor"]["id"],
+        json!("desktop-app"),
+        "a second initialize does not rename the actor: {}",
+        judged[0].context
+    );
+}

@@ -29,7 +29,7 @@ use rmcp::model::{
     ClientJsonRpcMessage, ErrorCode, ErrorData, ProtocolVersion, RequestId, ServerJsonRpcMessage,
 };
 use rmcp::transport::streamable_http_server::session::local::{
-    LocalSessionManager, LocalSessionManagerError, LocalSessionWorker,
+    LocalSessionManager, LocalSessionManagerError, LocalSessionWorker, SessionError,
 };
 use rmcp::transport::streamable_http_server::session::{ServerSseMessage, SessionId, SessionManager};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -52,6 +52,14 @@ const PIPE_BYTES: usize = 1 << 20;
 /// wait for a human (`wait_for_human_secs` ≤ 3600) and a receipt execution's bound, so a
 /// call being judged never loses its session.
 const SESSION_IDLE: Duration = Duration::from_secs(3600 + 600);
+
+/// How long the upstream has to answer a session's `initialize`; past it the session is
+/// closed (its upstream stopped) and the client's POST answered with an error, never left
+/// hanging.
+#[cfg(not(test))]
+const INITIALIZE_BOUND: Duration = Duration::from_secs(60);
+#[cfg(test)]
+const INITIALIZE_BOUND: Duration = Duration::from_secs(2);
 
 /// How long open sessions get to end once the gate is asked to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -133,6 +141,7 @@ impl Server {
             inner,
             sessions: Arc::new(sessions),
             running: running.clone(),
+            bridges: Arc::default(),
         };
         // No allowed origin, and validation enforced: any `Origin` is refused.
         let mut config = StreamableHttpServerConfig::default()
@@ -235,6 +244,9 @@ pub struct GateSessions {
     inner: LocalSessionManager,
     sessions: Arc<Sessions>,
     running: Arc<std::sync::Mutex<Option<mpsc::Sender<()>>>>,
+    /// Ends a session's bridge (and so its relay and upstream) from outside: rmcp's own
+    /// close waits for an `initialize` under way to be answered.
+    bridges: Arc<std::sync::Mutex<std::collections::HashMap<SessionId, CancellationToken>>>,
 }
 
 impl SessionManager for GateSessions {
@@ -244,10 +256,18 @@ impl SessionManager for GateSessions {
     async fn create_session(&self) -> Result<(SessionId, SessionEnd), Self::Error> {
         let (id, transport) = self.inner.create_session().await?;
         let (ended, end) = oneshot::channel();
-        let session = self.sessions.start();
+        let session = self.sessions.start_over_http();
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let end_bridge = CancellationToken::new();
+        let bridges = self.bridges.clone();
+        bridges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), end_bridge.clone());
+        let bridged = id.clone();
         tokio::spawn(async move {
-            bridge(transport, session).await;
+            bridge(transport, session, end_bridge).await;
+            bridges.lock().unwrap_or_else(|e| e.into_inner()).remove(&bridged);
             let _ = ended.send(());
             drop(running);
         });
@@ -259,7 +279,25 @@ impl SessionManager for GateSessions {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<ServerJsonRpcMessage, Self::Error> {
-        self.inner.initialize_session(id, message).await
+        match tokio::time::timeout(INITIALIZE_BOUND, self.inner.initialize_session(id, message)).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                let end_bridge = self.bridges.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+                if let Some(end_bridge) = end_bridge {
+                    end_bridge.cancel();
+                }
+                let _ = self.inner.close_session(id).await;
+                Err(LocalSessionManagerError::SessionError(SessionError::Io(
+                    std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "the upstream MCP server did not answer initialize within {} s; the session is closed",
+                            INITIALIZE_BOUND.as_secs()
+                        ),
+                    ),
+                )))
+            }
+        }
     }
 
     async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
@@ -337,8 +375,8 @@ type BoxedSend = std::pin::Pin<
 >;
 
 /// Moves one session's messages between rmcp's session and the relay's lines until either
-/// ends.
-async fn bridge(mut transport: SessionTransport, session: Session) {
+/// ends, or `end` is cancelled.
+async fn bridge(mut transport: SessionTransport, session: Session, end: CancellationToken) {
     let (relay_side, bridge_side) = tokio::io::duplex(PIPE_BYTES);
     let (relay_in, relay_out) = tokio::io::split(relay_side);
     let relay = tokio::spawn(session.relay(BufReader::new(relay_in), relay_out));
@@ -359,6 +397,7 @@ async fn bridge(mut transport: SessionTransport, session: Session) {
     let mut held = Vec::new();
     loop {
         tokio::select! {
+            _ = end.cancelled() => break,
             message = transport.receive() => {
                 let Some(message) = message else { break };
                 let Ok(mut line) = serde_json::to_string(&message) else { continue };
@@ -383,7 +422,11 @@ async fn bridge(mut transport: SessionTransport, session: Session) {
         }
     }
     // The client's side is closed: the relay closes the upstream's, as when stdin ends.
+    // (Shut down, not just dropped: the pipe's other half is still held, so a drop alone
+    // would not end the relay's input.)
+    let _ = to_relay.shutdown().await;
     drop(to_relay);
+    drop(from_relay);
     drop(sends);
     let _ = relay.await;
     let _ = tokio::time::timeout(Duration::from_secs(1), sender).await;

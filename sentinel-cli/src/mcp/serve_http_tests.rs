@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -114,6 +114,30 @@ async fn start(endpoint: &str) -> Gate {
 }
 
 async fn start_with(endpoint: &str, any_host: bool) -> Gate {
+    start_before(endpoint, any_host, None).await
+}
+
+/// An MCP server on a pipe that never answers; `closed` is set once its input ends.
+fn silent_upstream(closed: Arc<AtomicBool>) -> (UpstreamLink, Gone) {
+    let (gate_side, server_side) = tokio::io::duplex(1 << 16);
+    let (gate_read, gate_write) = tokio::io::split(gate_side);
+    let (server_read, server_write) = tokio::io::split(server_side);
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(server_read).lines();
+        while let Ok(Some(_)) = lines.next_line().await {}
+        closed.store(true, Ordering::SeqCst);
+        drop(server_write);
+    });
+    let link = UpstreamLink {
+        writer: Some(Box::new(gate_write)),
+        reader: Some(Box::new(BufReader::new(gate_read))),
+        failed: None,
+    };
+    (link, Box::pin(async { "the silent upstream ended".to_owned() }))
+}
+
+/// A gate before the fake upstream, or before a silent one when `silent` is given.
+async fn start_before(endpoint: &str, any_host: bool, silent: Option<Arc<AtomicBool>>) -> Gate {
     let text = format!("[sentinel]\nendpoint = \"{endpoint}\"\ntimeout_ms = 2000\n{RULES}");
     let config = config::parse(Path::new("gate.toml"), &text).unwrap();
     let client = sidecar_client(config.sentinel.as_ref()).unwrap();
@@ -128,7 +152,10 @@ async fn start_with(endpoint: &str, any_host: bool) -> Gate {
         context: config.context,
         upstream: UpstreamSpec::Test(Arc::new(move || {
             started.fetch_add(1, Ordering::SeqCst);
-            fake_upstream(upstream_ran.clone())
+            match &silent {
+                Some(closed) => silent_upstream(closed.clone()),
+                None => fake_upstream(upstream_ran.clone()),
+            }
         })),
         upstream_config: config.upstream,
     };
@@ -248,6 +275,12 @@ async fn over_streamable_http_every_call_is_judged_as_on_stdio() {
     );
     assert_eq!(judged[0].payload, json!({"path": "/data/a", "content": "hi"}));
     assert_eq!(judged[0].run_id, judged[1].run_id, "one runId per MCP session");
+    assert_eq!(
+        judged[0].context["actor"]["id"],
+        json!("mcp-http-client"),
+        "over HTTP the actor is never the client's own name: {}",
+        judged[0].context
+    );
     let _ = client.cancel().await;
 }
 
@@ -416,4 +449,25 @@ async fn a_web_page_cannot_drive_the_gate_by_host_or_origin() {
         );
         assert!(gate.ran.lock().unwrap().is_empty(), "the upstream ran nothing");
     }
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_initialize_fails_the_post_and_is_stopped() {
+    let sidecar = MockSidecar::allow_all();
+    let closed = Arc::new(AtomicBool::new(false));
+    let gate = start_before(&sidecar.endpoint(), false, Some(closed.clone())).await;
+    let url = gate.url.clone();
+    // raw_post gives up after 10 s; the gate's bound under test is 2 s.
+    let (status, body) = tokio::task::spawn_blocking(move || raw_post(&url, MCP_PATH, &[], INITIALIZE))
+        .await
+        .unwrap();
+    assert!(status.contains(" 500 "), "{status} {body}");
+    let since = std::time::Instant::now();
+    while !closed.load(Ordering::SeqCst) && since.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        closed.load(Ordering::SeqCst),
+        "the session was closed, and with it the upstream's input"
+    );
 }
