@@ -288,7 +288,7 @@ pub mod __private {
     pub use crate::__sentinel_receipt_mode as receipt_mode;
     pub use sentinel_runtime::macro_support::{
         method_kind, Arg, Call, ClientArg, ClientHasItsOwnOption, ContextArg, ContextHasItsOwnOption,
-        ErasedArg, EscalationTimeout, FromDenied, HasARole, Member, Pending, SendArg, SendClient,
+        ContextOrClient, ErasedArg, EscalationTimeout, FromDenied, Member, Pending, SendArg, SendClient,
         SendContext, Sent,
     };
     #[cfg(feature = "verify")]

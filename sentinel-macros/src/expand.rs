@@ -369,7 +369,7 @@ type Entry<'a> = (
 /// message is written here, naming the parameter (`the parameter `ctx` is a
 /// `sentinel::Context`: write context = ctx, or skip(ctx)`), which a message in the runtime
 /// cannot (it can show types, not the parameter's name). The runtime's `Sent` is the only
-/// role the trait is implemented for; `HasARole` (a context or a client) is refused.
+/// role the trait is implemented for; `ContextOrClient` (a context or a client) is refused.
 fn named_member(private: &Ident, value: &TokenStream, param: &Param, role: Role, span: Span) -> TokenStream {
     let name = &param.name;
     let (message, label, note) = match role {
@@ -399,9 +399,9 @@ fn named_member(private: &Ident, value: &TokenStream, param: &Param, role: Role,
     quote_spanned! {span=>
         {
             #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
-            trait __SentinelSent {}
-            impl __SentinelSent for #private::Sent {}
-            fn __sentinel_sent<R: __SentinelSent>(_: R) {}
+            trait SentAsAnArgument {}
+            impl SentAsAnArgument for #private::Sent {}
+            fn __sentinel_sent<R: SentAsAnArgument>(_: R) {}
             let (#role, #arg) = #private::Member(&#value).named();
             __sentinel_sent(#role);
             #arg

@@ -77,7 +77,7 @@ pub struct Sent;
 
 /// The role [`SendContext::named`] and [`SendClient::named`] find: the parameter has a
 /// role of its own, and the attribute's per-parameter check refuses it, naming it.
-pub struct HasARole;
+pub struct ContextOrClient;
 
 impl<'a, T> SendArg<'a, T> for Member<'a, T> {
     fn arg(&self) -> &'a dyn ErasedArg
@@ -104,8 +104,8 @@ pub trait SendContext<'a, T> {
         T: ContextHasItsOwnOption;
 
     /// Never called: a function that calls it does not compile (the attribute's
-    /// per-parameter check refuses [`HasARole`] with a message naming the parameter).
-    fn named(self) -> (HasARole, &'a dyn ErasedArg);
+    /// per-parameter check refuses [`ContextOrClient`] with a message naming the parameter).
+    fn named(self) -> (ContextOrClient, &'a dyn ErasedArg);
 }
 
 impl<'a, T: ContextArg> SendContext<'a, T> for Member<'a, T> {
@@ -116,8 +116,8 @@ impl<'a, T: ContextArg> SendContext<'a, T> for Member<'a, T> {
         unreachable!("no type implements ContextHasItsOwnOption")
     }
 
-    fn named(self) -> (HasARole, &'a dyn ErasedArg) {
-        unreachable!("the attribute's check refuses HasARole at compile time")
+    fn named(self) -> (ContextOrClient, &'a dyn ErasedArg) {
+        unreachable!("the attribute's check refuses ContextOrClient at compile time")
     }
 }
 
@@ -130,7 +130,7 @@ pub trait SendClient<'a, T> {
         T: ClientHasItsOwnOption;
 
     /// Never called, as [`SendContext::named`].
-    fn named(self) -> (HasARole, &'a dyn ErasedArg);
+    fn named(self) -> (ContextOrClient, &'a dyn ErasedArg);
 }
 
 impl<'a, T: ClientArg> SendClient<'a, T> for Member<'a, T> {
@@ -141,8 +141,8 @@ impl<'a, T: ClientArg> SendClient<'a, T> for Member<'a, T> {
         unreachable!("no type implements ClientHasItsOwnOption")
     }
 
-    fn named(self) -> (HasARole, &'a dyn ErasedArg) {
-        unreachable!("the attribute's check refuses HasARole at compile time")
+    fn named(self) -> (ContextOrClient, &'a dyn ErasedArg) {
+        unreachable!("the attribute's check refuses ContextOrClient at compile time")
     }
 }
 
