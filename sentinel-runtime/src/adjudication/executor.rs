@@ -10,8 +10,10 @@ use serde_json::{json, Value};
 
 use super::client::{check_binding, Adjudication, AdjudicationRequest, ReceiptClient};
 use super::receipt::{error_digest, result_digest, AuthorizationReceipt, Execution, ExecutionStatus};
+use super::CanonicalAction;
 use super::{time, ReceiptError};
 use crate::action::Action;
+use crate::canonical::canonical_json;
 use crate::decision::{GuardDecision, Verdict};
 use crate::denied::Denied;
 use crate::escalation::ReviewStatus;
@@ -367,11 +369,7 @@ impl ReceiptClient {
             }
             ReviewStatus::Pending | ReviewStatus::Denied { .. } => return Err(not_approved()),
         }
-        let same_type =
-            escalation.action().get("type").and_then(Value::as_str) == Some(request.action().action_type());
-        let same_payload = escalation.action().get("payload").and_then(Value::as_object)
-            == Some(request.action().parameters());
-        if !(same_type && same_payload) {
+        if !holds_action(escalation.action(), request.action()) {
             return Err(format!("escalation {escalation_id} holds another action"));
         }
         Ok(())
@@ -428,4 +426,48 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic".into())
+}
+
+/// Whether an escalation's action (as the sidecar holds it) is `action`: the same type, and
+/// the same parameters in the canonical form the sidecar's fingerprints are taken over (the
+/// sidecar writes `42000.0` back as `42000`), as resuming a guard compares them.
+fn holds_action(held: &Value, action: &CanonicalAction) -> bool {
+    let same_type = held.get("type").and_then(Value::as_str) == Some(action.action_type());
+    let same_payload = held
+        .get("payload")
+        .filter(|payload| payload.is_object())
+        .is_some_and(|payload| {
+            canonical_json(payload) == canonical_json(&Value::Object(action.parameters().clone()))
+        });
+    same_type && same_payload
+}
+
+#[cfg(test)]
+mod holds_action_tests {
+    use super::*;
+
+    #[test]
+    fn an_escalation_holds_the_action_whatever_the_form_of_its_numbers() {
+        let action = CanonicalAction::new(
+            "payment",
+            "core-banking",
+            "transfer",
+            "agent-7",
+            json!({"amount": 42000.0, "to": "v"}),
+        )
+        .unwrap();
+        // As the sidecar (JavaScript) writes the payload back.
+        let held = json!({"type": "payment", "payload": {"to": "v", "amount": 42000}});
+        assert_ne!(
+            held["payload"].as_object(),
+            Some(action.parameters()),
+            "not equal as serde_json values"
+        );
+        assert!(holds_action(&held, &action));
+        let other = json!({"type": "payment", "payload": {"to": "v", "amount": 42001}});
+        assert!(!holds_action(&other, &action));
+        let other_type = json!({"type": "refund", "payload": {"to": "v", "amount": 42000}});
+        assert!(!holds_action(&other_type, &action));
+        assert!(!holds_action(&json!({"type": "payment"}), &action));
+    }
 }
