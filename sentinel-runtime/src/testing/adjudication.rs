@@ -68,6 +68,9 @@ impl MockSidecar {
     /// let paid: Result<&str, Denied> = receipts.execute(&request, || Ok("paid"));
     /// assert_eq!(paid.unwrap(), "paid");
     /// assert_eq!(sidecar.executions().len(), 1, "the execution was reported");
+    /// let issued = sidecar.receipts();
+    /// assert_eq!(issued.len(), 1, "one authorization receipt issued");
+    /// assert_eq!(issued[0].human_approval_reference(), None, "adjudicated without an approval");
     /// assert!(receipts.audit().unwrap().valid);
     /// ```
     #[must_use]
