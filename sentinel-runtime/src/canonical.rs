@@ -81,25 +81,54 @@ pub(crate) fn write_value(out: &mut String, value: &Value) {
             out.push(']');
         }
         Value::Object(members) => {
-            let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
-            sorted.sort_by(|(a, _), (b, _)| cmp_utf16(a, b));
-            out.push('{');
-            for (index, (key, member)) in sorted.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_string(out, key);
-                out.push(':');
-                write_value(out, member);
+            // Usually the map's own order already is JavaScript's (it differs only for keys
+            // with characters above U+FFFF): then no list is built and sorted.
+            let in_order = members
+                .keys()
+                .zip(members.keys().skip(1))
+                .all(|(a, b)| cmp_utf16(a, b) != Ordering::Greater);
+            if in_order {
+                write_members(out, members.iter());
+            } else {
+                let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
+                sorted.sort_by(|(a, _), (b, _)| cmp_utf16(a, b));
+                write_members(out, sorted.into_iter());
             }
-            out.push('}');
         }
     }
 }
 
 /// Writes `text` as a JSON string literal escaped exactly as `JSON.stringify` escapes it.
+fn write_members<'v>(out: &mut String, members: impl Iterator<Item = (&'v String, &'v Value)>) {
+    out.push('{');
+    for (index, (key, member)) in members.enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        write_string(out, key);
+        out.push(':');
+        write_value(out, member);
+    }
+    out.push('}');
+}
+
 pub(crate) fn write_string(out: &mut String, text: &str) {
     out.push('"');
+    // Only `"`, `\\` and control characters are escaped, all ASCII: copy the runs between
+    // them as they are (a byte below 0x80 never falls inside a UTF-8 sequence).
+    let needs_escape = |byte: &u8| *byte == b'"' || *byte == b'\\' || *byte < 0x20;
+    let mut rest = text;
+    while let Some(at) = rest.bytes().position(|byte| needs_escape(&byte)) {
+        out.push_str(&rest[..at]);
+        write_escaped(out, &rest[at..=at]);
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    out.push('"');
+}
+
+/// Writes the characters of `text` escaped as `JSON.stringify` escapes them.
+fn write_escaped(out: &mut String, text: &str) {
     for ch in text.chars() {
         match ch {
             '"' => out.push_str("\\\""),
@@ -116,7 +145,6 @@ pub(crate) fn write_string(out: &mut String, text: &str) {
             c => out.push(c),
         }
     }
-    out.push('"');
 }
 
 fn write_number(out: &mut String, number: &Number) {
@@ -138,6 +166,15 @@ pub(crate) fn write_f64(out: &mut String, value: f64) {
     }
     if value == 0.0 {
         out.push('0'); // both +0 and -0
+        return;
+    }
+    // An integer below 2^53 is a double exactly, and its own digits are the shortest that
+    // read back as it: ECMAScript prints them as they are (below 1e21, no exponent).
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if value.fract() == 0.0 && value.abs() < EXACT {
+        #[allow(clippy::cast_possible_truncation)]
+        let integer = value as i64;
+        let _ = write!(out, "{integer}");
         return;
     }
     if value.is_sign_negative() {

@@ -246,8 +246,11 @@ pub struct ChainVerifier<'k> {
     chunk: usize,
 }
 
-/// Records per chunk: one Ed25519 batch, one message to a worker.
-const DEFAULT_CHUNK: usize = 256;
+/// Records per chunk: one Ed25519 batch, one message to a worker. A batch of 1024 costs
+/// ~14 % fewer instructions a signature than one of 256 (Pippenger's buckets amortize over
+/// more points), and a chunk is ~1.4 MiB of text: a few per worker in flight stay far under
+/// the 64 MiB the issue allows.
+const DEFAULT_CHUNK: usize = 1024;
 
 impl<'k> ChainVerifier<'k> {
     /// A verifier of chains signed by `trusted` keys, from `GENESIS`, on every core.
@@ -322,7 +325,7 @@ impl<'k> ChainVerifier<'k> {
         self
     }
 
-    /// Records per chunk (default 256): a worker's unit of work and one Ed25519 batch. More
+    /// Records per chunk (default 1024): a worker's unit of work and one Ed25519 batch. More
     /// amortizes a batch better; fewer holds less in memory and reports progress more often.
     #[must_use]
     pub fn chunk_records(mut self, records: usize) -> Self {
@@ -528,8 +531,8 @@ struct Worker<'v> {
     body: String,
     payload: String,
     fingerprint: String,
-    /// `signerPublicKey` text → the key, when it is pinned and may be batched.
-    signers: Vec<(String, Option<VerifyingKey>)>,
+    /// `signerPublicKey` text → its key id, and the key when it is pinned and may be batched.
+    signers: Vec<(String, String, Option<VerifyingKey>)>,
 }
 
 /// Distinct signers remembered per worker; a chain has one or a few (key rotation).
@@ -644,9 +647,8 @@ impl<'v> Worker<'v> {
     /// The record's signer when its key id is its key's, the key is pinned, and it is not
     /// of small order (such a key never verifies strictly, so it is never batched).
     fn signer(&mut self, key_id: &str, public_key: &str) -> Option<VerifyingKey> {
-        if let Some((_, key)) = self.signers.iter().find(|(text, _)| text == public_key) {
-            let key = (*key)?;
-            return (TrustedKeys::key_id_of(key.as_bytes()) == key_id).then_some(key);
+        if let Some((_, derived, key)) = self.signers.iter().find(|(text, ..)| text == public_key) {
+            return (derived == key_id).then_some(*key).flatten();
         }
         let raw: [u8; 32] = STANDARD.decode(public_key).ok()?.try_into().ok()?;
         let derived = TrustedKeys::key_id_of(&raw);
@@ -657,10 +659,11 @@ impl<'v> Worker<'v> {
             .then(|| VerifyingKey::from_bytes(&raw).ok())
             .flatten()
             .filter(|key| !key.is_weak());
+        let verdict = (derived == key_id).then_some(key).flatten();
         if self.signers.len() < MAX_SIGNERS {
-            self.signers.push((public_key.to_owned(), key));
+            self.signers.push((public_key.to_owned(), derived, key));
         }
-        (derived == key_id).then_some(key).flatten()
+        verdict
     }
 
     /// The reference path: parse and verify the record as `verify_chain_from` does;
