@@ -59,6 +59,8 @@ fn a_whole_chain_verifies_with_its_head_and_progress() {
     let mut seen = Vec::new();
     let verified = ChainVerifier::new(&trusted)
         .workers(3)
+        // Four chunks (the default, 1024, would hold the whole chain in one).
+        .chunk_records(250)
         .verify(texts.iter().cloned().map(Ok::<_, InputError>), |p| {
             seen.push(p.verified)
         })

@@ -148,33 +148,48 @@ impl<R: BufRead> RecordTexts<R> {
                 break;
             }
             let mut end = None;
-            for (at, &byte) in buffer.iter().enumerate() {
+            let mut at = 0;
+            while at < buffer.len() {
                 if in_string {
                     if escaped {
                         escaped = false;
-                    } else if byte == b'\\' {
-                        escaped = true;
-                    } else if byte == b'"' {
-                        in_string = false;
+                        at += 1;
+                        continue;
+                    }
+                    // Most of a record is inside strings: jump to the next quote or backslash.
+                    match buffer[at..].iter().position(|&b| b == b'"' || b == b'\\') {
+                        Some(offset) => {
+                            at += offset;
+                            if buffer[at] == b'"' {
+                                in_string = false;
+                            } else {
+                                escaped = true;
+                            }
+                            at += 1;
+                        }
+                        None => at = buffer.len(),
                     }
                     continue;
                 }
+                let byte = buffer[at];
+                at += 1;
                 match byte {
                     b'"' => in_string = true,
                     b'{' | b'[' => depth += 1,
                     b'}' | b']' if depth > 0 => {
                         depth -= 1;
                         if depth == 0 {
-                            end = Some(at + 1);
+                            end = Some(at);
                             break;
                         }
                     }
+                    // A scalar ends before these, which are not part of it.
                     b',' | b']' | b'}' if depth == 0 => {
-                        end = Some(at);
+                        end = Some(at - 1);
                         break;
                     }
                     byte if depth == 0 && byte.is_ascii_whitespace() => {
-                        end = Some(at);
+                        end = Some(at - 1);
                         break;
                     }
                     _ => {}
