@@ -62,6 +62,11 @@ pub struct Args {
     /// own: whoever reaches the port can call the upstream's tools (each call still judged).
     #[arg(long, requires = "listen")]
     pub listen_beyond_loopback: bool,
+    /// With `--listen`: how many MCP sessions (each with an upstream of its own) may be open
+    /// at once; a request for another is answered 503 and starts no upstream.
+    #[arg(long, value_name = "N", requires = "listen", default_value_t = serve_http::DEFAULT_MAX_SESSIONS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sessions: u32,
 }
 
 impl std::fmt::Debug for Args {
@@ -76,6 +81,7 @@ impl std::fmt::Debug for Args {
             )
             .field("listen", &self.listen)
             .field("listen_beyond_loopback", &self.listen_beyond_loopback)
+            .field("max_sessions", &self.max_sessions)
             .finish()
     }
 }
@@ -154,7 +160,7 @@ pub fn run(args: Args) -> ExitCode {
                 eprintln!("sentinelctl mcp: {why}");
                 return ExitCode::from(BAD_CONFIG);
             }
-            runtime.block_on(serve_http::run(address, sessions))
+            runtime.block_on(serve_http::run(address, sessions, args.max_sessions as usize))
         }
         None => {
             runtime.block_on(async {
