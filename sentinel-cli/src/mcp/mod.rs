@@ -28,8 +28,9 @@ use sentinel::adjudication::ReceiptClient;
 use sentinel::SentinelClient;
 use tokio::io::{AsyncBufRead, AsyncWrite, BufReader};
 
-/// Arguments of `sentinelctl mcp`.
-#[derive(Debug, clap::Args)]
+/// Arguments of `sentinelctl mcp`. Its `Debug` redacts the upstream's URL and command line
+/// (a URL may carry a token in its query, a command line one in its arguments).
+#[derive(clap::Args)]
 #[command(
     after_help = "Example:\n  sentinelctl mcp --config gate.toml -- npx -y @modelcontextprotocol/server-filesystem /data"
 )]
@@ -61,6 +62,28 @@ pub struct Args {
     /// own: whoever reaches the port can call the upstream's tools (each call still judged).
     #[arg(long, requires = "listen")]
     pub listen_beyond_loopback: bool,
+    /// With `--listen`: how many MCP sessions (each with an upstream of its own) may be open
+    /// at once; a request for another is answered 503 and starts no upstream.
+    #[arg(long, value_name = "N", requires = "listen", default_value_t = serve_http::DEFAULT_MAX_SESSIONS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sessions: u32,
+}
+
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Args")
+            .field("config", &self.config)
+            .field("check", &self.check)
+            .field("upstream_url", &self.upstream_url.as_ref().map(|_| "<redacted>"))
+            .field(
+                "upstream",
+                &format_args!("<{} words redacted>", self.upstream.len()),
+            )
+            .field("listen", &self.listen)
+            .field("listen_beyond_loopback", &self.listen_beyond_loopback)
+            .field("max_sessions", &self.max_sessions)
+            .finish()
+    }
 }
 
 /// How long a closed session waits for the upstream to exit before it is killed.
@@ -137,7 +160,7 @@ pub fn run(args: Args) -> ExitCode {
                 eprintln!("sentinelctl mcp: {why}");
                 return ExitCode::from(BAD_CONFIG);
             }
-            runtime.block_on(serve_http::run(address, sessions))
+            runtime.block_on(serve_http::run(address, sessions, args.max_sessions as usize))
         }
         None => {
             runtime.block_on(async {
@@ -321,6 +344,31 @@ fn program_of(command: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn args_debug_never_shows_the_upstream_url_or_command_line() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        for argv in [
+            vec![
+                "gate",
+                "--config",
+                "g.toml",
+                "--upstream-url",
+                "http://127.0.0.1:1/mcp?token=s3cret",
+            ],
+            vec!["gate", "--config", "g.toml", "--", "server", "--token=s3cret"],
+        ] {
+            let args = Cli::try_parse_from(&argv).unwrap().args;
+            let debug = format!("{args:?}");
+            assert!(!debug.contains("s3cret"), "{debug}");
+            assert!(debug.contains("g.toml"), "the rest is shown: {debug}");
+        }
+    }
 
     #[tokio::test]
     async fn an_upstream_that_cannot_start_is_named_by_its_program_never_its_arguments() {

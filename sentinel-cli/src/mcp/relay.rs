@@ -47,8 +47,8 @@ enum Awaiting {
     Other,
     /// A call run on a receipt: its executor waits for the answer to report the execution.
     Executed(oneshot::Sender<Value>),
-    /// A call the client already has its answer to (a receipt call that timed out, or one it
-    /// cancelled): the upstream's late answer is dropped, never a second answer to the id.
+    /// A call the client already has its answer to (a receipt call that timed out): the
+    /// upstream's late answer is dropped, never a second answer to the id.
     Abandoned,
 }
 
@@ -294,10 +294,13 @@ impl Relay {
                     let mut state = self.lock();
                     if state.judging.contains(&key) {
                         state.cancelled.insert(key);
-                    } else if matches!(state.pending.get(&key), Some(Awaiting::Executed(_))) {
-                        // Its executor stops waiting (its sender dropped) and reports the
-                        // execution FAILED; a late answer is not passed on.
-                        state.pending.insert(key, Awaiting::Abandoned);
+                    } else {
+                        // A server SHOULD NOT answer a cancelled request, so its entry is
+                        // dropped now (else the id would be held, and the entry kept,
+                        // forever). An answer that comes anyway matches no pending request
+                        // and is dropped (`on_upstream_message`). A receipt call's executor
+                        // stops waiting (its sender dropped) and reports the execution FAILED.
+                        state.pending.remove(&key);
                     }
                 }
                 self.forward_raw(raw);
@@ -532,29 +535,51 @@ impl Relay {
             if text.trim().is_empty() {
                 continue;
             }
-            if let Some(line) = self.on_upstream_line(text) {
+            for line in self.on_upstream_line(text) {
                 let _ = self.to_client.send(line);
             }
         }
     }
 
-    /// The line to pass on for one line from the upstream, if any.
-    fn on_upstream_line(&self, text: &str) -> Option<String> {
-        let mut message = match serde_json::from_str::<Value>(text) {
-            Ok(message @ (Value::Object(_) | Value::Array(_))) => message,
-            // An MCP client must only ever read JSON-RPC: a line that is not (a server's
-            // stray log line, say) is not passed on. Its text is not repeated here.
-            _ => {
-                eprintln!(
-                    "sentinelctl mcp: dropped a line from the upstream MCP server that is not a JSON-RPC message ({} bytes)",
-                    text.len()
-                );
-                return None;
+    /// The lines to pass on for one line from the upstream. A batch (MCP before
+    /// 2025-06-18 allows them; later revisions do not) is split into its members, each
+    /// treated as a line of its own: an answer inside a batch is tied to its request (a
+    /// `tools/list` filtered, a receipt call's answer given to its executor) like any other.
+    fn on_upstream_line(&self, text: &str) -> Vec<String> {
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Array(batch)) => batch
+                .into_iter()
+                .filter_map(|message| self.on_upstream_message(message, None))
+                .collect(),
+            Ok(message) => self
+                .on_upstream_message(message, Some(text))
+                .into_iter()
+                .collect(),
+            Err(_) => {
+                not_json_rpc(text.len());
+                Vec::new()
             }
-        };
-        let is_response = message.get("method").is_none() && message.get("id").is_some();
-        if !is_response {
-            return Some(text.to_owned());
+        }
+    }
+
+    /// The line to pass on for one message from the upstream (`text` is its line, when it
+    /// was alone on it), if any.
+    fn on_upstream_message(&self, mut message: Value, text: Option<&str>) -> Option<String> {
+        // An MCP client must only ever read JSON-RPC: anything else (a server's stray log
+        // line, even one in JSON such as pino's) is not passed on. Its text is not repeated.
+        let rpc = message.get("jsonrpc") == Some(&json!("2.0"))
+            && (message.get("id").is_some() || message.get("method").is_some());
+        if !rpc {
+            let len = text.map_or_else(|| message.to_string().len(), str::len);
+            not_json_rpc(len);
+            return None;
+        }
+        let raw = text.map_or_else(|| message.to_string(), str::to_owned);
+        let is_response = message.get("method").is_none();
+        if !is_response || message["id"].is_null() {
+            // A request or notification, or an error about a message the server could not
+            // read (its id unknown).
+            return Some(raw);
         }
         let key = id_key(&message["id"]);
         let awaiting = self.lock().pending.remove(&key);
@@ -571,7 +596,7 @@ impl Relay {
                         return Some(message.to_string());
                     }
                 }
-                text.to_owned()
+                raw
             }
             Some(Awaiting::Executed(answered)) => {
                 if answered.send(message).is_err() {
@@ -580,24 +605,33 @@ impl Relay {
                     // needs, no other answer from here.
                     eprintln!(
                         "sentinelctl mcp: dropped the upstream MCP server's late answer to request {key} ({} bytes; the client already had an error for it)",
-                        text.len()
+                        raw.len()
                     );
                     return None;
                 }
-                text.to_owned()
+                raw
             }
             Some(Awaiting::Initialize) => {
                 let version = message.pointer("/result/protocolVersion").and_then(Value::as_str);
                 self.lock().protocol_version = version.map(str::to_owned);
-                text.to_owned()
+                raw
             }
+            Some(Awaiting::Other) => raw,
             Some(Awaiting::Abandoned) => {
                 eprintln!(
                     "sentinelctl mcp: dropped the upstream MCP server's late answer to request {key} (the client already had an error for it)"
                 );
                 return None;
             }
-            _ => text.to_owned(),
+            // No request waits for it: the client cancelled it (its id freed then), or it
+            // answers nothing the client asked. Passed on, it could be read as the answer
+            // to a later request, or be an unfiltered tool list.
+            None => {
+                eprintln!(
+                    "sentinelctl mcp: dropped an answer from the upstream MCP server to request {key}, which no request awaits (cancelled, or never sent)"
+                );
+                return None;
+            }
         })
     }
 
@@ -621,6 +655,14 @@ impl Relay {
             self.send_error(&id, ErrorCode::INTERNAL_ERROR, why.clone());
         }
     }
+}
+
+/// Says on stderr that a line from the upstream was dropped, giving its length, never its
+/// text (a log line may carry anything).
+fn not_json_rpc(len: usize) {
+    eprintln!(
+        "sentinelctl mcp: dropped a line from the upstream MCP server that is not a JSON-RPC message ({len} bytes)"
+    );
 }
 
 /// The upstream's answer to a call run on a receipt, waited for at most `bound`.
@@ -690,10 +732,9 @@ mod tests {
             .lock()
             .pending
             .insert(id_key(&json!(1)), Awaiting::Executed(answered));
-        assert_eq!(
-            relay.on_upstream_line(r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#),
-            None
-        );
+        assert!(relay
+            .on_upstream_line(r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#)
+            .is_empty());
         assert!(relay.lock().pending.is_empty());
     }
 }

@@ -275,6 +275,8 @@ async fn other_traffic_passes_byte_for_byte_and_tools_list_loses_only_denied_too
         filtered,
         json!({"jsonrpc":"2.0","id":9,"result":{"tools":[{"name":"read_file","inputSchema":{},"x":1}],"nextCursor":"c2"}})
     );
+    send(&mut ends.client, r#"{"jsonrpc":"2.0","id":10,"method":"x/y"}"#).await;
+    next(&mut ends.to_upstream).await;
     let upstream_error = r#"{"jsonrpc":"2.0","id":10,"error":{"code":-32601,"message":"Method not found"}}"#;
     send(ends.upstream.as_mut().unwrap(), upstream_error).await;
     assert_eq!(next(&mut ends.to_client).await, upstream_error);
@@ -459,6 +461,10 @@ async fn a_line_from_the_upstream_that_is_not_json_rpc_is_dropped_never_passed_o
         "5",
         "\"text\"",
         "{\"jsonrpc\":\"2.0\",\"id\":1,",
+        // JSON, but not JSON-RPC: a pino log line, another version, neither id nor method.
+        r#"{"level":30,"time":1,"msg":"listening"}"#,
+        r#"{"jsonrpc":"1.0","id":1,"result":{}}"#,
+        r#"{"jsonrpc":"2.0","result":{}}"#,
     ] {
         send(upstream, line).await;
     }
@@ -717,4 +723,79 @@ async fn on_stdio_the_actor_is_the_name_of_the_first_initialize_only() {
         "a second initialize does not rename the actor: {}",
         judged[0].context
     );
+}
+
+#[tokio::test]
+async fn a_cancelled_forwarded_request_frees_its_id_and_a_late_answer_to_it_is_dropped() {
+    let sidecar = MockSidecar::allow_all();
+    let mut ends = start(&sidecar.endpoint());
+    for id in [1, 3] {
+        let request = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"resources/list"}}"#);
+        send(&mut ends.client, &request).await;
+        assert_eq!(next(&mut ends.to_upstream).await, request);
+        let cancel = format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{id}}}}}"#
+        );
+        send(&mut ends.client, &cancel).await;
+        assert_eq!(
+            next(&mut ends.to_upstream).await,
+            cancel,
+            "the cancel is forwarded"
+        );
+    }
+    // The server will not answer id 1: the gate no longer holds it (the entry is gone).
+    let again = r#"{"jsonrpc":"2.0","id":1,"method":"prompts/list"}"#;
+    send(&mut ends.client, again).await;
+    assert_eq!(next(&mut ends.to_upstream).await, again, "id 1 is free again");
+    // A server that answers id 3 anyway: the answer is dropped, the client reads the pong.
+    ping_reaches_upstream_next(&mut ends, 2).await;
+    let upstream = ends.upstream.as_mut().unwrap();
+    send(upstream, r#"{"jsonrpc":"2.0","id":3,"result":{"resources":[]}}"#).await;
+    let pong = r#"{"jsonrpc":"2.0","id":2,"result":{}}"#;
+    send(upstream, pong).await;
+    assert_eq!(next(&mut ends.to_client).await, pong);
+}
+
+#[tokio::test]
+async fn a_batch_from_the_upstream_is_split_and_its_tools_list_loses_denied_tools() {
+    let sidecar = MockSidecar::allow_all();
+    let mut ends = start(&sidecar.endpoint());
+    for id in [9, 10] {
+        let request = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/list"}}"#);
+        send(&mut ends.client, &request).await;
+        next(&mut ends.to_upstream).await;
+    }
+    let batch = r#"[{"jsonrpc":"2.0","id":9,"result":{"tools":[{"name":"read_file","inputSchema":{}},{"name":"move_file","inputSchema":{}}]}},{"level":30,"msg":"log"},{"jsonrpc":"2.0","id":10,"result":{"tools":[{"name":"move_file","inputSchema":{}}]}}]"#;
+    send(ends.upstream.as_mut().unwrap(), batch).await;
+    let first: Value = serde_json::from_str(&next(&mut ends.to_client).await).unwrap();
+    assert_eq!(
+        first,
+        json!({"jsonrpc":"2.0","id":9,"result":{"tools":[{"name":"read_file","inputSchema":{}}]}})
+    );
+    let second: Value = serde_json::from_str(&next(&mut ends.to_client).await).unwrap();
+    assert_eq!(second, json!({"jsonrpc":"2.0","id":10,"result":{"tools":[]}}));
+}
+
+#[tokio::test]
+async fn a_receipt_call_answered_inside_a_batch_is_answered_once_not_timed_out() {
+    let sidecar = MockSidecar::allow_all();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ends = start_receipts(&sidecar, dir.path(), Duration::from_millis(300));
+    send(
+        &mut ends.client,
+        &call(1, "write_file", json!({"path": "/data/a"})),
+    )
+    .await;
+    let forwarded: Value = serde_json::from_str(&next(&mut ends.to_upstream).await).unwrap();
+    assert_eq!(forwarded["id"], json!(1), "forwarded on a receipt");
+    let answer = json!({"jsonrpc":"2.0","id":1,"result":{"content":[]}});
+    send(ends.upstream.as_mut().unwrap(), &json!([answer]).to_string()).await;
+    let got: Value = serde_json::from_str(&next(&mut ends.to_client).await).unwrap();
+    assert_eq!(got, answer);
+    // Past the bound, no second answer (an error) for id 1: the client reads the pong next.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    ping_reaches_upstream_next(&mut ends, 2).await;
+    let pong = r#"{"jsonrpc":"2.0","id":2,"result":{}}"#;
+    send(ends.upstream.as_mut().unwrap(), pong).await;
+    assert_eq!(next(&mut ends.to_client).await, pong);
 }

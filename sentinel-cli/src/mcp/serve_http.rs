@@ -17,9 +17,11 @@
 //! client falls back to `initialize`. Nothing it sends is forwarded.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +63,17 @@ const INITIALIZE_BOUND: Duration = Duration::from_secs(60);
 #[cfg(test)]
 const INITIALIZE_BOUND: Duration = Duration::from_secs(2);
 
+/// How many of the upstream's messages wait, at most, for the answer to a session's
+/// `initialize` (rmcp takes the session's first answer as it); later ones are dropped.
+const HELD_BEFORE_INITIALIZE: usize = 256;
+
+/// How many messages for the client wait, at most, for rmcp's session to take them; past it
+/// the relay's lines are no longer read until it has (and the pipe then holds them back).
+const QUEUED_FOR_CLIENT: usize = 64;
+
+/// The default of `--max-sessions`.
+pub const DEFAULT_MAX_SESSIONS: u32 = 64;
+
 /// How long open sessions get to end once the gate is asked to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -79,7 +92,7 @@ pub fn may_listen_on(address: SocketAddr, beyond_loopback: bool) -> Result<(), S
 /// Serves MCP over streamable HTTP at `address` until the process is asked to stop (Ctrl-C,
 /// SIGTERM). Any `Host` is accepted only on an address beyond loopback (which
 /// [`may_listen_on`] allowed), where clients use names the gate cannot know.
-pub async fn run(address: SocketAddr, sessions: Sessions) -> ExitCode {
+pub async fn run(address: SocketAddr, sessions: Sessions, max_sessions: usize) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(address).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -90,7 +103,7 @@ pub async fn run(address: SocketAddr, sessions: Sessions) -> ExitCode {
     let bound = listener.local_addr().unwrap_or(address);
     eprintln!("sentinelctl mcp: serving MCP over streamable HTTP at http://{bound}{MCP_PATH}");
     let stop = CancellationToken::new();
-    let server = Server::new(sessions, !bound.ip().is_loopback(), stop.clone());
+    let server = Server::new(sessions, !bound.ip().is_loopback(), max_sessions, stop.clone());
     let serving = tokio::spawn(server.clone().serve(listener));
     stopped().await;
     stop.cancel();
@@ -123,6 +136,9 @@ pub struct Server {
     /// Held by every running session; all dropped once all sessions ended.
     running: Arc<std::sync::Mutex<Option<mpsc::Sender<()>>>>,
     ended: Arc<tokio::sync::Mutex<mpsc::Receiver<()>>>,
+    /// Sessions open now (each with its upstream), and how many may be.
+    live: Arc<AtomicUsize>,
+    max_sessions: usize,
 }
 
 impl Server {
@@ -132,9 +148,13 @@ impl Server {
     /// Every request carrying an `Origin` is refused (403), whatever the address: browsers
     /// send one (on every POST), MCP clients outside a browser send none. So a web page
     /// cannot drive the gate, neither by DNS rebinding nor by a cross-origin request.
-    pub fn new(sessions: Sessions, any_host: bool, stop: CancellationToken) -> Self {
+    ///
+    /// At most `max_sessions` sessions are open at once: a request for another is answered
+    /// 503 and starts no upstream.
+    pub fn new(sessions: Sessions, any_host: bool, max_sessions: usize, stop: CancellationToken) -> Self {
         let (running, ended) = mpsc::channel(1);
         let running = Arc::new(std::sync::Mutex::new(Some(running)));
+        let live = Arc::new(AtomicUsize::new(0));
         let mut inner = LocalSessionManager::default();
         inner.session_config.keep_alive = Some(SESSION_IDLE);
         let manager = GateSessions {
@@ -142,6 +162,8 @@ impl Server {
             sessions: Arc::new(sessions),
             running: running.clone(),
             bridges: Arc::default(),
+            live: live.clone(),
+            max_sessions,
         };
         // No allowed origin, and validation enforced: any `Origin` is refused.
         let mut config = StreamableHttpServerConfig::default()
@@ -157,6 +179,8 @@ impl Server {
             stop,
             running,
             ended: Arc::new(tokio::sync::Mutex::new(ended)),
+            live,
+            max_sessions,
         }
     }
 
@@ -174,15 +198,25 @@ impl Server {
                 },
                 _ = self.stop.cancelled() => return,
             };
+            // An answer goes out in several writes (headers, then SSE events): with Nagle's
+            // algorithm on, each waits for the client's delayed ACK (~40 ms a call).
+            let _ = stream.set_nodelay(true);
             let service = self.service.clone();
             let stop = self.stop.clone();
+            let (live, max_sessions) = (self.live.clone(), self.max_sessions);
             tokio::spawn(async move {
                 let handler =
                     hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                         let mut service = service.clone();
+                        let live = live.clone();
                         async move {
                             if request.uri().path() != MCP_PATH {
                                 return Ok::<_, Infallible>(not_found());
+                            }
+                            let new_session = request.method() == hyper::Method::POST
+                                && !request.headers().contains_key("mcp-session-id");
+                            if new_session && live.load(Ordering::SeqCst) >= max_sessions {
+                                return Ok(too_many_sessions(max_sessions));
                             }
                             tower_service::Service::call(&mut service, request).await
                         }
@@ -225,6 +259,18 @@ fn not_found() -> Response {
         .expect("a valid response")
 }
 
+fn too_many_sessions(max_sessions: usize) -> Response {
+    hyper::Response::builder()
+        .status(hyper::StatusCode::SERVICE_UNAVAILABLE)
+        .body(
+            Full::new(Bytes::from(format!(
+                "Service Unavailable: the gate has {max_sessions} MCP sessions open (--max-sessions); try again once one has ended"
+            )))
+            .boxed(),
+        )
+        .expect("a valid response")
+}
+
 /// rmcp's handler for what arrives outside a session. It never sees a session's message
 /// (those go to the relay); what reaches it is the 2026-07-28 lifecycle without sessions,
 /// which it refuses by supporting only the versions with an `initialize` handshake.
@@ -247,6 +293,10 @@ pub struct GateSessions {
     /// Ends a session's bridge (and so its relay and upstream) from outside: rmcp's own
     /// close waits for an `initialize` under way to be answered.
     bridges: Arc<std::sync::Mutex<std::collections::HashMap<SessionId, CancellationToken>>>,
+    /// Sessions open now, and how many may be (checked again here: two requests may pass
+    /// the HTTP check at once).
+    live: Arc<AtomicUsize>,
+    max_sessions: usize,
 }
 
 impl SessionManager for GateSessions {
@@ -254,7 +304,26 @@ impl SessionManager for GateSessions {
     type Transport = SessionEnd;
 
     async fn create_session(&self) -> Result<(SessionId, SessionEnd), Self::Error> {
-        let (id, transport) = self.inner.create_session().await?;
+        let max = self.max_sessions;
+        if self
+            .live
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |live| {
+                (live < max).then_some(live + 1)
+            })
+            .is_err()
+        {
+            return Err(LocalSessionManagerError::SessionError(SessionError::Io(
+                std::io::Error::other(format!("the gate has {max} MCP sessions open (--max-sessions)")),
+            )));
+        }
+        let (id, transport) = match self.inner.create_session().await {
+            Ok(created) => created,
+            Err(e) => {
+                self.live.fetch_sub(1, Ordering::SeqCst);
+                return Err(e);
+            }
+        };
+        let live = self.live.clone();
         let (ended, end) = oneshot::channel();
         let session = self.sessions.start_over_http();
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -268,6 +337,7 @@ impl SessionManager for GateSessions {
         tokio::spawn(async move {
             bridge(transport, session, end_bridge).await;
             bridges.lock().unwrap_or_else(|e| e.into_inner()).remove(&bridged);
+            live.fetch_sub(1, Ordering::SeqCst);
             let _ = ended.send(());
             drop(running);
         });
@@ -384,40 +454,63 @@ async fn bridge(mut transport: SessionTransport, session: Session, end: Cancella
     let mut from_relay = BufReader::new(from_relay).lines();
 
     // Sent in order by a task of their own: a send waits for rmcp's session, which may be
-    // waiting to hand this loop the client's next message.
-    let (sends, mut queued) = mpsc::unbounded_channel::<BoxedSend>();
+    // waiting to hand this loop the client's next message. At most QUEUED_FOR_CLIENT wait
+    // in `outbox`, and as many in the channel; while full, no line is read from the relay.
+    let (sends, mut queued) = mpsc::channel::<BoxedSend>(QUEUED_FOR_CLIENT);
     let sender = tokio::spawn(async move {
         while let Some(send) = queued.recv().await {
             let _ = send.await;
         }
     });
+    let mut outbox = VecDeque::new();
     // rmcp takes the session's first answer as the answer to `initialize`: anything the
-    // upstream says before it waits.
+    // upstream says before the answer to that very request waits.
+    let mut initialize: Option<RequestId> = None;
     let mut initialized = false;
     let mut held = Vec::new();
     loop {
         tokio::select! {
             _ = end.cancelled() => break,
+            permit = sends.reserve(), if !outbox.is_empty() => {
+                let Ok(permit) = permit else { break };
+                if let Some(message) = outbox.pop_front() {
+                    permit.send(Box::pin(transport.send(message)));
+                }
+            }
             message = transport.receive() => {
                 let Some(message) = message else { break };
-                let Ok(mut line) = serde_json::to_string(&message) else { continue };
-                line.push('\n');
+                let line = match client_line(&message) {
+                    Ok((line, initialize_id)) => {
+                        if !initialized && initialize_id.is_some() {
+                            initialize = initialize_id;
+                        }
+                        line
+                    }
+                    Err(refusal) => {
+                        outbox.extend(refusal.map(|refusal| *refusal));
+                        continue;
+                    }
+                };
                 if to_relay.write_all(line.as_bytes()).await.is_err() {
                     break;
                 }
             }
-            line = from_relay.next_line() => {
+            line = from_relay.next_line(), if outbox.len() < QUEUED_FOR_CLIENT => {
                 let Ok(Some(line)) = line else { break };
                 let Some(message) = server_message(&line) else { continue };
-                let answer = matches!(message, ServerJsonRpcMessage::Response(_) | ServerJsonRpcMessage::Error(_));
-                if !initialized && !answer {
-                    held.push(message);
+                if !initialized && !answers(&message, initialize.as_ref()) {
+                    if held.len() < HELD_BEFORE_INITIALIZE {
+                        held.push(message);
+                    } else {
+                        eprintln!(
+                            "sentinelctl mcp: dropped a message from the upstream MCP server sent before its answer to initialize ({HELD_BEFORE_INITIALIZE} already wait)"
+                        );
+                    }
                     continue;
                 }
                 initialized = true;
-                for message in std::iter::once(message).chain(held.drain(..)) {
-                    let _ = sends.send(Box::pin(transport.send(message)));
-                }
+                outbox.push_back(message);
+                outbox.extend(held.drain(..));
             }
         }
     }
@@ -431,6 +524,48 @@ async fn bridge(mut transport: SessionTransport, session: Session, end: Cancella
     let _ = relay.await;
     let _ = tokio::time::timeout(Duration::from_secs(1), sender).await;
     let _ = transport.close().await;
+}
+
+/// Whether `message` answers the request `id`.
+fn answers(message: &ServerJsonRpcMessage, id: Option<&RequestId>) -> bool {
+    let answered = match message {
+        ServerJsonRpcMessage::Response(response) => Some(&response.id),
+        ServerJsonRpcMessage::Error(error) => error.id.as_ref(),
+        _ => None,
+    };
+    answered.is_some() && answered == id
+}
+
+/// A client's message as a line for the relay, with the id of the `initialize` request it
+/// is, if it is one. One that cannot be written is not passed on; if it is a request, it is
+/// answered with a JSON-RPC error (the client must not wait for an answer that never comes).
+fn client_line(
+    message: &ClientJsonRpcMessage,
+) -> Result<(String, Option<RequestId>), Option<Box<ServerJsonRpcMessage>>> {
+    let value = match serde_json::to_value(message) {
+        Ok(value) => value,
+        Err(e) => {
+            eprintln!("sentinelctl mcp: a message from the client could not be written for the upstream ({e}); dropped");
+            let ClientJsonRpcMessage::Request(request) = message else {
+                return Err(None);
+            };
+            return Err(Some(Box::new(ServerJsonRpcMessage::error(
+                ErrorData::new(
+                    ErrorCode::INTERNAL_ERROR,
+                    format!("the gate could not pass this request on: {e}"),
+                    None,
+                ),
+                Some(request.id.clone()),
+            ))));
+        }
+    };
+    let initialize = match message {
+        ClientJsonRpcMessage::Request(request) if value.get("method") == Some(&Value::from("initialize")) => {
+            Some(request.id.clone())
+        }
+        _ => None,
+    };
+    Ok((format!("{value}\n"), initialize))
 }
 
 /// A line from the relay as rmcp's message. One rmcp cannot read is not passed on; if it

@@ -44,6 +44,11 @@ type Ran = Arc<Mutex<Vec<(String, Value)>>>;
 /// An MCP server on a pipe: answers `initialize`, lists four tools, runs every call it gets
 /// (recording it), answers `ping`.
 fn fake_upstream(ran: Ran) -> (UpstreamLink, Gone) {
+    fake_upstream_saying(ran, None)
+}
+
+/// The fake upstream, saying `before_initialize` (a line) before it answers `initialize`.
+fn fake_upstream_saying(ran: Ran, before_initialize: Option<&'static str>) -> (UpstreamLink, Gone) {
     let (gate_side, server_side) = tokio::io::duplex(1 << 16);
     let (gate_read, gate_write) = tokio::io::split(gate_side);
     let (server_read, mut server_write) = tokio::io::split(server_side);
@@ -54,6 +59,15 @@ fn fake_upstream(ran: Ran) -> (UpstreamLink, Gone) {
             let Some(id) = message.get("id").cloned() else {
                 continue;
             };
+            if let (Some("initialize"), Some(said)) = (message["method"].as_str(), before_initialize) {
+                if server_write
+                    .write_all(format!("{said}\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
             let result = match message["method"].as_str() {
                 Some("initialize") => json!({
                     // The newest version with a handshake, whatever the client asked for.
@@ -138,6 +152,20 @@ fn silent_upstream(closed: Arc<AtomicBool>) -> (UpstreamLink, Gone) {
 
 /// A gate before the fake upstream, or before a silent one when `silent` is given.
 async fn start_before(endpoint: &str, any_host: bool, silent: Option<Arc<AtomicBool>>) -> Gate {
+    let upstream: Arc<dyn Fn(Ran) -> (UpstreamLink, Gone) + Send + Sync> = match silent {
+        Some(closed) => Arc::new(move |_| silent_upstream(closed.clone())),
+        None => Arc::new(fake_upstream),
+    };
+    start_gate(endpoint, any_host, 64, upstream).await
+}
+
+/// A gate of at most `max_sessions` sessions, each before an upstream `upstream` makes.
+async fn start_gate(
+    endpoint: &str,
+    any_host: bool,
+    max_sessions: usize,
+    upstream: Arc<dyn Fn(Ran) -> (UpstreamLink, Gone) + Send + Sync>,
+) -> Gate {
     let text = format!("[sentinel]\nendpoint = \"{endpoint}\"\ntimeout_ms = 2000\n{RULES}");
     let config = config::parse(Path::new("gate.toml"), &text).unwrap();
     let client = sidecar_client(config.sentinel.as_ref()).unwrap();
@@ -152,17 +180,14 @@ async fn start_before(endpoint: &str, any_host: bool, silent: Option<Arc<AtomicB
         context: config.context,
         upstream: UpstreamSpec::Test(Arc::new(move || {
             started.fetch_add(1, Ordering::SeqCst);
-            match &silent {
-                Some(closed) => silent_upstream(closed.clone()),
-                None => fake_upstream(upstream_ran.clone()),
-            }
+            upstream(upstream_ran.clone())
         })),
         upstream_config: config.upstream,
     };
     let stop = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}{MCP_PATH}", listener.local_addr().unwrap());
-    tokio::spawn(Server::new(sessions, any_host, stop.clone()).serve(listener));
+    tokio::spawn(Server::new(sessions, any_host, max_sessions, stop.clone()).serve(listener));
     Gate {
         url,
         ran,
@@ -470,4 +495,64 @@ async fn an_upstream_that_never_answers_initialize_fails_the_post_and_is_stopped
         closed.load(Ordering::SeqCst),
         "the session was closed, and with it the upstream's input"
     );
+}
+
+#[tokio::test]
+async fn past_max_sessions_a_new_session_gets_503_and_starts_no_upstream() {
+    let sidecar = MockSidecar::allow_all();
+    let gate = start_gate(&sidecar.endpoint(), false, 1, Arc::new(fake_upstream)).await;
+    let first = connect(&gate.url).await;
+    let url = gate.url.clone();
+    let (status, body) = tokio::task::spawn_blocking(move || raw_post(&url, MCP_PATH, &[], INITIALIZE))
+        .await
+        .unwrap();
+    assert!(status.contains(" 503 "), "{status} {body}");
+    assert!(body.contains("--max-sessions"), "{body}");
+    assert_eq!(
+        gate.upstreams.load(Ordering::SeqCst),
+        1,
+        "no upstream for the refused one"
+    );
+    // The open session still works; once it ends, a new one may start.
+    call(&first, "read_file", json!({})).await;
+    let _ = first.cancel().await;
+    let since = std::time::Instant::now();
+    let second = loop {
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(2),
+            ().serve(StreamableHttpClientTransport::from_uri(gate.url.clone())),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(client)) => break client,
+            _ if since.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => panic!("no session within 10 s of the first ending: {:?}", other.is_ok()),
+        }
+    };
+    assert_eq!(gate.upstreams.load(Ordering::SeqCst), 2);
+    let _ = second.cancel().await;
+}
+
+#[tokio::test]
+async fn the_answer_to_initialize_is_the_one_with_its_id_not_an_earlier_error() {
+    let sidecar = MockSidecar::allow_all();
+    let upstream = Arc::new(|ran| {
+        fake_upstream_saying(
+            ran,
+            Some(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"stray"}}"#),
+        )
+    });
+    let gate = start_gate(&sidecar.endpoint(), false, 64, upstream).await;
+    let client = connect(&gate.url).await;
+    assert_eq!(
+        client
+            .peer_info()
+            .and_then(|info| info.server_info.as_ref().map(|server| server.name.clone())),
+        Some("fake".to_owned()),
+        "initialize got the server's answer"
+    );
+    call(&client, "read_file", json!({})).await;
+    let _ = client.cancel().await;
 }
