@@ -214,7 +214,11 @@ fn a_receipt_error_withholds_a_header_value_the_sidecar_echoes() {
             .header("authorization", format!("Bearer {TOKEN}"))
             .build()
             .unwrap();
-        let receipts = ReceiptClient::new(client, TrustedKeys::new(), ExecutorKey::from_seed([7; 32], "api-test"));
+        let receipts = ReceiptClient::new(
+            client,
+            TrustedKeys::new(),
+            ExecutorKey::from_seed([7; 32], "api-test"),
+        );
         let action = CanonicalAction::new(
             "payments.transfer",
             "payments-service",
@@ -224,7 +228,11 @@ fn a_receipt_error_withholds_a_header_value_the_sidecar_echoes() {
         )
         .unwrap();
         receipts
-            .adjudicate(&AdjudicationRequest::new(action, Context::new("run-1"), "fintech.payments"))
+            .adjudicate(&AdjudicationRequest::new(
+                action,
+                Context::new("run-1"),
+                "fintech.payments",
+            ))
             .unwrap_err()
     };
     for (status, body) in [
@@ -232,7 +240,10 @@ fn a_receipt_error_withholds_a_header_value_the_sidecar_echoes() {
             "401 Unauthorized",
             r#"{"error":"invalid credentials: Bearer s3cr3t-token-0123456789"}"#,
         ),
-        ("404 Not Found", r#"{"error":"no route for token s3cr3t-token-0123456789"}"#),
+        (
+            "404 Not Found",
+            r#"{"error":"no route for token s3cr3t-token-0123456789"}"#,
+        ),
         (
             "400 Bad Request",
             r#"{"error":"non-canonical action","details":"sent with s3cr3t-token-0123456789"}"#,
@@ -241,6 +252,9 @@ fn a_receipt_error_withholds_a_header_value_the_sidecar_echoes() {
         let error = adjudicate(answering(status, body, 1));
         let shown = format!("{error} {error:?}");
         assert!(!shown.contains(TOKEN), "{status}: {shown}");
-        assert!(shown.contains("<redacted>"), "{status}: the text is kept, the token withheld: {shown}");
+        assert!(
+            shown.contains("<redacted>"),
+            "{status}: the text is kept, the token withheld: {shown}"
+        );
     }
 }

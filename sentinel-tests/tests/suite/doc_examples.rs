@@ -81,7 +81,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// `ignore` block is shown, never compiled, so it is no example.
 fn compiled(info: &str) -> bool {
     info.split(',').map(str::trim).all(|word| {
-        matches!(word, "" | "rust" | "no_run" | "should_panic" | "compile_fail") || word.starts_with("edition")
+        matches!(word, "" | "rust" | "no_run" | "should_panic" | "compile_fail")
+            || word.starts_with("edition")
     })
 }
 
@@ -377,6 +378,10 @@ fn the_check_names_what_has_no_example() {
     );
     assert_eq!(
         missing,
-        ["lib.rs:16: Thing::hidden", "lib.rs:20: fn lonely", "lib.rs:30: fn drawn"]
+        [
+            "lib.rs:16: Thing::hidden",
+            "lib.rs:20: fn lonely",
+            "lib.rs:30: fn drawn"
+        ]
     );
 }
