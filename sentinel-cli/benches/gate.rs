@@ -10,7 +10,9 @@
 //! - direct: the client talks to the upstream itself;
 //! - gate, `allow` rule: through `sentinelctl mcp`, no guard (the relay alone);
 //! - gate, guarded: through `sentinelctl mcp`, one guard per call;
-//! - guard alone: `SentinelClient::guard` against the same stub, in this process.
+//! - guard alone: `SentinelClient::guard` against the same stub, in this process;
+//! - over streamable HTTP: the two gate paths again, the client a session over HTTP/1.1
+//!   (keep-alive) to `sentinelctl mcp --listen 127.0.0.1:0`, each answer read from its POST.
 //!
 //! Added by the gate beyond the guard = guarded − direct − guard alone (per percentile).
 //! Memory: the gate's resident set after `initialize`, and with 32 calls in flight (the
@@ -64,6 +66,15 @@ fn main() {
         let in_flight_kib = session.in_flight_rss("slow", IN_FLIGHT);
         (times, rest_kib, in_flight_kib)
     };
+    let relay_http = {
+        let config = write_config(dir.path(), "allow", &sidecar.endpoint(), "allow = true");
+        let mut session = HttpSession::start(&mut gate_listening(&config, &self_exe));
+        session.time_calls("echo", warmup, calls)
+    };
+    let guarded_http = {
+        let mut session = HttpSession::start(&mut gate_listening(&guarded_config, &self_exe));
+        session.time_calls("echo", warmup, calls)
+    };
     let guard_alone = {
         let client = SentinelClient::builder(sidecar.endpoint()).build().unwrap();
         let context = Context::new("bench-run");
@@ -79,8 +90,8 @@ fn main() {
         times
     };
 
-    let [direct, relay_only, guarded, guard_alone] =
-        [direct, relay_only, guarded, guard_alone].map(|mut t| summary(&mut t));
+    let [direct, relay_only, guarded, guard_alone, relay_http, guarded_http] =
+        [direct, relay_only, guarded, guard_alone, relay_http, guarded_http].map(|mut t| summary(&mut t));
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "MCP gate, {calls} sequential tools/call each (after {warmup} warm-up); load {}",
@@ -94,6 +105,14 @@ fn main() {
         ("through the gate, `allow` rule (relay only)", relay_only),
         ("through the gate, guarded (stub sidecar, ALLOW)", guarded),
         ("the guard alone, in-process, same stub", guard_alone),
+        (
+            "over streamable HTTP (`--listen`), `allow` rule (relay only)",
+            relay_http,
+        ),
+        (
+            "over streamable HTTP (`--listen`), guarded (stub sidecar, ALLOW)",
+            guarded_http,
+        ),
     ] {
         println!("| {name} | {} | {} |", micros(p50), micros(p99));
     }
@@ -141,10 +160,20 @@ fn write_config(dir: &std::path::Path, name: &str, endpoint: &str, rule: &str) -
 }
 
 fn gate(config: &std::path::Path, upstream: &std::path::Path) -> Command {
+    gate_with(config, upstream, &[])
+}
+
+/// The gate serving streamable HTTP on a loopback port it picks (and prints).
+fn gate_listening(config: &std::path::Path, upstream: &std::path::Path) -> Command {
+    gate_with(config, upstream, &["--listen", "127.0.0.1:0"])
+}
+
+fn gate_with(config: &std::path::Path, upstream: &std::path::Path, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sentinelctl"));
     command
         .args(["mcp", "--config"])
         .arg(config)
+        .args(extra)
         .arg("--")
         .arg(upstream)
         .env(UPSTREAM_FLAG, "1");
@@ -241,6 +270,119 @@ impl Session {
             assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
         }
         kib
+    }
+}
+
+/// An MCP client session over streamable HTTP to a gate started with `--listen`: one POST per
+/// message on a keep-alive connection, each answer read from its POST's response.
+struct HttpSession {
+    child: Child,
+    agent: ureq::Agent,
+    url: String,
+    session_id: String,
+    next_id: u64,
+}
+
+impl HttpSession {
+    fn start(command: &mut Command) -> HttpSession {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut url = None;
+        for _ in 0..20 {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            eprint!("{line}");
+            if let Some(at) = line
+                .trim()
+                .strip_prefix("sentinelctl mcp: serving MCP over streamable HTTP at ")
+            {
+                url = Some(at.to_owned());
+                break;
+            }
+        }
+        // The rest of the gate's stderr, passed on so its pipe never fills.
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                eprintln!("{line}");
+            }
+        });
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut session = HttpSession {
+            child,
+            agent,
+            url: url.expect("the gate says where it listens"),
+            session_id: String::new(),
+            next_id: 0,
+        };
+        let init = session.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}),
+        );
+        assert!(init["result"]["serverInfo"].is_object(), "{init}");
+        session.post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        session
+    }
+
+    /// POSTs one message; the JSON-RPC answer in the response (JSON or an SSE stream), if any.
+    fn post(&mut self, message: &Value) -> Option<Value> {
+        let mut request = self
+            .agent
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream");
+        if !self.session_id.is_empty() {
+            request = request
+                .header("Mcp-Session-Id", &self.session_id)
+                .header("MCP-Protocol-Version", "2025-06-18");
+        }
+        let mut response = request.send(message.to_string()).unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        if let Some(id) = response.headers().get("mcp-session-id") {
+            self.session_id = id.to_str().unwrap().to_owned();
+        }
+        let body = response.body_mut().read_to_string().unwrap();
+        body.lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .chain(std::iter::once(body.as_str()))
+            .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+            .find(|answer| answer.get("id").is_some())
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let message = json!({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params});
+        self.post(&message).expect("an answer")
+    }
+
+    fn time_calls(&mut self, tool: &str, warmup: usize, calls: usize) -> Vec<Duration> {
+        let mut times = Vec::with_capacity(calls);
+        for i in 0..warmup + calls {
+            let started = Instant::now();
+            let answer = self.request("tools/call", json!({"name": tool, "arguments": {"n": i}}));
+            let elapsed = started.elapsed();
+            assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
+            if i >= warmup {
+                times.push(elapsed);
+            }
+        }
+        times
+    }
+}
+
+impl Drop for HttpSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

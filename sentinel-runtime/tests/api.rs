@@ -195,3 +195,66 @@ fn a_receipt_flow_without_an_answer_carries_a_matchable_sidecar_error() {
     );
     assert!(error.source().is_none(), "{error}");
 }
+
+/// A receipt step's error never carries a header value the client sends: a proxy in front
+/// of the sidecar that echoes a rejected token in its error text has it withheld, as the
+/// records and escalation routes withhold it (the text reaches a denial's reason, logs and
+/// the model).
+#[cfg(feature = "verify")]
+#[test]
+fn a_receipt_error_withholds_a_header_value_the_sidecar_echoes() {
+    use sentinel_runtime::adjudication::{AdjudicationRequest, CanonicalAction, ExecutorKey, ReceiptClient};
+    use sentinel_runtime::provenance::TrustedKeys;
+    use sentinel_runtime::Context;
+    use serde_json::json;
+
+    const TOKEN: &str = "s3cr3t-token-0123456789";
+    let adjudicate = |url: String| {
+        let client = SentinelClient::builder(url)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .build()
+            .unwrap();
+        let receipts = ReceiptClient::new(
+            client,
+            TrustedKeys::new(),
+            ExecutorKey::from_seed([7; 32], "api-test"),
+        );
+        let action = CanonicalAction::new(
+            "payments.transfer",
+            "payments-service",
+            "transfer",
+            "agent-1",
+            json!({"amount": 1, "to": "vendor_42"}),
+        )
+        .unwrap();
+        receipts
+            .adjudicate(&AdjudicationRequest::new(
+                action,
+                Context::new("run-1"),
+                "fintech.payments",
+            ))
+            .unwrap_err()
+    };
+    for (status, body) in [
+        (
+            "401 Unauthorized",
+            r#"{"error":"invalid credentials: Bearer s3cr3t-token-0123456789"}"#,
+        ),
+        (
+            "404 Not Found",
+            r#"{"error":"no route for token s3cr3t-token-0123456789"}"#,
+        ),
+        (
+            "400 Bad Request",
+            r#"{"error":"non-canonical action","details":"sent with s3cr3t-token-0123456789"}"#,
+        ),
+    ] {
+        let error = adjudicate(answering(status, body, 1));
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains(TOKEN), "{status}: {shown}");
+        assert!(
+            shown.contains("<redacted>"),
+            "{status}: the text is kept, the token withheld: {shown}"
+        );
+    }
+}

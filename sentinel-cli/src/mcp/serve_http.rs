@@ -198,6 +198,9 @@ impl Server {
                 },
                 _ = self.stop.cancelled() => return,
             };
+            // An answer goes out in several writes (headers, then SSE events): with Nagle's
+            // algorithm on, each waits for the client's delayed ACK (~40 ms a call).
+            let _ = stream.set_nodelay(true);
             let service = self.service.clone();
             let stop = self.stop.clone();
             let (live, max_sessions) = (self.live.clone(), self.max_sessions);

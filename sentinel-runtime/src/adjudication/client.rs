@@ -289,7 +289,7 @@ impl ReceiptClient {
                 }
                 Err(ReceiptError::Rejected {
                     code,
-                    message: text("/error/message"),
+                    message: self.inner.client.redact(text("/error/message")),
                 })
             }
             _ => Err(malformed("validation", "no `ok`")),
@@ -353,7 +353,7 @@ impl ReceiptClient {
             .exchange_until(method, &url, body, deadline, &mut 0)
             .map_err(SidecarError::Transport)?;
         if !protocol::is_success(response.status) {
-            return Err(status_error(&response));
+            return Err(status_error(&response, |text| self.inner.client.redact(text)));
         }
         crate::strict_json::parse(&response.body).map_err(|e| {
             ReceiptError::Sidecar(SidecarError::Malformed(format!(
@@ -401,22 +401,22 @@ fn malformed(what: &str, why: impl fmt::Display) -> ReceiptError {
     ReceiptError::Sidecar(SidecarError::Malformed(format!("the {what} answer: {why}")))
 }
 
-fn status_error(response: &HttpResponse) -> ReceiptError {
+/// The error for a non-2xx answer. The sidecar's texts pass through `redact` (the
+/// client's header values withheld, as on every other route: a proxy in front of the
+/// sidecar may echo a rejected token) before they are cut to 200 characters, so a cut
+/// cannot leave part of a secret unmatched.
+fn status_error(response: &HttpResponse, redact: impl Fn(String) -> String) -> ReceiptError {
     let answer = serde_json::from_slice::<Value>(&response.body).ok();
-    let error = answer
-        .as_ref()
-        .and_then(|v| v.get("error"))
-        .and_then(Value::as_str)
-        .map(|e| e.chars().take(200).collect::<String>());
-    let details = answer
-        .as_ref()
-        .and_then(|v| v.get("details"))
-        .and_then(Value::as_str)
-        .map(|e| e.chars().take(200).collect::<String>());
-    if response.status == 400 && error.as_deref() == Some("non-canonical action") {
-        return ReceiptError::NonCanonicalAction(details.unwrap_or_default());
+    let raw = |key: &str| answer.as_ref().and_then(|v| v.get(key)).and_then(Value::as_str);
+    let text = |key: &str| {
+        raw(key)
+            .map(|e| redact(e.to_owned()).chars().take(200).collect::<String>())
+            .unwrap_or_default()
+    };
+    if response.status == 400 && raw("error") == Some("non-canonical action") {
+        return ReceiptError::NonCanonicalAction(text("details"));
     }
-    let message = error.unwrap_or_default();
+    let message = text("error");
     ReceiptError::Sidecar(match response.status {
         404 => SidecarError::NotFound(message),
         status => SidecarError::Status { status, message },

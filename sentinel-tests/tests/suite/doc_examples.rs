@@ -76,21 +76,35 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Whether a fence's info string (what follows the opening ```` ``` ````) marks a block rustdoc
+/// compiles as a doctest: none, or only `rust` and doctest attributes. A `text`, `json` or
+/// `ignore` block is shown, never compiled, so it is no example.
+fn compiled(info: &str) -> bool {
+    info.split(',').map(str::trim).all(|word| {
+        matches!(word, "" | "rust" | "no_run" | "should_panic" | "compile_fail")
+            || word.starts_with("edition")
+    })
+}
+
 /// The code inside the fenced blocks of `doc` (doc-comment lines with their `///` or `//!`
-/// already stripped).
+/// already stripped) that rustdoc compiles.
 fn code_blocks(doc: &[String]) -> String {
     let mut code = String::new();
-    let mut inside = false;
+    // `Some(kept)` inside a block: whether it is compiled, so kept.
+    let mut inside: Option<bool> = None;
     for line in doc {
-        if line.trim_start().starts_with("```") {
-            inside = !inside;
-            if inside {
+        if let Some(info) = line.trim_start().strip_prefix("```") {
+            inside = match inside {
+                Some(_) => None,
+                None => Some(compiled(info)),
+            };
+            if inside == Some(true) {
                 // An opened block counts even when empty of calls: it is an example.
                 code.push_str("```\n");
             }
             continue;
         }
-        if inside {
+        if inside == Some(true) {
             code.push_str(line);
             code.push('\n');
         }
@@ -338,9 +352,9 @@ fn every_public_item_a_user_constructs_or_calls_has_an_example() {
     );
 }
 
-/// The check itself: an item without a code block is named, a method called in its type's
-/// example is not, one its type's example does not call is, and the tests module is not
-/// looked at.
+/// The check itself: an item without a code block is named, and so is one whose only
+/// block is not compiled (`text`); a method called in its type's example is not, one its
+/// type's example does not call is, and the tests module is not looked at.
 #[test]
 fn the_check_names_what_has_no_example() {
     let dir = std::env::temp_dir().join(format!("sentinel-doc-examples-{}", std::process::id()));
@@ -351,14 +365,23 @@ fn the_check_names_what_has_no_example() {
          impl Thing {\n    /// Makes one.\n    pub fn new() -> Self { Thing }\n\n    /// Shown.\n    \
          pub fn shown(&self) {}\n\n    /// Not shown.\n    pub fn hidden(&self) {}\n}\n\n\
          /// No example.\npub fn lonely() {}\n\n/// An error.\npub struct BuildError;\n\n\
+         /// Shown, not compiled.\n///\n/// ```text\n/// shown()\n/// ```\npub fn drawn() {}\n\n\
+         /// Compiled, not run.\n///\n/// ```no_run\n/// run()\n/// ```\npub fn compiled() {}\n\n\
          #[cfg(test)]\nmod tests {\n    pub fn helper() {}\n}\n",
     )
     .unwrap();
     let (checked, missing) = items_without_example(&dir);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(
-        checked, 5,
-        "Thing, new, shown, hidden, lonely; BuildError allowed: {missing:?}"
+        checked, 7,
+        "Thing, new, shown, hidden, lonely, drawn, compiled; BuildError allowed: {missing:?}"
     );
-    assert_eq!(missing, ["lib.rs:16: Thing::hidden", "lib.rs:20: fn lonely"]);
+    assert_eq!(
+        missing,
+        [
+            "lib.rs:16: Thing::hidden",
+            "lib.rs:20: fn lonely",
+            "lib.rs:30: fn drawn"
+        ]
+    );
 }
