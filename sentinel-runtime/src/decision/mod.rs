@@ -443,6 +443,23 @@ impl GuardDecision {
     pub fn escalation_id(&self) -> Option<&str> {
         self.escalation_id.as_deref()
     }
+
+    /// A fallback decision of `kind`, worded as the client words it: what a tool in front of
+    /// the client (the MCP gate) answers when it refuses a call itself. Not behind `testing`,
+    /// since such a tool ships it.
+    pub fn fallback_of(
+        kind: FallbackKind,
+        fail_mode: FailMode,
+        what_went_wrong: impl Into<String>,
+    ) -> GuardDecision {
+        GuardDecision::made_up(fail_mode, kind, what_went_wrong)
+    }
+
+    /// Sets the escalation id: a refusal made up for a call held on an escalation names it.
+    pub fn with_escalation_id(mut self, escalation_id: impl Into<String>) -> GuardDecision {
+        self.set_escalation_id(escalation_id);
+        self
+    }
 }
 
 /// Decisions made in code, for tests of code that handles them (feature `testing`).
@@ -466,15 +483,6 @@ impl GuardDecision {
     /// ```
     pub fn fallback(fail_mode: FailMode, what_went_wrong: impl Into<String>) -> GuardDecision {
         GuardDecision::made_up(fail_mode, FallbackKind::Unreachable, what_went_wrong)
-    }
-
-    /// A fallback decision of `kind`, worded as the client words it.
-    pub fn fallback_of(
-        kind: FallbackKind,
-        fail_mode: FailMode,
-        what_went_wrong: impl Into<String>,
-    ) -> GuardDecision {
-        GuardDecision::made_up(fail_mode, kind, what_went_wrong)
     }
 
     /// A decision as the sidecar could have sent it. `record_id` should not be empty.
@@ -502,12 +510,6 @@ impl GuardDecision {
     /// Sets the reason.
     pub fn with_reason(mut self, reason: impl Into<String>) -> GuardDecision {
         self.set_reason(reason);
-        self
-    }
-
-    /// Sets the escalation id.
-    pub fn with_escalation_id(mut self, escalation_id: impl Into<String>) -> GuardDecision {
-        self.set_escalation_id(escalation_id);
         self
     }
 }
